@@ -1,0 +1,1 @@
+//! AdmissionReview parsing, image extraction per kind, selectors and modes, decisions and JSONPatch.

@@ -1,0 +1,1 @@
+//! The analysis pipeline, analysis queue workers and REST API.

@@ -1,0 +1,205 @@
+//! Image references, registry access, image sources and layer squashing.
+//!
+//! Data flows one way: [`ImageRef`] → manifest → layers → [`FsView`]. Consumers (catalogers) tell the squasher
+//! which paths they want through a [`Wanted`] predicate; only those files' contents are kept (on disk, under the
+//! view's work directory), so memory stays bounded whatever the image size.
+
+pub mod fsview;
+pub mod reference;
+
+pub use fsview::{Entry, EntryKind, FsView};
+pub use reference::ImageRef;
+
+use serde::{Deserialize, Serialize};
+
+/// Decides, for one regular file met while squashing, whether its content must be kept for cataloguing.
+/// Arguments: the absolute, normalised path (`/usr/lib/os-release`), the file size and its Unix mode.
+pub type Wanted<'a> = dyn Fn(&str, u64, u32) -> bool + Send + Sync + 'a;
+
+/// One layer as the manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// Digest of the (possibly compressed) blob, `sha256:…`.
+    pub digest: String,
+    /// Digest of the uncompressed tar (`rootfs.diff_ids` in the config), when known.
+    pub diff_id: Option<String>,
+    /// Blob size in bytes.
+    pub size: u64,
+    /// Media type of the blob.
+    pub media_type: String,
+}
+
+/// One `history` entry of the image configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// RFC 3339 creation time.
+    pub created: Option<String>,
+    /// The instruction that produced this step (`/bin/sh -c #(nop) CMD ["sh"]`).
+    pub created_by: Option<String>,
+    /// Free-form comment.
+    pub comment: Option<String>,
+    /// True when the step produced no layer.
+    pub empty_layer: bool,
+}
+
+/// The parts of the OCI image configuration that analysis and policy use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    /// Operating system, e.g. `linux`.
+    pub os: String,
+    /// CPU architecture, e.g. `amd64`.
+    pub architecture: String,
+    /// Architecture variant, e.g. `v8`.
+    pub variant: Option<String>,
+    /// RFC 3339 creation time.
+    pub created: Option<String>,
+    /// `Config.Labels`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `Config.Env` (`KEY=value`).
+    pub env: Vec<String>,
+    /// `Config.User`.
+    pub user: Option<String>,
+    /// `Config.ExposedPorts` keys, e.g. `80/tcp`.
+    pub exposed_ports: Vec<String>,
+    /// `Config.Entrypoint`.
+    pub entrypoint: Vec<String>,
+    /// `Config.Cmd`.
+    pub cmd: Vec<String>,
+    /// `Config.WorkingDir`.
+    pub working_dir: Option<String>,
+    /// Build history, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// An image that has been fetched (or opened) and squashed.
+#[derive(Debug)]
+pub struct Image {
+    /// The reference it was pulled by, when it came from a registry.
+    pub reference: Option<ImageRef>,
+    /// Digest of the manifest that was used (`sha256:…`); for a multi-platform image the platform manifest.
+    pub manifest_digest: Option<String>,
+    /// Digest of the index/manifest list the reference resolved to, when there was one.
+    pub index_digest: Option<String>,
+    /// Image id: digest of the config blob.
+    pub image_id: String,
+    /// The image configuration.
+    pub config: ImageConfig,
+    /// Layers, base first.
+    pub layers: Vec<LayerInfo>,
+    /// The squashed filesystem.
+    pub fs: FsView,
+}
+
+/// Errors of the image stage. Every message names the image and, where it applies, the layer and path.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not implemented yet in this build.
+    #[error("{0}: not implemented yet")]
+    Unimplemented(&'static str),
+}
+
+/// Where an image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A registry reference.
+    Registry(ImageRef),
+    /// An OCI image layout directory, optionally with a reference name (`org.opencontainers.image.ref.name`).
+    OciLayout(std::path::PathBuf, Option<String>),
+    /// A `docker save` archive, optionally naming one of its tags.
+    DockerArchive(std::path::PathBuf, Option<String>),
+    /// A plain root-filesystem directory.
+    Dir(std::path::PathBuf),
+}
+
+/// The platform to select from a multi-platform index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    /// OS, e.g. `linux`.
+    pub os: String,
+    /// Architecture, e.g. `amd64`.
+    pub architecture: String,
+    /// Variant, e.g. `v8`.
+    pub variant: Option<String>,
+}
+
+impl Default for Platform {
+    fn default() -> Self {
+        Self { os: "linux".into(), architecture: "amd64".into(), variant: None }
+    }
+}
+
+/// Username/password (or identity token) for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Registry host this credential is for.
+    pub registry: String,
+    /// Username.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("registry", &self.registry)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// Platform to select from an index (default linux/amd64).
+    pub platform: Platform,
+    /// Registries (host[:port]) allowed over plain HTTP. Loopback registries are always allowed, as Docker does.
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM files) to trust.
+    pub ca_certs: Vec<std::path::PathBuf>,
+    /// Credentials, tried by registry host.
+    pub credentials: Vec<Credential>,
+    /// Content-addressed blob cache directory; `None` disables caching.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Per-request timeout.
+    pub timeout: Option<std::time::Duration>,
+    /// Retries for transient failures (with exponential backoff).
+    pub retries: u32,
+}
+
+impl Source {
+    /// Interprets a command-line source: an existing directory with `oci-layout` → OCI layout; another existing
+    /// directory → root filesystem; an existing `.tar` file → docker archive; anything else → registry reference.
+    /// Explicit prefixes win: `registry:`, `oci-dir:`, `docker-archive:`, `dir:`.
+    pub fn parse(s: &str) -> Result<Source, Error> {
+        let _ = s;
+        Err(Error::Unimplemented("Source::parse"))
+    }
+}
+
+impl ImageRef {
+    /// Parses and normalises a reference (`nginx` → `docker.io/library/nginx:latest`).
+    pub fn parse(s: &str) -> Result<ImageRef, Error> {
+        let _ = s;
+        Err(Error::Unimplemented("ImageRef::parse"))
+    }
+}
+
+/// Opens (pulls) an image and squashes its layers into a [`FsView`] under `work_dir`, keeping the content of the
+/// files `wanted` selects.
+pub async fn open(
+    source: &Source,
+    opts: &PullOptions,
+    work_dir: &std::path::Path,
+    wanted: &Wanted<'_>,
+) -> Result<Image, Error> {
+    let _ = (source, opts, work_dir, wanted);
+    Err(Error::Unimplemented("open"))
+}
+
+/// Resolves a reference to the digest of the manifest (or index) the registry serves for it.
+pub async fn resolve_digest(reference: &ImageRef, opts: &PullOptions) -> Result<String, Error> {
+    let _ = (reference, opts);
+    Err(Error::Unimplemented("resolve_digest"))
+}

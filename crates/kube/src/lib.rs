@@ -1,0 +1,1 @@
+//! Kubernetes-native parts: pull secrets, CRDs, reports, events, leases.

@@ -1,0 +1,78 @@
+//! The `portcullis` command: CLI wiring only; every capability lives in a library crate.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Portcullis decides which container images may run in a Kubernetes cluster.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about, propagate_version = true)]
+struct Cli {
+    /// Log filter (e.g. `info`, `portcullis_image=debug`); also read from `PORTCULLIS_LOG`.
+    #[arg(long, global = true, env = "PORTCULLIS_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse an image, OCI layout, docker archive or directory and print its SBOM.
+    Sbom(cmd::sbom::Args),
+    /// Analyse a source (or read an SBOM) and match it against the vulnerability database.
+    Scan(cmd::scan::Args),
+    /// Manage the local vulnerability database.
+    Db(cmd::db::Args),
+    /// Version-scheme tools (compare, satisfies).
+    Version(cmd::version::Args),
+    /// Policy bundles: validate, describe.
+    Policy(cmd::policy::Args),
+    /// Evaluate an image or SBOM against a policy bundle.
+    Evaluate(cmd::evaluate::Args),
+    /// Decide an AdmissionReview or manifest offline, as the webhook would.
+    Admit(cmd::admit::Args),
+    /// Run the webhook, REST API and analysis engine.
+    Serve(cmd::serve::Args),
+    /// Create a CA and serving certificate for the webhook.
+    Certs(cmd::certs::Args),
+    /// Print Validating/MutatingWebhookConfiguration manifests.
+    WebhookConfig(cmd::webhook_config::Args),
+    /// Engine client: add, get, list and inspect images.
+    Image(cmd::image::Args),
+    /// Engine client: system status.
+    System(cmd::system::Args),
+    /// Engine client: vulnerability feeds.
+    Feeds(cmd::feeds::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Sbom(a) => cmd::sbom::run(a),
+        Command::Scan(a) => cmd::scan::run(a),
+        Command::Db(a) => cmd::db::run(a),
+        Command::Version(a) => cmd::version::run(a),
+        Command::Policy(a) => cmd::policy::run(a),
+        Command::Evaluate(a) => cmd::evaluate::run(a),
+        Command::Admit(a) => cmd::admit::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Certs(a) => cmd::certs::run(a),
+        Command::WebhookConfig(a) => cmd::webhook_config::run(a),
+        Command::Image(a) => cmd::image::run(a),
+        Command::System(a) => cmd::system::run(a),
+        Command::Feeds(a) => cmd::feeds::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

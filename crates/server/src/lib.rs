@@ -1,0 +1,1 @@
+//! HTTPS serving: admission webhook, REST API mount, metrics, health, TLS reload.

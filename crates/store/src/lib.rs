@@ -1,0 +1,1 @@
+//! Persistence: SQLite (default) and PostgreSQL backends, analysis queue, audit trail.
