@@ -83,8 +83,15 @@ impl FsView {
     }
 
     /// Every path under `dir` (exclusive), in order.
-    pub fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
-        let prefix = if dir.ends_with('/') { dir.to_string() } else { format!("{dir}/") };
+    pub fn children<'a>(
+        &'a self,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Entry)> + 'a {
+        let prefix = if dir.ends_with('/') {
+            dir.to_string()
+        } else {
+            format!("{dir}/")
+        };
         self.entries
             .range(prefix.clone()..)
             .take_while(move |(p, _)| p.starts_with(&prefix))

@@ -124,7 +124,11 @@ pub struct Platform {
 
 impl Default for Platform {
     fn default() -> Self {
-        Self { os: "linux".into(), architecture: "amd64".into(), variant: None }
+        Self {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        }
     }
 }
 

@@ -168,7 +168,11 @@ pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
 }
 
 /// Catalogues a squashed filesystem into an SBOM (`metadata` comes from the image, when there is one).
-pub fn catalog(fs: &portcullis_image::FsView, source: &str, metadata: ImageMetadata) -> Result<Sbom, Error> {
+pub fn catalog(
+    fs: &portcullis_image::FsView,
+    source: &str,
+    metadata: ImageMetadata,
+) -> Result<Sbom, Error> {
     let _ = (fs, source, metadata);
     Err(Error::Unimplemented("catalog"))
 }

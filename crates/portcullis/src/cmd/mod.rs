@@ -1,15 +1,15 @@
 //! One module per subcommand.
 
+pub mod admit;
+pub mod certs;
+pub mod db;
+pub mod evaluate;
+pub mod feeds;
+pub mod image;
+pub mod policy;
 pub mod sbom;
 pub mod scan;
-pub mod db;
-pub mod version;
-pub mod policy;
-pub mod evaluate;
-pub mod admit;
 pub mod serve;
-pub mod certs;
-pub mod webhook_config;
-pub mod image;
 pub mod system;
-pub mod feeds;
+pub mod version;
+pub mod webhook_config;
