@@ -4,14 +4,20 @@
 //! which paths they want through a [`Wanted`] predicate; only those files' contents are kept (on disk, under the
 //! view's work directory), so memory stays bounded whatever the image size.
 
+mod archive;
 mod error;
 pub mod fsview;
+pub mod manifest;
 pub mod reference;
 mod source;
+pub mod squash;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use error::Error;
 pub use fsview::{Entry, EntryKind, FsView};
 pub use reference::ImageRef;
+pub use squash::Limits;
 
 use serde::{Deserialize, Serialize};
 
@@ -175,9 +181,22 @@ pub async fn open(
     work_dir: &std::path::Path,
     wanted: &Wanted<'_>,
 ) -> Result<Image, Error> {
+    open_with_limits(source, opts, work_dir, wanted, &Limits::default()).await
+}
+
+/// [`open`] with explicit [`Limits`] on paths and kept content.
+///
+/// Squashing is synchronous file work; it runs on the calling task (callers that must not block an async
+/// executor thread call this from `spawn_blocking` or a dedicated runtime).
+pub async fn open_with_limits(
+    source: &Source,
+    opts: &PullOptions,
+    work_dir: &std::path::Path,
+    wanted: &Wanted<'_>,
+    limits: &Limits,
+) -> Result<Image, Error> {
     match source {
         Source::Dir(root) => {
-            let _ = work_dir;
             let fs = FsView::from_dir(root, wanted)?;
             Ok(Image {
                 reference: None,
@@ -189,12 +208,13 @@ pub async fn open(
                 fs,
             })
         }
-        _ => {
-            let _ = opts;
-            Err(Error::Unimplemented(
-                "opening registry, OCI layout and docker archive sources",
-            ))
+        Source::OciLayout(dir, name) => {
+            archive::open_oci_layout(dir, name.as_deref(), opts, work_dir, wanted, limits)
         }
+        Source::DockerArchive(path, tag) => {
+            archive::open_docker_archive(path, tag.as_deref(), work_dir, wanted, limits)
+        }
+        Source::Registry(_) => Err(Error::Unimplemented("pulling from a registry")),
     }
 }
 

@@ -80,26 +80,6 @@ impl ImageRef {
             ..self.clone()
         }
     }
-
-    /// The reference as `oci-client` expects it.
-    pub(crate) fn to_oci(&self) -> Reference {
-        match (&self.tag, &self.digest) {
-            (Some(t), Some(d)) => Reference::with_tag_and_digest(
-                self.registry.clone(),
-                self.repository.clone(),
-                t.clone(),
-                d.clone(),
-            ),
-            (_, Some(d)) => {
-                Reference::with_digest(self.registry.clone(), self.repository.clone(), d.clone())
-            }
-            (t, None) => Reference::with_tag(
-                self.registry.clone(),
-                self.repository.clone(),
-                t.clone().unwrap_or_else(|| "latest".into()),
-            ),
-        }
-    }
 }
 
 impl fmt::Display for ImageRef {

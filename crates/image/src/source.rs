@@ -68,12 +68,14 @@ fn split_path_name(s: &str) -> (PathBuf, Option<String>) {
     if Path::new(s).exists() {
         return (PathBuf::from(s), None);
     }
-    match s.rsplit_once(':') {
-        Some((p, n)) if Path::new(p).exists() && !n.is_empty() => {
-            (PathBuf::from(p), Some(n.to_string()))
+    // Names may contain `:` themselves (`example.com/app:v1`): split at the first colon after an existing path.
+    for (i, _) in s.match_indices(':') {
+        let (p, n) = (&s[..i], &s[i + 1..]);
+        if !n.is_empty() && Path::new(p).exists() {
+            return (PathBuf::from(p), Some(n.to_string()));
         }
-        _ => (PathBuf::from(s), None),
     }
+    (PathBuf::from(s), None)
 }
 
 #[cfg(test)]
@@ -109,10 +111,9 @@ mod tests {
             Source::OciLayout(oci.clone(), Some("v1".into()))
         );
         assert_eq!(
-            Source::parse(&format!("docker-archive:{}:app:1", s(&tar)))
-                .unwrap_or(Source::Dir(rootfs.clone())),
-            Source::Dir(rootfs.clone()),
-            "`path:app:1` splits at the last colon only, so `path:app` is no file and it fails"
+            Source::parse(&format!("docker-archive:{}:example.com/app:1", s(&tar))).unwrap(),
+            Source::DockerArchive(tar.clone(), Some("example.com/app:1".into())),
+            "names with colons split at the first colon after the existing path"
         );
         assert_eq!(
             Source::parse(&format!("docker-archive:{}:app", s(&tar))).unwrap(),
