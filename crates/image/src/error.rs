@@ -129,9 +129,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A feature not implemented yet in this build.
-    #[error("{0}: not implemented yet")]
-    Unimplemented(&'static str),
     /// The client could not be set up (bad CA file, TLS configuration).
     #[error("registry client setup: {0}")]
     Setup(String),

@@ -3,6 +3,8 @@
 
 mod layer;
 mod oci;
+mod registry;
 
 pub use layer::{LayerBuilder, gzip, zstd};
 pub use oci::{OciWriter, TestImage, Written};
+pub use registry::{Mode, Registry, free_port, non_loopback_ip, tls_material};
