@@ -594,6 +594,31 @@ fn to_oci(r: &ImageRef) -> Reference {
 mod tests {
     use super::*;
 
+    /// Registry answers we cannot provoke from Debian's docker-registry (it never sends 403 or 5xx on pulls)
+    /// are checked on constructed `oci-client` errors.
+    #[test]
+    fn status_mapping_and_retryability() {
+        let c = Client::new(&PullOptions::default()).unwrap();
+        let r = ImageRef::parse("127.0.0.1:5000/app:v1").unwrap();
+        let server = |code| OciDistributionError::ServerError {
+            code,
+            url: "u".into(),
+            message: "m".into(),
+        };
+        let (e, t) = c.map(&r, "manifest v1", server(403));
+        assert!(matches!(e, Error::Auth { status: 403, .. }) && !t, "{e}");
+        assert!(e.to_string().contains("no pull permission"), "{e}");
+        let (e, t) = c.map(&r, "manifest v1", server(404));
+        assert!(matches!(e, Error::NotFound { .. }) && !t, "{e}");
+        let (e, t) = c.map(&r, "manifest v1", server(503));
+        assert!(
+            matches!(e, Error::Registry { .. }) && t,
+            "5xx is retried: {e}"
+        );
+        let (_, t) = c.map(&r, "manifest v1", server(429));
+        assert!(t, "429 is retried");
+    }
+
     #[test]
     fn plain_http_only_for_loopback_and_insecure_registries() {
         let none: Vec<String> = Vec::new();
