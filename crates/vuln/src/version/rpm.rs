@@ -110,13 +110,19 @@ fn split(v: &str) -> Result<(u64, &str, Option<&str>), String> {
     if v.is_empty() {
         return Err("empty version".into());
     }
-    let (epoch, rest) = match v.split_once(':') {
-        Some((e, rest)) => (
+    // as rpm's parseEVR: an epoch is leading digits directly followed by `:`; otherwise `:` is part of the version
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let (epoch, rest) = if v.as_bytes().get(digits) == Some(&b':') {
+        let e = &v[..digits];
+        let epoch = if e.is_empty() {
+            0
+        } else {
             e.parse::<u64>()
-                .map_err(|_| format!("epoch `{e}` is not a number"))?,
-            rest,
-        ),
-        None => (0, v),
+                .map_err(|_| format!("epoch `{e}` is too large"))?
+        };
+        (epoch, &v[digits + 1..])
+    } else {
+        (0, v)
     };
     let (ver, rel) = match rest.rsplit_once('-') {
         Some((ver, rel)) => (ver, Some(rel)),
