@@ -360,9 +360,9 @@ fn vulnerability_parameters() {
         ["CVE-2021-23337+lodash", "CVE-2023-0286+openssl"]
     );
     // package_type filters.
-    let v = common::bundle(&r#"{"id":"v","version":"1_0","whitelists":[],"policies":[{"id":"p","version":"1_0","rules":[
+    let v = common::bundle(r#"{"id":"v","version":"1_0","whitelists":[],"policies":[{"id":"p","version":"1_0","rules":[
         {"id":"r","gate":"vulnerabilities","trigger":"package","action":"STOP","params":[{"name":"package_type","value":"non-os"}]}]}],
-        "mappings":[{"registry":"*","repository":"*","image":{"type":"tag","value":"*"},"policy_id":"p"}]}"#.to_string())
+        "mappings":[{"registry":"*","repository":"*","image":{"type":"tag","value":"*"},"policy_id":"p"}]}"#)
         .evaluate(&ImageInput::new(&s, &r, TAG, now()));
     assert_eq!(v.rows.len(), 1);
     assert!(
