@@ -217,6 +217,74 @@ pub fn gate(name: &str) -> Option<&'static GateSpec> {
     GATES.iter().find(|g| g.name.eq_ignore_ascii_case(name))
 }
 
+/// `policy describe` as text: every gate (or one gate, or one trigger) with triggers and parameters.
+/// End-of-life gates are listed last with their replacement. `Err` names an unknown gate or trigger.
+pub fn describe(gate_name: Option<&str>, trigger_name: Option<&str>) -> Result<String, String> {
+    let gates: Vec<&GateSpec> = match gate_name {
+        None => GATES.iter().collect(),
+        Some(n) => vec![gate(n).ok_or_else(|| {
+            format!(
+                "gate `{n}` does not exist; valid gates: {}",
+                GATES
+                    .iter()
+                    .filter(|g| g.lifecycle != Lifecycle::Eol)
+                    .map(|g| g.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?],
+    };
+    let mut out = String::new();
+    for g in gates {
+        if g.lifecycle == Lifecycle::Eol {
+            let by = g
+                .superseded_by
+                .map(|s| format!(", use `{s}`"))
+                .unwrap_or_default();
+            out.push_str(&format!("Gate: {} (end-of-life{by})\n\n", g.name));
+            continue;
+        }
+        let state = if g.lifecycle == Lifecycle::Deprecated {
+            " (deprecated)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("Gate: {}{state}\n  {}\n", g.name, g.description));
+        let triggers: Vec<&TriggerSpec> = match trigger_name {
+            None => g.triggers.iter().collect(),
+            Some(t) => vec![g.trigger(t).ok_or_else(|| {
+                format!(
+                    "trigger `{t}` does not exist in gate `{}`; valid triggers: {}",
+                    g.name,
+                    g.triggers
+                        .iter()
+                        .map(|t| t.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?],
+        };
+        for t in triggers {
+            out.push_str(&format!("  Trigger: {}\n    {}\n", t.name, t.description));
+            if let Some(m) = t.missing_data {
+                out.push_str(&format!("    Not evaluated in this build: {m}\n"));
+            }
+            for p in t.params {
+                out.push_str(&format!(
+                    "    - {}{} ({}): {} Example: {}\n",
+                    p.name,
+                    if p.required { " [required]" } else { "" },
+                    p.ty.describe(),
+                    p.description,
+                    p.example
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 const fn p(
     name: &'static str,
     ty: ParamType,
@@ -1217,6 +1285,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn describe_lists_every_parameter_from_the_catalogue() {
+        let all = describe(None, None).unwrap();
+        for g in GATES {
+            assert!(all.contains(&format!("Gate: {}", g.name)));
+            for t in g.triggers {
+                assert!(all.contains(&format!("Trigger: {}", t.name)));
+                for p in t.params {
+                    assert!(all.contains(&format!("- {}", p.name)));
+                }
+            }
+        }
+        let one = describe(Some("Vulnerabilities"), Some("package")).unwrap();
+        assert!(one.contains("cvss_v3_base_score") && !one.contains("stale_feed_data"));
+        assert!(
+            describe(Some("nope"), None)
+                .unwrap_err()
+                .contains("valid gates")
+        );
+        assert!(
+            describe(Some("files"), Some("nope"))
+                .unwrap_err()
+                .contains("name_match")
+        );
+        assert!(
+            describe(Some("malware"), None)
+                .unwrap()
+                .contains("Not evaluated in this build")
+        );
     }
 
     #[test]

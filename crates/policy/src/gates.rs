@@ -214,8 +214,15 @@ fn boolean(v: Option<&String>) -> Option<bool> {
 
 /// Python's `re.match`: anchored at the start only.
 fn re_match(pattern: &str, what: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{pattern})"))
-        .map_err(|e| format!("parameter `{what}` is not a valid regex (`{pattern}`): {e}"))
+    Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
+        let why = e.to_string();
+        let why = why
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
+        format!("parameter `{what}` is not a valid regex (`{pattern}`): {why}")
+    })
 }
 
 fn score(params: &BTreeMap<String, String>, name: &str) -> Option<Score> {
