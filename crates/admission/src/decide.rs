@@ -266,6 +266,27 @@ fn short_image(image: &str) -> &str {
     image.split('@').next().unwrap_or(image)
 }
 
+/// Records an image's explanation as a denial reason or, in non-blocking modes, as a warning.
+fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String>) {
+    let Some(e) = &id.explanation else { return };
+    if id.denies {
+        denials.push(e.clone());
+    } else if id.mode == Mode::Audit || (id.mode == Mode::Analysis && id.outcome == Outcome::Failed)
+    {
+        let prefix = if id.outcome == Outcome::Failed {
+            "would be denied: "
+        } else {
+            ""
+        };
+        warnings.push(truncate_chars(&format!("{prefix}{e}"), MAX_WARNING_CHARS));
+    }
+}
+
+/// Forces one-time initialisation (reference grammar regexes) so the first request is as fast as the rest.
+pub fn warm_up() {
+    let _ = parse_image("docker.io/library/warm-up:1");
+}
+
 /// Decides a review. Reads verdicts from memory only; queues unknown images unless the request is a dry run.
 pub fn decide(
     review: &Review,
@@ -383,6 +404,7 @@ pub fn decide(
                     u.container
                 ));
                 id.denies = blocking;
+                note(&id, &mut denials, &mut d.warnings);
                 d.images.push(id);
                 continue;
             }
@@ -487,21 +509,7 @@ pub fn decide(
             verdicts.enqueue(&r, &requestor);
             id.queued = true;
         }
-        if let Some(e) = &id.explanation {
-            if id.denies {
-                denials.push(e.clone());
-            } else if mode == Mode::Audit
-                || (mode == Mode::Analysis && id.outcome == Outcome::Failed)
-            {
-                let prefix = if id.outcome == Outcome::Failed {
-                    "would be denied: "
-                } else {
-                    ""
-                };
-                d.warnings
-                    .push(truncate_chars(&format!("{prefix}{e}"), MAX_WARNING_CHARS));
-            }
-        }
+        note(&id, &mut denials, &mut d.warnings);
         d.images.push(id);
     }
     d.mode = d

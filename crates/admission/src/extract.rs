@@ -71,7 +71,7 @@ impl WorkloadShape {
         }
     }
 
-    fn pod_spec<'a>(self, obj: &'a Object) -> Option<&'a Spec> {
+    fn pod_spec(self, obj: &Object) -> Option<&Spec> {
         let spec = obj.spec.as_ref()?;
         match self {
             WorkloadShape::Pod => Some(spec),

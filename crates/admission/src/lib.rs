@@ -20,7 +20,9 @@ pub mod review;
 pub mod verdicts;
 
 pub use config::{Assignment, Config, ConfigError, ConfigFile, Mode, NamespaceMeta};
-pub use decide::{Context, Decision, Endpoint, ImageDecision, Outcome, PatchOp, Skip, decide};
+pub use decide::{
+    Context, Decision, Endpoint, ImageDecision, Outcome, PatchOp, Skip, decide, warm_up,
+};
 pub use extract::{ContainerKind, ImageUse, WorkloadShape, extract};
 pub use review::{ApiVersion, Request, Response, Review, ReviewError};
 pub use verdicts::{
