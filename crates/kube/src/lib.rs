@@ -1,1 +1,4 @@
 //! Kubernetes-native parts: pull secrets, CRDs, reports, events, leases.
+
+pub mod crd;
+pub mod testing;
