@@ -14,7 +14,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cluster.kubeconfig.display()
         );
     }
-    println!("Ctrl-C stops etcd, kube-apiserver and kube-controller-manager and removes the directory.");
+    println!(
+        "Ctrl-C stops etcd, kube-apiserver and kube-controller-manager and removes the directory."
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

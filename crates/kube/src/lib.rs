@@ -1,4 +1,5 @@
 //! Kubernetes-native parts: pull secrets, CRDs, reports, events, leases.
 
 pub mod crd;
+pub mod pullsecrets;
 pub mod testing;

@@ -173,9 +173,10 @@ impl TestCa {
     /// A serving certificate for the given DNS names and IP addresses.
     pub fn serving(&self, dns: &[&str], ips: &[IpAddr]) -> Result<CertPair, HarnessError> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, dns.first().copied().unwrap_or("localhost"));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            dns.first().copied().unwrap_or("localhost"),
+        );
         params.subject_alt_names = dns
             .iter()
             .map(|d| d.to_string().try_into().map(SanType::DnsName))
@@ -395,7 +396,12 @@ impl Cluster {
         Ok(cluster)
     }
 
-    fn spawn(&mut self, name: &'static str, bin: &Path, args: &[String]) -> Result<(), HarnessError> {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        bin: &Path,
+        args: &[String],
+    ) -> Result<(), HarnessError> {
         let log = self.dir.path().join(format!("{name}.log"));
         let out = std::fs::File::create(&log).map_err(io(format!("creating {}", log.display())))?;
         let err = out.try_clone().map_err(io("duplicating log handle"))?;
@@ -432,10 +438,10 @@ impl Cluster {
             let req = http::Request::get("/readyz")
                 .body(Vec::new())
                 .map_err(|e| HarnessError::Client(e.to_string()))?;
-            if let Ok(text) = client.request_text(req).await {
-                if text.trim() == "ok" {
-                    return Ok(());
-                }
+            if let Ok(text) = client.request_text(req).await
+                && text.trim() == "ok"
+            {
+                return Ok(());
             }
             if start.elapsed() > timeout {
                 let log = self
@@ -506,7 +512,12 @@ impl Drop for Cluster {
         // Stop in reverse start order: controller-manager, API server, then etcd.
         for p in self.procs.iter_mut().rev() {
             if keep {
-                eprintln!("== {} log ({})\n{}", p.name, p.log.display(), tail(&p.log, 40));
+                eprintln!(
+                    "== {} log ({})\n{}",
+                    p.name,
+                    p.log.display(),
+                    tail(&p.log, 40)
+                );
             }
             let _ = p.child.kill();
             let _ = p.child.wait();

@@ -19,7 +19,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -37,13 +40,18 @@ async fn apiserver_and_controller_manager_run_a_deployment() {
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "harness"}})).unwrap();
-    namespaces.create(&PostParams::default(), &ns).await.expect("create namespace");
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create namespace");
 
     // The controller-manager's serviceaccount controller creates `default`; Pods need it.
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "harness");
-    wait_for("default ServiceAccount", Duration::from_secs(60), || async {
-        sas.get_opt("default").await.ok().flatten()
-    })
+    wait_for(
+        "default ServiceAccount",
+        Duration::from_secs(60),
+        || async { sas.get_opt("default").await.ok().flatten() },
+    )
     .await;
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "harness");
@@ -52,8 +60,14 @@ async fn apiserver_and_controller_manager_run_a_deployment() {
         "spec": {"containers": [{"name": "c", "image": "127.0.0.1:5000/app:1"}]}
     }))
     .unwrap();
-    let created = pods.create(&PostParams::default(), &pod).await.expect("create pod");
-    assert_eq!(created.spec.unwrap().containers[0].image.as_deref(), Some("127.0.0.1:5000/app:1"));
+    let created = pods
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("create pod");
+    assert_eq!(
+        created.spec.unwrap().containers[0].image.as_deref(),
+        Some("127.0.0.1:5000/app:1")
+    );
 
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), "harness");
     let deploy: Deployment = serde_json::from_value(json!({
@@ -68,25 +82,39 @@ async fn apiserver_and_controller_manager_run_a_deployment() {
         }
     }))
     .unwrap();
-    deploys.create(&PostParams::default(), &deploy).await.expect("create deployment");
+    deploys
+        .create(&PostParams::default(), &deploy)
+        .await
+        .expect("create deployment");
 
     let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "harness");
-    let rs = wait_for("the Deployment's ReplicaSet", Duration::from_secs(60), || async {
-        rss.list(&ListParams::default().labels("app=web"))
-            .await
-            .ok()
-            .and_then(|l| l.items.into_iter().next())
-    })
+    let rs = wait_for(
+        "the Deployment's ReplicaSet",
+        Duration::from_secs(60),
+        || async {
+            rss.list(&ListParams::default().labels("app=web"))
+                .await
+                .ok()
+                .and_then(|l| l.items.into_iter().next())
+        },
+    )
     .await;
     let owner = &rs.metadata.owner_references.as_ref().expect("owner refs")[0];
-    assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("Deployment", "web"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Deployment", "web")
+    );
 
-    let web_pods = wait_for("2 Pods created by the ReplicaSet", Duration::from_secs(60), || async {
-        pods.list(&ListParams::default().labels("app=web"))
-            .await
-            .ok()
-            .filter(|l| l.items.len() == 2)
-    })
+    let web_pods = wait_for(
+        "2 Pods created by the ReplicaSet",
+        Duration::from_secs(60),
+        || async {
+            pods.list(&ListParams::default().labels("app=web"))
+                .await
+                .ok()
+                .filter(|l| l.items.len() == 2)
+        },
+    )
     .await;
     for p in &web_pods.items {
         let owner = &p.metadata.owner_references.as_ref().expect("pod owner")[0];
