@@ -128,6 +128,39 @@ pub fn credentials_from_docker_config_file(path: &Path) -> Result<Vec<Credential
     credentials_from_docker_config(&bytes, &path.display().to_string())
 }
 
+/// The user's docker config (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`); no credentials when
+/// the file does not exist.
+pub fn credentials_from_default_docker_config() -> Result<Vec<Credential>, Error> {
+    let path = match std::env::var_os("DOCKER_CONFIG") {
+        Some(d) => std::path::PathBuf::from(d).join("config.json"),
+        None => match dirs::home_dir() {
+            Some(h) => h.join(".docker/config.json"),
+            None => return Ok(Vec::new()),
+        },
+    };
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    credentials_from_docker_config_file(&path)
+}
+
+impl Credential {
+    /// A credential from a command-line flag value `USER:PASSWORD` for `registry`.
+    pub fn from_flag(registry: &str, user_password: &str) -> Result<Credential, Error> {
+        match user_password.split_once(':') {
+            Some((u, p)) if !u.is_empty() => Ok(Credential {
+                registry: normalise_registry(registry),
+                username: u.to_string(),
+                password: p.to_string(),
+            }),
+            _ => Err(Error::Credentials {
+                origin: "command line".into(),
+                reason: format!("credentials for {registry} must be `USER:PASSWORD`"),
+            }),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Secret {
     #[serde(rename = "type", default)]
@@ -284,6 +317,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("neither"), "{e}");
+    }
+
+    #[test]
+    fn flags_and_default_config() {
+        let c = Credential::from_flag("https://index.docker.io/v1/", "me:p:w").unwrap();
+        assert_eq!(
+            (
+                c.registry.as_str(),
+                c.username.as_str(),
+                c.password.as_str()
+            ),
+            ("docker.io", "me", "p:w")
+        );
+        let e = Credential::from_flag("r.io", "nopassword")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("USER:PASSWORD") && e.contains("r.io"), "{e}");
+        let e = Credential::from_flag("r.io", ":pw")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("USER:PASSWORD"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,26 @@
 //! Data flows one way: [`ImageRef`] → manifest → layers → [`FsView`]. Consumers (catalogers) tell the squasher
 //! which paths they want through a [`Wanted`] predicate; only those files' contents are kept (on disk, under the
 //! view's work directory), so memory stays bounded whatever the image size.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), portcullis_image::Error> {
+//! use portcullis_image::{PullOptions, Source};
+//! let source = Source::parse("127.0.0.1:5000/app:v1")?; // or an OCI layout dir, a `docker save` tar, a rootfs dir
+//! let opts = PullOptions {
+//!     credentials: portcullis_image::credentials_from_default_docker_config()?,
+//!     cache_dir: Some("/var/cache/portcullis".into()),
+//!     ..PullOptions::default()
+//! };
+//! let wanted = |path: &str, _size: u64, _mode: u32| path == "/var/lib/dpkg/status";
+//! let image = portcullis_image::open(&source, &opts, std::path::Path::new("/tmp/work"), &wanted).await?;
+//! let status = image.fs.read("/var/lib/dpkg/status").map_err(|e| portcullis_image::Error::Setup(e.to_string()))?;
+//! # let _ = status; Ok(()) }
+//! ```
+//!
+//! Modules: [`reference`] (Docker normalisation), [`registry`] (client: auth, HTTPS/HTTP choice, retries, blob
+//! cache), [`auth`] (docker config and pull secrets), [`manifest`] (OCI / Docker schema 2 documents),
+//! [`squash`] (OCI layer rules, limits), [`fsview`] (the result); `testing` (feature `testing`) starts real
+//! registries and builds images for tests.
 
 mod archive;
 pub mod auth;
@@ -17,8 +37,8 @@ pub mod squash;
 pub mod testing;
 
 pub use auth::{
-    credential_for, credentials_from_docker_config, credentials_from_docker_config_file,
-    credentials_from_dockerconfigjson,
+    credential_for, credentials_from_default_docker_config, credentials_from_docker_config,
+    credentials_from_docker_config_file, credentials_from_dockerconfigjson,
 };
 pub use error::Error;
 pub use fsview::{Entry, EntryKind, FsView};
