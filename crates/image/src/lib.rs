@@ -19,7 +19,7 @@
 //! # let _ = status; Ok(()) }
 //! ```
 //!
-//! Modules: [`reference`] (Docker normalisation), [`registry`] (client: auth, HTTPS/HTTP choice, retries, blob
+//! Modules: [`reference`](mod@reference) (Docker normalisation), [`registry`] (client: auth, HTTPS/HTTP choice, retries, blob
 //! cache), [`auth`] (docker config and pull secrets), [`manifest`] (OCI / Docker schema 2 documents),
 //! [`squash`] (OCI layer rules, limits), [`fsview`] (the result); `testing` (feature `testing`) starts real
 //! registries and builds images for tests.
@@ -225,7 +225,7 @@ impl std::fmt::Debug for Credential {
 pub struct PullOptions {
     /// Platform to select from an index (default linux/amd64).
     pub platform: Platform,
-    /// Registries (host[:port]) allowed over plain HTTP. Loopback registries are always allowed, as Docker does.
+    /// Registries (`host[:port]`) allowed over plain HTTP. Loopback registries are always allowed, as Docker does.
     pub insecure_registries: Vec<String>,
     /// Extra CA certificates (PEM files) to trust.
     pub ca_certs: Vec<std::path::PathBuf>,
