@@ -562,3 +562,50 @@ fn gnu_tar_layers_of_real_directories_squash_exactly() {
         Some("/zz-test/a/b/bin")
     );
 }
+
+/// `layer_file_from_dir` (what other crates use to turn a debootstrap root filesystem into a layer) keeps
+/// special files, symlinks and hard-linked files, and the image opens to the same tree.
+#[test]
+fn layer_file_from_dir_round_trips_a_root_filesystem() {
+    use portcullis_image::testing::layer_file_from_dir;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("rootfs");
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::write(root.join("usr/bin/perl"), b"PERL").unwrap();
+    std::fs::hard_link(root.join("usr/bin/perl"), root.join("usr/bin/perl5.36")).unwrap();
+    std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(root.join("dev/initctl"))
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    for c in [Compression::Gzip, Compression::Zstd, Compression::None] {
+        let l = layer_file_from_dir(&root, &t.path().join("layer"), c).unwrap();
+        let mut w = OciWriter::new(&t.path().join(format!("oci-{c:?}"))).unwrap();
+        let m = w.image_from_files(&[l], &TestImage::new(vec![])).unwrap();
+        w.tag("x", &m).finish().unwrap();
+        let img = open_layout(
+            &t.path().join(format!("oci-{c:?}")),
+            &t.path().join("work"),
+            &all,
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            paths(&img),
+            [
+                "/bin",
+                "/dev",
+                "/dev/initctl",
+                "/usr",
+                "/usr/bin",
+                "/usr/bin/perl",
+                "/usr/bin/perl5.36"
+            ],
+            "{c:?}"
+        );
+        assert_eq!(img.fs.get("/dev/initctl").unwrap().kind, EntryKind::Other);
+        assert_eq!(img.fs.read_resolved("/bin/perl5.36").unwrap(), b"PERL");
+    }
+}
