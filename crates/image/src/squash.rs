@@ -211,8 +211,26 @@ impl<'w> Squasher<'w> {
         })
     }
 
-    /// The view so far.
-    pub fn finish(self) -> FsView {
+    /// The view so far. A hard link whose target was later removed or replaced still names the old content
+    /// (the same inode), so it becomes a plain file (its content kept when it was wanted).
+    pub fn finish(mut self) -> FsView {
+        let orphans: Vec<String> = self
+            .view
+            .entries
+            .iter()
+            .filter_map(|(p, e)| match &e.kind {
+                EntryKind::Hardlink(t) => match self.view.entries.get(t) {
+                    Some(te) if te.kind == EntryKind::File && te.layer <= e.layer => None,
+                    _ => Some(p.clone()),
+                },
+                _ => None,
+            })
+            .collect();
+        for p in orphans {
+            if let Some(e) = self.view.entries.get_mut(&p) {
+                e.kind = EntryKind::File;
+            }
+        }
         self.view
     }
 

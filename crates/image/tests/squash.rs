@@ -609,3 +609,31 @@ fn layer_file_from_dir_round_trips_a_root_filesystem() {
         assert_eq!(img.fs.read_resolved("/bin/perl5.36").unwrap(), b"PERL");
     }
 }
+
+/// A hard link names an inode, not a path: removing or replacing its target in a later layer leaves the link
+/// with the old content, as a plain file.
+#[test]
+fn hard_links_keep_their_content_when_the_target_goes_away() {
+    let base = LayerBuilder::new()
+        .file("a", "A")
+        .hardlink("b", "a")
+        .file("c", "C")
+        .hardlink("d", "c")
+        .file("e", "E")
+        .hardlink("f", "e")
+        .tar();
+    let top = LayerBuilder::new().whiteout("a").file("c", "new C").tar();
+    let (_t, img) = squash(vec![base, top], Compression::Gzip, &all);
+    let fs = img.unwrap().fs;
+    assert!(!fs.exists("/a"));
+    assert_eq!(fs.get("/b").unwrap().kind, EntryKind::File);
+    assert_eq!(fs.read("/b").unwrap(), b"A");
+    assert_eq!(fs.get("/d").unwrap().kind, EntryKind::File);
+    assert_eq!(fs.read("/d").unwrap(), b"C");
+    assert_eq!(fs.read("/c").unwrap(), b"new C");
+    assert_eq!(
+        fs.get("/f").unwrap().kind,
+        EntryKind::Hardlink("/e".into()),
+        "untouched links stay links"
+    );
+}
