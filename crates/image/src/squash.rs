@@ -314,6 +314,10 @@ impl<'w> Squasher<'w> {
                 self.remove_lower(&dir, index, false);
                 continue;
             }
+            // Other `.wh..wh.*` names are AUFS metadata (`.wh..wh.plnk`, `.wh..wh.aufs`), not content.
+            if name.starts_with(".wh..wh.") || dir.contains("/.wh..wh.") {
+                continue;
+            }
             if let Some(victim) = name.strip_prefix(".wh.") {
                 let dir = self.resolve_dir(digest, &raw, &dir)?;
                 self.remove_lower(&join(&dir, victim), index, true);

@@ -168,7 +168,13 @@ fn only_wanted_contents_are_kept() {
 fn opaque_whiteout_keeps_entries_of_its_own_layer_whatever_the_order() {
     let base = LayerBuilder::new().file("d/old", "o").tar();
     // The opaque marker comes after a sibling from the same layer: that sibling must survive.
-    let top = LayerBuilder::new().file("d/new", "n").opaque("d").tar();
+    let top = LayerBuilder::new()
+        .file("d/new", "n")
+        .opaque("d")
+        // AUFS metadata is not content.
+        .dir(".wh..wh.plnk")
+        .file(".wh..wh.plnk/1234.5678", "x")
+        .tar();
     let (_t, img) = squash(vec![base, top], Compression::None, &all);
     let img = img.unwrap();
     assert_eq!(paths(&img), ["/d", "/d/new"]);
