@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Setup for the sbom crate's tests: debootstrap (Debian rootfs for the dpkg Done-when test), dpkg-query (reference
-# package list), python3-pip/venv (real pip-installed packages). Idempotent.
+# package list), rpm (reference `rpm -qa` over rpmdb fixtures), python3-pip/venv (real pip-installed packages). Idempotent.
 set -euo pipefail
 need=()
-for p in debootstrap dpkg python3 python3-pip python3-venv; do
+for p in debootstrap dpkg rpm python3 python3-pip python3-venv; do
   dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
