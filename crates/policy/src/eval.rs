@@ -122,21 +122,21 @@ impl Selector {
 }
 
 impl Allowlist {
-    /// The first non-expired item matching `gate`/`trigger_id`: exact trigger ids first, then patterns.
+    /// The first non-expired item matching `gate`/`trigger_id`: exact trigger ids first, then patterns
+    /// (anchore-engine's keyed-then-unkeyed candidate order).
     fn find(&self, gate: &str, trigger_id: &str, now: DateTime<Utc>) -> Option<&str> {
-        let items = self.by_gate.get(gate)?;
-        let live = |i: &&crate::bundle::AllowItem| i.expires_on.is_none_or(|t| now < t);
-        items
-            .iter()
-            .filter(live)
-            .find(|i| i.trigger_id == trigger_id)
+        let g = self.by_gate.get(gate)?;
+        let live = |i: &usize| g.items[*i].expires_on.is_none_or(|t| now < t);
+        g.exact
+            .get(trigger_id)
+            .and_then(|v| v.iter().find(|i| live(i)))
             .or_else(|| {
-                items
+                g.patterns
                     .iter()
-                    .filter(live)
-                    .find(|i| i.pattern.matches(trigger_id))
+                    .filter(|i| live(i))
+                    .find(|i| g.items[**i].pattern.matches(trigger_id))
             })
-            .map(|i| i.id.as_str())
+            .map(|i| g.items[*i].id.as_str())
     }
 }
 
