@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use portcullis_policy::{Bundle, ImageInput};
+use portcullis_policy::{Bundle, EvalOptions, ImageInput};
 use portcullis_sbom::{FileRecord, ImageMetadata, Package, PackageType, Sbom};
 use portcullis_vuln::{Cvss, Finding, FixState, MatchReport, Severity};
 
@@ -109,7 +109,7 @@ fn rule(i: usize, gate: &str, trigger: &str, action: &str, params: &[(&str, Stri
     )
 }
 
-fn bundle() -> Bundle {
+fn bundle(stop: &str) -> Bundle {
     let sev = ["low", "medium", "high", "critical"];
     let cmp = [">", ">=", "=", "<"];
     let mut rules = Vec::new();
@@ -135,7 +135,7 @@ fn bundle() -> Bundle {
             i,
             "vulnerabilities",
             "package",
-            ["STOP", "WARN"][i % 2],
+            [stop, "WARN"][i % 2],
             &params,
         ));
     }
@@ -144,10 +144,10 @@ fn bundle() -> Bundle {
         n,
         "vulnerabilities",
         "blacklist",
-        "STOP",
+        stop,
         &[("vulnerability_ids", "CVE-2023-00001,CVE-2023-01999".into())],
     ));
-    rules.push(rule(n + 1, "vulnerabilities", "kev", "STOP", &[]));
+    rules.push(rule(n + 1, "vulnerabilities", "kev", stop, &[]));
     rules.push(rule(
         n + 2,
         "vulnerabilities",
@@ -160,7 +160,7 @@ fn bundle() -> Bundle {
             n + 3 + j,
             "packages",
             "blacklist",
-            "STOP",
+            stop,
             &[("name", format!("pkg{}", j * 150))],
         ));
     }
@@ -188,14 +188,14 @@ fn bundle() -> Bundle {
         n + 13,
         "licenses",
         "blacklist_exact_match",
-        "STOP",
+        stop,
         &[("licenses", "GPL-3.0,AGPL-3.0".into())],
     ));
     rules.push(rule(
         n + 14,
         "dockerfile",
         "exposed_ports",
-        "STOP",
+        stop,
         &[("ports", "22".into()), ("type", "blacklist".into())],
     ));
     rules.push(rule(
@@ -296,20 +296,33 @@ fn bundle() -> Bundle {
 
 fn bench(c: &mut Criterion) {
     let (sbom, report) = image();
-    let b = bundle();
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap();
     let input = ImageInput::new(&sbom, &report, "registry.example.com/team/app:1.0", now);
-    let v = b.evaluate(&input);
-    assert!(
-        v.rows.len() > 1000,
-        "the benchmark must exercise many rows: {}",
-        v.rows.len()
-    );
-    assert!(v.rows.iter().any(|r| r.whitelisted.is_some()));
-    eprintln!("rows per evaluation: {}", v.rows.len());
-    c.bench_function("evaluate 1000 pkgs / 2000 findings / 50 rules", |bch| {
-        bch.iter(|| b.evaluate(std::hint::black_box(&input)))
-    });
+    let opts = EvalOptions::default();
+    // The same 50 rules with STOP actions (the image fails) and with every STOP turned into WARN (the image
+    // passes, so nothing can short-circuit: the worst case for `decide`).
+    for (label, stop) in [("failing", "STOP"), ("passing", "WARN")] {
+        let b = bundle(stop);
+        let v = b.evaluate(&input);
+        assert!(
+            v.rows.len() > 1000,
+            "the benchmark must exercise many rows: {}",
+            v.rows.len()
+        );
+        assert!(v.rows.iter().any(|r| r.whitelisted.is_some()));
+        assert_eq!(b.decide(&input, &opts).final_action, v.final_action);
+        eprintln!(
+            "{label}: {} rows per evaluation, final action {:?}",
+            v.rows.len(),
+            v.final_action
+        );
+        c.bench_function(&format!("evaluate (full table), {label} image"), |bch| {
+            bch.iter(|| b.evaluate(std::hint::black_box(&input)))
+        });
+        c.bench_function(&format!("decide, {label} image"), |bch| {
+            bch.iter(|| b.decide(std::hint::black_box(&input), &opts))
+        });
+    }
 }
 
 criterion_group!(benches, bench);
