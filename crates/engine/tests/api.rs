@@ -219,6 +219,16 @@ fn raw(
     )
 }
 
+/// (method, path, token, body, expected status, expected message part).
+type Case<'a> = (
+    &'a str,
+    String,
+    Option<&'a str>,
+    Option<Vec<u8>>,
+    u16,
+    &'a str,
+);
+
 #[test]
 fn bad_input_gets_a_precise_4xx_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -253,7 +263,7 @@ fn bad_input_gets_a_precise_4xx_and_changes_nothing() {
     let bad_bundle =
         std::fs::read(shared().join("policies/anchore-engine/bad_bundle.json")).unwrap();
     let big = vec![b' '; 300 * 1024];
-    let cases: Vec<(&str, String, Option<&str>, Option<Vec<u8>>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         // Missing and wrong tokens, on every endpoint.
         (
             "GET",

@@ -137,9 +137,12 @@ impl Analyser for TableAnalyser {
     }
 }
 
+/// (id, package name, severity, fixed version).
+pub type Advisory = (String, String, Severity, Option<String>);
+
 /// Matches package names against an advisory table; `advisories` and `version` change on a feed sync.
 pub struct TableMatcher {
-    pub advisories: Mutex<Vec<(String, String, Severity, Option<String>)>>,
+    pub advisories: Mutex<Vec<Advisory>>,
     pub version: Mutex<String>,
     pub calls: AtomicUsize,
 }
