@@ -365,3 +365,81 @@ mod tests {
         );
     }
 }
+
+/// Renders rows as plain aligned columns with a header line, as anchore-cli prints its tables. Hand-written:
+/// two-space separated, left-aligned columns need no table crate.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// Formats Unix milliseconds as RFC 3339 (UTC, seconds).
+pub fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Connection flags shared by the engine client commands.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Engine URL.
+    pub url: String,
+    /// API token.
+    pub token: Option<String>,
+}
+
+impl Connection {
+    /// The client.
+    pub fn client(&self) -> Result<Client> {
+        Client::new(&self.url, self.token.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    #[test]
+    fn aligns_columns() {
+        let t = super::table(
+            &["Full Tag", "Image Digest", "Analysis Status"],
+            &[
+                vec!["a:1".into(), "sha256:1".into(), "analyzed".into()],
+                vec![
+                    "longer/name:2".into(),
+                    "sha256:2".into(),
+                    "analyzing".into(),
+                ],
+            ],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "Full Tag       Image Digest  Analysis Status");
+        assert_eq!(lines[1], "a:1            sha256:1      analyzed");
+        assert_eq!(lines[2], "longer/name:2  sha256:2      analyzing");
+        assert_eq!(super::format_ms(0), "1970-01-01T00:00:00Z");
+    }
+}
