@@ -4,11 +4,20 @@
 //! which paths they want through a [`Wanted`] predicate; only those files' contents are kept (on disk, under the
 //! view's work directory), so memory stays bounded whatever the image size.
 
+mod archive;
+mod error;
 pub mod fsview;
+pub mod manifest;
 pub mod reference;
+mod source;
+pub mod squash;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
+pub use error::Error;
 pub use fsview::{Entry, EntryKind, FsView};
 pub use reference::ImageRef;
+pub use squash::Limits;
 
 use serde::{Deserialize, Serialize};
 
@@ -90,14 +99,6 @@ pub struct Image {
     pub fs: FsView,
 }
 
-/// Errors of the image stage. Every message names the image and, where it applies, the layer and path.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Not implemented yet in this build.
-    #[error("{0}: not implemented yet")]
-    Unimplemented(&'static str),
-}
-
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -172,24 +173,6 @@ pub struct PullOptions {
     pub retries: u32,
 }
 
-impl Source {
-    /// Interprets a command-line source: an existing directory with `oci-layout` → OCI layout; another existing
-    /// directory → root filesystem; an existing `.tar` file → docker archive; anything else → registry reference.
-    /// Explicit prefixes win: `registry:`, `oci-dir:`, `docker-archive:`, `dir:`.
-    pub fn parse(s: &str) -> Result<Source, Error> {
-        let _ = s;
-        Err(Error::Unimplemented("Source::parse"))
-    }
-}
-
-impl ImageRef {
-    /// Parses and normalises a reference (`nginx` → `docker.io/library/nginx:latest`).
-    pub fn parse(s: &str) -> Result<ImageRef, Error> {
-        let _ = s;
-        Err(Error::Unimplemented("ImageRef::parse"))
-    }
-}
-
 /// Opens (pulls) an image and squashes its layers into a [`FsView`] under `work_dir`, keeping the content of the
 /// files `wanted` selects.
 pub async fn open(
@@ -198,8 +181,41 @@ pub async fn open(
     work_dir: &std::path::Path,
     wanted: &Wanted<'_>,
 ) -> Result<Image, Error> {
-    let _ = (source, opts, work_dir, wanted);
-    Err(Error::Unimplemented("open"))
+    open_with_limits(source, opts, work_dir, wanted, &Limits::default()).await
+}
+
+/// [`open`] with explicit [`Limits`] on paths and kept content.
+///
+/// Squashing is synchronous file work; it runs on the calling task (callers that must not block an async
+/// executor thread call this from `spawn_blocking` or a dedicated runtime).
+pub async fn open_with_limits(
+    source: &Source,
+    opts: &PullOptions,
+    work_dir: &std::path::Path,
+    wanted: &Wanted<'_>,
+    limits: &Limits,
+) -> Result<Image, Error> {
+    match source {
+        Source::Dir(root) => {
+            let fs = FsView::from_dir(root, wanted)?;
+            Ok(Image {
+                reference: None,
+                manifest_digest: None,
+                index_digest: None,
+                image_id: String::new(),
+                config: ImageConfig::default(),
+                layers: Vec::new(),
+                fs,
+            })
+        }
+        Source::OciLayout(dir, name) => {
+            archive::open_oci_layout(dir, name.as_deref(), opts, work_dir, wanted, limits)
+        }
+        Source::DockerArchive(path, tag) => {
+            archive::open_docker_archive(path, tag.as_deref(), work_dir, wanted, limits)
+        }
+        Source::Registry(_) => Err(Error::Unimplemented("pulling from a registry")),
+    }
 }
 
 /// Resolves a reference to the digest of the manifest (or index) the registry serves for it.

@@ -4,6 +4,60 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod bundle;
+pub mod cap;
+pub mod catalog;
+mod eval;
+mod gates;
+mod pattern;
+pub mod report;
+pub mod selector;
+
+pub use bundle::{Bundle, BundleDoc, Problem};
+pub use cap::{CapDecision, CapSet, ScanStatus};
+/// The `chrono` this API's times use (so callers need not depend on it themselves).
+pub use chrono;
+pub use eval::{EvalOptions, ImageInput};
+
+/// Errors of the policy stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The document is not well-formed JSON/YAML of the expected shape.
+    #[error("{what} is not a valid document: at `{path}`: {message}")]
+    Parse {
+        /// What was being read (file name or description).
+        what: String,
+        /// Where in the document (`policies[0].rules[2].gate`, `.` for the top).
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The bundle is well-formed but invalid; every problem is listed with the rule/mapping it belongs to.
+    #[error("bundle `{bundle}` is invalid ({} problem(s)):\n{}", problems.len(), report::problem_lines(problems))]
+    Invalid {
+        /// Bundle id.
+        bundle: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+    /// A ContainerAdmissionPolicy is invalid.
+    #[error("ContainerAdmissionPolicy `{policy}` is invalid: {message}")]
+    Cap {
+        /// Policy name (or index).
+        policy: String,
+        /// What is wrong and where.
+        message: String,
+    },
+}
+
 /// A gate action, ordered from least to most severe: `GO < WARN < STOP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +105,12 @@ pub struct EvalRow {
     pub policy_id: String,
     /// The rule id.
     pub rule_id: String,
+    /// Name of the allowlist that matched, when one did.
+    #[serde(default)]
+    pub whitelist_name: Option<String>,
+    /// Id of the allowlist item that matched, when one did.
+    #[serde(default)]
+    pub whitelist_item_id: Option<String>,
 }
 
 /// The outcome of evaluating one image against one bundle.
@@ -72,6 +132,31 @@ pub struct Verdict {
     pub rows: Vec<EvalRow>,
     /// Triggers that could not be evaluated, with the reason (missing data), as `gate.trigger: reason`.
     pub not_evaluated: Vec<String>,
+    /// The image id evaluated.
+    #[serde(default)]
+    pub image_id: String,
+    /// The tag evaluated.
+    #[serde(default)]
+    pub tag: String,
+    /// The mapping that matched (name, else id); `None` when the image was unmapped.
+    #[serde(default)]
+    pub mapping: Option<String>,
+    /// The policies' own result before image allow/deny lists (Anchore's `policy_final_action`).
+    #[serde(default = "default_go")]
+    pub policy_final_action: Action,
+    /// The allowlisted-image rule that matched, if any.
+    #[serde(default)]
+    pub matched_whitelisted_image: Option<String>,
+    /// The denylisted-image rule that matched, if any.
+    #[serde(default)]
+    pub matched_blacklisted_image: Option<String>,
+    /// Warnings (deprecated gates used).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+fn default_go() -> Action {
+    Action::Go
 }
 
 impl Verdict {

@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod version;
+
+pub use version::{Scheme, VersionError, compare, satisfies};
+
 /// Severity, ordered from least to most severe.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
