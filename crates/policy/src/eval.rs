@@ -316,9 +316,9 @@ impl Bundle {
                     } else {
                         match fired.finding {
                             Some(fi) => {
-                                *memo[fi].get_or_insert_with(|| lookup(gate, &fired.trigger_id))
+                                *memo[fi].get_or_insert_with(|| lookup(gate, fired.id(&ctx)))
                             }
-                            None => lookup(gate, &fired.trigger_id),
+                            None => lookup(gate, fired.id(&ctx)),
                         }
                     };
                     let action = if hit.is_some() {
@@ -339,7 +339,7 @@ impl Bundle {
                     walk.rows.push(EvalRow {
                         image_id: image_id.clone(),
                         repo_tag: input.tag.to_string(),
-                        trigger_id: fired.trigger_id.into_owned(),
+                        trigger_id: fired.id(&ctx).to_string(),
                         gate: gate.to_string(),
                         trigger: rule.trigger.name.to_string(),
                         check_output: fired.msg,
