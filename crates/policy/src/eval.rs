@@ -204,8 +204,9 @@ impl Bundle {
     }
 
     /// The final action only, as [`Bundle::evaluate_with`] would decide it, without building the table or
-    /// any check output, and stopping at the first non-allowlisted STOP (nothing after it can change the
-    /// result): the fast path for admission-time evaluation.
+    /// any check output, skipping rules whose action cannot raise the result so far and stopping at the
+    /// first non-allowlisted STOP: the fast path for admission-time evaluation. `not_evaluated` lists the
+    /// triggers without data that it met before stopping.
     pub fn decide(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Decision {
         let parts = TagParts::parse(input.tag);
         let walk = self.walk(input, opts, &parts, false);
@@ -301,6 +302,11 @@ impl Bundle {
                     if !walk.warnings.contains(&w) {
                         walk.warnings.push(w);
                     }
+                }
+                // Deciding only: a rule whose action cannot raise the result need not run (a trigger
+                // without data still runs, to be reported).
+                if !full && rule.action <= walk.policy_action && !rule.check.is_unevaluable() {
+                    continue;
                 }
                 let outcome = gates::run(&rule.check, &ctx, full);
                 if let Some(reason) = outcome.not_evaluated {

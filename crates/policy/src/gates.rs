@@ -190,6 +190,13 @@ pub(crate) enum Check {
     Invalid(String),
 }
 
+impl Check {
+    /// True for a trigger that can only report it was not evaluated (missing data, bad parameters).
+    pub(crate) fn is_unevaluable(&self) -> bool {
+        matches!(self, Check::Missing(_) | Check::Invalid(_))
+    }
+}
+
 /// Which `/etc/passwd` field a `passwd_file` blacklist checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PasswdField {
