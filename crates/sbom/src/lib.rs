@@ -4,6 +4,18 @@
 
 use std::collections::BTreeMap;
 
+pub mod apk;
+pub mod distro;
+pub mod dpkg;
+pub mod format;
+mod fsutil;
+pub mod lang;
+mod purl;
+pub mod rpm;
+
+pub use distro::detect_distro;
+pub use format::{OutputFormat, read_sbom, render};
+
 use serde::{Deserialize, Serialize};
 
 /// Version of the native SBOM JSON schema this crate writes.
@@ -153,18 +165,60 @@ pub struct Sbom {
     pub file_count: u64,
 }
 
-/// Errors of the SBOM stage.
+/// Errors of the SBOM stage. Every message names the file (and, from [`catalog`], the image) it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Not implemented yet in this build.
     #[error("{0}: not implemented yet")]
     Unimplemented(&'static str),
+    /// A file the catalogers need could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// Path in the image (or on disk).
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A package database or manifest is malformed.
+    #[error("{path}: malformed {what}: {detail}")]
+    Malformed {
+        /// Path in the image.
+        path: String,
+        /// What kind of file it should have been (`dpkg status file`, `rpm header`).
+        what: &'static str,
+        /// What is wrong, and where in the file.
+        detail: String,
+    },
+    /// An SBOM document could not be read or written.
+    #[error("SBOM format: {0}")]
+    Format(String),
+    /// An error while cataloguing one image or directory.
+    #[error("cataloguing {image}: {source}")]
+    Catalog {
+        /// What was analysed (reference or path).
+        image: String,
+        /// The underlying error.
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    pub(crate) fn malformed(path: &str, what: &'static str, detail: impl Into<String>) -> Error {
+        Error::Malformed {
+            path: path.to_string(),
+            what,
+            detail: detail.into(),
+        }
+    }
 }
 
 /// The files catalogers need the content of: pass this to [`portcullis_image::open`] as its `wanted` predicate.
 pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
-    let _ = (path, size, mode);
-    false
+    distro::wanted(path)
+        || dpkg::wanted(path)
+        || apk::wanted(path)
+        || rpm::wanted(path)
+        || lang::wanted(path, size, mode)
 }
 
 /// Catalogues a squashed filesystem into an SBOM (`metadata` comes from the image, when there is one).
@@ -173,6 +227,57 @@ pub fn catalog(
     source: &str,
     metadata: ImageMetadata,
 ) -> Result<Sbom, Error> {
-    let _ = (fs, source, metadata);
-    Err(Error::Unimplemented("catalog"))
+    catalog_inner(fs, source, metadata).map_err(|e| Error::Catalog {
+        image: source.to_string(),
+        source: Box::new(e),
+    })
+}
+
+fn catalog_inner(
+    fs: &portcullis_image::FsView,
+    source: &str,
+    metadata: ImageMetadata,
+) -> Result<Sbom, Error> {
+    let distro = distro::detect_distro(fs)?;
+    let mut packages = Vec::new();
+    packages.extend(dpkg::catalog(fs, distro.as_ref())?);
+    packages.extend(apk::catalog(fs, distro.as_ref())?);
+    packages.extend(rpm::catalog(fs, distro.as_ref())?);
+    packages.extend(lang::catalog(fs)?);
+    sort_packages(&mut packages);
+    let special_files = fs
+        .entries
+        .iter()
+        .filter(|(_, e)| e.kind == portcullis_image::EntryKind::File && e.mode & 0o6000 != 0)
+        .map(|(p, e)| FileRecord {
+            path: p.clone(),
+            mode: e.mode,
+            size: e.size,
+        })
+        .collect();
+    Ok(Sbom {
+        schema_version: SBOM_SCHEMA_VERSION.to_string(),
+        analyser_version: ANALYSER_VERSION.to_string(),
+        source: source.to_string(),
+        distro,
+        metadata,
+        packages,
+        special_files,
+        file_count: fs.entries.len() as u64,
+    })
+}
+
+/// Version of this analyser, recorded in every SBOM.
+pub const ANALYSER_VERSION: &str = concat!("portcullis-sbom/", env!("CARGO_PKG_VERSION"));
+
+/// Sorts packages into the SBOM's canonical order: (type, name, version, location).
+pub fn sort_packages(packages: &mut [Package]) {
+    packages.sort_by(|a, b| {
+        (a.package_type, &a.name, &a.version, &a.location).cmp(&(
+            b.package_type,
+            &b.name,
+            &b.version,
+            &b.location,
+        ))
+    });
 }

@@ -1,1 +1,574 @@
 //! HTTPS serving: admission webhook, REST API mount, metrics, health, TLS reload.
+//!
+//! [`start`] binds a TLS listener (rustls, HTTP/1.1 + HTTP/2) serving:
+//! - `POST /validate`, `POST /mutate`: AdmissionReview in, AdmissionReview out (same version); a body that is
+//!   not an AdmissionReview gets `400` with the reason, a body over the limit `413`;
+//! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded and verdict source ready);
+//! - `GET /metrics` (OpenMetrics text);
+//! - every route of the optional extra [`axum::Router`] (the engine's REST API).
+//!
+//! The certificate and the admission configuration are re-read when their files change. Each review gets a
+//! deadline below the `?timeout=` the API server appends: digest lookups that cannot finish in time are
+//! abandoned (they complete in the background and are cached) and the decision falls back to cached verdicts
+//! or the mode's unknown-image rule, so the API server never times out waiting for Portcullis.
+
+pub mod certs;
+pub mod metrics;
+pub mod resolve;
+pub mod tls;
+pub mod webhook;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use portcullis_admission::{
+    Config, Context, Endpoint, ImageVerdicts, NamespaceMeta, Review, decide, extract, parse_image,
+};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use metrics::Metrics;
+pub use resolve::{DigestResolver, ResolveFn};
+pub use tls::ReloadingCert;
+
+/// Errors of starting the server. Each names the file or address and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The certificate/key pair cannot be used.
+    #[error("TLS certificate {cert} / key {key}: {reason} (create them with `portcullis certs`)")]
+    Tls {
+        /// Certificate file.
+        cert: String,
+        /// Key file.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The admission configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] portcullis_admission::ConfigError),
+}
+
+/// Namespace metadata for namespace selectors (labels/annotations); the kube integration implements it over a
+/// watch cache. Must answer from memory.
+pub trait NamespaceLookup: Send + Sync {
+    /// Metadata of namespace `name`, when known.
+    fn namespace(&self, name: &str) -> Option<NamespaceMeta>;
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// Admission configuration file (native or Anchore format); `None` = defaults (passive).
+    pub admission_config: Option<PathBuf>,
+    /// Largest accepted request body. The API server sends at most ~3 MiB objects.
+    pub max_body_bytes: usize,
+    /// Most reviews processed at once (more wait in line).
+    pub max_concurrency: usize,
+    /// Webhook timeout assumed when the request carries no `?timeout=`.
+    pub default_timeout: Duration,
+    /// How much earlier than the API server's timeout Portcullis answers.
+    pub deadline_margin: Duration,
+    /// How often the certificate and configuration files are checked for changes.
+    pub reload_interval: Duration,
+    /// Look up tags missing from the verdict source's cache at the registry (within the deadline).
+    pub resolve_tags: bool,
+    /// Longest time a review waits for registry lookups, whatever the deadline.
+    pub resolve_budget: Duration,
+    /// How long a resolved digest is trusted.
+    pub digest_ttl: Duration,
+    /// How long a failed lookup is remembered.
+    pub negative_ttl: Duration,
+    /// How long in-flight requests get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for `listen`, `cert` and `key`.
+    pub fn new(listen: SocketAddr, cert: PathBuf, key: PathBuf) -> Self {
+        ServerConfig {
+            listen,
+            cert,
+            key,
+            admission_config: None,
+            max_body_bytes: 3 * 1024 * 1024,
+            max_concurrency: 1024,
+            default_timeout: Duration::from_secs(10),
+            deadline_margin: Duration::from_millis(1500),
+            reload_interval: Duration::from_secs(2),
+            resolve_tags: true,
+            resolve_budget: Duration::from_secs(3),
+            digest_ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the rest of Portcullis plugs into the server.
+pub struct Parts {
+    /// The verdict source (the engine, or a [`portcullis_admission::MemoryVerdicts`]).
+    pub verdicts: Arc<dyn ImageVerdicts>,
+    /// Extra routes (the engine's REST API), merged with the webhook routes.
+    pub extra: Option<Router>,
+    /// Namespace metadata for namespace selectors.
+    pub namespaces: Option<Arc<dyn NamespaceLookup>>,
+    /// Tag → digest lookups; `None` = registries through `portcullis_image::resolve_digest`.
+    pub resolver: Option<DigestResolver>,
+}
+
+impl Parts {
+    /// Parts with only a verdict source.
+    pub fn new(verdicts: Arc<dyn ImageVerdicts>) -> Self {
+        Parts {
+            verdicts,
+            extra: None,
+            namespaces: None,
+            resolver: None,
+        }
+    }
+}
+
+struct AppState {
+    cfg: ServerConfig,
+    admission: RwLock<Arc<Config>>,
+    verdicts: Arc<dyn ImageVerdicts>,
+    namespaces: Option<Arc<dyn NamespaceLookup>>,
+    resolver: DigestResolver,
+    metrics: Metrics,
+    cert: Arc<ReloadingCert>,
+    serving: AtomicBool,
+}
+
+#[derive(Deserialize)]
+struct WebhookQuery {
+    timeout: Option<String>,
+}
+
+/// Parses a Go duration as the API server writes it (`10s`, `1m30s`, `500ms`).
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += Duration::try_from_secs_f64(n * scale).ok()?;
+    }
+    Some(total)
+}
+
+fn bad_request(msg: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg,
+    )
+        .into_response()
+}
+
+async fn review(
+    state: Arc<AppState>,
+    endpoint: Endpoint,
+    timeout: Option<String>,
+    body: Bytes,
+) -> Response {
+    let start = Instant::now();
+    let review = match Review::parse(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            state.metrics.observe(
+                metrics::DecisionLabels {
+                    endpoint: endpoint.as_str(),
+                    mode: "none",
+                    result: "bad_request",
+                },
+                start.elapsed(),
+            );
+            return bad_request(format!("{e}\n"));
+        }
+    };
+    let cfg = state
+        .admission
+        .read()
+        .map(|c| c.clone())
+        .unwrap_or_else(|p| p.into_inner().clone());
+    let webhook_timeout = timeout
+        .as_deref()
+        .and_then(parse_go_duration)
+        .unwrap_or(state.cfg.default_timeout);
+    let deadline = webhook_timeout
+        .saturating_sub(state.cfg.deadline_margin)
+        .max(webhook_timeout / 2)
+        .min(state.cfg.resolve_budget);
+    let ns_meta = state
+        .namespaces
+        .as_ref()
+        .and_then(|n| n.namespace(review.namespace()));
+
+    // Tags the verdict source has no digest for: ask the registry, within the deadline.
+    let mut resolved: HashMap<String, String> = HashMap::new();
+    if state.cfg.resolve_tags && !cfg.is_exempt(review.namespace()) {
+        let mut lookups = Vec::new();
+        for u in extract(&review).unwrap_or_default() {
+            if !u.changed && !cfg.recheck_unchanged {
+                continue;
+            }
+            let Ok(r) = parse_image(&u.image) else {
+                continue;
+            };
+            if r.digest.is_some() || state.verdicts.resolve_cached(&r).is_some() {
+                continue;
+            }
+            if let Some(d) = state.resolver.cached(&r) {
+                resolved.insert(u.image, d);
+                continue;
+            }
+            let res = state.resolver.clone();
+            lookups.push(async move {
+                let remaining = deadline.saturating_sub(start.elapsed());
+                (u.image, res.resolve(&r, remaining).await)
+            });
+        }
+        if !lookups.is_empty() {
+            for (image, d) in futures::future::join_all(lookups).await {
+                match d {
+                    Some(d) => {
+                        resolved.insert(image, d);
+                    }
+                    None => {
+                        if start.elapsed() >= deadline {
+                            state.metrics.deadline_fallback();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let ctx = Context {
+        endpoint,
+        namespace: ns_meta.as_ref(),
+        resolved: Some(&resolved),
+    };
+    let decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
+    let out = decision.to_review_json();
+    state.metrics.observe(
+        metrics::DecisionLabels {
+            endpoint: endpoint.as_str(),
+            mode: decision.mode.map(|m| m.as_str()).unwrap_or("none"),
+            result: decision.result_label(),
+        },
+        start.elapsed(),
+    );
+    tracing::debug!(object = %decision.object, allowed = decision.allowed, endpoint = endpoint.as_str(), "review decided");
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+/// Builds the router (webhook, health, metrics, extra routes) over shared state.
+fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
+    let s1 = state.clone();
+    let s2 = state.clone();
+    let s3 = state.clone();
+    let s4 = state.clone();
+    let webhook = Router::new()
+        .route(
+            "/validate",
+            post(move |Query(q): Query<WebhookQuery>, body: Bytes| {
+                review(s1.clone(), Endpoint::Validate, q.timeout, body)
+            }),
+        )
+        .route(
+            "/mutate",
+            post(move |Query(q): Query<WebhookQuery>, body: Bytes| {
+                review(s2.clone(), Endpoint::Mutate, q.timeout, body)
+            }),
+        )
+        .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            state.cfg.max_concurrency,
+        ));
+    let mut app = webhook
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let s = s3.clone();
+                async move {
+                    if s.serving.load(Ordering::Relaxed) && s.verdicts.ready() {
+                        (StatusCode::OK, "ready\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let s = s4.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        s.metrics.encode(),
+                    )
+                }
+            }),
+        );
+    if let Some(extra) = extra {
+        app = app.merge(extra);
+    }
+    app
+}
+
+/// A running server.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    state: Arc<AppState>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), then returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (after [`Running::shutdown`] from elsewhere, or a fatal error).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    /// A handle that stops the server when `true` is sent.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+
+    /// The metrics, e.g. for tests.
+    pub fn metrics_text(&self) -> String {
+        self.state.metrics.encode()
+    }
+}
+
+fn file_stamp(p: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Starts the server: loads the certificate and configuration (failing fast when they are unusable), binds,
+/// and serves until [`Running::shutdown`]. Registries, vulnerability data and the database are not needed to
+/// start.
+pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerError> {
+    portcullis_admission::warm_up();
+    let cert = Arc::new(ReloadingCert::new(cfg.cert.clone(), cfg.key.clone())?);
+    let tls_cfg = tls::server_config(cert.clone())?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_cfg));
+    let admission = match &cfg.admission_config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let resolver = parts.resolver.unwrap_or_else(|| {
+        DigestResolver::registry(
+            portcullis_image::PullOptions {
+                timeout: Some(cfg.resolve_budget),
+                ..Default::default()
+            },
+            cfg.digest_ttl,
+            cfg.negative_ttl,
+        )
+    });
+    let state = Arc::new(AppState {
+        cfg: cfg.clone(),
+        admission: RwLock::new(Arc::new(admission)),
+        verdicts: parts.verdicts,
+        namespaces: parts.namespaces,
+        resolver,
+        metrics: Metrics::new(),
+        cert: cert.clone(),
+        serving: AtomicBool::new(true),
+    });
+    let app = router(state.clone(), parts.extra);
+    let (stop, mut stop_rx) = watch::channel(false);
+
+    // Reload loop: certificate and admission configuration.
+    let rs = state.clone();
+    let mut reload_stop = stop_rx.clone();
+    tokio::spawn(async move {
+        let mut cfg_stamp = rs.cfg.admission_config.as_deref().and_then(file_stamp);
+        let mut tick = tokio::time::interval(rs.cfg.reload_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = reload_stop.changed() => break,
+                _ = tick.tick() => {}
+            }
+            match rs.cert.reload_if_changed() {
+                Ok(true) => {
+                    tracing::info!("serving certificate reloaded");
+                    rs.metrics.reload("certificate", true);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "certificate reload failed; keeping the previous one");
+                    rs.metrics.reload("certificate", false);
+                }
+            }
+            if let Some(p) = rs.cfg.admission_config.as_deref() {
+                let now = file_stamp(p);
+                if now != cfg_stamp {
+                    cfg_stamp = now;
+                    match Config::load(p) {
+                        Ok(c) => {
+                            if let Ok(mut a) = rs.admission.write() {
+                                *a = Arc::new(c);
+                            }
+                            tracing::info!(file = %p.display(), "admission configuration reloaded");
+                            rs.metrics.reload("config", true);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "admission configuration reload failed; keeping the previous one");
+                            rs.metrics.reload("config", false);
+                        }
+                    }
+                }
+            }
+        }
+    });
+
+    let grace = cfg.shutdown_grace;
+    let accept_state = state.clone();
+    let task = tokio::spawn(async move {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        loop {
+            let (tcp, _peer) = tokio::select! {
+                _ = stop_rx.changed() => break,
+                acc = listener.accept() => match acc {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Out of file descriptors and similar: back off briefly, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let svc = TowerToHyperService::new(app.clone());
+            let watcher = graceful.watcher();
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
+                    .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let conn = builder
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .into_owned();
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        accept_state.serving.store(false, Ordering::Relaxed);
+        drop(listener);
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "in-flight requests did not finish within the shutdown grace period"
+            );
+        }
+    });
+    Ok(Running {
+        addr,
+        stop,
+        task,
+        state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("abc"), None);
+        assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("10"), None);
+    }
+}

@@ -1,0 +1,584 @@
+//! Modes and ordered selectors: which mode, policy bundle and mutation setting apply to each image.
+//!
+//! Two configuration formats are accepted:
+//! - the native format (YAML or JSON), regexes anchored (`prod-.*` must match the whole value):
+//!   ```yaml
+//!   exemptNamespaces: [kube-system, portcullis]   # never checked (default shown)
+//!   default: { mode: passive, policy: default }    # when no selector matches (default shown)
+//!   recheckUnchanged: false                        # on UPDATE, re-check images the old object already ran
+//!   skipOwned: false                               # skip Pods/ReplicaSets created by an admitted controller
+//!   selectors:
+//!     - { resource: namespace, field: name, value: "prod-.*", mode: policy, policy: prod, mutate: true }
+//!     - { resource: object, field: label, key: "team", value: "payments", mode: analysis, policy: default }
+//!     - { resource: image, value: "registry\\.example\\.com/.*", mode: policy, policy: strict }
+//!   ```
+//! - the Anchore admission controller's configuration as-is (`{"PolicySelectors": [{"Selector": {"ResourceType":
+//!   "pod|namespace|image", "SelectorKeyRegex", "SelectorValueRegex"}, "PolicyReference": {"Username",
+//!   "PolicyBundleId"}, "Mode": "policy|analysis|breakglass"}]}`), with Anchore's unanchored (search) regexes and
+//!   its special `name` key.
+//!
+//! **Default when nothing matches: `passive` with policy `default`** — never block, queue analysis, record the
+//! decision. A cluster without configuration can therefore never be taken down by Portcullis.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// How a matched image is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Admit only analysed images whose verdict passes the policy. Unknown images are denied (and queued).
+    Policy,
+    /// Admit only analysed images (any verdict). Unknown images are denied (and queued).
+    Analysis,
+    /// Evaluate and warn, never deny (for dry runs of a policy). Unknown images are admitted with a warning.
+    Audit,
+    /// Never block; queue analysis of unknown images; record the decision.
+    Passive,
+    /// Anchore's break-glass: admit without checking or queueing anything.
+    Breakglass,
+}
+
+impl Mode {
+    /// Lower-case name, used in metrics and audit annotations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Policy => "policy",
+            Mode::Analysis => "analysis",
+            Mode::Audit => "audit",
+            Mode::Passive => "passive",
+            Mode::Breakglass => "breakglass",
+        }
+    }
+}
+
+/// What a selector (or the default) assigns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Assignment {
+    /// Mode.
+    pub mode: Mode,
+    /// Policy bundle id/name verdicts are looked up for.
+    #[serde(default = "default_policy")]
+    pub policy: String,
+    /// Pin images to evaluated digests from `/mutate` (off by default).
+    #[serde(default)]
+    pub mutate: bool,
+}
+
+fn default_policy() -> String {
+    "default".into()
+}
+
+impl Default for Assignment {
+    fn default() -> Self {
+        Assignment {
+            mode: Mode::Passive,
+            policy: default_policy(),
+            mutate: false,
+        }
+    }
+}
+
+/// What a selector looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resource {
+    /// The namespace (name, and labels/annotations when a namespace lookup provides them).
+    Namespace,
+    /// The object under review (its metadata).
+    Object,
+    /// The image reference (as written, and normalised).
+    Image,
+}
+
+/// Which part of the metadata a selector matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    /// `metadata.name`.
+    Name,
+    /// A label (key matched by `key`).
+    Label,
+    /// An annotation (key matched by `key`).
+    Annotation,
+    /// Any label or annotation, or the name when `key` matches `name` (the Anchore rule).
+    Any,
+}
+
+/// One native selector, as written in the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelectorSpec {
+    /// What to look at.
+    pub resource: Resource,
+    /// Which metadata field (ignored for images). Default `name`.
+    #[serde(default)]
+    pub field: Option<Field>,
+    /// Regex for the label/annotation key. Default `.*`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Regex for the value (or name, or image reference).
+    pub value: String,
+    /// What it assigns.
+    #[serde(flatten)]
+    pub assign: Assignment,
+}
+
+/// The native configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Namespaces never checked.
+    #[serde(default = "default_exempt")]
+    pub exempt_namespaces: Vec<String>,
+    /// Assignment when no selector matches.
+    #[serde(default)]
+    pub default: Assignment,
+    /// Re-check images an UPDATE did not change.
+    #[serde(default)]
+    pub recheck_unchanged: bool,
+    /// Skip Pods/ReplicaSets whose controller owner was admitted already.
+    #[serde(default)]
+    pub skip_owned: bool,
+    /// Ordered selectors; first match wins.
+    #[serde(default)]
+    pub selectors: Vec<SelectorSpec>,
+}
+
+fn default_exempt() -> Vec<String> {
+    vec!["kube-system".into(), "portcullis".into()]
+}
+
+impl Default for ConfigFile {
+    fn default() -> Self {
+        ConfigFile {
+            exempt_namespaces: default_exempt(),
+            default: Assignment::default(),
+            recheck_unchanged: false,
+            skip_owned: false,
+            selectors: Vec::new(),
+        }
+    }
+}
+
+/// A configuration error, naming the file/selector and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("cannot read admission config {path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The text does not parse in the format it was recognised as.
+    #[error("admission config {path} is not valid in the {format} format: {reason}")]
+    Parse {
+        /// File.
+        path: String,
+        /// Which format it was read as.
+        format: &'static str,
+        /// Parser message (with line/column).
+        reason: String,
+    },
+    /// A bad regex.
+    #[error("admission config selector {index}: invalid regex {regex:?}: {reason}")]
+    Regex {
+        /// Selector index.
+        index: usize,
+        /// The regex.
+        regex: String,
+        /// Cause.
+        reason: String,
+    },
+    /// An unsupported Anchore value.
+    #[error("Anchore PolicySelectors[{index}]: {reason}")]
+    Anchore {
+        /// Selector index.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A compiled selector.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    /// What it looks at.
+    pub resource: Resource,
+    /// Which field.
+    pub field: Field,
+    /// Key regex.
+    pub key: Regex,
+    /// Value regex.
+    pub value: Regex,
+    /// What it assigns.
+    pub assign: Assignment,
+}
+
+/// Namespace metadata, when a lookup can provide it (the review itself carries only the name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceMeta {
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The compiled admission configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Namespaces never checked.
+    pub exempt_namespaces: Vec<String>,
+    /// Assignment when no selector matches.
+    pub default: Assignment,
+    /// Re-check images an UPDATE did not change.
+    pub recheck_unchanged: bool,
+    /// Skip Pods/ReplicaSets owned by a controller.
+    pub skip_owned: bool,
+    /// Ordered selectors.
+    pub selectors: Vec<Selector>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The default file compiles without error (no selectors).
+        Config::compile(ConfigFile::default()).unwrap_or(Config {
+            exempt_namespaces: default_exempt(),
+            default: Assignment::default(),
+            recheck_unchanged: false,
+            skip_owned: false,
+            selectors: Vec::new(),
+        })
+    }
+}
+
+fn compile_re(index: usize, re: &str, anchored: bool) -> Result<Regex, ConfigError> {
+    let src = if anchored {
+        format!("^(?:{re})$")
+    } else {
+        re.to_string()
+    };
+    Regex::new(&src).map_err(|e| ConfigError::Regex {
+        index,
+        regex: re.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+// --- Anchore format ---
+
+#[derive(Debug, Deserialize)]
+struct AnchoreConfig {
+    #[serde(rename = "PolicySelectors", default)]
+    policy_selectors: Option<Vec<AnchoreSelector>>,
+    #[serde(rename = "Validator", default)]
+    _validator: Option<serde_json::Value>,
+    #[serde(rename = "AnchoreEndpoint", default)]
+    _endpoint: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnchoreSelector {
+    #[serde(rename = "Selector")]
+    selector: AnchoreResourceSelector,
+    #[serde(rename = "PolicyReference", default)]
+    policy_reference: Option<AnchorePolicyRef>,
+    #[serde(rename = "Mode")]
+    mode: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnchoreResourceSelector {
+    #[serde(rename = "ResourceType")]
+    resource_type: String,
+    #[serde(rename = "SelectorKeyRegex", default)]
+    key: String,
+    #[serde(rename = "SelectorValueRegex", default)]
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnchorePolicyRef {
+    #[serde(rename = "Username", default)]
+    _username: Option<String>,
+    #[serde(rename = "PolicyBundleId", default)]
+    policy_bundle_id: Option<String>,
+}
+
+impl Config {
+    /// Compiles a native configuration.
+    pub fn compile(file: ConfigFile) -> Result<Config, ConfigError> {
+        let mut selectors = Vec::with_capacity(file.selectors.len());
+        for (i, s) in file.selectors.into_iter().enumerate() {
+            selectors.push(Selector {
+                resource: s.resource,
+                field: s.field.unwrap_or(Field::Name),
+                key: compile_re(i, s.key.as_deref().unwrap_or(".*"), true)?,
+                value: compile_re(i, &s.value, true)?,
+                assign: s.assign,
+            });
+        }
+        Ok(Config {
+            exempt_namespaces: file.exempt_namespaces,
+            default: file.default,
+            recheck_unchanged: file.recheck_unchanged,
+            skip_owned: file.skip_owned,
+            selectors,
+        })
+    }
+
+    fn from_anchore(a: AnchoreConfig) -> Result<Config, ConfigError> {
+        let mut selectors = Vec::new();
+        for (i, s) in a
+            .policy_selectors
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let mode = match s.mode.to_ascii_lowercase().as_str() {
+                "policy" => Mode::Policy,
+                "analysis" => Mode::Analysis,
+                "breakglass" => Mode::Breakglass,
+                other => {
+                    return Err(ConfigError::Anchore {
+                        index: i,
+                        reason: format!(
+                            "Mode {other:?} is not one of policy, analysis, breakglass"
+                        ),
+                    });
+                }
+            };
+            let resource = match s.selector.resource_type.to_ascii_lowercase().as_str() {
+                "pod" => Resource::Object,
+                "namespace" => Resource::Namespace,
+                "image" => Resource::Image,
+                other => {
+                    return Err(ConfigError::Anchore {
+                        index: i,
+                        reason: format!(
+                            "ResourceType {other:?} is not one of pod, namespace, image"
+                        ),
+                    });
+                }
+            };
+            let policy = s
+                .policy_reference
+                .and_then(|p| p.policy_bundle_id)
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(default_policy);
+            selectors.push(Selector {
+                resource,
+                field: Field::Any,
+                key: compile_re(i, &s.selector.key, false)?,
+                value: compile_re(i, &s.selector.value, false)?,
+                assign: Assignment {
+                    mode,
+                    policy,
+                    mutate: false,
+                },
+            });
+        }
+        Ok(Config {
+            exempt_namespaces: default_exempt(),
+            // Anchore admits when no selector matches.
+            default: Assignment::default(),
+            recheck_unchanged: false,
+            skip_owned: false,
+            selectors,
+        })
+    }
+
+    /// Parses a configuration text in either format (JSON or YAML); `origin` names it in errors. A text with
+    /// `PolicySelectors` is read as the Anchore controller's format, anything else as the native format.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        if text.contains("PolicySelectors") {
+            let a: AnchoreConfig =
+                serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse {
+                    path: origin.to_string(),
+                    format: "Anchore controller",
+                    reason: e.to_string(),
+                })?;
+            return Config::from_anchore(a);
+        }
+        let n: ConfigFile = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            format: "native",
+            reason: e.to_string(),
+        })?;
+        Config::compile(n)
+    }
+
+    /// Reads a configuration file in either format.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Whether `namespace` is exempt.
+    pub fn is_exempt(&self, namespace: &str) -> bool {
+        self.exempt_namespaces.iter().any(|n| n == namespace)
+    }
+
+    /// The assignment for one image: the first matching selector, else the default.
+    pub fn select(
+        &self,
+        ns: &NamespaceMeta,
+        obj: &crate::review::ObjectMeta,
+        image_written: &str,
+        image_normalised: Option<&str>,
+    ) -> &Assignment {
+        for s in &self.selectors {
+            let hit = match s.resource {
+                Resource::Namespace => meta_match(s, &ns.name, &ns.labels, &ns.annotations),
+                Resource::Object => meta_match(s, &obj.name, &obj.labels, &obj.annotations),
+                Resource::Image => {
+                    s.value.is_match(image_written)
+                        || image_normalised.is_some_and(|n| s.value.is_match(n))
+                }
+            };
+            if hit {
+                return &s.assign;
+            }
+        }
+        &self.default
+    }
+}
+
+fn kv_match(s: &Selector, map: &BTreeMap<String, String>) -> bool {
+    map.iter()
+        .any(|(k, v)| s.key.is_match(k) && s.value.is_match(v))
+}
+
+fn meta_match(
+    s: &Selector,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> bool {
+    match s.field {
+        Field::Name => s.value.is_match(name),
+        Field::Label => kv_match(s, labels),
+        Field::Annotation => kv_match(s, annotations),
+        Field::Any => {
+            kv_match(s, labels)
+                || kv_match(s, annotations)
+                || (s.key.as_str().eq_ignore_ascii_case("name") && s.value.is_match(name))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::ObjectMeta;
+
+    fn meta(name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn native_is_anchored_and_first_match_wins() {
+        let c = Config::parse(
+            r#"
+selectors:
+  - { resource: namespace, value: "prod", mode: policy, policy: prod, mutate: true }
+  - { resource: object, field: label, key: team, value: pay, mode: analysis }
+  - { resource: image, value: "docker\\.io/library/.*", mode: audit, policy: lib }
+"#,
+            "t",
+        )
+        .unwrap();
+        let ns = |n: &str| NamespaceMeta {
+            name: n.into(),
+            ..Default::default()
+        };
+        let a = c.select(&ns("prod"), &meta("x", &[("team", "pay")]), "nginx", None);
+        assert_eq!(
+            (a.mode, a.policy.as_str(), a.mutate),
+            (Mode::Policy, "prod", true)
+        );
+        // Anchored: "prod-2" does not match "prod".
+        let a = c.select(&ns("prod-2"), &meta("x", &[("team", "pay")]), "nginx", None);
+        assert_eq!(a.mode, Mode::Analysis);
+        let a = c.select(
+            &ns("dev"),
+            &meta("x", &[("team", "payments")]),
+            "nginx",
+            Some("docker.io/library/nginx:latest"),
+        );
+        assert_eq!((a.mode, a.policy.as_str()), (Mode::Audit, "lib"));
+        let a = c.select(
+            &ns("dev"),
+            &meta("x", &[]),
+            "quay.io/x",
+            Some("quay.io/x:latest"),
+        );
+        assert_eq!(a, &Assignment::default());
+        assert!(c.is_exempt("kube-system"));
+    }
+
+    #[test]
+    fn anchore_format_as_is() {
+        let c = Config::parse(
+            r#"{"Validator":{"Enabled":true,"RequestAnalysis":true},"AnchoreEndpoint":"http://x","PolicySelectors":[
+              {"Selector":{"ResourceType":"pod","SelectorKeyRegex":"name","SelectorValueRegex":"^web"},"PolicyReference":{"Username":"admin","PolicyBundleId":"strict"},"Mode":"policy"},
+              {"Selector":{"ResourceType":"namespace","SelectorKeyRegex":"env","SelectorValueRegex":"prod"},"PolicyReference":{"Username":"admin","PolicyBundleId":"prod"},"Mode":"analysis"},
+              {"Selector":{"ResourceType":"image","SelectorKeyRegex":".*","SelectorValueRegex":"bad"},"Mode":"breakglass"}]}"#,
+            "anchore.json",
+        )
+        .unwrap();
+        let ns = NamespaceMeta {
+            name: "shop".into(),
+            labels: [("env".to_string(), "production".to_string())].into(),
+            ..Default::default()
+        };
+        let a = c.select(&ns, &meta("web-1", &[]), "nginx", None);
+        assert_eq!((a.mode, a.policy.as_str()), (Mode::Policy, "strict"));
+        // Unanchored: "production" matches "prod".
+        let a = c.select(&ns, &meta("api", &[]), "nginx", None);
+        assert_eq!((a.mode, a.policy.as_str()), (Mode::Analysis, "prod"));
+        let a = c.select(
+            &NamespaceMeta::default(),
+            &meta("api", &[]),
+            "my/bad:1",
+            None,
+        );
+        assert_eq!(a.mode, Mode::Breakglass);
+    }
+
+    #[test]
+    fn errors_name_the_selector() {
+        let e = Config::parse(
+            "selectors:\n  - { resource: image, value: '(', mode: policy }\n",
+            "c.yaml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("selector 0"), "{e}");
+        let e = Config::parse(
+            r#"{"PolicySelectors":[{"Selector":{"ResourceType":"pod"},"Mode":"strict"}]}"#,
+            "a.json",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("\"strict\""), "{e}");
+        let e = Config::parse("selectors: 5", "c.yaml").unwrap_err();
+        assert!(e.to_string().contains("c.yaml"), "{e}");
+    }
+}

@@ -1,0 +1,440 @@
+//! AdmissionReview requests (`admission.k8s.io/v1` and `v1beta1`) and the responses sent back.
+//!
+//! The request is parsed into typed structs that keep only what admission needs (metadata, container images);
+//! serde skips everything else without building a tree, which keeps parsing of a 6 KB review in the microseconds.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The AdmissionReview API version a request arrived in; the response is sent in the same version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ApiVersion {
+    /// `admission.k8s.io/v1`.
+    #[serde(rename = "admission.k8s.io/v1")]
+    V1,
+    /// `admission.k8s.io/v1beta1` (clusters older than 1.16 and some proxies).
+    #[serde(rename = "admission.k8s.io/v1beta1")]
+    V1beta1,
+}
+
+impl ApiVersion {
+    /// The `apiVersion` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "admission.k8s.io/v1",
+            ApiVersion::V1beta1 => "admission.k8s.io/v1beta1",
+        }
+    }
+}
+
+/// Why a body is not a usable AdmissionReview. The server answers these with HTTP 400.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// The body is not JSON, or a field has the wrong type.
+    #[error("request body is not a valid AdmissionReview: {0}")]
+    Json(#[from] serde_json::Error),
+    /// `kind` is not `AdmissionReview`.
+    #[error(
+        "kind is {0:?}, expected \"AdmissionReview\"; point the webhook at /validate or /mutate only"
+    )]
+    WrongKind(String),
+    /// `apiVersion` is not one this server answers.
+    #[error(
+        "apiVersion is {0:?}; supported: \"admission.k8s.io/v1\", \"admission.k8s.io/v1beta1\" (set admissionReviewVersions in the webhook configuration)"
+    )]
+    WrongApiVersion(String),
+    /// The review has no `request`.
+    #[error("AdmissionReview has no \"request\" object; the API server always sends one")]
+    MissingRequest,
+    /// The request has no (or an empty) `uid`.
+    #[error(
+        "AdmissionReview.request has no \"uid\"; the response must echo it, so the request cannot be answered"
+    )]
+    MissingUid,
+}
+
+/// Group/version/kind of the object under review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupVersionKind {
+    /// API group (`""` for the core group, `apps`, `batch`).
+    #[serde(default)]
+    pub group: String,
+    /// Version (`v1`, `v1beta1`).
+    #[serde(default)]
+    pub version: String,
+    /// Kind (`Pod`, `Deployment`).
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// Group/version/resource of the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupVersionResource {
+    /// API group.
+    #[serde(default)]
+    pub group: String,
+    /// Version.
+    #[serde(default)]
+    pub version: String,
+    /// Resource (`pods`, `deployments`).
+    #[serde(default)]
+    pub resource: String,
+}
+
+/// The operation being admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Operation {
+    /// A new object.
+    Create,
+    /// A changed object (`oldObject` holds the previous state).
+    Update,
+    /// A deletion.
+    Delete,
+    /// A connect (exec, attach, port-forward).
+    Connect,
+}
+
+/// Who sent the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// User name.
+    #[serde(default)]
+    pub username: String,
+    /// Groups.
+    #[serde(default, deserialize_with = "null_default")]
+    pub groups: Vec<String>,
+}
+
+/// An ownerReference of the object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerReference {
+    /// Owner kind.
+    #[serde(default)]
+    pub kind: String,
+    /// Owner name.
+    #[serde(default)]
+    pub name: String,
+    /// True for the managing controller.
+    #[serde(default, deserialize_with = "null_default")]
+    pub controller: bool,
+}
+
+/// The parts of `metadata` admission uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    /// Name (may be empty with `generateName`).
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    /// Namespace; often absent on CREATE, then the request's namespace applies.
+    #[serde(default, deserialize_with = "null_default")]
+    pub namespace: String,
+    /// Labels.
+    #[serde(default, deserialize_with = "null_default")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default, deserialize_with = "null_default")]
+    pub annotations: BTreeMap<String, String>,
+    /// Owner references.
+    #[serde(default, deserialize_with = "null_default")]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+/// A container (regular, init or ephemeral): only its name and image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// Container name.
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+    /// Image reference as written in the manifest; `None` when the field is absent.
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// A `spec` of any workload kind. One recursive shape covers them all: a Pod spec has containers, a controller
+/// spec has `template.spec`, a CronJob spec has `jobTemplate.spec.template.spec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spec {
+    /// `containers`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub containers: Vec<Container>,
+    /// `initContainers`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub init_containers: Vec<Container>,
+    /// `ephemeralContainers`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub ephemeral_containers: Vec<Container>,
+    /// `template` (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, ReplicationController).
+    #[serde(default)]
+    pub template: Option<Box<Template>>,
+    /// `jobTemplate` (CronJob).
+    #[serde(default)]
+    pub job_template: Option<Box<Template>>,
+}
+
+/// A pod or job template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// Template metadata.
+    #[serde(default)]
+    pub metadata: Option<ObjectMeta>,
+    /// Template spec.
+    #[serde(default)]
+    pub spec: Option<Spec>,
+}
+
+/// The object (or old object) under review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Object {
+    /// `apiVersion` of the object.
+    #[serde(default, deserialize_with = "null_default")]
+    pub api_version: String,
+    /// `kind` of the object.
+    #[serde(default, deserialize_with = "null_default")]
+    pub kind: String,
+    /// Metadata.
+    #[serde(default, deserialize_with = "null_default")]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: Option<Spec>,
+}
+
+/// `AdmissionReview.request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    /// Request uid, echoed in the response.
+    #[serde(default, deserialize_with = "null_default")]
+    pub uid: String,
+    /// Kind of the object.
+    #[serde(default)]
+    pub kind: GroupVersionKind,
+    /// Resource.
+    #[serde(default)]
+    pub resource: GroupVersionResource,
+    /// Subresource (`ephemeralcontainers`, `status`, …).
+    #[serde(default)]
+    pub sub_resource: Option<String>,
+    /// Object name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Namespace of the request.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Operation.
+    pub operation: Operation,
+    /// Who asked.
+    #[serde(default)]
+    pub user_info: UserInfo,
+    /// The new object (absent on DELETE).
+    #[serde(default)]
+    pub object: Option<Object>,
+    /// The previous object (UPDATE, DELETE).
+    #[serde(default)]
+    pub old_object: Option<Object>,
+    /// Server-side dry run: no side effects allowed.
+    #[serde(default, deserialize_with = "null_default")]
+    pub dry_run: bool,
+}
+
+/// A parsed AdmissionReview request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The version it arrived in.
+    pub api_version: ApiVersion,
+    /// The request.
+    pub request: Request,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawReview {
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    request: Option<Request>,
+}
+
+/// Deserialises `null` as the type's default (Kubernetes clients sometimes send `null` for empty lists/maps).
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+impl Review {
+    /// Parses an AdmissionReview body. Errors name what is wrong and where (serde's line/column for bad JSON).
+    pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
+        let raw: RawReview = serde_json::from_slice(body)?;
+        match raw.kind.as_deref() {
+            Some("AdmissionReview") => {}
+            other => {
+                return Err(ReviewError::WrongKind(
+                    other.unwrap_or("<missing>").to_string(),
+                ));
+            }
+        }
+        let api_version = match raw.api_version.as_deref() {
+            Some("admission.k8s.io/v1") => ApiVersion::V1,
+            Some("admission.k8s.io/v1beta1") => ApiVersion::V1beta1,
+            other => {
+                return Err(ReviewError::WrongApiVersion(
+                    other.unwrap_or("<missing>").to_string(),
+                ));
+            }
+        };
+        let request = raw.request.ok_or(ReviewError::MissingRequest)?;
+        if request.uid.is_empty() {
+            return Err(ReviewError::MissingUid);
+        }
+        Ok(Review {
+            api_version,
+            request,
+        })
+    }
+
+    /// The namespace the object lives in: the object's own, else the request's, else `default`.
+    pub fn namespace(&self) -> &str {
+        let from_obj = self
+            .request
+            .object
+            .as_ref()
+            .map(|o| o.metadata.namespace.as_str())
+            .filter(|s| !s.is_empty());
+        from_obj
+            .or(self.request.namespace.as_deref().filter(|s| !s.is_empty()))
+            .unwrap_or("default")
+    }
+
+    /// A short `kind namespace/name` description of the object, for messages and logs.
+    pub fn describe(&self) -> String {
+        let name = self
+            .request
+            .object
+            .as_ref()
+            .map(|o| o.metadata.name.as_str())
+            .filter(|s| !s.is_empty())
+            .or(self.request.name.as_deref())
+            .unwrap_or("<generated>");
+        let sub = self
+            .request
+            .sub_resource
+            .as_deref()
+            .map(|s| format!("/{s}"))
+            .unwrap_or_default();
+        format!(
+            "{}{} {}/{}",
+            self.request.kind.kind,
+            sub,
+            self.namespace(),
+            name
+        )
+    }
+}
+
+/// `response.status` of a denial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// HTTP-style code (403 for a policy denial, 400 for an unusable object).
+    pub code: u16,
+    /// The message `kubectl` prints.
+    pub message: String,
+}
+
+/// `AdmissionReview.response`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// The request uid.
+    pub uid: String,
+    /// Whether the request is admitted.
+    pub allowed: bool,
+    /// Denial status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Warnings shown by `kubectl` (each ≤ 120 characters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Audit annotations (keys are prefixed by the API server with the webhook name).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub audit_annotations: BTreeMap<String, String>,
+    /// `JSONPatch` when a patch is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<String>,
+    /// Base64 of the JSON patch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OutReview<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: &'a Response,
+}
+
+impl Response {
+    /// Serialises the full AdmissionReview that carries this response, in `version`.
+    pub fn to_review_json(&self, version: ApiVersion) -> Vec<u8> {
+        let out = OutReview {
+            api_version: version.as_str(),
+            kind: "AdmissionReview",
+            response: self,
+        };
+        // Serialising plain structs of strings, bools and maps of strings cannot fail.
+        serde_json::to_vec(&out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_precise() {
+        assert!(matches!(
+            Review::parse(b"{not json"),
+            Err(ReviewError::Json(_))
+        ));
+        let e = Review::parse(br#"{"kind":"Pod","apiVersion":"v1"}"#).unwrap_err();
+        assert!(e.to_string().contains("\"Pod\""), "{e}");
+        let e = Review::parse(br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v2"}"#)
+            .unwrap_err();
+        assert!(matches!(e, ReviewError::WrongApiVersion(ref v) if v == "admission.k8s.io/v2"));
+        let e = Review::parse(br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"}"#)
+            .unwrap_err();
+        assert!(matches!(e, ReviewError::MissingRequest));
+        let e = Review::parse(
+            br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"operation":"CREATE"}}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ReviewError::MissingUid));
+        let e = Review::parse(
+            br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u","operation":"CREATE","object":{"spec":{"containers":"nope"}}}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("line 1 column"), "{e}");
+    }
+
+    #[test]
+    fn nulls_are_empty() {
+        let r = Review::parse(
+            br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"u","operation":"DELETE","object":null,"oldObject":{"metadata":{"labels":null},"spec":{"containers":null}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.api_version, ApiVersion::V1beta1);
+        assert!(r.request.object.is_none());
+        assert_eq!(r.namespace(), "default");
+    }
+}

@@ -1,0 +1,353 @@
+//! Where admission gets verdicts from: the [`ImageVerdicts`] trait (implemented by the engine) and an in-memory
+//! implementation loaded from a JSON/YAML file (tests, `portcullis admit --verdicts`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use portcullis_image::ImageRef;
+use portcullis_policy::Verdict;
+use portcullis_vuln::Finding;
+use serde::{Deserialize, Serialize};
+
+/// What is known about one image for one policy. Answered from memory, never by pulling or analysing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageState {
+    /// Never seen.
+    Unknown,
+    /// Queued or being analysed.
+    Analyzing,
+    /// Analysed.
+    Analyzed {
+        /// Manifest digest that was analysed.
+        digest: String,
+        /// The verdict for the requested policy; `None` when it has not been evaluated against that policy.
+        verdict: Option<Arc<Verdict>>,
+        /// Vulnerability findings of the image, used to explain denials (package version, fixed-in version).
+        findings: Arc<Vec<Finding>>,
+        /// When the analysis finished.
+        analysed_at: DateTime<Utc>,
+    },
+    /// Analysis failed.
+    Failed(String),
+}
+
+/// The verdict source admission reads. The engine implements it over its store and queue; every method must
+/// return from memory (no I/O that can block a webhook request).
+pub trait ImageVerdicts: Send + Sync {
+    /// The state of `image` (with `digest` set when it is known) for policy bundle `policy`.
+    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState;
+    /// Queues `image` for analysis (deduplicated by digest / reference). `requestor` says who asked, e.g.
+    /// `admission shop/Pod/web`. Never called for dry-run requests.
+    fn enqueue(&self, image: &ImageRef, requestor: &str);
+    /// A tag → digest mapping already known (from an earlier resolution or analysis), without network access.
+    fn resolve_cached(&self, image: &ImageRef) -> Option<String>;
+    /// Whether the source is ready to answer (`/readyz`). Defaults to true.
+    fn ready(&self) -> bool {
+        true
+    }
+}
+
+/// Error of reading an image reference from a manifest.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid image reference {image:?}: {reason}")]
+pub struct InvalidReference {
+    /// The text as written.
+    pub image: String,
+    /// Why it is invalid.
+    pub reason: String,
+}
+
+/// Parses and normalises an image reference as the container runtime would (`nginx` →
+/// `docker.io/library/nginx:latest`).
+///
+/// Uses `portcullis_image::ImageRef::parse`; while that build does not implement it yet, falls back to the
+/// OCI distribution reference grammar implemented by `oci-client` (same normalisation rules as Docker).
+pub fn parse_image(s: &str) -> Result<ImageRef, InvalidReference> {
+    let invalid = |reason: String| InvalidReference {
+        image: s.to_string(),
+        reason,
+    };
+    if s.is_empty() {
+        return Err(invalid("the container has no image".into()));
+    }
+    match ImageRef::parse(s) {
+        Ok(r) => Ok(r),
+        Err(portcullis_image::Error::Unimplemented(_)) => {
+            let r = oci_client::Reference::try_from(s).map_err(|e| invalid(e.to_string()))?;
+            Ok(ImageRef {
+                registry: r.registry().to_string(),
+                repository: r.repository().to_string(),
+                tag: r.tag().map(str::to_string),
+                digest: r.digest().map(str::to_string),
+            })
+        }
+        #[allow(unreachable_patterns)]
+        Err(e) => Err(invalid(e.to_string())),
+    }
+}
+
+/// `registry/repository`, `registry/repository:tag`, `@digest` suffix when present.
+pub fn display_ref(r: &ImageRef) -> String {
+    let mut s = format!("{}/{}", r.registry, r.repository);
+    if let Some(t) = &r.tag {
+        s.push(':');
+        s.push_str(t);
+    }
+    if let Some(d) = &r.digest {
+        s.push('@');
+        s.push_str(d);
+    }
+    s
+}
+
+fn tag_key(r: &ImageRef) -> String {
+    format!(
+        "{}/{}:{}",
+        r.registry,
+        r.repository,
+        r.tag.as_deref().unwrap_or("latest")
+    )
+}
+
+/// One image in a verdicts file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictEntry {
+    /// Image reference (tag or digest form).
+    pub image: String,
+    /// Manifest digest the analysis used; required for `analyzed`.
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// `analyzed` (default), `analyzing` or `failed`.
+    #[serde(default = "default_state")]
+    pub state: String,
+    /// Failure reason for `failed`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Analysis time (RFC 3339); defaults to the load time.
+    #[serde(default)]
+    pub analysed_at: Option<DateTime<Utc>>,
+    /// Verdicts by policy bundle name/id.
+    #[serde(default)]
+    pub verdicts: HashMap<String, Verdict>,
+    /// Findings, to explain denials.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+fn default_state() -> String {
+    "analyzed".into()
+}
+
+/// The file format of [`MemoryVerdicts::load`]: `{ "images": [ VerdictEntry… ] }` in JSON or YAML.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictsFile {
+    /// Entries.
+    #[serde(default)]
+    pub images: Vec<VerdictEntry>,
+}
+
+/// Errors of loading a verdicts file.
+#[derive(Debug, thiserror::Error)]
+pub enum VerdictsError {
+    /// Unreadable file.
+    #[error("cannot read verdicts file {path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not valid JSON/YAML of the expected shape.
+    #[error(
+        "verdicts file {path} is not valid ({{\"images\": [{{\"image\", \"digest\", \"verdicts\": {{policy: Verdict}}}}]}}): {reason}"
+    )]
+    Parse {
+        /// File.
+        path: String,
+        /// Cause.
+        reason: String,
+    },
+    /// A semantic problem with one entry.
+    #[error("verdicts file {path}, entry {index} ({image}): {reason}")]
+    Entry {
+        /// File.
+        path: String,
+        /// Index of the entry.
+        index: usize,
+        /// Its image.
+        image: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// An in-memory [`ImageVerdicts`]: tests, offline `admit`, and the default of `serve` without an engine.
+#[derive(Debug, Default)]
+pub struct MemoryVerdicts {
+    by_tag: HashMap<String, Arc<ImageState>>,
+    by_digest: HashMap<String, Arc<ImageState>>,
+    tag_digest: HashMap<String, String>,
+    policies: HashMap<String, HashMap<String, Arc<Verdict>>>,
+    queued: Mutex<BTreeSet<String>>,
+}
+
+impl MemoryVerdicts {
+    /// An empty source (every image unknown).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads a verdicts file (JSON or YAML).
+    pub fn load(path: &Path) -> Result<Self, VerdictsError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| VerdictsError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let file: VerdictsFile = if text.trim_start().starts_with('{') {
+            serde_json::from_str(&text).map_err(|e| VerdictsError::Parse {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|e| VerdictsError::Parse {
+                path: p.clone(),
+                reason: e.to_string(),
+            })?
+        };
+        Self::from_file(file, &p)
+    }
+
+    /// Builds the source from parsed entries; `origin` names the source in errors.
+    pub fn from_file(file: VerdictsFile, origin: &str) -> Result<Self, VerdictsError> {
+        let mut me = Self::new();
+        for (index, e) in file.images.into_iter().enumerate() {
+            let err = |reason: String| VerdictsError::Entry {
+                path: origin.to_string(),
+                index,
+                image: e.image.clone(),
+                reason,
+            };
+            let r = parse_image(&e.image).map_err(|x| err(x.to_string()))?;
+            let digest = e.digest.clone().or(r.digest.clone());
+            let state = match e.state.as_str() {
+                "analyzed" | "analysed" => {
+                    let Some(d) = digest.clone() else {
+                        return Err(err("state analyzed needs \"digest\"".into()));
+                    };
+                    // Stored without a verdict; lookup fills in the policy's verdict.
+                    ImageState::Analyzed {
+                        digest: d,
+                        verdict: None,
+                        findings: Arc::new(e.findings.clone()),
+                        analysed_at: e.analysed_at.unwrap_or_else(Utc::now),
+                    }
+                }
+                "analyzing" | "analysing" => ImageState::Analyzing,
+                "failed" => {
+                    ImageState::Failed(e.reason.clone().unwrap_or_else(|| "analysis failed".into()))
+                }
+                other => {
+                    return Err(err(format!(
+                        "unknown state {other:?}; use analyzed, analyzing or failed"
+                    )));
+                }
+            };
+            let state = Arc::new(state);
+            let verdicts: HashMap<String, Arc<Verdict>> = e
+                .verdicts
+                .into_iter()
+                .map(|(k, v)| (k, Arc::new(v)))
+                .collect();
+            if r.tag.is_some() || r.digest.is_none() {
+                me.by_tag.insert(tag_key(&r), state.clone());
+                if let Some(d) = &digest {
+                    me.tag_digest.insert(tag_key(&r), d.clone());
+                }
+            }
+            if let Some(d) = digest {
+                me.policies.insert(d.clone(), verdicts);
+                me.by_digest.insert(d, state);
+            }
+        }
+        Ok(me)
+    }
+
+    /// The requests queued so far (`requestor image`), for tests and `admit` output.
+    pub fn queued(&self) -> Vec<String> {
+        self.queued
+            .lock()
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl ImageVerdicts for MemoryVerdicts {
+    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
+        let state = match &image.digest {
+            Some(d) => self.by_digest.get(d),
+            None => self.by_tag.get(&tag_key(image)),
+        };
+        match state.map(|s| s.as_ref()) {
+            None => ImageState::Unknown,
+            Some(ImageState::Analyzed {
+                digest,
+                findings,
+                analysed_at,
+                ..
+            }) => ImageState::Analyzed {
+                digest: digest.clone(),
+                verdict: self
+                    .policies
+                    .get(digest)
+                    .and_then(|m| m.get(policy))
+                    .cloned(),
+                findings: findings.clone(),
+                analysed_at: *analysed_at,
+            },
+            Some(other) => other.clone(),
+        }
+    }
+
+    fn enqueue(&self, image: &ImageRef, requestor: &str) {
+        if let Ok(mut q) = self.queued.lock() {
+            q.insert(format!("{} {}", display_ref(image), requestor));
+        }
+    }
+
+    fn resolve_cached(&self, image: &ImageRef) -> Option<String> {
+        if image.digest.is_some() {
+            return image.digest.clone();
+        }
+        self.tag_digest.get(&tag_key(image)).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_like_docker() {
+        let r = parse_image("nginx").unwrap();
+        assert_eq!(display_ref(&r), "docker.io/library/nginx:latest");
+        let r = parse_image("127.0.0.1:5000/shop/migrate:1.4").unwrap();
+        assert_eq!(r.registry, "127.0.0.1:5000");
+        assert_eq!(r.repository, "shop/migrate");
+        let e = parse_image("Nginx:??").unwrap_err();
+        assert!(e.to_string().contains("Nginx:??"), "{e}");
+        assert!(parse_image("").is_err());
+    }
+
+    #[test]
+    fn bad_file_entries_are_named() {
+        let f: VerdictsFile =
+            serde_json::from_str(r#"{"images":[{"image":"nginx:1","state":"analyzed"}]}"#).unwrap();
+        let e = MemoryVerdicts::from_file(f, "x.json").unwrap_err();
+        assert!(e.to_string().contains("entry 0 (nginx:1)"), "{e}");
+    }
+}
