@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 pub mod apk;
 pub mod distro;
 pub mod dpkg;
+pub mod format;
 mod fsutil;
+pub mod lang;
 mod purl;
 pub mod rpm;
 
 pub use distro::detect_distro;
+pub use format::{OutputFormat, read_sbom, render};
 
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +189,9 @@ pub enum Error {
         /// What is wrong, and where in the file.
         detail: String,
     },
+    /// An SBOM document could not be read or written.
+    #[error("SBOM format: {0}")]
+    Format(String),
     /// An error while cataloguing one image or directory.
     #[error("cataloguing {image}: {source}")]
     Catalog {
@@ -208,10 +214,11 @@ impl Error {
 
 /// The files catalogers need the content of: pass this to [`portcullis_image::open`] as its `wanted` predicate.
 pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
-    distro::wanted(path) || dpkg::wanted(path) || apk::wanted(path) || rpm::wanted(path) || {
-        let _ = (size, mode);
-        false
-    }
+    distro::wanted(path)
+        || dpkg::wanted(path)
+        || apk::wanted(path)
+        || rpm::wanted(path)
+        || lang::wanted(path, size, mode)
 }
 
 /// Catalogues a squashed filesystem into an SBOM (`metadata` comes from the image, when there is one).
@@ -236,6 +243,7 @@ fn catalog_inner(
     packages.extend(dpkg::catalog(fs, distro.as_ref())?);
     packages.extend(apk::catalog(fs, distro.as_ref())?);
     packages.extend(rpm::catalog(fs, distro.as_ref())?);
+    packages.extend(lang::catalog(fs)?);
     sort_packages(&mut packages);
     let special_files = fs
         .entries
