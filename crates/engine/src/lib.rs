@@ -8,6 +8,7 @@ pub mod api;
 pub mod client;
 mod engine;
 pub mod stages;
+pub mod verdicts;
 
 pub use engine::{
     CheckResult, Engine, EngineConfig, EngineError, FeedSyncOutcome, RematchStats, Result, Stages,

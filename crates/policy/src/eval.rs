@@ -8,8 +8,7 @@
 //! - A denylisted (blacklisted) image is STOP whatever else matched; otherwise an allowlisted (whitelisted)
 //!   image is GO; otherwise the policy result stands. The reason says which.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use portcullis_sbom::Sbom;
@@ -284,8 +283,8 @@ impl Bundle {
         } else {
             String::new()
         };
-        // Vulnerability trigger ids repeat across rules: decide each (gate, id) against the allowlists once.
-        let mut memo: HashMap<(&'static str, &str), AllowHit> = HashMap::new();
+        // Vulnerability trigger ids repeat across rules: decide each finding against the allowlists once.
+        let mut memo: Vec<Option<AllowHit>> = vec![None; input.report.findings.len()];
         let lookup = |gate: &'static str, id: &str| -> AllowHit {
             allowlists
                 .iter()
@@ -315,11 +314,11 @@ impl Bundle {
                     let hit = if allowlists.is_empty() {
                         None
                     } else {
-                        match &fired.trigger_id {
-                            Cow::Borrowed(id) => {
-                                *memo.entry((gate, id)).or_insert_with(|| lookup(gate, id))
+                        match fired.finding {
+                            Some(fi) => {
+                                *memo[fi].get_or_insert_with(|| lookup(gate, &fired.trigger_id))
                             }
-                            Cow::Owned(id) => lookup(gate, id),
+                            None => lookup(gate, &fired.trigger_id),
                         }
                     };
                     let action = if hit.is_some() {

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 pub mod apk;
 pub mod distro;
 pub mod dpkg;
+pub mod format;
 mod fsutil;
 pub mod lang;
 mod purl;
 pub mod rpm;
 
 pub use distro::detect_distro;
+pub use format::{OutputFormat, read_sbom, render};
 
 use serde::{Deserialize, Serialize};
 
@@ -187,6 +189,9 @@ pub enum Error {
         /// What is wrong, and where in the file.
         detail: String,
     },
+    /// An SBOM document could not be read or written.
+    #[error("SBOM format: {0}")]
+    Format(String),
     /// An error while cataloguing one image or directory.
     #[error("cataloguing {image}: {source}")]
     Catalog {

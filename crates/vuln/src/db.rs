@@ -460,6 +460,14 @@ impl VulnDb {
                     priority,
                 });
         }
+        // group each package's statements by vulnerability, highest precedence first (the matcher relies on it)
+        for rows in idx.by_package.values_mut() {
+            rows.sort_by(|a, b| {
+                a.vuln_id
+                    .cmp(&b.vuln_id)
+                    .then_with(|| b.priority.cmp(&a.priority))
+            });
+        }
         let mut st = self.conn.prepare("SELECT data FROM vulns").map_err(&e)?;
         let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(&e)?;
         for row in rows {

@@ -163,30 +163,27 @@ impl Index {
                     tracing::warn!(package = %p.name, "not matched: {e}");
                     continue;
                 }
-                // per vulnerability, only the statements with the highest precedence count
-                let mut ids: Vec<&str> = rows.iter().map(|r| r.vuln_id.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                for id in ids {
-                    let group: Vec<&Affected> = rows.iter().filter(|r| r.vuln_id == id).collect();
-                    let top = group.iter().map(|r| r.priority).max().unwrap_or(0);
-                    let top: Vec<&&Affected> = group.iter().filter(|r| r.priority == top).collect();
-                    if top.iter().any(|r| r.fix_state == FixState::NotAffected) {
+                // per vulnerability (rows are grouped by id, highest precedence first), only the statements with
+                // the highest precedence count
+                for group in rows.chunk_by(|a, b| a.vuln_id == b.vuln_id) {
+                    let top = group[0].priority;
+                    let top = group.iter().take_while(|r| r.priority == top);
+                    if top.clone().any(|r| r.fix_state == FixState::NotAffected) {
                         continue;
                     }
                     for row in top {
                         let Some(fixed) = hit(scheme, &version, row) else {
                             continue;
                         };
-                        if !seen.insert((
-                            id.to_string(),
+                        let key = (
+                            row.vuln_id.clone(),
                             p.name.clone(),
                             p.version.clone(),
                             p.location.clone(),
-                        )) {
-                            break;
+                        );
+                        if seen.insert(key) {
+                            findings.push(self.finding(row, p, fixed));
                         }
-                        findings.push(self.finding(row, p, fixed));
                         break;
                     }
                 }
