@@ -299,3 +299,17 @@ pub async fn open_with_limits(
 pub async fn resolve_digest(reference: &ImageRef, opts: &PullOptions) -> Result<String, Error> {
     Client::new(opts)?.resolve_digest(reference).await
 }
+
+#[cfg(test)]
+mod send_tests {
+    /// The engine runs `open` inside spawned tasks: its future must stay `Send`.
+    #[test]
+    fn open_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let wanted = |_: &str, _: u64, _: u32| false;
+        let source = super::Source::Dir(std::path::PathBuf::from("/nonexistent"));
+        let opts = super::PullOptions::default();
+        let fut = super::open(&source, &opts, std::path::Path::new("/tmp"), &wanted);
+        assert_send(&fut);
+    }
+}

@@ -528,11 +528,14 @@ impl Client {
         };
         // Download up to four layers at once, keeping manifest order for squashing.
         use futures::StreamExt;
-        let files: Vec<Result<(PathBuf, bool), Error>> = futures::stream::iter(infos.iter())
+        // The futures are built before streaming them (not by a closure inside the stream) so that the
+        // stream's type names no higher-ranked closure: callers need `open`'s future to be `Send`.
+        let fetches: Vec<_> = infos
+            .iter()
             .map(|l| self.layer_blob(r, &l.digest, &blob_dir))
-            .buffered(4)
-            .collect()
-            .await;
+            .collect();
+        let files: Vec<Result<(PathBuf, bool), Error>> =
+            futures::stream::iter(fetches).buffered(4).collect().await;
         let fs = crate::blocking(|| -> Result<crate::FsView, Error> {
             let mut sq = Squasher::new(&image, work_dir, wanted, limits.clone())?;
             for (l, f) in infos.iter().zip(files) {
