@@ -232,8 +232,21 @@ pub fn is_digest(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Splits a pull string into (name-with-tag-or-none, digest-or-none, registry host).
-fn split_pull(pull: &str) -> Result<(Option<String>, Option<String>, String)> {
+/// A parsed pull string.
+struct Pull {
+    /// `registry/repository:tag` when the reference names a tag (or no digest: `:latest`).
+    tag: Option<String>,
+    /// The digest, when the reference pins one.
+    digest: Option<String>,
+    /// Registry host.
+    registry: String,
+    /// `registry/repository`.
+    repo: String,
+}
+
+/// Parses a pull string with `portcullis_image::ImageRef` (Docker's normalisation: `nginx` →
+/// `docker.io/library/nginx:latest`), checking a pinned digest strictly.
+fn split_pull(pull: &str) -> Result<Pull> {
     if pull.is_empty()
         || pull.len() > 512
         || pull.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -243,48 +256,23 @@ fn split_pull(pull: &str) -> Result<(Option<String>, Option<String>, String)> {
              no spaces, at most 512 characters"
         )));
     }
-    let (name, digest) = match pull.split_once('@') {
-        Some((n, d)) => {
-            if !is_digest(d) {
-                return Err(EngineError::BadRequest(format!(
-                    "image reference {pull:?}: digest {d:?} is not `sha256:` followed by 64 lowercase hex digits"
-                )));
-            }
-            (n, Some(d.to_string()))
-        }
-        None => (pull, None),
-    };
-    if name.is_empty() || name.starts_with('/') || name.ends_with('/') || name.contains("//") {
+    if let Some((_, d)) = pull.split_once('@')
+        && !is_digest(d)
+    {
         return Err(EngineError::BadRequest(format!(
-            "image reference {pull:?}: repository name {name:?} is not valid"
+            "image reference {pull:?}: digest {d:?} is not `sha256:` followed by 64 lowercase hex digits"
         )));
     }
-    let first = name.split('/').next().unwrap_or(name);
-    let registry = if name.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost")
-    {
-        first.to_string()
-    } else {
-        "docker.io".to_string()
-    };
-    // The tag is the name with its `:tag` (default `latest`) when the reference names one.
-    let last = name.rsplit('/').next().unwrap_or(name);
-    let tag = if last.contains(':') {
-        Some(name.to_string())
-    } else if digest.is_none() {
-        Some(format!("{name}:latest"))
-    } else {
-        None
-    };
-    Ok((tag, digest, registry))
-}
-
-fn repo_of(tag_or_name: &str) -> &str {
-    let slash = tag_or_name.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match tag_or_name[slash..].rfind(':') {
-        Some(c) => &tag_or_name[..slash + c],
-        None => tag_or_name,
-    }
+    let r = portcullis_image::ImageRef::parse(pull).map_err(|e| {
+        EngineError::BadRequest(format!("image reference {pull:?} is not valid: {e}"))
+    })?;
+    let tag = (r.tag.is_some() || r.digest.is_none()).then(|| crate::verdicts::tag_key(&r));
+    Ok(Pull {
+        tag,
+        digest: r.digest.clone(),
+        repo: format!("{}/{}", r.registry, r.repository),
+        registry: r.registry,
+    })
 }
 
 /// Digest (`sha256:…`) of a JSON document's canonical form (keys sorted, no whitespace).
@@ -331,7 +319,12 @@ impl Engine {
         annotations: BTreeMap<String, String>,
         force: bool,
     ) -> Result<(ImageRecord, Enqueued)> {
-        let (tag, digest, registry) = split_pull(pull)?;
+        let Pull {
+            tag,
+            digest,
+            registry,
+            repo,
+        } = split_pull(pull)?;
         for (k, v) in &annotations {
             if k.is_empty() || k.len() > 253 || v.len() > 4096 {
                 return Err(EngineError::BadRequest(format!(
@@ -356,10 +349,7 @@ impl Engine {
                 d
             }
         };
-        let pull_by_digest = format!(
-            "{}@{digest}",
-            repo_of(pull.split('@').next().unwrap_or(pull))
-        );
+        let pull_by_digest = format!("{repo}@{digest}");
         let this = self.clone();
         blocking(move || {
             let image = this
@@ -933,28 +923,36 @@ mod tests {
 
     #[test]
     fn pull_strings_split() {
-        let (tag, digest, reg) = split_pull("127.0.0.1:5000/app/web:1.2").unwrap();
+        let p = split_pull("127.0.0.1:5000/app/web:1.2").unwrap();
+        assert_eq!(p.tag.as_deref(), Some("127.0.0.1:5000/app/web:1.2"));
         assert_eq!(
-            (tag.as_deref(), digest, reg.as_str()),
-            (Some("127.0.0.1:5000/app/web:1.2"), None, "127.0.0.1:5000")
+            (p.digest, p.registry.as_str(), p.repo.as_str()),
+            (None, "127.0.0.1:5000", "127.0.0.1:5000/app/web")
         );
-        let (tag, _, reg) = split_pull("nginx").unwrap();
+        let p = split_pull("nginx").unwrap();
         assert_eq!(
-            (tag.as_deref(), reg.as_str()),
-            (Some("nginx:latest"), "docker.io")
+            (p.tag.as_deref(), p.registry.as_str()),
+            (Some("docker.io/library/nginx:latest"), "docker.io")
         );
-        let (tag, digest, _) = split_pull(&format!("reg.io/a@{D}")).unwrap();
-        assert_eq!((tag, digest.as_deref()), (None, Some(D)));
-        let (tag, _, _) = split_pull(&format!("reg.io/a:v1@{D}")).unwrap();
-        assert_eq!(tag.as_deref(), Some("reg.io/a:v1"));
-        for bad in ["", "a b", "reg/a@sha256:xyz", "/a", "a//b", "a\n"] {
+        let p = split_pull(&format!("reg.io/a@{D}")).unwrap();
+        assert_eq!((p.tag, p.digest.as_deref()), (None, Some(D)));
+        let p = split_pull(&format!("reg.io/a:v1@{D}")).unwrap();
+        assert_eq!(p.tag.as_deref(), Some("reg.io/a:v1"));
+        for bad in [
+            "",
+            "a b",
+            "reg/a@sha256:xyz",
+            "/a",
+            "a//b",
+            "a\n",
+            "Upper/Case:1",
+            "http://reg/a:1",
+        ] {
             assert!(
                 matches!(split_pull(bad), Err(EngineError::BadRequest(_))),
                 "{bad:?}"
             );
         }
-        assert_eq!(repo_of("127.0.0.1:5000/app:1"), "127.0.0.1:5000/app");
-        assert_eq!(repo_of("127.0.0.1:5000/app"), "127.0.0.1:5000/app");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 pub mod api;
 pub mod client;
 mod engine;
+pub mod service;
 pub mod stages;
+pub mod verdicts;
 
 pub use engine::{
     CheckResult, Engine, EngineConfig, EngineError, FeedSyncOutcome, RematchStats, Result, Stages,

@@ -343,3 +343,62 @@ mod tests {
         assert!(e.contains("policies"), "{e}");
     }
 }
+
+/// The real evaluator: Anchore bundles loaded, validated and evaluated by `portcullis_policy`; compiled
+/// bundles are cached by their document digest.
+#[derive(Default)]
+pub struct PolicyEvaluator {
+    compiled: std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<portcullis_policy::Bundle>>,
+    >,
+}
+
+impl PolicyEvaluator {
+    fn compile(
+        &self,
+        bundle: &serde_json::Value,
+    ) -> Result<std::sync::Arc<portcullis_policy::Bundle>, String> {
+        let key = crate::json_digest(bundle);
+        if let Some(b) = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(b.clone());
+        }
+        let bytes = serde_json::to_vec(bundle).map_err(|e| e.to_string())?;
+        let compiled = std::sync::Arc::new(
+            portcullis_policy::Bundle::from_slice(&bytes, "the policy bundle")
+                .map_err(|e| e.to_string())?,
+        );
+        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 64 {
+            cache.clear();
+        }
+        cache.insert(key, compiled.clone());
+        Ok(compiled)
+    }
+}
+
+impl Evaluator for PolicyEvaluator {
+    fn validate(&self, bundle: &serde_json::Value) -> Result<BundleInfo, String> {
+        let b = self.compile(bundle)?;
+        Ok(BundleInfo {
+            id: b.id().to_string(),
+            name: b.doc.name.clone(),
+        })
+    }
+
+    fn evaluate(
+        &self,
+        bundle: &serde_json::Value,
+        sbom: &Sbom,
+        report: &MatchReport,
+        tag: &str,
+    ) -> Result<Verdict, StageError> {
+        let b = self.compile(bundle).map_err(StageError::permanent)?;
+        let input = portcullis_policy::ImageInput::new(sbom, report, tag, chrono::Utc::now());
+        Ok(b.evaluate(&input))
+    }
+}

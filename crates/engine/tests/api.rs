@@ -19,6 +19,14 @@ fn default_bundle() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(&p).expect("default bundle")).expect("json")
 }
 
+fn stop_rows(v: &portcullis_policy::Verdict) -> Vec<portcullis_policy::EvalRow> {
+    v.rows
+        .iter()
+        .filter(|r| r.gate_action == portcullis_policy::Action::Stop)
+        .cloned()
+        .collect()
+}
+
 fn walkthrough(store: Arc<dyn Store>) {
     let (t, stages) = stages("analyser-1", Duration::from_millis(10));
     let d = digest(0xabc);
@@ -101,14 +109,19 @@ fn walkthrough(store: Arc<dyn Store>) {
 
     let check = c.check(&d, Some(tag), None, true).unwrap();
     assert_eq!(check.status, "fail");
-    assert_eq!(check.verdict.rows.len(), 1);
-    assert_eq!(check.verdict.rows[0].trigger_id, "CVE-2023-0286+openssl");
+    let stops = stop_rows(&check.verdict);
+    assert_eq!(stops.len(), 1, "{:#?}", check.verdict.rows);
+    assert!(
+        stops[0].trigger_id.contains("CVE-2023-0286") && stops[0].trigger_id.contains("openssl"),
+        "{stops:?}"
+    );
+    assert_eq!(stops[0].gate, "vulnerabilities");
     let brief = c.check(&d, Some(tag), None, false).unwrap();
     assert!(brief.verdict.rows.is_empty() && brief.status == "fail");
 
     // The admission path answers from the cache with the same reasons.
     let v = srv.engine.verdict_for(&d, tag).unwrap().expect("verdict");
-    assert_eq!(v.rows, check.verdict.rows);
+    assert_eq!(stop_rows(&v), stops);
     assert!(srv.engine.cached_verdicts() >= 1);
     srv.engine
         .record_decision(&NewDecision {
@@ -123,7 +136,7 @@ fn walkthrough(store: Arc<dyn Store>) {
             mode: "policy".into(),
             allowed: false,
             verdict: "fail".into(),
-            reasons: v.rows.iter().map(|r| r.trigger_id.clone()).collect(),
+            reasons: stop_rows(&v).iter().map(|r| r.trigger_id.clone()).collect(),
         })
         .unwrap();
     let audit = c
@@ -134,7 +147,7 @@ fn walkthrough(store: Arc<dyn Store>) {
         })
         .unwrap();
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].decision.reasons, vec!["CVE-2023-0286+openssl"]);
+    assert_eq!(audit[0].decision.reasons, vec![stops[0].trigger_id.clone()]);
 
     // Feed update: re-match and re-evaluate without pulling again; caches invalidated.
     let pulls_before = t.analyser.total_calls();
@@ -159,7 +172,13 @@ fn walkthrough(store: Arc<dyn Store>) {
     );
     let check2 = c.check(&d, Some(tag), None, true).unwrap();
     assert_eq!(check2.db_version, "db-2");
-    assert_eq!(check2.verdict.rows.len(), 2);
+    let stops2 = stop_rows(&check2.verdict);
+    assert_eq!(stops2.len(), 2, "{stops2:?}");
+    assert!(
+        stops2
+            .iter()
+            .any(|r| r.trigger_id.contains("CVE-2023-45853"))
+    );
 
     let st = c.status().unwrap();
     assert_eq!(st.queue.done, 1);
@@ -575,7 +594,17 @@ fn bad_input_gets_a_precise_4xx_and_changes_nothing() {
             404,
             "no such endpoint",
         ),
+        // Another replica holds the feed-update lock.
+        (
+            "POST",
+            "/v1/system/feeds".into(),
+            tok,
+            None,
+            409,
+            "another replica",
+        ),
     ];
+    let feed_lock = store.try_feed_lock().unwrap().expect("feed lock");
     for (method, path, token, body, status, needle) in cases {
         let (got, body) = raw(u, method, &path, token, body);
         let msg = body["message"].as_str().unwrap_or_default().to_string();
@@ -586,6 +615,7 @@ fn bad_input_gets_a_precise_4xx_and_changes_nothing() {
         );
         assert_eq!(body["status"], status, "{method} {path}: {body}");
     }
+    drop(feed_lock);
     assert_eq!(snapshot(&store), before, "bad requests changed nothing");
     assert!(
         !raw(u, "GET", "/v1/images", tok, None)

@@ -528,38 +528,44 @@ impl Client {
         };
         // Download up to four layers at once, keeping manifest order for squashing.
         use futures::StreamExt;
-        let files: Vec<Result<(PathBuf, bool), Error>> = futures::stream::iter(infos.iter())
+        // The futures are built before streaming them (not by a closure inside the stream) so that the
+        // stream's type names no higher-ranked closure: callers need `open`'s future to be `Send`.
+        let fetches: Vec<_> = infos
+            .iter()
             .map(|l| self.layer_blob(r, &l.digest, &blob_dir))
-            .buffered(4)
-            .collect()
-            .await;
-        let mut sq = Squasher::new(&image, work_dir, wanted, limits.clone())?;
-        for (l, f) in infos.iter().zip(files) {
-            let (path, from_cache) = f?;
-            let file =
-                std::fs::File::open(&path).map_err(|e| Error::io("cannot open blob", &path, e))?;
-            if from_cache {
-                // Cached content is verified before use: a corrupted entry is removed and reported.
-                let (actual, _) = HashReader::new(file)
-                    .finish()
-                    .map_err(|e| Error::io("cannot read blob", &path, e))?;
-                if actual != l.digest {
-                    let _ = std::fs::remove_file(&path);
-                    return Err(Error::DigestMismatch {
-                        image,
-                        what: format!(
-                            "cached layer {} (removed from the cache; retry)",
-                            path.display()
-                        ),
-                        expected: l.digest.clone(),
-                        actual,
-                    });
+            .collect();
+        let files: Vec<Result<(PathBuf, bool), Error>> =
+            futures::stream::iter(fetches).buffered(4).collect().await;
+        let fs = crate::blocking(|| -> Result<crate::FsView, Error> {
+            let mut sq = Squasher::new(&image, work_dir, wanted, limits.clone())?;
+            for (l, f) in infos.iter().zip(files) {
+                let (path, from_cache) = f?;
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::io("cannot open blob", &path, e))?;
+                if from_cache {
+                    // Cached content is verified before use: a corrupted entry is removed and reported.
+                    let (actual, _) = HashReader::new(file)
+                        .finish()
+                        .map_err(|e| Error::io("cannot read blob", &path, e))?;
+                    if actual != l.digest {
+                        let _ = std::fs::remove_file(&path);
+                        return Err(Error::DigestMismatch {
+                            image,
+                            what: format!(
+                                "cached layer {} (removed from the cache; retry)",
+                                path.display()
+                            ),
+                            expected: l.digest.clone(),
+                            actual,
+                        });
+                    }
                 }
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::io("cannot open blob", &path, e))?;
+                sq.apply_layer(&l.digest, file, None)?;
             }
-            let file =
-                std::fs::File::open(&path).map_err(|e| Error::io("cannot open blob", &path, e))?;
-            sq.apply_layer(&l.digest, file, None)?;
-        }
+            Ok(sq.finish())
+        })?;
         Ok(Image {
             reference: Some(r.clone()),
             manifest_digest: Some(manifest_digest),
@@ -567,7 +573,7 @@ impl Client {
             image_id: config.digest,
             config: cfg,
             layers: infos,
-            fs: sq.finish(),
+            fs,
         })
     }
 }

@@ -297,6 +297,25 @@ async fn container_admission_policies_are_watched_applied_and_get_status() {
     assert!(s.errors.is_empty());
     assert_eq!(s.observed_generation, Some(2));
 
+    // A selector the evaluator cannot parse is reported by the evaluator's own parser and not applied.
+    let bad_selector: ContainerAdmissionPolicy = serde_json::from_value(json!({
+        "apiVersion": "portcullis.dev/v1beta1", "kind": "ContainerAdmissionPolicy",
+        "metadata": {"name": "bad-selector"},
+        "spec": {"selector": "env == ", "rules": [{"action": "Reject"}]}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &bad_selector)
+        .await
+        .unwrap();
+    let s = eventually("status of the bad selector", || status_of("bad-selector")).await;
+    assert_eq!(s.conditions[0].status, "False");
+    assert!(s.errors[0].starts_with("evaluator: "), "{:?}", s.errors);
+    assert_eq!(
+        set.compile().unwrap().len(),
+        2,
+        "only valid policies are compiled"
+    );
+
     api.delete("reject-failed", &DeleteParams::default())
         .await
         .unwrap();

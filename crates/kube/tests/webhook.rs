@@ -473,3 +473,96 @@ async fn portcullis_webhook_in_the_real_api_server() {
     create(&cluster, &pod("prod", "down", GOOD), &[]).expect("Ignore opens");
     assert!(v.ready());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_reports_running_pods_that_would_now_be_denied() {
+    use portcullis_kube::audit::{NamespaceCache, audit_pods, by_workload};
+    let cluster = Cluster::start(ClusterOptions::default())
+        .await
+        .expect("control plane");
+    let client = cluster.client().await.unwrap();
+    for ns in ["strict", "relaxed"] {
+        cluster.kubectl(&["create", "namespace", ns]).unwrap();
+    }
+    cluster
+        .kubectl(&["label", "namespace", "strict", "security=strict"])
+        .unwrap();
+    // No webhook is registered: these Pods "ran" before the data changed.
+    for (ns, name, image) in [
+        ("strict", "good", GOOD),
+        ("strict", "bad", BAD),
+        ("strict", "new", UNKNOWN),
+        ("relaxed", "bad", BAD),
+        ("kube-system", "bad", BAD),
+    ] {
+        cluster
+            .kubectl(&["-n", ns, "create", "serviceaccount", "default"])
+            .ok();
+        create(&cluster, &pod(ns, name, image), &[]).unwrap();
+    }
+    create(
+        &cluster,
+        &deployment("strict", "web", BAD, "tier: web"),
+        &[],
+    )
+    .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "strict");
+    eventually("Deployment Pods", Duration::from_secs(60), || async {
+        pods.list(&ListParams::default().labels("app=web"))
+            .await
+            .ok()
+            .filter(|l| l.items.len() == 2)
+    })
+    .await;
+
+    let (cache, run) = NamespaceCache::start(client.clone());
+    let watcher = tokio::spawn(run);
+    cache.ready().await;
+    assert_eq!(
+        cache
+            .get("strict")
+            .unwrap()
+            .labels
+            .get("security")
+            .map(String::as_str),
+        Some("strict")
+    );
+    let config = portcullis_admission::Config::parse(
+        "exemptNamespaces: [kube-system]\ndefault: { mode: passive, policy: prod }\nselectors:\n  - { resource: namespace, field: label, key: security, value: strict, mode: policy, policy: prod }\n",
+        "audit test",
+    )
+    .unwrap();
+    let v = verdicts();
+    let result = audit_pods(&client, &config, v.as_ref(), Some(&cache))
+        .await
+        .unwrap();
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    assert_eq!(result.pods_checked, 7);
+    let mut denied: Vec<_> = result
+        .would_deny
+        .iter()
+        .map(|w| format!("{}/{}", w.namespace, w.pod))
+        .collect();
+    denied.sort();
+    assert_eq!(denied.len(), 4, "{denied:?}");
+    assert!(
+        denied.contains(&"strict/bad".to_string()) && denied.contains(&"strict/new".to_string())
+    );
+    assert!(
+        denied
+            .iter()
+            .filter(|d| d.starts_with("strict/web-"))
+            .count()
+            == 2
+    );
+    let bad = result.would_deny.iter().find(|w| w.pod == "bad").unwrap();
+    assert!(bad.message.contains("CVE-2023-0286"), "{}", bad.message);
+    assert!(v.queued().is_empty(), "an audit queues nothing");
+    let groups = by_workload(&result);
+    let rs_group = groups
+        .iter()
+        .find(|((_, k), _)| k.starts_with("ReplicaSet/web-"))
+        .expect("Deployment Pods grouped by their ReplicaSet");
+    assert_eq!(rs_group.1.len(), 2);
+    watcher.abort();
+}

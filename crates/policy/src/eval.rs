@@ -8,8 +8,7 @@
 //! - A denylisted (blacklisted) image is STOP whatever else matched; otherwise an allowlisted (whitelisted)
 //!   image is GO; otherwise the policy result stands. The reason says which.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use portcullis_sbom::Sbom;
@@ -205,8 +204,9 @@ impl Bundle {
     }
 
     /// The final action only, as [`Bundle::evaluate_with`] would decide it, without building the table or
-    /// any check output, and stopping at the first non-allowlisted STOP (nothing after it can change the
-    /// result): the fast path for admission-time evaluation.
+    /// any check output, skipping rules whose action cannot raise the result so far and stopping at the
+    /// first non-allowlisted STOP: the fast path for admission-time evaluation. `not_evaluated` lists the
+    /// triggers without data that it met before stopping.
     pub fn decide(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Decision {
         let parts = TagParts::parse(input.tag);
         let walk = self.walk(input, opts, &parts, false);
@@ -284,8 +284,8 @@ impl Bundle {
         } else {
             String::new()
         };
-        // Vulnerability trigger ids repeat across rules: decide each (gate, id) against the allowlists once.
-        let mut memo: HashMap<(&'static str, &str), AllowHit> = HashMap::new();
+        // Vulnerability trigger ids repeat across rules: decide each finding against the allowlists once.
+        let mut memo: Vec<Option<AllowHit>> = vec![None; input.report.findings.len()];
         let lookup = |gate: &'static str, id: &str| -> AllowHit {
             allowlists
                 .iter()
@@ -303,6 +303,11 @@ impl Bundle {
                         walk.warnings.push(w);
                     }
                 }
+                // Deciding only: a rule whose action cannot raise the result need not run (a trigger
+                // without data still runs, to be reported).
+                if !full && rule.action <= walk.policy_action && !rule.check.is_unevaluable() {
+                    continue;
+                }
                 let outcome = gates::run(&rule.check, &ctx, full);
                 if let Some(reason) = outcome.not_evaluated {
                     walk.not_evaluated.push(format!(
@@ -315,11 +320,11 @@ impl Bundle {
                     let hit = if allowlists.is_empty() {
                         None
                     } else {
-                        match &fired.trigger_id {
-                            Cow::Borrowed(id) => {
-                                *memo.entry((gate, id)).or_insert_with(|| lookup(gate, id))
+                        match fired.finding {
+                            Some(fi) => {
+                                *memo[fi].get_or_insert_with(|| lookup(gate, fired.id(&ctx)))
                             }
-                            Cow::Owned(id) => lookup(gate, id),
+                            None => lookup(gate, fired.id(&ctx)),
                         }
                     };
                     let action = if hit.is_some() {
@@ -340,7 +345,7 @@ impl Bundle {
                     walk.rows.push(EvalRow {
                         image_id: image_id.clone(),
                         repo_tag: input.tag.to_string(),
-                        trigger_id: fired.trigger_id.into_owned(),
+                        trigger_id: fired.id(&ctx).to_string(),
                         gate: gate.to_string(),
                         trigger: rule.trigger.name.to_string(),
                         check_output: fired.msg,

@@ -2,6 +2,7 @@
 //! and then run against an [`ImageInput`].
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -187,6 +188,13 @@ pub(crate) enum Check {
     Missing(&'static str),
     /// The rule's parameters cannot be compiled (e.g. a bad regex).
     Invalid(String),
+}
+
+impl Check {
+    /// True for a trigger that can only report it was not evaluated (missing data, bad parameters).
+    pub(crate) fn is_unevaluable(&self) -> bool {
+        matches!(self, Check::Missing(_) | Check::Invalid(_))
+    }
 }
 
 /// Which `/etc/passwd` field a `passwd_file` blacklist checks.
@@ -392,7 +400,10 @@ pub(crate) fn compile(
 /// One fired trigger instance. Vulnerability trigger ids borrow from the evaluation context.
 #[derive(Debug, Clone)]
 pub(crate) struct Fired<'c> {
-    pub trigger_id: Cow<'c, str>,
+    /// The trigger id; for a finding, use [`Fired::id`].
+    trigger_id: Cow<'c, str>,
+    /// For vulnerability triggers: the finding's index in the match report.
+    pub finding: Option<usize>,
     /// The check output; empty when the caller asked for decisions only.
     pub msg: String,
 }
@@ -405,10 +416,30 @@ pub(crate) struct Outcome<'c> {
     want_msgs: bool,
 }
 
+impl Fired<'_> {
+    /// The trigger id (a finding's `CVE-…+package` comes from the context).
+    pub(crate) fn id<'s>(&'s self, ctx: &'s Ctx<'_>) -> &'s str {
+        match self.finding {
+            Some(fi) => ctx.vuln_id(fi),
+            None => &self.trigger_id,
+        }
+    }
+}
+
 impl<'c> Outcome<'c> {
     fn fire(&mut self, trigger_id: impl Into<Cow<'c, str>>, msg: impl FnOnce() -> String) {
         self.fired.push(Fired {
             trigger_id: trigger_id.into(),
+            finding: None,
+            msg: if self.want_msgs { msg() } else { String::new() },
+        });
+    }
+
+    /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds.
+    fn fire_finding(&mut self, fi: usize, msg: impl FnOnce() -> String) {
+        self.fired.push(Fired {
+            trigger_id: Cow::Borrowed(""),
+            finding: Some(fi),
             msg: if self.want_msgs { msg() } else { String::new() },
         });
     }
@@ -427,20 +458,53 @@ impl<'c> Outcome<'c> {
 pub(crate) struct Ctx<'a> {
     pub input: ImageInput<'a>,
     pub df: DockerfileView,
-    pub vuln_ids: Vec<String>,
+    /// Each finding's trigger id, made on first use (a decision may never need it).
+    vuln_ids: Vec<OnceCell<String>>,
+    facts: Vec<Facts>,
+}
+
+/// What rules compare about a finding, derived once per evaluation.
+pub(crate) struct Facts {
+    severity: usize,
+    /// NVD CVSS v3 base, exploitability, impact; then the vendors' (`-1` when unknown, as Anchore).
+    scores: [f64; 6],
+    fix_available: bool,
+    /// Parsed on first use: only age rules need them.
+    published: OnceCell<Option<DateTime<Utc>>>,
+    fix_date: OnceCell<Option<DateTime<Utc>>>,
+}
+
+impl Facts {
+    fn of(f: &Finding) -> Facts {
+        let (b, e, i) = cvss_v3(f, true);
+        let (vb, ve, vi) = cvss_v3(f, false);
+        Facts {
+            severity: f.severity as usize,
+            scores: [b, e, i, vb, ve, vi],
+            fix_available: fix_available(f),
+            published: OnceCell::new(),
+            fix_date: OnceCell::new(),
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
+    /// Finding `fi`'s trigger id, `CVE-…+package`.
+    pub(crate) fn vuln_id(&self, fi: usize) -> &str {
+        self.vuln_ids[fi].get_or_init(|| {
+            let f = &self.input.report.findings[fi];
+            format!("{}+{}", f.id, f.package_name)
+        })
+    }
+
     pub(crate) fn new(input: &ImageInput<'a>) -> Ctx<'a> {
         Ctx {
             input: *input,
             df: DockerfileView::new(input),
-            vuln_ids: input
-                .report
-                .findings
-                .iter()
-                .map(|f| format!("{}+{}", f.id, f.package_name))
+            vuln_ids: (0..input.report.findings.len())
+                .map(|_| OnceCell::new())
                 .collect(),
+            facts: input.report.findings.iter().map(Facts::of).collect(),
         }
     }
 }
@@ -633,10 +697,6 @@ fn cvss_v3(f: &Finding, nvd: bool) -> (f64, f64, f64) {
     out
 }
 
-fn severity_index(f: &Finding) -> usize {
-    f.severity as usize
-}
-
 fn pkg_class(t: PackageType) -> &'static str {
     if is_os(t) { "os" } else { "non-os" }
 }
@@ -692,62 +752,59 @@ fn vuln_msg(f: &Finding, extra: &str) -> String {
 }
 
 fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>) {
-    let input = &ctx.input;
-    let now = input.now;
-    for (fi, f) in input.report.findings.iter().enumerate() {
-        if !v.class.admits(f.package_type) {
-            continue;
-        }
-        if !v.severity_cmp.test(severity_index(f), v.severity) {
-            continue;
-        }
-        if v.vendor_only && f.fix_state == FixState::WontFix {
-            continue;
-        }
-        if let Some(days) = v.max_days_since_creation {
-            // An unknown publication date does not exempt a finding (fail closed).
-            if let Some(p) = f.published.as_deref().and_then(parse_date)
-                && p > now - chrono::Duration::days(days)
-            {
-                continue;
-            }
-        }
-        if let (Some(true), Some(days)) = (v.fix_available, v.max_days_since_fix)
-            && fix_available(f)
-            && let Some(d) = f.fix_date.as_deref().and_then(parse_date)
-            && d > now - chrono::Duration::days(days)
+    let now = ctx.input.now;
+    let created_before = v
+        .max_days_since_creation
+        .map(|d| now - chrono::Duration::days(d));
+    let fixed_before = match (v.fix_available, v.max_days_since_fix) {
+        (Some(true), Some(d)) => Some(now - chrono::Duration::days(d)),
+        _ => None,
+    };
+    let conds = [
+        (v.base, 0usize, "cvss_v3_base_score"),
+        (v.exploitability, 1, "cvss_v3_exploitability_score"),
+        (v.impact, 2, "cvss_v3_impact_score"),
+        (v.vendor_base, 3, "vendor_cvss_v3_base_score"),
+        (
+            v.vendor_exploitability,
+            4,
+            "vendor_cvss_v3_exploitability_score",
+        ),
+        (v.vendor_impact, 5, "vendor_cvss_v3_impact_score"),
+    ];
+    for (fi, (f, facts)) in ctx.input.report.findings.iter().zip(&ctx.facts).enumerate() {
+        if !v.class.admits(f.package_type)
+            || !v.severity_cmp.test(facts.severity, v.severity)
+            || (v.vendor_only && f.fix_state == FixState::WontFix)
         {
             continue;
         }
-        let mut scores = Vec::new();
-        let (b, e, i) = cvss_v3(f, true);
-        let (vb, ve, vi) = cvss_v3(f, false);
-        let mut ok = true;
-        for (cond, val, name) in [
-            (v.base, b, "cvss_v3_base_score"),
-            (v.exploitability, e, "cvss_v3_exploitability_score"),
-            (v.impact, i, "cvss_v3_impact_score"),
-            (v.vendor_base, vb, "vendor_cvss_v3_base_score"),
-            (
-                v.vendor_exploitability,
-                ve,
-                "vendor_cvss_v3_exploitability_score",
-            ),
-            (v.vendor_impact, vi, "vendor_cvss_v3_impact_score"),
-        ] {
-            if let Some(c) = cond {
-                if !c.cmp.test(val, c.value) {
-                    ok = false;
-                    break;
-                }
-                scores.push(format!("{name}={val}"));
-            }
+        // An unknown publication or fix date does not exempt a finding (fail closed).
+        if let Some(limit) = created_before
+            && let Some(p) = facts
+                .published
+                .get_or_init(|| f.published.as_deref().and_then(parse_date))
+            && *p > limit
+        {
+            continue;
         }
-        if !ok {
+        if let Some(limit) = fixed_before
+            && facts.fix_available
+            && let Some(d) = facts
+                .fix_date
+                .get_or_init(|| f.fix_date.as_deref().and_then(parse_date))
+            && *d > limit
+        {
+            continue;
+        }
+        if conds
+            .iter()
+            .any(|(c, k, _)| c.is_some_and(|c| !c.cmp.test(facts.scores[*k], c.value)))
+        {
             continue;
         }
         if let Some(fa) = v.fix_available
-            && fa != fix_available(f)
+            && fa != facts.fix_available
         {
             continue;
         }
@@ -756,12 +813,19 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
         {
             continue;
         }
-        let extra = if scores.is_empty() {
-            String::new()
-        } else {
-            format!("({})", scores.join(" "))
-        };
-        out.fire(ctx.vuln_ids[fi].as_str(), || vuln_msg(f, &extra));
+        out.fire_finding(fi, || {
+            let scores: Vec<String> = conds
+                .iter()
+                .filter(|(c, _, _)| c.is_some())
+                .map(|(_, k, name)| format!("{name}={}", facts.scores[*k]))
+                .collect();
+            let extra = if scores.is_empty() {
+                String::new()
+            } else {
+                format!("({})", scores.join(" "))
+            };
+            vuln_msg(f, &extra)
+        });
     }
 }
 
@@ -1128,7 +1192,7 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
                     .iter()
                     .find(|id| **id == f.id || f.aliases.iter().any(|a| a == *id))
                 {
-                    out.fire(ctx.vuln_ids[fi].as_str(), || {
+                    out.fire_finding(fi, || {
                         format!(
                             "Blacklisted vulnerabilities detected: [{id}] in package {} {}",
                             f.package_name, f.package_version
@@ -1177,7 +1241,7 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
                 .enumerate()
                 .filter(|(_, f)| f.kev && class.admits(f.package_type))
             {
-                out.fire(ctx.vuln_ids[fi].as_str(), || {
+                out.fire_finding(fi, || {
                     format!(
                         "{} in {} {} is on CISA's Known Exploited Vulnerabilities list",
                         f.id, f.package_name, f.package_version
@@ -1196,14 +1260,12 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
             {
                 match f.epss {
                     None => unscored += 1,
-                    Some(e) if score.cmp.test(e, score.value) => {
-                        out.fire(ctx.vuln_ids[fi].as_str(), || {
-                            format!(
-                                "{} in {} {} has EPSS score {e}",
-                                f.id, f.package_name, f.package_version
-                            )
-                        })
-                    }
+                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(fi, || {
+                        format!(
+                            "{} in {} {} has EPSS score {e}",
+                            f.id, f.package_name, f.package_version
+                        )
+                    }),
                     Some(_) => {}
                 }
             }

@@ -506,3 +506,120 @@ async fn bad_certificate_fails_start_with_precise_error() {
     );
     assert!(s.contains("portcullis certs"), "{s}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_down_or_dying_mid_request_keeps_decisions_flowing() {
+    // A "registry" that accepts connections and drops them at once (killed mid-request), and a port with
+    // nothing listening (down). The default resolver (portcullis_image::resolve_digest) is used.
+    let dying = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dying_addr = dying.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = dying.accept().await {
+            drop(s);
+        }
+    });
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let cached = format!("{dying_addr}/shop/app:1");
+    let file: VerdictsFile = serde_json::from_value(serde_json::json!({"images": [
+        {"image": cached, "digest": digest_for(&cached), "verdicts": {"prod": verdict("prod", vec![])}}
+    ]}))
+    .unwrap();
+    let tls = Tls::new();
+    let cfgdir = tempfile::tempdir().unwrap();
+    let cfg_path = write_config(cfgdir.path(), "default: { mode: policy, policy: prod }\n");
+    let srv = serve(
+        &tls,
+        Some(&cfg_path),
+        Arc::new(MemoryVerdicts::from_file(file, "t").unwrap()),
+        |_, _| {},
+    )
+    .await;
+    let client = tls.client();
+    let (_, pod) = fixtures()
+        .into_iter()
+        .find(|(n, _)| n.starts_with("014"))
+        .unwrap();
+    for (image, allowed) in [
+        (cached.clone(), true),
+        (format!("{dying_addr}/shop/other:2"), false),
+        (format!("{down}/shop/app:1"), false),
+    ] {
+        let mut v: serde_json::Value = serde_json::from_slice(&pod).unwrap();
+        v["request"]["object"]["spec"]["containers"][0]["image"] = image.clone().into();
+        let t = Instant::now();
+        let got: serde_json::Value = client
+            .post(url(&srv, "/validate?timeout=3s"))
+            .body(serde_json::to_vec(&v).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(2500),
+            "{image}: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(got["response"]["allowed"], allowed, "{image}: {got}");
+        if !allowed {
+            let m = got["response"]["status"]["message"].as_str().unwrap();
+            assert!(m.contains("is not analysed yet"), "{m}");
+        }
+    }
+    srv.shutdown().await;
+}
+
+struct Namespaces;
+
+impl portcullis_server::NamespaceLookup for Namespaces {
+    fn namespace(&self, name: &str) -> Option<portcullis_admission::NamespaceMeta> {
+        (name == "shop").then(|| portcullis_admission::NamespaceMeta {
+            name: name.into(),
+            labels: [("env".to_string(), "prod".to_string())].into(),
+            annotations: Default::default(),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_label_selectors_use_the_lookup() {
+    let tls = Tls::new();
+    let cfgdir = tempfile::tempdir().unwrap();
+    let cfg_path = write_config(
+        cfgdir.path(),
+        "selectors:\n  - { resource: namespace, field: label, key: env, value: prod, mode: policy }\n",
+    );
+    let srv = serve(
+        &tls,
+        Some(&cfg_path),
+        Arc::new(MemoryVerdicts::new()),
+        |c, p| {
+            c.resolve_tags = false;
+            p.namespaces = Some(Arc::new(Namespaces));
+        },
+    )
+    .await;
+    let client = tls.client();
+    for (prefix, allowed) in [("003", false), ("014", true)] {
+        let (_, body) = fixtures()
+            .into_iter()
+            .find(|(n, _)| n.starts_with(prefix))
+            .unwrap();
+        let got: serde_json::Value = client
+            .post(url(&srv, "/validate"))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // shop is labelled env=prod → policy mode denies unknown images; default (passive) admits.
+        assert_eq!(got["response"]["allowed"], allowed, "{prefix}: {got}");
+    }
+    srv.shutdown().await;
+}

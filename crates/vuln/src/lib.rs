@@ -8,6 +8,7 @@ pub mod db;
 pub mod import;
 mod matcher;
 pub mod model;
+pub mod report;
 pub mod version;
 
 pub use db::{ImportReport, Index, Provenance, Status, VulnDb, resolve_db_path};

@@ -120,8 +120,12 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
             ),
         };
         if covered {
+            let interval = matches!(r, Range::Interval { .. });
             let fixed = fixed.or_else(|| {
-                // the smallest named fix above the installed version
+                // outside an interval: the smallest named fix above the installed version, if any
+                if interval {
+                    return None;
+                }
                 let cands = row.fixed_in.as_deref()?;
                 let mut best: Option<&str> = None;
                 for c in cands.split_whitespace() {
@@ -131,8 +135,7 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
                         best = Some(c);
                     }
                 }
-                best.or_else(|| cands.split_whitespace().next())
-                    .map(str::to_string)
+                best.map(str::to_string)
             });
             return Some(fixed);
         }
@@ -163,30 +166,27 @@ impl Index {
                     tracing::warn!(package = %p.name, "not matched: {e}");
                     continue;
                 }
-                // per vulnerability, only the statements with the highest precedence count
-                let mut ids: Vec<&str> = rows.iter().map(|r| r.vuln_id.as_str()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                for id in ids {
-                    let group: Vec<&Affected> = rows.iter().filter(|r| r.vuln_id == id).collect();
-                    let top = group.iter().map(|r| r.priority).max().unwrap_or(0);
-                    let top: Vec<&&Affected> = group.iter().filter(|r| r.priority == top).collect();
-                    if top.iter().any(|r| r.fix_state == FixState::NotAffected) {
+                // per vulnerability (rows are grouped by id, highest precedence first), only the statements with
+                // the highest precedence count
+                for group in rows.chunk_by(|a, b| a.vuln_id == b.vuln_id) {
+                    let top = group[0].priority;
+                    let top = group.iter().take_while(|r| r.priority == top);
+                    if top.clone().any(|r| r.fix_state == FixState::NotAffected) {
                         continue;
                     }
                     for row in top {
                         let Some(fixed) = hit(scheme, &version, row) else {
                             continue;
                         };
-                        if !seen.insert((
-                            id.to_string(),
+                        let key = (
+                            row.vuln_id.clone(),
                             p.name.clone(),
                             p.version.clone(),
                             p.location.clone(),
-                        )) {
-                            break;
+                        );
+                        if seen.insert(key) {
+                            findings.push(self.finding(row, p, fixed));
                         }
-                        findings.push(self.finding(row, p, fixed));
                         break;
                     }
                 }

@@ -1,7 +1,7 @@
 //! Test harness: an engine with real store, queue, API server (TCP on 127.0.0.1) and client, driven by
 //! stand-in stages built from values the tests construct. The stand-ins exist because this suite tests the
 //! engine's own parts; the real resolver/analyser (`portcullis_engine::stages::Registry*`) run once the image
-//! and sbom crates land, and the real matcher/evaluator come from the vuln and policy crates.
+//! and sbom crates land, and the real matcher comes from the vuln crate. The policy evaluator is the real one (`PolicyEvaluator`).
 
 #![allow(dead_code)]
 
@@ -12,11 +12,9 @@ use std::time::Duration;
 
 use portcullis_engine::api::{ApiConfig, router};
 use portcullis_engine::stages::{
-    Analyser, Analysis, BoxFuture, BundleInfo, Evaluator, FeedSource, Matcher, Resolver,
-    StageError, check_bundle_shape,
+    Analyser, Analysis, BoxFuture, FeedSource, Matcher, PolicyEvaluator, Resolver, StageError,
 };
 use portcullis_engine::{Engine, EngineConfig, Stages};
-use portcullis_policy::{Action, EvalRow, FinalReason, Verdict};
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};
 use portcullis_store::Store;
 use portcullis_vuln::{Finding, FixState, MatchReport, Severity};
@@ -214,58 +212,6 @@ impl Matcher for TableMatcher {
     }
 }
 
-/// Stops on any finding of severity High or worse (the rule of Anchore's default bundle's vulnerabilities
-/// policy); records one row per such finding.
-pub struct SeverityEvaluator;
-
-impl Evaluator for SeverityEvaluator {
-    fn validate(&self, bundle: &serde_json::Value) -> Result<BundleInfo, String> {
-        check_bundle_shape(bundle)
-    }
-    fn evaluate(
-        &self,
-        bundle: &serde_json::Value,
-        _sbom: &Sbom,
-        report: &MatchReport,
-        tag: &str,
-    ) -> Result<Verdict, StageError> {
-        let rows: Vec<EvalRow> = report
-            .findings
-            .iter()
-            .filter(|f| f.severity >= Severity::High)
-            .map(|f| EvalRow {
-                image_id: "img".into(),
-                repo_tag: tag.into(),
-                trigger_id: format!("{}+{}", f.id, f.package_name),
-                gate: "vulnerabilities".into(),
-                trigger: "package".into(),
-                check_output: format!(
-                    "{} {} vulnerability in {} (fixed in {:?})",
-                    f.id, "HIGH", f.package_name, f.fixed_in
-                ),
-                gate_action: Action::Stop,
-                whitelisted: None,
-                policy_id: "default".into(),
-                rule_id: "r1".into(),
-            })
-            .collect();
-        Ok(Verdict {
-            bundle_id: bundle["id"].as_str().unwrap_or_default().into(),
-            bundle_name: None,
-            bundle_digest: portcullis_engine::json_digest(bundle),
-            final_action: if rows.is_empty() {
-                Action::Go
-            } else {
-                Action::Stop
-            },
-            final_reason: FinalReason::PolicyEvaluation,
-            policy_ids: vec!["default".into()],
-            rows,
-            not_evaluated: vec![],
-        })
-    }
-}
-
 /// A feed source that bumps the matcher's data: adds an advisory for zlib1g and moves to `db-2`.
 pub struct BumpFeeds(pub Arc<TableMatcher>);
 
@@ -365,7 +311,7 @@ pub fn stages(label: &str, delay: Duration) -> (TestStages, Stages) {
         resolver: resolver.clone(),
         analyser: analyser.clone(),
         matcher: Some(matcher.clone()),
-        evaluator: Some(Arc::new(SeverityEvaluator)),
+        evaluator: Some(Arc::new(PolicyEvaluator::default())),
         feeds: Some(Arc::new(BumpFeeds(matcher.clone()))),
     };
     (
