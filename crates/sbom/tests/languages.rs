@@ -24,18 +24,9 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Builds `name` once into the cache with `build(tmp_dir)`, renaming the finished directory into place.
+/// Builds `name` once into the cache with `build(tmp_dir)` (see `common::build_once`).
 fn cached(name: &str, build: impl FnOnce(&Path)) -> PathBuf {
-    let dest = common::cache_dir().join(name);
-    if dest.is_dir() {
-        return dest;
-    }
-    let tmp = common::cache_dir().join(format!("{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    build(&tmp);
-    std::fs::rename(&tmp, &dest).unwrap();
-    dest
+    common::build_once(name, |d| d.is_dir(), build)
 }
 
 fn catalog(root: &Path) -> portcullis_sbom::Sbom {
