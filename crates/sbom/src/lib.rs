@@ -315,3 +315,47 @@ pub async fn analyse(
     let name = source_name(source);
     catalog(&image.fs, &name, metadata::image_metadata(&image))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_selects_catalogued_files_only() {
+        for p in [
+            "/etc/os-release",
+            "/usr/lib/os-release",
+            "/var/lib/dpkg/status",
+            "/var/lib/dpkg/status.d/libc6",
+            "/var/lib/dpkg/info/libc6:amd64.list",
+            "/lib/apk/db/installed",
+            "/var/lib/rpm/Packages",
+            "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+            "/usr/lib/python3/site-packages/six-1.16.0.dist-info/METADATA",
+            "/srv/app/node_modules/@scope/x/package.json",
+            "/opt/app.war",
+            "/usr/local/bundle/specifications/rack-3.0.0.gemspec",
+            "/app/vendor/composer/installed.json",
+            "/app/MyApp.deps.json",
+        ] {
+            assert!(wanted(p, 1000, 0o644), "{p}");
+        }
+        for p in [
+            "/usr/share/doc/x/README",
+            "/etc/passwd",
+            "/var/lib/dpkg/info/libc6.postinst",
+        ] {
+            assert!(!wanted(p, 1000, 0o644), "{p}");
+        }
+        // Executables: kept when big enough to be a Go/Rust binary, but not beyond the size bound.
+        assert!(wanted("/usr/local/bin/app", 2 << 20, 0o755));
+        assert!(!wanted("/usr/local/bin/app", 2 << 20, 0o644));
+        assert!(!wanted("/usr/bin/true", 30 << 10, 0o755));
+        assert!(!wanted(
+            "/usr/local/bin/huge",
+            lang::MAX_BINARY_SIZE + 1,
+            0o755
+        ));
+        assert!(!wanted("/opt/huge.jar", lang::MAX_BINARY_SIZE + 1, 0o644));
+    }
+}

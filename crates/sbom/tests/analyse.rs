@@ -28,94 +28,92 @@ fn dpkg_query(root: &std::path::Path) -> Vec<String> {
 
 /// A Go binary built once (see languages.rs) — here a tiny module without dependencies, built into the cache.
 fn go_binary() -> PathBuf {
-    let dest = common::cache_dir().join("go-hello-bin");
-    if dest.join("hello").is_file() {
-        return dest.join("hello");
-    }
-    let tmp = common::cache_dir().join(format!("go-hello-bin.tmp-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(
-        tmp.join("main.go"),
-        "package main\n\nfunc main() { println(\"hello\") }\n",
+    common::build_once(
+        "go-hello-bin",
+        |d| d.join("hello").is_file(),
+        |tmp| {
+            std::fs::create_dir_all(tmp).unwrap();
+            std::fs::write(
+                tmp.join("main.go"),
+                "package main\n\nfunc main() { println(\"hello\") }\n",
+            )
+            .unwrap();
+            std::fs::write(tmp.join("go.mod"), "module example.com/hello\n\ngo 1.21\n").unwrap();
+            let st = Command::new("go")
+                .args(["build", "-o", "hello", "."])
+                .current_dir(tmp)
+                .status()
+                .expect("go must be installed (scripts/setup.d/21-sbom.sh)");
+            assert!(st.success());
+        },
     )
-    .unwrap();
-    std::fs::write(tmp.join("go.mod"), "module example.com/hello\n\ngo 1.21\n").unwrap();
-    let st = Command::new("go")
-        .args(["build", "-o", "hello", "."])
-        .current_dir(&tmp)
-        .status()
-        .expect("go must be installed (scripts/setup.d/21-sbom.sh)");
-    assert!(st.success());
-    std::fs::rename(&tmp, &dest).unwrap();
-    dest.join("hello")
+    .join("hello")
 }
 
 /// The OCI layout (cached): layer 1 = the bookworm rootfs, layer 2 = /usr/local/bin/hello + a deleted file.
 fn layout() -> (PathBuf, Written) {
     let root = common::bookworm_minbase();
-    let dir = common::cache_dir().join("oci-bookworm-minbase-go-v1");
-    let written_path = dir.join("written.json");
-    if let Ok(b) = std::fs::read(&written_path) {
-        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
-        return (
-            dir,
-            Written {
-                digest: v["digest"].as_str().unwrap().into(),
-                size: v["size"].as_u64().unwrap(),
-                media_type: v["media_type"].as_str().unwrap().into(),
-                config_digest: v["config_digest"].as_str().unwrap().into(),
-                layer_digests: v["layers"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_str().unwrap().into())
-                    .collect(),
-                platform: None,
-            },
-        );
-    }
-    let tmp = common::cache_dir().join(format!(
-        "oci-bookworm-minbase-go-v1.tmp-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let mut w = OciWriter::new(&tmp).unwrap();
-    let base = layer_file_from_dir(&root, &tmp.join("base.tar.gz"), Compression::Gzip).unwrap();
-    let hello = std::fs::read(go_binary()).unwrap();
-    let top = LayerBuilder::new()
-        .dir("usr/local/bin")
-        .file_mode("usr/local/bin/hello", hello, 0o755)
-        .whiteout("etc/debian_version")
-        .tar();
-    let top_file = tmp.join("top.tar");
-    std::fs::write(&top_file, portcullis_image::testing::gzip(&top)).unwrap();
-    let top_lf = portcullis_image::testing::LayerFile {
-        path: top_file,
-        diff_id: portcullis_image::manifest::sha256(&top),
-        digest: portcullis_image::manifest::sha256(&std::fs::read(tmp.join("top.tar")).unwrap()),
-        size: std::fs::metadata(tmp.join("top.tar")).unwrap().len(),
-        media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+    let hello = go_binary();
+    let dir = common::build_once(
+        "oci-bookworm-minbase-go-v1",
+        |d| d.join("written.json").is_file(),
+        |tmp| {
+            let mut w = OciWriter::new(tmp).unwrap();
+            let base =
+                layer_file_from_dir(&root, &tmp.join("base.tar.gz"), Compression::Gzip).unwrap();
+            let hello = std::fs::read(&hello).unwrap();
+            let top = LayerBuilder::new()
+                .dir("usr/local/bin")
+                .file_mode("usr/local/bin/hello", hello, 0o755)
+                .whiteout("etc/debian_version")
+                .tar();
+            let top_file = tmp.join("top.tar");
+            std::fs::write(&top_file, portcullis_image::testing::gzip(&top)).unwrap();
+            let top_lf = portcullis_image::testing::LayerFile {
+                path: top_file,
+                diff_id: portcullis_image::manifest::sha256(&top),
+                digest: portcullis_image::manifest::sha256(
+                    &std::fs::read(tmp.join("top.tar")).unwrap(),
+                ),
+                size: std::fs::metadata(tmp.join("top.tar")).unwrap().len(),
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            };
+            let template = TestImage::new(vec![]).config(serde_json::json!({
+                "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "APP=hello"],
+                "Cmd": ["/usr/local/bin/hello"],
+                "User": "1000",
+                "Labels": {"org.opencontainers.image.title": "portcullis-test"},
+                "ExposedPorts": {"8080/tcp": {}},
+            }));
+            let written = w.image_from_files(&[base, top_lf], &template).unwrap();
+            w.tag("test", &written);
+            w.finish().unwrap();
+            std::fs::write(
+            tmp.join("written.json"),
+            serde_json::to_vec(&serde_json::json!({
+                "digest": written.digest, "size": written.size, "media_type": written.media_type,
+                "config_digest": written.config_digest, "layers": written.layer_digests,
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        },
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("written.json")).unwrap()).unwrap();
+    let written = Written {
+        digest: v["digest"].as_str().unwrap().into(),
+        size: v["size"].as_u64().unwrap(),
+        media_type: v["media_type"].as_str().unwrap().into(),
+        config_digest: v["config_digest"].as_str().unwrap().into(),
+        layer_digests: v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().into())
+            .collect(),
+        platform: None,
     };
-    let template = TestImage::new(vec![]).config(serde_json::json!({
-        "Env": ["PATH=/usr/local/bin:/usr/bin:/bin", "APP=hello"],
-        "Cmd": ["/usr/local/bin/hello"],
-        "User": "1000",
-        "Labels": {"org.opencontainers.image.title": "portcullis-test"},
-        "ExposedPorts": {"8080/tcp": {}},
-    }));
-    let written = w.image_from_files(&[base, top_lf], &template).unwrap();
-    w.tag("test", &written);
-    w.finish().unwrap();
-    std::fs::write(
-        tmp.join("written.json"),
-        serde_json::to_vec(&serde_json::json!({
-            "digest": written.digest, "size": written.size, "media_type": written.media_type,
-            "config_digest": written.config_digest, "layers": written.layer_digests,
-        }))
-        .unwrap(),
-    )
-    .unwrap();
-    std::fs::rename(&tmp, &dir).unwrap();
     (dir, written)
 }
 

