@@ -107,8 +107,11 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
                 });
                 (lo && hi && last, fixed.clone())
             }
+            // OSV `versions` lists enumerate published version strings, which is what package databases record:
+            // compare them as strings (a scheme comparison of every listed version per package is the matcher's
+            // hottest path otherwise; the ranges next to them are compared by scheme)
             Range::Exact(v) => (
-                v == version || cmp(scheme, version, v) == Some(Ordering::Equal),
+                v.trim_start_matches('v') == version.trim_start_matches('v'),
                 None,
             ),
             Range::Expr(e) => (satisfies(scheme, version, e).unwrap_or(false), None),
