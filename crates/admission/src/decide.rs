@@ -330,11 +330,8 @@ pub fn decide(
     let Some(uses) = extract(review) else {
         return skip(d, Skip::NoPodSpec, "kind carries no container images");
     };
-    let obj_meta = req
-        .object
-        .as_ref()
-        .map(|o| o.metadata.clone())
-        .unwrap_or_default();
+    let no_meta = crate::review::ObjectMeta::default();
+    let obj_meta = req.object.as_ref().map(|o| &o.metadata).unwrap_or(&no_meta);
     if cfg.skip_owned
         && matches!(req.kind.kind.as_str(), "Pod" | "ReplicaSet")
         && req.sub_resource.is_none()
@@ -362,7 +359,7 @@ pub fn decide(
     for u in uses {
         let parsed = parse_image(&u.image);
         let normalised = parsed.as_ref().ok().map(display_ref);
-        let assign = cfg.select(ns, &obj_meta, &u.image, normalised.as_deref());
+        let assign = cfg.select(ns, obj_meta, &u.image, normalised.as_deref());
         let mode = assign.mode;
         let mut id = ImageDecision {
             container: u.container.clone(),

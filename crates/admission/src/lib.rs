@@ -16,6 +16,7 @@
 pub mod config;
 pub mod decide;
 pub mod extract;
+pub mod input;
 pub mod review;
 pub mod verdicts;
 
@@ -24,6 +25,7 @@ pub use decide::{
     Context, Decision, Endpoint, ImageDecision, Outcome, PatchOp, Skip, decide, warm_up,
 };
 pub use extract::{ContainerKind, ImageUse, WorkloadShape, extract};
+pub use input::{Input, InputError, read_input};
 pub use review::{ApiVersion, Request, Response, Review, ReviewError};
 pub use verdicts::{
     ImageState, ImageVerdicts, InvalidReference, MemoryVerdicts, VerdictEntry, VerdictsError,

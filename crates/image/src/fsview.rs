@@ -136,6 +136,58 @@ impl FsView {
         self.entries.get(path)
     }
 
+    /// Resolves `path` through symbolic links (in every component, the last one included) the way the kernel
+    /// would inside the container: absolute targets start at the image root and `..` stops at the root, so the
+    /// result never leaves the image. Returns the final path when it exists, `None` when a link dangles or
+    /// loops (more than 40 links).
+    pub fn resolve(&self, path: &str) -> Option<String> {
+        let mut hops = 0;
+        let mut parts: Vec<String> = Vec::new();
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .rev()
+            .map(str::to_string)
+            .collect();
+        while let Some(c) = todo.pop() {
+            match c.as_str() {
+                "." => continue,
+                ".." => {
+                    parts.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            parts.push(c);
+            let cur = format!("/{}", parts.join("/"));
+            if let EntryKind::Symlink(target) = &self.entries.get(&cur)?.kind {
+                hops += 1;
+                if hops > 40 {
+                    return None;
+                }
+                parts.pop();
+                if target.starts_with('/') {
+                    parts.clear();
+                }
+                for t in target.split('/').filter(|c| !c.is_empty()).rev() {
+                    todo.push(t.to_string());
+                }
+            }
+        }
+        Some(format!("/{}", parts.join("/")))
+    }
+
+    /// Reads the kept content of `path` after resolving symbolic links (see [`FsView::resolve`]).
+    pub fn read_resolved(&self, path: &str) -> std::io::Result<Vec<u8>> {
+        match self.resolve(path) {
+            Some(p) => self.read(&p),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{path}: no such file in the image (or a dangling/looping symbolic link)"),
+            )),
+        }
+    }
+
     /// True when `path` exists in the view.
     pub fn exists(&self, path: &str) -> bool {
         self.entries.contains_key(path)
@@ -252,6 +304,63 @@ mod tests {
             "symlinked directories are not descended into"
         );
         assert_eq!(v.children("/usr").count(), 2);
+    }
+
+    #[test]
+    fn resolve_follows_links_inside_the_image_only() {
+        let e = |kind| Entry {
+            kind,
+            size: 0,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            layer: 0,
+            kept: false,
+        };
+        let mut v = FsView::default();
+        for d in ["/etc", "/usr", "/usr/lib"] {
+            v.entries.insert(d.into(), e(EntryKind::Dir));
+        }
+        v.entries
+            .insert("/usr/lib/os-release".into(), e(EntryKind::File));
+        v.entries.insert(
+            "/etc/os-release".into(),
+            e(EntryKind::Symlink("../usr/lib/os-release".into())),
+        );
+        v.entries
+            .insert("/lib".into(), e(EntryKind::Symlink("usr/lib".into())));
+        v.entries
+            .insert("/abs".into(), e(EntryKind::Symlink("/usr/lib".into())));
+        v.entries.insert(
+            "/up".into(),
+            e(EntryKind::Symlink("../../../../usr".into())),
+        );
+        v.entries
+            .insert("/loop".into(), e(EntryKind::Symlink("/loop".into())));
+        v.entries
+            .insert("/dangling".into(), e(EntryKind::Symlink("/nope".into())));
+        assert_eq!(
+            v.resolve("/etc/os-release").as_deref(),
+            Some("/usr/lib/os-release")
+        );
+        assert_eq!(
+            v.resolve("/lib/os-release").as_deref(),
+            Some("/usr/lib/os-release")
+        );
+        assert_eq!(
+            v.resolve("/abs/os-release").as_deref(),
+            Some("/usr/lib/os-release")
+        );
+        assert_eq!(
+            v.resolve("/up/lib").as_deref(),
+            Some("/usr/lib"),
+            "`..` stops at the root"
+        );
+        assert_eq!(v.resolve("/usr/./lib/../lib").as_deref(), Some("/usr/lib"));
+        assert_eq!(v.resolve("/loop"), None);
+        assert_eq!(v.resolve("/dangling"), None);
+        assert_eq!(v.resolve("/nothing"), None);
+        assert!(v.read_resolved("/loop").is_err());
     }
 
     #[test]

@@ -5,18 +5,25 @@
 //! view's work directory), so memory stays bounded whatever the image size.
 
 mod archive;
+pub mod auth;
 mod error;
 pub mod fsview;
 pub mod manifest;
 pub mod reference;
+pub mod registry;
 mod source;
 pub mod squash;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use auth::{
+    credential_for, credentials_from_docker_config, credentials_from_docker_config_file,
+    credentials_from_dockerconfigjson,
+};
 pub use error::Error;
 pub use fsview::{Entry, EntryKind, FsView};
 pub use reference::ImageRef;
+pub use registry::{Client, PullStats};
 pub use squash::Limits;
 
 use serde::{Deserialize, Serialize};
@@ -123,6 +130,45 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+impl Default for PullOptions {
+    /// linux/amd64, no extra CAs or credentials, no cache, 60 s read timeout, 3 retries.
+    fn default() -> Self {
+        Self {
+            platform: Platform::default(),
+            insecure_registries: Vec::new(),
+            ca_certs: Vec::new(),
+            credentials: Vec::new(),
+            cache_dir: None,
+            timeout: Some(std::time::Duration::from_secs(60)),
+            retries: 3,
+        }
+    }
+}
+
+impl Platform {
+    /// Parses `os/arch[/variant]` (`linux/arm64/v8`).
+    pub fn parse(s: &str) -> Result<Platform, Error> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
+            _ => Err(Error::InvalidSource {
+                input: s.to_string(),
+                reason: "a platform is `os/arch` or `os/arch/variant`, e.g. `linux/arm64/v8`"
+                    .into(),
+            }),
+        }
+    }
+}
+
 impl Default for Platform {
     fn default() -> Self {
         Self {
@@ -155,7 +201,7 @@ impl std::fmt::Debug for Credential {
 }
 
 /// How to reach registries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PullOptions {
     /// Platform to select from an index (default linux/amd64).
     pub platform: Platform,
@@ -184,10 +230,21 @@ pub async fn open(
     open_with_limits(source, opts, work_dir, wanted, &Limits::default()).await
 }
 
+/// Runs synchronous file work (squashing) from async code: through `block_in_place` on a multi-threaded tokio
+/// runtime, so other tasks move to other workers meanwhile; inline otherwise.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// [`open`] with explicit [`Limits`] on paths and kept content.
 ///
-/// Squashing is synchronous file work; it runs on the calling task (callers that must not block an async
-/// executor thread call this from `spawn_blocking` or a dedicated runtime).
+/// Squashing is synchronous file work; on a multi-threaded tokio runtime it runs through `block_in_place`, on a
+/// current-thread runtime inline.
 pub async fn open_with_limits(
     source: &Source,
     opts: &PullOptions,
@@ -197,7 +254,7 @@ pub async fn open_with_limits(
 ) -> Result<Image, Error> {
     match source {
         Source::Dir(root) => {
-            let fs = FsView::from_dir(root, wanted)?;
+            let fs = blocking(|| FsView::from_dir(root, wanted))?;
             Ok(Image {
                 reference: None,
                 manifest_digest: None,
@@ -208,18 +265,31 @@ pub async fn open_with_limits(
                 fs,
             })
         }
-        Source::OciLayout(dir, name) => {
+        Source::OciLayout(dir, name) => blocking(|| {
             archive::open_oci_layout(dir, name.as_deref(), opts, work_dir, wanted, limits)
-        }
-        Source::DockerArchive(path, tag) => {
+        }),
+        Source::DockerArchive(path, tag) => blocking(|| {
             archive::open_docker_archive(path, tag.as_deref(), work_dir, wanted, limits)
-        }
-        Source::Registry(_) => Err(Error::Unimplemented("pulling from a registry")),
+        }),
+        Source::Registry(r) => Client::new(opts)?.pull(r, work_dir, wanted, limits).await,
     }
 }
 
 /// Resolves a reference to the digest of the manifest (or index) the registry serves for it.
 pub async fn resolve_digest(reference: &ImageRef, opts: &PullOptions) -> Result<String, Error> {
-    let _ = (reference, opts);
-    Err(Error::Unimplemented("resolve_digest"))
+    Client::new(opts)?.resolve_digest(reference).await
+}
+
+#[cfg(test)]
+mod send_tests {
+    /// The engine runs `open` inside spawned tasks: its future must stay `Send`.
+    #[test]
+    fn open_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let wanted = |_: &str, _: u64, _: u32| false;
+        let source = super::Source::Dir(std::path::PathBuf::from("/nonexistent"));
+        let opts = super::PullOptions::default();
+        let fut = super::open(&source, &opts, std::path::Path::new("/tmp"), &wanted);
+        assert_send(&fut);
+    }
 }

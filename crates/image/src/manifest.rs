@@ -261,3 +261,54 @@ pub fn check_digest<'a>(image: &str, digest: &'a str) -> Result<&'a str, Error> 
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema1_is_refused_with_advice() {
+        // Shape of a real signed schema 1 manifest (registry:2 era), abbreviated.
+        let v1 = br#"{"schemaVersion":1,"name":"library/busybox","tag":"1.0","architecture":"amd64",
+            "fsLayers":[{"blobSum":"sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"}],
+            "history":[{"v1Compatibility":"{}"}],"signatures":[]}"#;
+        let e = parse("r/busybox:1.0", v1, None).unwrap_err().to_string();
+        assert!(
+            e.contains("schema 1 is not supported") && e.contains("re-push"),
+            "{e}"
+        );
+        let e = parse(
+            "x",
+            b"{}",
+            Some("application/vnd.docker.distribution.manifest.v1+prettyjws"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("schema 1"), "{e}");
+    }
+
+    #[test]
+    fn manifests_indexes_and_garbage() {
+        let m = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+            "config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":7023,"digest":"sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},
+            "layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":32654,"digest":"sha256:e692418e4cbaf90ca69d05a66403747baa33ee08806650b51fab815ad7fc331f"}]}"#;
+        match parse("x", m, None).unwrap() {
+            Parsed::Manifest { config, layers } => {
+                assert_eq!(config.size, 7023);
+                assert_eq!(layers.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse("img", b"<html>", None).unwrap_err().to_string();
+        assert!(
+            e.contains("image img") && e.contains("not valid JSON"),
+            "{e}"
+        );
+        let e = parse("img", br#"{"schemaVersion":2}"#, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither"), "{e}");
+        assert!(check_digest("i", "sha256:../../etc/passwd").is_err());
+        assert!(check_digest("i", &format!("sha256:{}", "a".repeat(64))).is_ok());
+    }
+}

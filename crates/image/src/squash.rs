@@ -304,16 +304,10 @@ impl<'w> Squasher<'w> {
             let dir = self.resolve_dir(digest, &raw, &dir)?;
             let path = join(&dir, name);
             let h = ent.header();
-            let mode = h
-                .mode()
-                .map_err(|e| self.err(digest, Some(&raw), format!("bad mode: {e}")))?
-                & 0o7777;
-            let uid = h
-                .uid()
-                .map_err(|e| self.err(digest, Some(&raw), format!("bad uid: {e}")))?;
-            let gid = h
-                .gid()
-                .map_err(|e| self.err(digest, Some(&raw), format!("bad gid: {e}")))?;
+            // Empty numeric fields occur in real tars (GNU tar and Go read them as 0); so do we.
+            let mode = h.mode().unwrap_or(0) & 0o7777;
+            let uid = h.uid().unwrap_or(0);
+            let gid = h.gid().unwrap_or(0);
             let mut entry = Entry {
                 kind: EntryKind::Other,
                 size: 0,

@@ -107,8 +107,27 @@ pub fn validate_spec(spec: &ContainerAdmissionPolicySpec) -> Vec<String> {
     errors
 }
 
-/// An extra validator (e.g. the policy crate's selector parser): returns problems like [`validate_spec`].
+/// An extra validator: returns problems like [`validate_spec`].
 pub type Validator = Arc<dyn Fn(&ContainerAdmissionPolicySpec) -> Vec<String> + Send + Sync>;
+
+/// Wraps a spec as the ContainerAdmissionPolicy document the policy crate reads.
+fn policy_doc(name: &str, spec: &ContainerAdmissionPolicySpec) -> serde_json::Value {
+    json!({
+        "apiVersion": "portcullis.dev/v1beta1",
+        "kind": "ContainerAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    })
+}
+
+/// Validation by the evaluator itself (`portcullis_policy::CapSet`): selector language, operators, regexes —
+/// exactly what evaluation will accept. Always applied by [`watch_policies`].
+pub fn evaluator_validation(spec: &ContainerAdmissionPolicySpec) -> Vec<String> {
+    match portcullis_policy::CapSet::from_json(&policy_doc("policy", spec).to_string()) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![format!("evaluator: {e}")],
+    }
+}
 
 /// The policies currently in force, shared between the watcher and the admission path.
 #[derive(Clone, Default)]
@@ -125,6 +144,16 @@ impl PolicySet {
     /// Increases on every change; lets consumers rebuild compiled forms only when needed.
     pub fn generation(&self) -> u64 {
         self.inner.read().map(|g| g.0).unwrap_or_default()
+    }
+
+    /// The policies in force compiled for evaluation (`portcullis_policy::CapSet::evaluate`).
+    pub fn compile(&self) -> Result<portcullis_policy::CapSet, portcullis_policy::Error> {
+        let docs: Vec<serde_json::Value> = self
+            .snapshot()
+            .iter()
+            .map(|p| policy_doc(&p.name_any(), &p.spec))
+            .collect();
+        portcullis_policy::CapSet::from_json(&serde_json::Value::Array(docs).to_string())
     }
 
     fn replace(&self, mut policies: Vec<ContainerAdmissionPolicy>) {
@@ -189,8 +218,21 @@ fn status_for(
     }
 }
 
+fn all_errors(spec: &ContainerAdmissionPolicySpec, extra: &[Validator]) -> Vec<String> {
+    let mut errors = validate_spec(spec);
+    // The evaluator's parser repeats structural problems already reported; ask it only when they are fixed.
+    if errors.is_empty() {
+        errors.extend(evaluator_validation(spec));
+    }
+    for v in extra {
+        errors.extend(v(spec));
+    }
+    errors
+}
+
 /// Watches ContainerAdmissionPolicies until the stream ends, keeping `set` current and writing each
-/// object's status (only when it changes). `extra` validators run after [`validate_spec`].
+/// object's status (only when it changes). Validation: [`validate_spec`], then [`evaluator_validation`],
+/// then the `extra` validators.
 pub async fn watch_policies(
     client: Client,
     set: PolicySet,
@@ -216,10 +258,7 @@ pub async fn watch_policies(
             _ => Vec::new(),
         };
         for p in changed {
-            let mut errors = validate_spec(&p.spec);
-            for v in &extra {
-                errors.extend(v(&p.spec));
-            }
+            let errors = all_errors(&p.spec, &extra);
             let status = status_for(&p, errors, p.status.as_ref());
             let same = p.status.as_ref().is_some_and(|s| {
                 s.observed_generation == status.observed_generation
@@ -244,11 +283,7 @@ pub async fn watch_policies(
         // Rebuild the set from the reflector's view (covers deletes and restarts).
         let mut valid = Vec::new();
         for p in reader.state() {
-            let mut errors = validate_spec(&p.spec);
-            for v in &extra {
-                errors.extend(v(&p.spec));
-            }
-            if errors.is_empty() {
+            if all_errors(&p.spec, &extra).is_empty() {
                 valid.push((*p).clone());
             }
         }
@@ -303,6 +338,45 @@ rules:
         assert!(e[2].starts_with("rules[1].imageScanStatus.values[0]: \"Passed\""));
         assert!(e[3].starts_with("rules[1].imageLastScan.time"));
         assert!(validate_spec(&spec("rules: []"))[0].starts_with("rules: no rules"));
+    }
+
+    #[test]
+    fn the_evaluator_checks_the_selector_language() {
+        let s = spec("selector: \"env == \"\nrules: [{action: Reject}]");
+        assert!(validate_spec(&s).is_empty(), "structurally fine");
+        let e = evaluator_validation(&s);
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("evaluator: "), "{e:?}");
+        assert!(
+            evaluator_validation(&spec(
+                "selector: \"env == 'prod'\"\nrules: [{action: Reject}]"
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn policy_set_compiles_for_evaluation() {
+        let set = PolicySet::default();
+        set.replace(vec![ContainerAdmissionPolicy::new(
+            "reject-unscanned",
+            spec("rules: [{action: Allow, imageScanStatus: {operator: IsOneOf, values: [Pass]}}, {action: Reject}]"),
+        )]);
+        let caps = set.compile().unwrap();
+        assert_eq!(caps.len(), 1);
+        let none = std::collections::BTreeMap::new();
+        let now = chrono::Utc::now();
+        let d = caps
+            .evaluate(
+                &none,
+                &none,
+                "r/x:1",
+                portcullis_policy::ScanStatus::Unknown,
+                None,
+                now,
+            )
+            .expect("a rule matches");
+        assert!(format!("{d:?}").contains("Reject"), "{d:?}");
     }
 
     #[test]

@@ -261,6 +261,8 @@ mod tests {
             whitelisted: whitelisted.map(str::to_string),
             policy_id: "default".into(),
             rule_id: "r1".into(),
+            whitelist_name: None,
+            whitelist_item_id: None,
         }
     }
 
@@ -279,6 +281,13 @@ mod tests {
                 row("CVE-2022-2+zlib", Action::Stop, Some("allow-zlib")),
             ],
             not_evaluated: vec!["secret_scans.content_regex_checks: no file contents".into()],
+            image_id: "img".into(),
+            tag: "x".into(),
+            mapping: None,
+            policy_final_action: Action::Stop,
+            matched_whitelisted_image: None,
+            matched_blacklisted_image: None,
+            warnings: vec![],
         };
         let scope = ReportScope {
             api_version: "apps/v1".into(),

@@ -357,6 +357,9 @@ impl Cluster {
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
                 "--service-cluster-ip-range=10.0.0.0/24".into(),
                 "--authorization-mode=RBAC".into(),
+                // Resolve webhook Services through their endpoints (there is no kube-proxy here), so a
+                // Service with no ready Portcullis Pods fails fast, as in a real cluster.
+                "--enable-aggregator-routing=true".into(),
                 "--profiling=false".into(),
                 "--v=1".into(),
             ],

@@ -278,3 +278,44 @@ fn shipped_crds_match_the_rust_types() {
         );
     }
 }
+
+#[test]
+fn chart_admission_config_is_what_portcullis_parses() {
+    let out = helm_template(&[
+        "--set",
+        "admission.mode=analysis",
+        "--set",
+        "admission.policyBundle=prod",
+        "--set",
+        "admission.excludedNamespaces={infra}",
+        "--set",
+        "admission.selectors[0].resource=namespace",
+        "--set",
+        "admission.selectors[0].field=name",
+        "--set",
+        "admission.selectors[0].value=team-.*",
+        "--set",
+        "admission.selectors[0].mode=policy",
+        "--set",
+        "admission.selectors[0].policy=strict",
+    ])
+    .unwrap();
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_yaml_ng::from_str(
+        out.split("\n---")
+            .find(|d| d.contains("kind: ConfigMap"))
+            .unwrap(),
+    )
+    .unwrap();
+    let data = cm.data.unwrap();
+    let cfg = portcullis_admission::Config::parse(&data["admission.yaml"], "chart ConfigMap")
+        .expect("the chart's admission.yaml is valid Portcullis configuration");
+    assert_eq!(
+        cfg.exempt_namespaces,
+        ["kube-system", "portcullis", "infra"]
+    );
+    assert_eq!(cfg.default.mode, portcullis_admission::Mode::Analysis);
+    assert_eq!(cfg.default.policy, "prod");
+    assert!(cfg.skip_owned);
+    assert_eq!(cfg.selectors.len(), 1);
+    assert_eq!(cfg.selectors[0].assign.policy, "strict");
+}

@@ -3,7 +3,7 @@
 //! Loading never stops at the first problem: every problem of every rule, mapping and allowlist is collected
 //! with the place it belongs to, so one `policy validate` run shows everything to fix.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -232,9 +232,66 @@ pub(crate) struct Policy {
 #[derive(Debug)]
 pub(crate) struct AllowItem {
     pub id: String,
-    pub trigger_id: String,
     pub pattern: Pattern,
     pub expires_on: Option<DateTime<Utc>>,
+}
+
+/// The allowlist items of one gate, with exact trigger ids indexed (the admission path looks up one row per
+/// fired trigger, thousands per image).
+#[derive(Debug, Default)]
+pub(crate) struct GateItems {
+    pub items: Vec<AllowItem>,
+    /// Exact trigger id → indexes into `items`, in bundle order.
+    pub exact: HashMap<String, Vec<usize>>,
+    /// Indexes of wildcard / `regexp:` items, in bundle order.
+    pub patterns: Vec<usize>,
+    /// All of `patterns` in one automaton (set index `k` is `patterns[k]`), built by [`GateItems::seal`].
+    pub set: Option<regex::RegexSet>,
+}
+
+impl GateItems {
+    fn push(&mut self, item: AllowItem) {
+        let idx = self.items.len();
+        match &item.pattern {
+            Pattern::Exact(id) => self.exact.entry(id.clone()).or_default().push(idx),
+            _ => self.patterns.push(idx),
+        }
+        self.items.push(item);
+    }
+
+    /// Builds the pattern set once all items are in.
+    fn seal(&mut self) {
+        let sources: Vec<String> = self
+            .patterns
+            .iter()
+            .map(|i| match &self.items[*i].pattern {
+                Pattern::Regex(r) => r.as_str().to_string(),
+                _ => String::new(),
+            })
+            .collect();
+        // Every source compiled on its own already, so the set compiles too; if it ever did not, lookups
+        // fall back to matching the patterns one by one.
+        self.set = regex::RegexSet::new(sources).ok();
+    }
+
+    /// Indexes (into `items`) of the pattern items matching `trigger_id`, in bundle order.
+    pub(crate) fn pattern_matches(&self, trigger_id: &str) -> Vec<usize> {
+        match &self.set {
+            // Most ids match no pattern: answer that without building the match set.
+            Some(set) if !set.is_match(trigger_id) => Vec::new(),
+            Some(set) => set
+                .matches(trigger_id)
+                .iter()
+                .map(|k| self.patterns[k])
+                .collect(),
+            None => self
+                .patterns
+                .iter()
+                .copied()
+                .filter(|i| self.items[*i].pattern.matches(trigger_id))
+                .collect(),
+        }
+    }
 }
 
 /// A compiled allowlist, indexed by (lower-case) gate name.
@@ -242,7 +299,7 @@ pub(crate) struct AllowItem {
 pub(crate) struct Allowlist {
     pub id: String,
     pub name: Option<String>,
-    pub by_gate: BTreeMap<String, Vec<AllowItem>>,
+    pub by_gate: BTreeMap<String, GateItems>,
 }
 
 /// A compiled mapping or image rule selector.
@@ -440,7 +497,7 @@ impl Builder {
                 self.err(&wloc, "has no `id`; mappings reference allowlists by id");
                 continue;
             };
-            let mut by_gate: BTreeMap<String, Vec<AllowItem>> = BTreeMap::new();
+            let mut by_gate: BTreeMap<String, GateItems> = BTreeMap::new();
             for (ii, item) in wl.items.iter().enumerate() {
                 let iloc = format!("{wloc} items[{ii}]{}", id_note(&item.id));
                 let expires_on = match item.expires_on.as_deref().filter(|s| !s.is_empty()) {
@@ -470,7 +527,6 @@ impl Builder {
                     .or_default()
                     .push(AllowItem {
                         id: item.id.clone().unwrap_or_default(),
-                        trigger_id: item.trigger_id.clone(),
                         pattern,
                         expires_on,
                     });
@@ -479,6 +535,7 @@ impl Builder {
                 self.err(&wloc, format!("duplicate whitelist id `{wid}`"));
                 continue;
             }
+            by_gate.values_mut().for_each(GateItems::seal);
             allowlists.insert(
                 wid.clone(),
                 Allowlist {

@@ -15,7 +15,7 @@ use portcullis_sbom::Sbom;
 use portcullis_vuln::MatchReport;
 
 use crate::bundle::{Allowlist, Bundle, ImageSel, Selector};
-use crate::gates::{self, DockerfileView};
+use crate::gates::{self, Ctx};
 use crate::pattern::{Pattern, TagParts};
 use crate::{Action, EvalRow, FinalReason, Verdict};
 
@@ -122,21 +122,53 @@ impl Selector {
 }
 
 impl Allowlist {
-    /// The first non-expired item matching `gate`/`trigger_id`: exact trigger ids first, then patterns.
-    fn find(&self, gate: &str, trigger_id: &str, now: DateTime<Utc>) -> Option<&str> {
-        let items = self.by_gate.get(gate)?;
-        let live = |i: &&crate::bundle::AllowItem| i.expires_on.is_none_or(|t| now < t);
-        items
-            .iter()
-            .filter(live)
-            .find(|i| i.trigger_id == trigger_id)
+    /// The first non-expired item matching `gate`/`trigger_id`: exact trigger ids first, then patterns
+    /// (anchore-engine's keyed-then-unkeyed candidate order). Returns the item's index.
+    fn find(&self, gate: &str, trigger_id: &str, now: DateTime<Utc>) -> Option<usize> {
+        let g = self.by_gate.get(gate)?;
+        let live = |i: &usize| g.items[*i].expires_on.is_none_or(|t| now < t);
+        g.exact
+            .get(trigger_id)
+            .and_then(|v| v.iter().copied().find(live))
             .or_else(|| {
-                items
-                    .iter()
-                    .filter(live)
-                    .find(|i| i.pattern.matches(trigger_id))
+                if g.patterns.is_empty() {
+                    return None;
+                }
+                g.pattern_matches(trigger_id).into_iter().find(live)
             })
-            .map(|i| i.id.as_str())
+    }
+}
+
+/// The allowlist decision for one fired trigger: (allowlist index, item index).
+type AllowHit = Option<(usize, usize)>;
+
+/// What walking the mapped policies produced.
+struct Walk {
+    rows: Vec<EvalRow>,
+    policy_action: Action,
+    policy_ids: Vec<String>,
+    mapping: Option<String>,
+    not_evaluated: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// The final decision without the evaluation table (see [`Bundle::decide`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Final action.
+    pub final_action: Action,
+    /// Why.
+    pub final_reason: FinalReason,
+    /// The policies' own result before image allow/deny lists.
+    pub policy_final_action: Action,
+    /// Triggers that could not be evaluated among those that ran (`gate.trigger (rule id): reason`).
+    pub not_evaluated: Vec<String>,
+}
+
+impl Decision {
+    /// True when the image passes (`GO` or `WARN`).
+    pub fn passed(&self) -> bool {
+        self.final_action != Action::Stop
     }
 }
 
@@ -146,111 +178,194 @@ impl Bundle {
         self.evaluate_with(input, &EvalOptions::default())
     }
 
-    /// Evaluates an image.
+    /// Evaluates an image: the full verdict with every evaluation-table row.
     pub fn evaluate_with(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Verdict {
         let parts = TagParts::parse(input.tag);
-        let md = &input.sbom.metadata;
-        let image_id = input.image_id();
-        let (id_ref, digest_ref) = (md.image_id.as_deref(), md.manifest_digest.as_deref());
-        let mapping = self
-            .mappings
-            .iter()
-            .find(|m| m.selector.matches(&parts, id_ref, digest_ref));
-
-        let mut rows = Vec::new();
-        let mut not_evaluated = Vec::new();
-        let mut warnings = Vec::new();
-        let mut policy_action = opts.unmapped;
-        let mut policy_ids = Vec::new();
-        if let Some(m) = mapping {
-            policy_action = Action::Go;
-            policy_ids = m.policy_ids.clone();
-            let allowlists: Vec<&Allowlist> = m
-                .whitelist_ids
-                .iter()
-                .filter_map(|w| self.allowlists.get(w))
-                .collect();
-            let df = DockerfileView::new(input);
-            for pid in &m.policy_ids {
-                let Some(policy) = self.policies.get(pid) else {
-                    continue;
-                };
-                for rule in &policy.rules {
-                    if rule.gate.lifecycle == crate::catalog::Lifecycle::Deprecated {
-                        let w = format!("gate `{}` is deprecated", rule.gate.name);
-                        if !warnings.contains(&w) {
-                            warnings.push(w);
-                        }
-                    }
-                    let outcome = gates::run(&rule.check, input, &df);
-                    if let Some(reason) = outcome.not_evaluated {
-                        not_evaluated.push(format!(
-                            "{}.{} (rule {}): could not be evaluated: {reason}",
-                            rule.gate.name, rule.trigger.name, rule.id
-                        ));
-                    }
-                    for fired in outcome.fired {
-                        let hit = allowlists.iter().find_map(|a| {
-                            a.find(rule.gate.name, &fired.trigger_id, input.now)
-                                .map(|item| (*a, item))
-                        });
-                        let action = if hit.is_some() {
-                            Action::Go
-                        } else {
-                            rule.action
-                        };
-                        if hit.is_none() && action > policy_action {
-                            policy_action = action;
-                        }
-                        rows.push(EvalRow {
-                            image_id: image_id.clone(),
-                            repo_tag: input.tag.to_string(),
-                            trigger_id: fired.trigger_id,
-                            gate: rule.gate.name.to_string(),
-                            trigger: rule.trigger.name.to_string(),
-                            check_output: fired.msg,
-                            gate_action: action,
-                            whitelisted: hit.map(|(a, _)| a.id.clone()),
-                            policy_id: policy.id.clone(),
-                            rule_id: rule.id.clone(),
-                            whitelist_name: hit.and_then(|(a, _)| a.name.clone()),
-                            whitelist_item_id: hit.map(|(_, i)| i.to_string()),
-                        });
-                    }
-                }
-            }
-        }
-
-        let matched = |list: &[Selector]| {
-            list.iter()
-                .find(|s| s.matches(&parts, id_ref, digest_ref))
-                .map(Selector::label)
-        };
-        let denied = matched(&self.denied_images);
-        let allowed = matched(&self.allowed_images);
-        let (final_action, final_reason) = if denied.is_some() {
-            (Action::Stop, FinalReason::Blacklisted)
-        } else if allowed.is_some() {
-            (Action::Go, FinalReason::Whitelisted)
-        } else {
-            (policy_action, FinalReason::PolicyEvaluation)
-        };
+        let walk = self.walk(input, opts, &parts, true);
+        let (final_action, final_reason, allowed, denied) =
+            self.image_lists(input, &parts, walk.policy_action);
         Verdict {
             bundle_id: self.id().to_string(),
             bundle_name: self.doc.name.clone(),
             bundle_digest: self.digest.clone(),
             final_action,
             final_reason,
-            policy_ids,
-            rows,
-            not_evaluated,
-            image_id,
+            policy_ids: walk.policy_ids,
+            rows: walk.rows,
+            not_evaluated: walk.not_evaluated,
+            image_id: input.image_id(),
             tag: input.tag.to_string(),
-            mapping: mapping.map(|m| m.selector.label()),
-            policy_final_action: policy_action,
+            mapping: walk.mapping,
+            policy_final_action: walk.policy_action,
             matched_whitelisted_image: allowed,
             matched_blacklisted_image: denied,
-            warnings,
+            warnings: walk.warnings,
         }
     }
+
+    /// The final action only, as [`Bundle::evaluate_with`] would decide it, without building the table or
+    /// any check output, skipping rules whose action cannot raise the result so far and stopping at the
+    /// first non-allowlisted STOP: the fast path for admission-time evaluation. `not_evaluated` lists the
+    /// triggers without data that it met before stopping.
+    pub fn decide(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Decision {
+        let parts = TagParts::parse(input.tag);
+        let walk = self.walk(input, opts, &parts, false);
+        let (final_action, final_reason, _, _) =
+            self.image_lists(input, &parts, walk.policy_action);
+        Decision {
+            final_action,
+            final_reason,
+            policy_final_action: walk.policy_action,
+            not_evaluated: walk.not_evaluated,
+        }
+    }
+
+    /// Denylisted image → STOP; else allowlisted image → GO; else the policy result.
+    fn image_lists(
+        &self,
+        input: &ImageInput<'_>,
+        parts: &TagParts,
+        policy_action: Action,
+    ) -> (Action, FinalReason, Option<String>, Option<String>) {
+        let md = &input.sbom.metadata;
+        let (id_ref, digest_ref) = (md.image_id.as_deref(), md.manifest_digest.as_deref());
+        let matched = |list: &[Selector]| {
+            list.iter()
+                .find(|s| s.matches(parts, id_ref, digest_ref))
+                .map(Selector::label)
+        };
+        let denied = matched(&self.denied_images);
+        let allowed = matched(&self.allowed_images);
+        let (action, reason) = if denied.is_some() {
+            (Action::Stop, FinalReason::Blacklisted)
+        } else if allowed.is_some() {
+            (Action::Go, FinalReason::Whitelisted)
+        } else {
+            (policy_action, FinalReason::PolicyEvaluation)
+        };
+        (action, reason, allowed, denied)
+    }
+
+    fn walk(
+        &self,
+        input: &ImageInput<'_>,
+        opts: &EvalOptions,
+        parts: &TagParts,
+        full: bool,
+    ) -> Walk {
+        let md = &input.sbom.metadata;
+        let (id_ref, digest_ref) = (md.image_id.as_deref(), md.manifest_digest.as_deref());
+        let mut walk = Walk {
+            rows: Vec::new(),
+            policy_action: opts.unmapped,
+            policy_ids: Vec::new(),
+            mapping: None,
+            not_evaluated: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let Some(m) = self
+            .mappings
+            .iter()
+            .find(|m| m.selector.matches(parts, id_ref, digest_ref))
+        else {
+            return walk;
+        };
+        walk.policy_action = Action::Go;
+        walk.policy_ids = m.policy_ids.clone();
+        walk.mapping = Some(m.selector.label());
+        let allowlists: Vec<&Allowlist> = m
+            .whitelist_ids
+            .iter()
+            .filter_map(|w| self.allowlists.get(w))
+            .collect();
+        let ctx = Ctx::new(input);
+        let image_id = if full {
+            input.image_id()
+        } else {
+            String::new()
+        };
+        // Vulnerability trigger ids repeat across rules: decide each finding against the allowlists once.
+        let mut memo: Vec<Option<AllowHit>> = vec![None; input.report.findings.len()];
+        let lookup = |gate: &'static str, id: &str| -> AllowHit {
+            allowlists
+                .iter()
+                .enumerate()
+                .find_map(|(ai, a)| a.find(gate, id, input.now).map(|ii| (ai, ii)))
+        };
+        for pid in &m.policy_ids {
+            let Some(policy) = self.policies.get(pid) else {
+                continue;
+            };
+            for rule in &policy.rules {
+                if rule.gate.lifecycle == crate::catalog::Lifecycle::Deprecated {
+                    let w = format!("gate `{}` is deprecated", rule.gate.name);
+                    if !walk.warnings.contains(&w) {
+                        walk.warnings.push(w);
+                    }
+                }
+                // Deciding only: a rule whose action cannot raise the result need not run (a trigger
+                // without data still runs, to be reported).
+                if !full && rule.action <= walk.policy_action && !rule.check.is_unevaluable() {
+                    continue;
+                }
+                let outcome = gates::run(&rule.check, &ctx, full);
+                if let Some(reason) = outcome.not_evaluated {
+                    walk.not_evaluated.push(format!(
+                        "{}.{} (rule {}): could not be evaluated: {reason}",
+                        rule.gate.name, rule.trigger.name, rule.id
+                    ));
+                }
+                let gate = rule.gate.name;
+                for fired in outcome.fired {
+                    let hit = if allowlists.is_empty() {
+                        None
+                    } else {
+                        match fired.finding {
+                            Some(fi) => {
+                                *memo[fi].get_or_insert_with(|| lookup(gate, fired.id(&ctx)))
+                            }
+                            None => lookup(gate, fired.id(&ctx)),
+                        }
+                    };
+                    let action = if hit.is_some() {
+                        Action::Go
+                    } else {
+                        rule.action
+                    };
+                    if hit.is_none() && action > walk.policy_action {
+                        walk.policy_action = action;
+                    }
+                    if !full {
+                        if walk.policy_action == Action::Stop {
+                            return walk;
+                        }
+                        continue;
+                    }
+                    let hit = hit.map(|(ai, ii)| (allowlists[ai], ii));
+                    walk.rows.push(EvalRow {
+                        image_id: image_id.clone(),
+                        repo_tag: input.tag.to_string(),
+                        trigger_id: fired.id(&ctx).to_string(),
+                        gate: gate.to_string(),
+                        trigger: rule.trigger.name.to_string(),
+                        check_output: fired.msg,
+                        gate_action: action,
+                        whitelisted: hit.map(|(a, _)| a.id.clone()),
+                        policy_id: policy.id.clone(),
+                        rule_id: rule.id.clone(),
+                        whitelist_name: hit.and_then(|(a, _)| a.name.clone()),
+                        whitelist_item_id: hit.map(|(a, ii)| item_id(a, gate, ii)),
+                    });
+                }
+            }
+        }
+        walk
+    }
+}
+
+fn item_id(a: &Allowlist, gate: &str, ii: usize) -> String {
+    a.by_gate
+        .get(gate)
+        .map(|g| g.items[ii].id.clone())
+        .unwrap_or_default()
 }

@@ -1,11 +1,13 @@
 //! Trigger implementations: each rule is compiled once into a [`Check`] (parameters parsed, regexes built)
 //! and then run against an [`ImageInput`].
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use portcullis_sbom::{Package, PackageType};
-use portcullis_vuln::{Finding, FixState};
+use portcullis_vuln::{Finding, FixState, Severity};
 use regex::Regex;
 
 use crate::ImageInput;
@@ -186,6 +188,13 @@ pub(crate) enum Check {
     Missing(&'static str),
     /// The rule's parameters cannot be compiled (e.g. a bad regex).
     Invalid(String),
+}
+
+impl Check {
+    /// True for a trigger that can only report it was not evaluated (missing data, bad parameters).
+    pub(crate) fn is_unevaluable(&self) -> bool {
+        matches!(self, Check::Missing(_) | Check::Invalid(_))
+    }
 }
 
 /// Which `/etc/passwd` field a `passwd_file` blacklist checks.
@@ -388,32 +397,114 @@ pub(crate) fn compile(
     })
 }
 
-/// One fired trigger instance.
+/// One fired trigger instance. Vulnerability trigger ids borrow from the evaluation context.
 #[derive(Debug, Clone)]
-pub(crate) struct Fired {
-    pub trigger_id: String,
+pub(crate) struct Fired<'c> {
+    /// The trigger id; for a finding, use [`Fired::id`].
+    trigger_id: Cow<'c, str>,
+    /// For vulnerability triggers: the finding's index in the match report.
+    pub finding: Option<usize>,
+    /// The check output; empty when the caller asked for decisions only.
     pub msg: String,
 }
 
 /// What running a check produced: fired instances and, when the data was (partly) missing, why.
 #[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    pub fired: Vec<Fired>,
+pub(crate) struct Outcome<'c> {
+    pub fired: Vec<Fired<'c>>,
     pub not_evaluated: Option<String>,
+    want_msgs: bool,
 }
 
-impl Outcome {
-    fn fire(&mut self, trigger_id: impl Into<String>, msg: impl Into<String>) {
+impl Fired<'_> {
+    /// The trigger id (a finding's `CVE-…+package` comes from the context).
+    pub(crate) fn id<'s>(&'s self, ctx: &'s Ctx<'_>) -> &'s str {
+        match self.finding {
+            Some(fi) => ctx.vuln_id(fi),
+            None => &self.trigger_id,
+        }
+    }
+}
+
+impl<'c> Outcome<'c> {
+    fn fire(&mut self, trigger_id: impl Into<Cow<'c, str>>, msg: impl FnOnce() -> String) {
         self.fired.push(Fired {
             trigger_id: trigger_id.into(),
-            msg: msg.into(),
+            finding: None,
+            msg: if self.want_msgs { msg() } else { String::new() },
         });
     }
 
-    fn missing(reason: impl Into<String>) -> Outcome {
+    /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds.
+    fn fire_finding(&mut self, fi: usize, msg: impl FnOnce() -> String) {
+        self.fired.push(Fired {
+            trigger_id: Cow::Borrowed(""),
+            finding: Some(fi),
+            msg: if self.want_msgs { msg() } else { String::new() },
+        });
+    }
+
+    fn missing(reason: impl Into<String>) -> Outcome<'c> {
         Outcome {
             fired: Vec::new(),
             not_evaluated: Some(reason.into()),
+            want_msgs: false,
+        }
+    }
+}
+
+/// Per-evaluation data shared by every rule: the input, the Dockerfile view and each finding's trigger id
+/// (`CVE-…+package`), computed once instead of once per rule.
+pub(crate) struct Ctx<'a> {
+    pub input: ImageInput<'a>,
+    pub df: DockerfileView,
+    /// Each finding's trigger id, made on first use (a decision may never need it).
+    vuln_ids: Vec<OnceCell<String>>,
+    facts: Vec<Facts>,
+}
+
+/// What rules compare about a finding, derived once per evaluation.
+pub(crate) struct Facts {
+    severity: usize,
+    /// NVD CVSS v3 base, exploitability, impact; then the vendors' (`-1` when unknown, as Anchore).
+    scores: [f64; 6],
+    fix_available: bool,
+    /// Parsed on first use: only age rules need them.
+    published: OnceCell<Option<DateTime<Utc>>>,
+    fix_date: OnceCell<Option<DateTime<Utc>>>,
+}
+
+impl Facts {
+    fn of(f: &Finding) -> Facts {
+        let (b, e, i) = cvss_v3(f, true);
+        let (vb, ve, vi) = cvss_v3(f, false);
+        Facts {
+            severity: f.severity as usize,
+            scores: [b, e, i, vb, ve, vi],
+            fix_available: fix_available(f),
+            published: OnceCell::new(),
+            fix_date: OnceCell::new(),
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// Finding `fi`'s trigger id, `CVE-…+package`.
+    pub(crate) fn vuln_id(&self, fi: usize) -> &str {
+        self.vuln_ids[fi].get_or_init(|| {
+            let f = &self.input.report.findings[fi];
+            format!("{}+{}", f.id, f.package_name)
+        })
+    }
+
+    pub(crate) fn new(input: &ImageInput<'a>) -> Ctx<'a> {
+        Ctx {
+            input: *input,
+            df: DockerfileView::new(input),
+            vuln_ids: (0..input.report.findings.len())
+                .map(|_| OnceCell::new())
+                .collect(),
+            facts: input.report.findings.iter().map(Facts::of).collect(),
         }
     }
 }
@@ -606,19 +697,35 @@ fn cvss_v3(f: &Finding, nvd: bool) -> (f64, f64, f64) {
     out
 }
 
-fn severity_index(f: &Finding) -> usize {
-    f.severity as usize
-}
-
 fn pkg_class(t: PackageType) -> &'static str {
     if is_os(t) { "os" } else { "non-os" }
 }
 
-fn pkg_type_name(t: PackageType) -> String {
-    serde_json::to_value(t)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+fn pkg_type_name(t: PackageType) -> &'static str {
+    match t {
+        PackageType::Deb => "deb",
+        PackageType::Apk => "apk",
+        PackageType::Rpm => "rpm",
+        PackageType::Python => "python",
+        PackageType::Npm => "npm",
+        PackageType::Java => "java",
+        PackageType::GoModule => "go-module",
+        PackageType::RustCrate => "rust-crate",
+        PackageType::Gem => "gem",
+        PackageType::Php => "php",
+        PackageType::Dotnet => "dotnet",
+    }
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Unknown => "UNKNOWN",
+        Severity::Negligible => "NEGLIGIBLE",
+        Severity::Low => "LOW",
+        Severity::Medium => "MEDIUM",
+        Severity::High => "HIGH",
+        Severity::Critical => "CRITICAL",
+    }
 }
 
 fn fix_available(f: &Finding) -> bool {
@@ -633,7 +740,7 @@ fn vuln_msg(f: &Finding, extra: &str) -> String {
         .unwrap_or_default();
     format!(
         "{} Vulnerability found in {} package type ({}) - {} {}{}({} - {})",
-        format!("{:?}", f.severity).to_ascii_uppercase(),
+        severity_name(f.severity),
         pkg_class(f.package_type),
         pkg_type_name(f.package_type),
         f.package_name,
@@ -644,66 +751,60 @@ fn vuln_msg(f: &Finding, extra: &str) -> String {
     )
 }
 
-fn vuln_id(f: &Finding) -> String {
-    format!("{}+{}", f.id, f.package_name)
-}
-
-fn run_vuln_package(v: &VulnPackage, input: &ImageInput<'_>, out: &mut Outcome) {
-    let now = input.now;
-    for f in &input.report.findings {
-        if !v.class.admits(f.package_type) {
-            continue;
-        }
-        if !v.severity_cmp.test(severity_index(f), v.severity) {
-            continue;
-        }
-        if v.vendor_only && f.fix_state == FixState::WontFix {
-            continue;
-        }
-        if let Some(days) = v.max_days_since_creation {
-            // An unknown publication date does not exempt a finding (fail closed).
-            if let Some(p) = f.published.as_deref().and_then(parse_date)
-                && p > now - chrono::Duration::days(days)
-            {
-                continue;
-            }
-        }
-        if let (Some(true), Some(days)) = (v.fix_available, v.max_days_since_fix)
-            && fix_available(f)
-            && let Some(d) = f.fix_date.as_deref().and_then(parse_date)
-            && d > now - chrono::Duration::days(days)
+fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>) {
+    let now = ctx.input.now;
+    let created_before = v
+        .max_days_since_creation
+        .map(|d| now - chrono::Duration::days(d));
+    let fixed_before = match (v.fix_available, v.max_days_since_fix) {
+        (Some(true), Some(d)) => Some(now - chrono::Duration::days(d)),
+        _ => None,
+    };
+    let conds = [
+        (v.base, 0usize, "cvss_v3_base_score"),
+        (v.exploitability, 1, "cvss_v3_exploitability_score"),
+        (v.impact, 2, "cvss_v3_impact_score"),
+        (v.vendor_base, 3, "vendor_cvss_v3_base_score"),
+        (
+            v.vendor_exploitability,
+            4,
+            "vendor_cvss_v3_exploitability_score",
+        ),
+        (v.vendor_impact, 5, "vendor_cvss_v3_impact_score"),
+    ];
+    for (fi, (f, facts)) in ctx.input.report.findings.iter().zip(&ctx.facts).enumerate() {
+        if !v.class.admits(f.package_type)
+            || !v.severity_cmp.test(facts.severity, v.severity)
+            || (v.vendor_only && f.fix_state == FixState::WontFix)
         {
             continue;
         }
-        let mut scores = Vec::new();
-        let (b, e, i) = cvss_v3(f, true);
-        let (vb, ve, vi) = cvss_v3(f, false);
-        let mut ok = true;
-        for (cond, val, name) in [
-            (v.base, b, "cvss_v3_base_score"),
-            (v.exploitability, e, "cvss_v3_exploitability_score"),
-            (v.impact, i, "cvss_v3_impact_score"),
-            (v.vendor_base, vb, "vendor_cvss_v3_base_score"),
-            (
-                v.vendor_exploitability,
-                ve,
-                "vendor_cvss_v3_exploitability_score",
-            ),
-            (v.vendor_impact, vi, "vendor_cvss_v3_impact_score"),
-        ] {
-            if let Some(c) = cond {
-                if !c.cmp.test(val, c.value) {
-                    ok = false;
-                    break;
-                }
-                scores.push(format!("{name}={val}"));
-            }
+        // An unknown publication or fix date does not exempt a finding (fail closed).
+        if let Some(limit) = created_before
+            && let Some(p) = facts
+                .published
+                .get_or_init(|| f.published.as_deref().and_then(parse_date))
+            && *p > limit
+        {
+            continue;
         }
-        if !ok {
+        if let Some(limit) = fixed_before
+            && facts.fix_available
+            && let Some(d) = facts
+                .fix_date
+                .get_or_init(|| f.fix_date.as_deref().and_then(parse_date))
+            && *d > limit
+        {
+            continue;
+        }
+        if conds
+            .iter()
+            .any(|(c, k, _)| c.is_some_and(|c| !c.cmp.test(facts.scores[*k], c.value)))
+        {
             continue;
         }
         if let Some(fa) = v.fix_available
-            && fa != fix_available(f)
+            && fa != facts.fix_available
         {
             continue;
         }
@@ -712,12 +813,19 @@ fn run_vuln_package(v: &VulnPackage, input: &ImageInput<'_>, out: &mut Outcome) 
         {
             continue;
         }
-        let extra = if scores.is_empty() {
-            String::new()
-        } else {
-            format!("({})", scores.join(" "))
-        };
-        out.fire(vuln_id(f), vuln_msg(f, &extra));
+        out.fire_finding(fi, || {
+            let scores: Vec<String> = conds
+                .iter()
+                .filter(|(c, _, _)| c.is_some())
+                .map(|(_, k, name)| format!("{name}={}", facts.scores[*k]))
+                .collect();
+            let extra = if scores.is_empty() {
+                String::new()
+            } else {
+                format!("({})", scores.join(" "))
+            };
+            vuln_msg(f, &extra)
+        });
     }
 }
 
@@ -751,19 +859,23 @@ fn pkg_matches(p: &Package, name: &str, version: Option<&String>) -> bool {
 }
 
 /// Runs one compiled check.
-pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) -> Outcome {
-    let mut out = Outcome::default();
+pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outcome<'c> {
+    let mut out = Outcome {
+        want_msgs,
+        ..Outcome::default()
+    };
+    let input = &ctx.input;
+    let df = &ctx.df;
     let sbom = input.sbom;
     match check {
-        Check::Always => out.fire("always", "always"),
+        Check::Always => out.fire("always", || "always".into()),
         Check::Missing(reason) => return Outcome::missing(*reason),
         Check::Invalid(reason) => return Outcome::missing(reason.clone()),
         Check::DfNoDockerfile => {
             if !df.actual {
-                out.fire(
-                    "no_dockerfile_provided",
-                    "Image was not analyzed with an actual Dockerfile",
-                );
+                out.fire("no_dockerfile_provided", || {
+                    "Image was not analyzed with an actual Dockerfile".into()
+                });
             }
         }
         Check::DfInstruction { actual_only, .. }
@@ -794,16 +906,14 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                 "exists" => {
                     if let Some(arg) = lines.first() {
                         out.fire(
-                            instruction.clone(),
-                            format!("Dockerfile directive '{instruction}' check 'exists' matched against '' for line '{arg}'"),
+                            instruction.clone(), || format!("Dockerfile directive '{instruction}' check 'exists' matched against '' for line '{arg}'"),
                         );
                     }
                 }
                 "not_exists" => {
                     if lines.is_empty() {
                         out.fire(
-                            instruction.clone(),
-                            format!("Dockerfile directive '{instruction}' not found, matching condition 'not_exists' check"),
+                            instruction.clone(), || format!("Dockerfile directive '{instruction}' not found, matching condition 'not_exists' check"),
                         );
                     }
                 }
@@ -820,8 +930,7 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                         };
                         if hit {
                             out.fire(
-                                instruction.clone(),
-                                format!("Dockerfile directive '{instruction}' check '{c}' matched against '{val}' for line '{arg}'"),
+                                instruction.clone(), || format!("Dockerfile directive '{instruction}' check '{c}' matched against '{val}' for line '{arg}'"),
                             );
                         }
                     }
@@ -834,8 +943,7 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
             if listed != *allow {
                 let kind = if *allow { "whitelist" } else { "blacklist" };
                 out.fire(
-                    user.clone(),
-                    format!("User {user} found as effective user, which is not on the allowed list ({kind})"),
+                    user.clone(), || format!("User {user} found as effective user, which is not on the allowed list ({kind})"),
                 );
             }
         }
@@ -850,10 +958,9 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                     } else {
                         "in policy blacklist"
                     };
-                    out.fire(
-                        port_number(&p).to_string(),
-                        format!("Dockerfile exposes port ({p}) which is {kind}"),
-                    );
+                    out.fire(port_number(&p).to_string(), || {
+                        format!("Dockerfile exposes port ({p}) which is {kind}")
+                    });
                 }
             }
         }
@@ -871,8 +978,7 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
             for path in paths {
                 if re.is_match(path) && seen.insert(path.as_str()) {
                     out.fire(
-                        path.clone(),
-                        format!("Application of regex matched file found in container: file={path} regexp={}", re.as_str()),
+                        path.clone(), || format!("Application of regex matched file found in container: file={path} regexp={}", re.as_str()),
                     );
                 }
             }
@@ -886,13 +992,12 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
         Check::FilesSuid => {
             for f in &sbom.special_files {
                 if f.mode & 0o6000 != 0 {
-                    out.fire(
-                        f.path.clone(),
+                    out.fire(f.path.clone(), || {
                         format!(
                             "SUID or SGID found set on file {}. Mode: {:o}",
                             f.path, f.mode
-                        ),
-                    );
+                        )
+                    });
                 }
             }
         }
@@ -918,8 +1023,7 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                 if let Some(l) = hit {
                     let kind = if *exact { "exact" } else { "partial" };
                     out.fire(
-                        format!("{}+{}", p.name, l),
-                        format!("LICENSE BLACKLISTED ({kind} match): package {} {} is distributed under {l}", p.name, p.version),
+                        format!("{}+{}", p.name, l), || format!("LICENSE BLACKLISTED ({kind} match): package {} {} is distributed under {l}", p.name, p.version),
                     );
                 }
             }
@@ -957,8 +1061,7 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
             };
             if hit {
                 out.fire(
-                    attribute.clone(),
-                    format!(
+                    attribute.clone(), || format!(
                         "Attribute check for attribute: '{attribute}' check: '{check}' check_value: '{want}' matched image value: '{}'",
                         actual.unwrap_or_default()
                     ),
@@ -975,10 +1078,9 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                 None => is_os(p.package_type),
             }) {
                 if pkg_matches(p, name, version.as_ref()) {
-                    out.fire(
-                        format!("{}+{}", p.name, p.version),
-                        format!("Package is blacklisted: {} {}", p.name, p.version),
-                    );
+                    out.fire(format!("{}+{}", p.name, p.version), || {
+                        format!("Package is blacklisted: {} {}", p.name, p.version)
+                    });
                 }
             }
         }
@@ -1008,15 +1110,14 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                         p.version
                     ),
                 };
-                out.fire(name.clone(), msg);
+                out.fire(name.clone(), || msg);
             }
         }
         Check::PasswdNotAvailable => match input.passwd {
             None => return Outcome::missing("the analyser did not record /etc/passwd"),
-            Some(None) => out.fire(
-                "content_not_available",
-                "/etc/passwd file not present in image",
-            ),
+            Some(None) => out.fire("content_not_available", || {
+                "/etc/passwd file not present in image".into()
+            }),
             Some(Some(_)) => {}
         },
         Check::Passwd { field, values } => {
@@ -1040,8 +1141,7 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                         };
                         if hit {
                             out.fire(
-                            what.to_string(),
-                            format!("Blacklisted {:?} '{what}' found in image's /etc/passwd: {line}", field),
+                            what.to_string(), || format!("Blacklisted {:?} '{what}' found in image's /etc/passwd: {line}", field),
                         );
                         }
                     }
@@ -1052,10 +1152,9 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
             None => return Outcome::missing("the analyser retrieves no file contents"),
             Some(m) => {
                 if !m.contains_key(path) {
-                    out.fire(
-                        path.clone(),
-                        format!("Cannot locate file in the image analysis: {path}"),
-                    );
+                    out.fire(path.clone(), || {
+                        format!("Cannot locate file in the image analysis: {path}")
+                    });
                 }
             }
         },
@@ -1072,21 +1171,20 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                 Some(content) => {
                     let found = re.is_match(content);
                     if found == *must_match {
-                        out.fire(
-                            path.clone(),
+                        out.fire(path.clone(), || {
                             format!(
                                 "Content check: regex {} {} in file {path}",
                                 re.as_str(),
                                 if found { "matched" } else { "did not match" }
-                            ),
-                        );
+                            )
+                        });
                     }
                 }
             },
         },
-        Check::VulnPackage(v) => run_vuln_package(v, input, &mut out),
+        Check::VulnPackage(v) => run_vuln_package(v, ctx, &mut out),
         Check::VulnDeny { ids, vendor_only } => {
-            for f in &input.report.findings {
+            for (fi, f) in input.report.findings.iter().enumerate() {
                 if *vendor_only && f.fix_state == FixState::WontFix {
                     continue;
                 }
@@ -1094,13 +1192,12 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                     .iter()
                     .find(|id| **id == f.id || f.aliases.iter().any(|a| a == *id))
                 {
-                    out.fire(
-                        vuln_id(f),
+                    out.fire_finding(fi, || {
                         format!(
                             "Blacklisted vulnerabilities detected: [{id}] in package {} {}",
                             f.package_name, f.package_version
-                        ),
-                    );
+                        )
+                    });
                 }
             }
         }
@@ -1113,8 +1210,7 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
             Some(t) => {
                 if input.now - t > chrono::Duration::days(*days) {
                     out.fire(
-                        "stale_feed_data",
-                        format!("The vulnerability feed for this image distro is older than MAXAGE ({days}) days"),
+                        "stale_feed_data", || format!("The vulnerability feed for this image distro is older than MAXAGE ({days}) days"),
                     );
                 }
             }
@@ -1132,45 +1228,44 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                     .as_ref()
                     .map(|d| format!("{}:{}", d.id, d.version_id.as_deref().unwrap_or("")))
                     .unwrap_or_else(|| "unknown".into());
-                out.fire(
-                    "vulnerability_data_unavailable",
-                    format!("Feed data unavailable, cannot perform CVE scan for distro: {d}"),
-                );
+                out.fire("vulnerability_data_unavailable", || {
+                    format!("Feed data unavailable, cannot perform CVE scan for distro: {d}")
+                });
             }
         },
         Check::Kev(class) => {
-            for f in input
+            for (fi, f) in input
                 .report
                 .findings
                 .iter()
-                .filter(|f| f.kev && class.admits(f.package_type))
+                .enumerate()
+                .filter(|(_, f)| f.kev && class.admits(f.package_type))
             {
-                out.fire(
-                    vuln_id(f),
+                out.fire_finding(fi, || {
                     format!(
                         "{} in {} {} is on CISA's Known Exploited Vulnerabilities list",
                         f.id, f.package_name, f.package_version
-                    ),
-                );
+                    )
+                });
             }
         }
         Check::Epss { score, class } => {
             let mut unscored = 0usize;
-            for f in input
+            for (fi, f) in input
                 .report
                 .findings
                 .iter()
-                .filter(|f| class.admits(f.package_type))
+                .enumerate()
+                .filter(|(_, f)| class.admits(f.package_type))
             {
                 match f.epss {
                     None => unscored += 1,
-                    Some(e) if score.cmp.test(e, score.value) => out.fire(
-                        vuln_id(f),
+                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(fi, || {
                         format!(
                             "{} in {} {} has EPSS score {e}",
                             f.id, f.package_name, f.package_version
-                        ),
-                    ),
+                        )
+                    }),
                     Some(_) => {}
                 }
             }
@@ -1189,13 +1284,12 @@ pub(crate) fn run(check: &Check, input: &ImageInput<'_>, df: &DockerfileView) ->
                 if d.id.eq_ignore_ascii_case(distro)
                     && cmp.test(version_cmp(&v, version), std::cmp::Ordering::Equal)
                 {
-                    out.fire(
-                        format!("{}:{}", d.id, v),
+                    out.fire(format!("{}:{}", d.id, v), || {
                         format!(
                             "Distro {} {v} is denied by policy ({distro} {cmp:?} {version})",
                             d.id
-                        ),
-                    );
+                        )
+                    });
                 }
             }
         },

@@ -1,6 +1,16 @@
 //! Anchore policy bundles, ContainerAdmissionPolicy rules and their evaluation.
 //!
 //! Input: an image's [`portcullis_sbom::Sbom`] and [`portcullis_vuln::MatchReport`]. Output: a [`Verdict`].
+//!
+//! - [`Bundle::from_path`] / [`Bundle::from_slice`] load an Anchore bundle (version `1_0` or `2`), validate it
+//!   against the gate catalogue ([`catalog::GATES`], the single source of truth also printed by
+//!   `portcullis policy describe`) and compile it; [`Error::Invalid`] lists every problem with its rule.
+//! - [`Bundle::evaluate`] runs it on an [`ImageInput`] with anchore-engine's semantics (see the `eval` module
+//!   notes on [`EvalOptions`]); [`report`] renders the Anchore evaluation table as text or JSON.
+//! - A trigger whose data the analyser does not collect (or that the input does not carry) never passes
+//!   silently: it is listed in [`Verdict::not_evaluated`] with the reason. It does not change the final
+//!   action — a caller that must fail closed can treat a non-empty `not_evaluated` as a failure.
+//! - [`CapSet`] evaluates Calico-style ContainerAdmissionPolicies (see [`cap`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +27,7 @@ pub use bundle::{Bundle, BundleDoc, Problem};
 pub use cap::{CapDecision, CapSet, ScanStatus};
 /// The `chrono` this API's times use (so callers need not depend on it themselves).
 pub use chrono;
-pub use eval::{EvalOptions, ImageInput};
+pub use eval::{Decision, EvalOptions, ImageInput};
 
 /// Errors of the policy stage.
 #[derive(Debug, thiserror::Error)]

@@ -307,3 +307,40 @@ fn default_bundle_verdict() {
     let back: portcullis_policy::Verdict = serde_json::from_str(&j).unwrap();
     assert_eq!(back, v);
 }
+
+#[test]
+fn decide_agrees_with_evaluate() {
+    let (s, r) = (sbom(), report());
+    let bundles = [
+        bundle(&vuln_bundle(MAP_ALL_STOP, &wl(""), NO_IMAGES)),
+        bundle(&vuln_bundle(
+            MAP_ALL_STOP,
+            &wl(r#"{"id":"a","gate":"vulnerabilities","trigger_id":"CVE-2023-*"}"#),
+            NO_IMAGES,
+        )),
+        bundle(&vuln_bundle(
+            MAP_ALL_STOP,
+            &wl(r#"{"id":"a","gate":"vulnerabilities","trigger_id":"CVE-2023-0286+openssl"}"#),
+            r#""whitelisted_images":[{"registry":"*","repository":"*","image":{"type":"tag","value":"11"}}],"blacklisted_images":[{"registry":"*","repository":"*","image":{"type":"tag","value":"10"}}]"#,
+        )),
+        load("anchore_default_bundle.json"),
+        load("multi_policy.json"),
+        load("bundle-with-all-rules-2020-08-20.json"),
+    ];
+    for b in &bundles {
+        for tag in [TAG, "debian:11", "debian:10", "quay.io/x/y:1"] {
+            for unmapped in [Action::Go, Action::Stop] {
+                let opts = EvalOptions { unmapped };
+                let input = ImageInput::new(&s, &r, tag, now());
+                let v = b.evaluate_with(&input, &opts);
+                let d = b.decide(&input, &opts);
+                assert_eq!(
+                    (d.final_action, d.final_reason, d.policy_final_action),
+                    (v.final_action, v.final_reason, v.policy_final_action),
+                    "{} {tag}",
+                    b.id()
+                );
+            }
+        }
+    }
+}

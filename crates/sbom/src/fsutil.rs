@@ -27,6 +27,11 @@ fn join_normalise(base_dir: &str, target: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// Normalises an absolute path (`/a/./b/../c` → `/a/c`), never leaving `/`.
+pub(crate) fn normalise(path: &str) -> String {
+    join_normalise("/", path)
+}
+
 /// Resolves `path` (absolute) inside the view, following symlinks in every component and hard links at the end.
 /// Returns `None` when the path does not exist, a link loops, or a link points nowhere.
 pub(crate) fn resolve(fs: &FsView, path: &str) -> Option<String> {

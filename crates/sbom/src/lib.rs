@@ -7,11 +7,15 @@ use std::collections::BTreeMap;
 pub mod apk;
 pub mod distro;
 pub mod dpkg;
+pub mod format;
 mod fsutil;
+pub mod lang;
+pub mod metadata;
 mod purl;
 pub mod rpm;
 
 pub use distro::detect_distro;
+pub use format::{OutputFormat, read_sbom, render};
 
 use serde::{Deserialize, Serialize};
 
@@ -186,6 +190,12 @@ pub enum Error {
         /// What is wrong, and where in the file.
         detail: String,
     },
+    /// An SBOM document could not be read or written.
+    #[error("SBOM format: {0}")]
+    Format(String),
+    /// The image could not be opened, pulled or squashed.
+    #[error(transparent)]
+    Image(#[from] portcullis_image::Error),
     /// An error while cataloguing one image or directory.
     #[error("cataloguing {image}: {source}")]
     Catalog {
@@ -208,10 +218,11 @@ impl Error {
 
 /// The files catalogers need the content of: pass this to [`portcullis_image::open`] as its `wanted` predicate.
 pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
-    distro::wanted(path) || dpkg::wanted(path) || apk::wanted(path) || rpm::wanted(path) || {
-        let _ = (size, mode);
-        false
-    }
+    distro::wanted(path)
+        || dpkg::wanted(path)
+        || apk::wanted(path)
+        || rpm::wanted(path)
+        || lang::wanted(path, size, mode)
 }
 
 /// Catalogues a squashed filesystem into an SBOM (`metadata` comes from the image, when there is one).
@@ -236,6 +247,7 @@ fn catalog_inner(
     packages.extend(dpkg::catalog(fs, distro.as_ref())?);
     packages.extend(apk::catalog(fs, distro.as_ref())?);
     packages.extend(rpm::catalog(fs, distro.as_ref())?);
+    packages.extend(lang::catalog(fs)?);
     sort_packages(&mut packages);
     let special_files = fs
         .entries
@@ -272,4 +284,34 @@ pub fn sort_packages(packages: &mut [Package]) {
             &b.location,
         ))
     });
+}
+
+/// A printable name of a source (`docker.io/library/nginx:latest`, `oci-dir:/path`, `dir:/path`).
+pub fn source_name(source: &portcullis_image::Source) -> String {
+    use portcullis_image::Source;
+    match source {
+        Source::Registry(r) => r.to_string(),
+        Source::OciLayout(p, n) => match n {
+            Some(n) => format!("oci-dir:{}:{n}", p.display()),
+            None => format!("oci-dir:{}", p.display()),
+        },
+        Source::DockerArchive(p, t) => match t {
+            Some(t) => format!("docker-archive:{}:{t}", p.display()),
+            None => format!("docker-archive:{}", p.display()),
+        },
+        Source::Dir(p) => format!("dir:{}", p.display()),
+    }
+}
+
+/// Opens (pulls) an image from any source, squashes it under `work_dir` keeping only what [`wanted`] selects,
+/// and catalogues it. Squashing and cataloguing are blocking file work: call this from a blocking-friendly
+/// context (`spawn_blocking`, a current-thread runtime) in servers.
+pub async fn analyse(
+    source: &portcullis_image::Source,
+    opts: &portcullis_image::PullOptions,
+    work_dir: &std::path::Path,
+) -> Result<Sbom, Error> {
+    let image = portcullis_image::open(source, opts, work_dir, &wanted).await?;
+    let name = source_name(source);
+    catalog(&image.fs, &name, metadata::image_metadata(&image))
 }

@@ -39,7 +39,10 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, Serve
     Ok(ck)
 }
 
-fn stamp(p: &Path) -> Option<(SystemTime, u64)> {
+/// Modification time and size of a file, to notice replacements.
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(p: &Path) -> Stamp {
     let m = std::fs::metadata(p).ok()?;
     Some((m.modified().ok()?, m.len()))
 }
@@ -50,7 +53,7 @@ pub struct ReloadingCert {
     cert: PathBuf,
     key: PathBuf,
     current: RwLock<Arc<CertifiedKey>>,
-    stamps: RwLock<(Option<(SystemTime, u64)>, Option<(SystemTime, u64)>)>,
+    stamps: RwLock<(Stamp, Stamp)>,
 }
 
 impl ReloadingCert {

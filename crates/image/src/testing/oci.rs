@@ -119,7 +119,6 @@ impl OciWriter {
     pub fn image(&mut self, img: &TestImage) -> io::Result<Written> {
         let mut layers = Vec::new();
         let mut diff_ids = Vec::new();
-        let mut history = Vec::new();
         for l in &img.layers {
             diff_ids.push(sha256(l));
             let (blob, mt) = match img.compression {
@@ -135,10 +134,40 @@ impl OciWriter {
             };
             let (d, size) = self.blob(&blob)?;
             layers.push(json!({"mediaType": mt, "digest": d, "size": size}));
-            history.push(
-                json!({"created": "2024-01-01T00:00:00Z", "created_by": "portcullis test layer"}),
-            );
         }
+        self.finish_image(img, layers, diff_ids)
+    }
+
+    /// Writes an image whose layers are already on disk (moved into the blob store); `template` gives the
+    /// platform and configuration (its `layers` are ignored).
+    pub fn image_from_files(
+        &mut self,
+        layers: &[super::LayerFile],
+        template: &TestImage,
+    ) -> io::Result<Written> {
+        let mut descs = Vec::new();
+        let mut diff_ids = Vec::new();
+        for l in layers {
+            let dest = self.blob_path(&l.digest);
+            if std::fs::rename(&l.path, &dest).is_err() {
+                std::fs::copy(&l.path, &dest)?;
+            }
+            descs.push(json!({"mediaType": l.media_type, "digest": l.digest, "size": l.size}));
+            diff_ids.push(l.diff_id.clone());
+        }
+        self.finish_image(template, descs, diff_ids)
+    }
+
+    fn finish_image(
+        &mut self,
+        img: &TestImage,
+        layers: Vec<Value>,
+        diff_ids: Vec<String>,
+    ) -> io::Result<Written> {
+        let history: Vec<Value> = layers
+            .iter()
+            .map(|_| json!({"created": "2024-01-01T00:00:00Z", "created_by": "portcullis test layer"}))
+            .collect();
         let mut config = json!({
             "created": "2024-01-01T00:00:00Z",
             "architecture": img.architecture,

