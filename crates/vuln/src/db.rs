@@ -106,7 +106,8 @@ pub struct Status {
 /// The in-memory index matching runs against (loaded once per [`VulnDb`] and after each import).
 #[derive(Debug, Default)]
 pub struct Index {
-    pub(crate) by_package: HashMap<(String, String), Vec<Affected>>,
+    /// namespace → package → statements (nested so lookups need no allocation).
+    pub(crate) by_package: HashMap<String, HashMap<String, Vec<Affected>>>,
     pub(crate) vulns: HashMap<String, Vec<VulnInfo>>,
     pub(crate) kev: HashSet<String>,
     pub(crate) epss: HashMap<String, Epss>,
@@ -449,7 +450,9 @@ impl VulnDb {
             let severity =
                 sev.and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok());
             idx.by_package
-                .entry((namespace.clone(), package.clone()))
+                .entry(namespace.clone())
+                .or_default()
+                .entry(package.clone())
                 .or_default()
                 .push(Affected {
                     vuln_id,
@@ -463,7 +466,7 @@ impl VulnDb {
                 });
         }
         // group each package's statements by vulnerability, highest precedence first (the matcher relies on it)
-        for rows in idx.by_package.values_mut() {
+        for rows in idx.by_package.values_mut().flat_map(|m| m.values_mut()) {
             rows.sort_by(|a, b| {
                 a.vuln_id
                     .cmp(&b.vuln_id)

@@ -1,5 +1,6 @@
 //! Matching an SBOM against the in-memory index: a pure function of (SBOM, database contents).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -57,26 +58,26 @@ fn language_namespace(t: PackageType) -> Option<&'static str> {
 }
 
 /// Where to look a package up: (namespace, name, version) for the binary and, for OS packages, the source name.
-fn targets(p: &Package, distro_ns: Option<&str>) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
+fn targets<'a>(
+    p: &'a Package,
+    distro_ns: Option<&'a str>,
+) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
+    let mut out = Vec::with_capacity(2);
     if let Some(ns) = language_namespace(p.package_type) {
-        out.push((
-            ns.to_string(),
-            normalize_name(ns, &p.name),
-            p.version.clone(),
-        ));
+        let name = match ns {
+            "pypi" | "nuget" | "packagist" => Cow::Owned(normalize_name(ns, &p.name)),
+            _ => Cow::Borrowed(p.name.trim()),
+        };
+        out.push((ns, name, p.version.as_str()));
         return out;
     }
     let Some(ns) = distro_ns else {
         return out;
     };
-    out.push((ns.to_string(), p.name.clone(), p.version.clone()));
+    out.push((ns, Cow::Borrowed(p.name.as_str()), p.version.as_str()));
     if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
-        let v = p
-            .source_version
-            .clone()
-            .unwrap_or_else(|| p.version.clone());
-        out.push((ns.to_string(), src.clone(), v));
+        let v = p.source_version.as_deref().unwrap_or(&p.version);
+        out.push((ns, Cow::Borrowed(src.as_str()), v));
     }
     out
 }
@@ -107,8 +108,11 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
                 });
                 (lo && hi && last, fixed.clone())
             }
+            // OSV `versions` lists enumerate published version strings, which is what package databases record:
+            // compare them as strings (a scheme comparison of every listed version per package is the matcher's
+            // hottest path otherwise; the ranges next to them are compared by scheme)
             Range::Exact(v) => (
-                v == version || cmp(scheme, version, v) == Some(Ordering::Equal),
+                v.trim_start_matches('v') == version.trim_start_matches('v'),
                 None,
             ),
             Range::Expr(e) => (satisfies(scheme, version, e).unwrap_or(false), None),
@@ -154,15 +158,15 @@ impl Index {
         let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
         let mut findings = Vec::new();
         let mut seen = HashSet::new();
-        for p in &sbom.packages {
+        for (pi, p) in sbom.packages.iter().enumerate() {
             for (ns, name, version) in targets(p, distro_ns.as_deref()) {
-                let Some(scheme) = scheme_for_namespace(&ns) else {
+                let Some(rows) = self.by_package.get(ns).and_then(|m| m.get(name.as_ref())) else {
                     continue;
                 };
-                let Some(rows) = self.by_package.get(&(ns.clone(), name)) else {
+                let Some(scheme) = scheme_for_namespace(ns) else {
                     continue;
                 };
-                if let Err(e) = crate::version::validate(scheme, &version) {
+                if let Err(e) = crate::version::validate(scheme, version) {
                     tracing::warn!(package = %p.name, "not matched: {e}");
                     continue;
                 }
@@ -175,16 +179,11 @@ impl Index {
                         continue;
                     }
                     for row in top {
-                        let Some(fixed) = hit(scheme, &version, row) else {
+                        let Some(fixed) = hit(scheme, version, row) else {
                             continue;
                         };
-                        let key = (
-                            row.vuln_id.clone(),
-                            p.name.clone(),
-                            p.version.clone(),
-                            p.location.clone(),
-                        );
-                        if seen.insert(key) {
+                        // binary and source name may both match the same vulnerability: report it once
+                        if seen.insert((pi, row.vuln_id.as_str())) {
                             findings.push(self.finding(row, p, fixed));
                         }
                         break;

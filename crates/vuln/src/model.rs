@@ -22,7 +22,7 @@ pub enum Range {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last_affected: Option<String>,
     },
-    /// Exactly this version.
+    /// Exactly this version (compared as a string, ignoring a leading `v`).
     Exact(String),
     /// Versions satisfying a range expression in the scheme's syntax (npm ranges, PEP 440 specifiers, …).
     Expr(String),

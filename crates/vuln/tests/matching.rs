@@ -217,3 +217,82 @@ fn owned_index_is_shareable_across_threads() {
     assert_eq!(t.join().unwrap(), idx.match_sbom(&s));
     assert!(find(&idx.match_sbom(&s), "CVE-2011-3374", "apt").is_some());
 }
+
+fn distro(id: &str, version: &str, packages: Vec<Package>) -> Sbom {
+    Sbom {
+        distro: Some(Distro {
+            id: id.into(),
+            version_id: Some(version.into()),
+            ..Default::default()
+        }),
+        packages,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn alpine_secdb_by_origin_name() {
+    // alpine-secdb v3.11 main: openssl secfixes `1.1.1d-r3: [CVE-2019-1551]`; binary libssl1.1, origin openssl
+    let p = |v| {
+        let mut p = pkg(PackageType::Apk, "libssl1.1", v, Some("openssl"));
+        p.location = "/lib/apk/db/installed".into();
+        p
+    };
+    let r = run(&distro("alpine", "3.11.6", vec![p("1.1.1d-r2")]));
+    let f = find(&r, "CVE-2019-1551", "libssl1.1").expect("CVE-2019-1551 not reported");
+    assert_eq!(f.fixed_in.as_deref(), Some("1.1.1d-r3"));
+    assert_eq!(f.namespace, "alpine:3.11");
+    let r = run(&distro("alpine", "3.11.6", vec![p("1.1.1d-r3")]));
+    assert!(find(&r, "CVE-2019-1551", "libssl1.1").is_none());
+}
+
+#[test]
+fn debian_tracker_json_dump() {
+    // vunnel debian.json: prototypejs CVE-2008-7220 stretch resolved, fixed_version 1.6.0.2-1, urgency high**;
+    // chromium CVE-2022-0456 buster open, urgency end-of-life
+    let r = run(&distro(
+        "debian",
+        "9",
+        vec![pkg(
+            PackageType::Deb,
+            "libjs-prototype",
+            "1.6.0.1-1",
+            Some("prototypejs"),
+        )],
+    ));
+    let f = find(&r, "CVE-2008-7220", "libjs-prototype").expect("CVE-2008-7220 not reported");
+    assert_eq!(f.fixed_in.as_deref(), Some("1.6.0.2-1"));
+    assert_eq!(f.severity, Severity::High);
+    let r = run(&distro(
+        "debian",
+        "10",
+        vec![pkg(
+            PackageType::Deb,
+            "chromium",
+            "90.0.4430.212-1~deb10u1",
+            None,
+        )],
+    ));
+    let f = find(&r, "CVE-2022-0456", "chromium").expect("CVE-2022-0456 not reported");
+    assert_eq!(f.fix_state, FixState::WontFix);
+}
+
+#[test]
+fn rubygems_patched_versions() {
+    // rubysec rack CVE-2013-0183: patched_versions `~> 1.3.8`, `>= 1.4.3`
+    let r = run(&Sbom {
+        packages: vec![
+            pkg(PackageType::Gem, "rack", "1.4.2", None),
+            pkg(PackageType::Gem, "rack", "1.3.9", None),
+        ],
+        ..Default::default()
+    });
+    let hits: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.id == "CVE-2013-0183")
+        .collect();
+    assert_eq!(hits.len(), 1, "only 1.4.2 is vulnerable: {hits:?}");
+    assert_eq!(hits[0].package_version, "1.4.2");
+    assert_eq!(hits[0].fixed_in.as_deref(), Some("1.4.3"));
+}

@@ -146,3 +146,38 @@ fn imports_from_a_local_http_mirror_and_file_urls() {
             .is_empty()
     );
 }
+
+#[test]
+fn nvd_cvss_is_the_severity_fallback() {
+    // NVD single-entry.json: CVE-2022-1576, CVSS 3.1 base 6.5 (MEDIUM), Primary. The OSV record (generated here)
+    // aliases it and gives no severity of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(
+        shared().join("vulndata/vunnel/tests/unit/providers/nvd/test-fixtures/single-entry.json"),
+        src.join("nvd.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("osv.json"),
+        r#"{"schema_version":"1.6.0","id":"GHSA-test-0002","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2022-1576"],
+        "affected":[{"package":{"ecosystem":"npm","name":"no-sev"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"2.4.5"}]}]}]}"#,
+    )
+    .unwrap();
+    let mut db = VulnDb::open(dir.path().join("v.db")).unwrap();
+    db.import(src.to_str().unwrap()).unwrap();
+    let f = &db.match_sbom(&npm("no-sev", "2.4.4")).unwrap().findings[0];
+    assert_eq!(f.severity, portcullis_vuln::Severity::Medium);
+    assert!(
+        f.cvss
+            .iter()
+            .any(|c| c.version == "3.1" && c.base_score == 6.5)
+    );
+    assert!(
+        f.description
+            .as_deref()
+            .unwrap_or("")
+            .contains("WP Maintenance Mode")
+    );
+}
