@@ -1,5 +1,7 @@
 //! `portcullis evaluate`: evaluate an SBOM (and its findings) against an Anchore policy bundle.
 //!
+//! Findings come from `--findings`, or else from matching the SBOM against the local vulnerability database
+//! (which also tells `stale_feed_data` and `vulnerability_data_unavailable` what they need).
 //! Exit codes: 0 pass (GO/WARN), 1 fail (STOP), 2 error. An engine-client form (`evaluate check <image>`)
 //! can be added as a subcommand beside the positional input.
 
@@ -12,21 +14,26 @@ use portcullis_policy::{Action, Bundle, EvalOptions, ImageInput, report};
 /// Arguments of `portcullis evaluate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// An SBOM file (Portcullis native JSON). Image references need the analysis pipeline (not in this build).
+    /// An SBOM file (Portcullis native JSON, CycloneDX or SPDX JSON). For an image, write its SBOM first.
     input: String,
     /// The policy bundle (Anchore JSON, version 1_0 or 2).
     #[arg(long)]
     policy: PathBuf,
-    /// The image's findings (native match report JSON, as `portcullis scan --json` writes).
+    /// The image's findings (native match report JSON, as `portcullis scan -o json` writes); default: match
+    /// the SBOM against the vulnerability database.
     #[arg(long)]
     findings: Option<PathBuf>,
+    /// Vulnerability database (default: `PORTCULLIS_DB`, else `<user data dir>/portcullis/vuln.db`).
+    #[arg(long, conflicts_with = "findings")]
+    db: Option<PathBuf>,
     /// The tag to evaluate as (for mappings); default: the SBOM's reference or source.
     #[arg(long)]
     tag: Option<String>,
     /// The image's actual Dockerfile, when there is one.
     #[arg(long)]
     dockerfile: Option<PathBuf>,
-    /// When the vulnerability data was last synced (RFC 3339), for `stale_feed_data`.
+    /// When the vulnerability data was last synced (RFC 3339), for `stale_feed_data` (default with the
+    /// database: its latest import).
     #[arg(long)]
     feed_synced: Option<String>,
     /// Final action for an image no mapping matches.
@@ -53,24 +60,69 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
         .with_context(|| format!("{} is not a valid {what}", path.display()))
 }
 
+/// Findings from the database, with its latest import time and whether it covers the image's distro.
+struct Matched {
+    report: portcullis_vuln::MatchReport,
+    synced: Option<String>,
+    covers_distro: Option<bool>,
+}
+
+fn match_with_db(sbom: &portcullis_sbom::Sbom, db: Option<&Path>) -> anyhow::Result<Matched> {
+    let path = portcullis_vuln::resolve_db_path(db)?;
+    if !path.exists() {
+        bail!(
+            "no vulnerability database at {}: run `portcullis db import <dir|file|url>`, or pass --findings",
+            path.display()
+        );
+    }
+    let db = portcullis_vuln::VulnDb::open(&path)?;
+    let report = db.match_sbom(sbom)?;
+    let status = db.status()?;
+    let synced = status.sources.iter().map(|s| s.imported_at.clone()).max();
+    let covers_distro = sbom
+        .distro
+        .as_ref()
+        .and_then(portcullis_vuln::distro_namespace)
+        .map(|ns| status.namespaces.contains_key(&ns));
+    Ok(Matched {
+        report,
+        synced,
+        covers_distro,
+    })
+}
+
+fn parse_time(
+    t: &str,
+    what: &str,
+) -> anyhow::Result<portcullis_policy::chrono::DateTime<portcullis_policy::chrono::Utc>> {
+    Ok(portcullis_policy::chrono::DateTime::parse_from_rfc3339(t)
+        .with_context(|| format!("{what} `{t}` is not an RFC 3339 time"))?
+        .with_timezone(&portcullis_policy::chrono::Utc))
+}
+
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let input_path = Path::new(&args.input);
     if !input_path.is_file() {
         bail!(
-            "`{}` is not a file; evaluating an image reference directly needs the image analysis pipeline, \
-             which this build does not have yet: pass an SBOM file and --findings",
+            "`{}` is not a file: evaluate takes an SBOM; for an image write one first, e.g. `portcullis scan {} -o cyclonedx-json > sbom.json`",
+            args.input,
             args.input
         );
     }
     let bundle = Bundle::from_path(&args.policy)?;
-    let sbom: portcullis_sbom::Sbom = read_json(input_path, "SBOM")?;
-    let Some(findings) = &args.findings else {
-        bail!(
-            "no findings given: pass --findings <match-report.json> (without them every vulnerability rule would pass silently)"
-        );
+    let bytes = std::fs::read(input_path)
+        .with_context(|| format!("cannot read SBOM {}", input_path.display()))?;
+    let sbom = portcullis_sbom::read_sbom(&bytes)
+        .with_context(|| format!("{} is not a readable SBOM", input_path.display()))?;
+    let matched = match &args.findings {
+        Some(p) => Matched {
+            report: read_json(p, "match report")?,
+            synced: None,
+            covers_distro: None,
+        },
+        None => match_with_db(&sbom, args.db.as_deref())?,
     };
-    let findings: portcullis_vuln::MatchReport = read_json(findings, "match report")?;
     let dockerfile = match &args.dockerfile {
         Some(p) => Some(
             std::fs::read_to_string(p)
@@ -85,18 +137,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| sbom.source.clone());
     let mut input = ImageInput::new(
         &sbom,
-        &findings,
+        &matched.report,
         &tag,
         portcullis_policy::chrono::Utc::now(),
     );
     input.dockerfile = dockerfile.as_deref();
-    if let Some(t) = &args.feed_synced {
-        input.feed_synced = Some(
-            portcullis_policy::chrono::DateTime::parse_from_rfc3339(t)
-                .with_context(|| format!("--feed-synced `{t}` is not an RFC 3339 time"))?
-                .with_timezone(&portcullis_policy::chrono::Utc),
-        );
-    }
+    input.vuln_data_available = matched.covers_distro;
+    input.feed_synced = match (&args.feed_synced, &matched.synced) {
+        (Some(t), _) => Some(parse_time(t, "--feed-synced")?),
+        (None, Some(t)) => Some(parse_time(t, "the database's import time")?),
+        (None, None) => None,
+    };
     let opts = EvalOptions {
         unmapped: match args.unmapped {
             Unmapped::Go => Action::Go,
