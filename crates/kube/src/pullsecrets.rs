@@ -6,13 +6,9 @@
 //! Secret does not fail the lookup — like the kubelet, the remaining credentials are still used — but is
 //! reported in [`PullCredentials::warnings`] with what to fix.
 
-use std::collections::BTreeMap;
-
-use base64::Engine as _;
 use k8s_openapi::api::core::v1::{PodSpec, Secret, ServiceAccount};
 use kube::Api;
 use portcullis_image::Credential;
-use serde::Deserialize;
 
 /// Secret type of a `.dockerconfigjson` pull secret.
 pub const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
@@ -40,115 +36,51 @@ pub enum PullSecretError {
         /// The key.
         key: String,
     },
-    /// The data is not the expected JSON.
-    #[error("secret {secret} key {key:?} is not valid docker config JSON: {reason}")]
-    BadJson {
+    /// The data is not usable docker config JSON.
+    #[error("secret {secret} key {key:?} holds no usable registry credentials: {reason}")]
+    Invalid {
         /// `namespace/name`.
         secret: String,
         /// The key.
         key: String,
-        /// Parser message.
-        reason: String,
-    },
-    /// An `auth` field is not base64 of `username:password`.
-    #[error(
-        "secret {secret}: the auth for registry {registry:?} is not base64 of \"username:password\" ({reason})"
-    )]
-    BadAuth {
-        /// `namespace/name`.
-        secret: String,
-        /// Registry key.
-        registry: String,
-        /// What is wrong.
+        /// What is wrong (from the image crate's parser).
         reason: String,
     },
 }
 
-#[derive(Deserialize)]
-struct DockerConfig {
-    #[serde(default)]
-    auths: BTreeMap<String, AuthEntry>,
-}
-
-#[derive(Deserialize, Default)]
-struct AuthEntry {
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default, rename = "identitytoken")]
-    identity_token: Option<String>,
-}
-
-/// Normalises a docker config registry key (`https://index.docker.io/v1/`, `quay.io`,
-/// `http://127.0.0.1:5000/v2/`) to the registry host[:port] used by image references.
+/// Normalises a docker config registry key (`https://index.docker.io/v1/` → `docker.io`); the image crate's
+/// rule, so credentials match the registries of parsed image references.
 pub fn normalize_registry(key: &str) -> String {
-    let k = key
-        .trim()
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let host = k.split('/').next().unwrap_or(k).to_ascii_lowercase();
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-            "docker.io".into()
-        }
-        _ => host,
-    }
+    portcullis_image::auth::normalise_registry(key)
 }
 
-/// Parses docker config JSON (`.dockerconfigjson` with `auths`, or legacy `.dockercfg` without it) into
-/// credentials. `secret` (`namespace/name`) and `key` are only used in error messages.
+/// Parses docker config JSON (`.dockerconfigjson` with `auths`, or legacy `.dockercfg` without the wrapper)
+/// with the image crate's parser. `secret` (`namespace/name`) and `key` are used in error messages.
 pub fn parse_docker_config(
     data: &[u8],
     secret: &str,
     key: &str,
 ) -> Result<Vec<Credential>, PullSecretError> {
-    let bad_json = |reason: String| PullSecretError::BadJson {
+    let bad = |reason: String| PullSecretError::Invalid {
         secret: secret.into(),
         key: key.into(),
         reason,
     };
-    let auths: BTreeMap<String, AuthEntry> = if key == ".dockercfg" {
-        serde_json::from_slice(data).map_err(|e| bad_json(e.to_string()))?
+    let wrapped;
+    let doc = if key == ".dockercfg" {
+        let legacy: serde_json::Value =
+            serde_json::from_slice(data).map_err(|e| bad(format!("not JSON: {e}")))?;
+        wrapped = serde_json::to_vec(&serde_json::json!({ "auths": legacy }))
+            .map_err(|e| bad(e.to_string()))?;
+        &wrapped[..]
     } else {
-        let cfg: DockerConfig =
-            serde_json::from_slice(data).map_err(|e| bad_json(e.to_string()))?;
-        cfg.auths
+        data
     };
-    let mut out = Vec::new();
-    for (registry, entry) in auths {
-        let (username, password) = match (&entry.username, &entry.password, &entry.auth) {
-            (Some(u), Some(p), _) if !u.is_empty() => (u.clone(), p.clone()),
-            (_, _, Some(auth)) if !auth.is_empty() => {
-                let bad = |reason: String| PullSecretError::BadAuth {
-                    secret: secret.into(),
-                    registry: registry.clone(),
-                    reason,
-                };
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(auth.trim())
-                    .map_err(|e| bad(format!("invalid base64: {e}")))?;
-                let text = String::from_utf8(raw).map_err(|_| bad("not UTF-8".into()))?;
-                let (u, p) = text
-                    .split_once(':')
-                    .ok_or_else(|| bad("no ':' between username and password".into()))?;
-                (u.to_string(), p.to_string())
-            }
-            _ => match &entry.identity_token {
-                // An identity token is sent as the password with the conventional `<token>` user.
-                Some(tok) if !tok.is_empty() => ("<token>".to_string(), tok.clone()),
-                _ => continue,
-            },
-        };
-        out.push(Credential {
-            registry: normalize_registry(&registry),
-            username,
-            password,
-        });
-    }
-    Ok(out)
+    portcullis_image::auth::credentials_from_docker_config(
+        doc,
+        &format!("secret {secret} key {key}"),
+    )
+    .map_err(|e| bad(e.to_string()))
 }
 
 /// Extracts the credentials of one Secret object.
@@ -262,7 +194,9 @@ pub async fn pod_pull_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use k8s_openapi::ByteString;
+    use std::collections::BTreeMap;
 
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)
@@ -289,7 +223,6 @@ mod tests {
             got,
             vec![
                 ("127.0.0.1:5000", "puller", "pull:pw"),
-                ("ghcr.io", "<token>", "tok"),
                 ("docker.io", "u", "p:w"),
             ]
         );
@@ -306,7 +239,7 @@ mod tests {
     #[test]
     fn bad_inputs_name_the_secret_and_problem() {
         let e = parse_docker_config(b"{not json", "team/regcred", ".dockerconfigjson").unwrap_err();
-        assert!(matches!(e, PullSecretError::BadJson { .. }));
+        assert!(matches!(e, PullSecretError::Invalid { .. }));
         assert!(e.to_string().contains("team/regcred"), "{e}");
 
         let e = parse_docker_config(
@@ -315,12 +248,12 @@ mod tests {
             ".dockerconfigjson",
         )
         .unwrap_err();
-        assert!(e.to_string().contains("invalid base64"), "{e}");
+        assert!(e.to_string().contains("not base64"), "{e}");
 
         let json = format!(r#"{{"auths":{{"r.io":{{"auth":"{}"}}}}}}"#, b64("nocolon"));
         let e =
             parse_docker_config(json.as_bytes(), "team/regcred", ".dockerconfigjson").unwrap_err();
-        assert!(e.to_string().contains("no ':'"), "{e}");
+        assert!(e.to_string().contains("no `:` found"), "{e}");
         assert!(e.to_string().contains("r.io"), "{e}");
     }
 
