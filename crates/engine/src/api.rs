@@ -296,7 +296,7 @@ async fn list_images(
     let q = query(q, &["tag"])?;
     let e = s.engine.clone();
     Ok(Json(
-        blocking(move || Ok(e.store().list_images(q.get("tag").map(String::as_str))?)).await?,
+        blocking(move || e.images(q.get("tag").map(String::as_str))).await?,
     ))
 }
 

@@ -381,6 +381,13 @@ impl Engine {
         })
     }
 
+    /// Images, newest first; with `tag` (normalised like a pull string: `nginx` → `docker.io/library/nginx:latest`),
+    /// only those seen with it.
+    pub fn images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
+        let tag = tag.map(normalise_tag);
+        Ok(self.store.list_images(tag.as_deref())?)
+    }
+
     /// An image's vulnerabilities.
     pub fn vulns(&self, digest: &str, kind: VulnKind) -> Result<VulnReport> {
         let image = self.image(digest)?;
@@ -449,15 +456,15 @@ impl Engine {
         let evaluator = self.stages.evaluator.as_ref().ok_or_else(|| {
             EngineError::Unavailable("no policy evaluator is configured in this service".into())
         })?;
-        let tag = match tag {
+        let tag = match tag.map(normalise_tag) {
             Some(t) => {
-                if !image.tags.iter().any(|x| x == t) {
+                if !image.tags.contains(&t) {
                     return Err(EngineError::NotFound(format!(
                         "image {digest} was never seen with tag {t:?}; its tags: {}",
                         image.tags.join(", ")
                     )));
                 }
-                t.to_string()
+                t
             }
             None => image.tags.first().cloned().ok_or_else(|| {
                 EngineError::BadRequest(format!(
@@ -896,6 +903,14 @@ impl Engine {
     }
 }
 
+/// `registry/repository:tag` for a tag reference; other text unchanged.
+fn normalise_tag(tag: &str) -> String {
+    match portcullis_image::ImageRef::parse(tag) {
+        Ok(r) if r.digest.is_none() => crate::verdicts::tag_key(&r),
+        _ => tag.to_string(),
+    }
+}
+
 fn check_digest(digest: &str) -> Result<()> {
     if is_digest(digest) {
         Ok(())
@@ -938,6 +953,8 @@ mod tests {
         assert_eq!((p.tag, p.digest.as_deref()), (None, Some(D)));
         let p = split_pull(&format!("reg.io/a:v1@{D}")).unwrap();
         assert_eq!(p.tag.as_deref(), Some("reg.io/a:v1"));
+        assert_eq!(normalise_tag("nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(normalise_tag("reg.io/a:v1"), "reg.io/a:v1");
         for bad in [
             "",
             "a b",

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use portcullis_admission::{ImageState, ImageVerdicts};
+use portcullis_admission::{Decision, ImageState, ImageVerdicts, Outcome, Review};
 use portcullis_image::ImageRef;
 use portcullis_policy::Verdict;
-use portcullis_store::{AnalysisStatus, PolicyRecord};
+use portcullis_store::{AnalysisStatus, NewDecision, PolicyRecord};
 use portcullis_vuln::{Finding, MatchReport};
 use tokio::sync::{mpsc, watch};
 
@@ -56,7 +56,57 @@ pub struct EngineVerdicts {
     wanted_policies: Mutex<HashSet<String>>,
     wanted_tags: Mutex<HashSet<(String, String)>>,
     queue: mpsc::UnboundedSender<(String, String)>,
+    audit: mpsc::UnboundedSender<NewDecision>,
     ready: AtomicBool,
+}
+
+/// The audit-trail record of one admission decision: who, what object, images and digests, the strictest
+/// mode, the verdict summary (`skipped`, `pass`, `warn`, `fail`, `unknown`) and the reasons given.
+pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
+    let req = &review.request;
+    let verdict = if d.skipped.is_some() {
+        "skipped"
+    } else if d.images.iter().any(|i| i.outcome == Outcome::Failed) {
+        "fail"
+    } else if d.images.iter().any(|i| {
+        matches!(
+            i.outcome,
+            Outcome::NotAnalysed
+                | Outcome::Analysing
+                | Outcome::NotEvaluated
+                | Outcome::AnalysisFailed(_)
+        )
+    }) {
+        "unknown"
+    } else if d.images.iter().any(|i| i.outcome == Outcome::Warned) {
+        "warn"
+    } else {
+        "pass"
+    };
+    let mut reasons: Vec<String> = d.message.iter().cloned().collect();
+    reasons.extend(d.images.iter().filter_map(|i| i.explanation.clone()));
+    reasons.extend(d.warnings.iter().cloned());
+    NewDecision {
+        who: req.user_info.username.clone(),
+        operation: serde_json::to_value(&req.operation)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        kind: req.kind.kind.clone(),
+        namespace: review.namespace().to_string(),
+        name: d.object.rsplit('/').next().unwrap_or_default().to_string(),
+        uid: d.uid.clone(),
+        images: d.images.iter().map(|i| i.image.clone()).collect(),
+        digests: d
+            .images
+            .iter()
+            .map(|i| i.digest.clone().unwrap_or_default())
+            .collect(),
+        mode: d.mode.map(|m| m.as_str()).unwrap_or("none").to_string(),
+        allowed: d.allowed,
+        verdict: verdict.to_string(),
+        reasons,
+    }
 }
 
 impl EngineVerdicts {
@@ -69,13 +119,24 @@ impl EngineVerdicts {
         mut shutdown: watch::Receiver<bool>,
     ) -> Arc<EngineVerdicts> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
+        let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
         let me = Arc::new(EngineVerdicts {
             engine,
             snap: RwLock::new(Arc::new(Snapshot::default())),
             wanted_policies: Mutex::new(["default".to_string()].into_iter().collect()),
             wanted_tags: Mutex::new(HashSet::new()),
             queue: tx,
+            audit: audit_tx,
             ready: AtomicBool::new(false),
+        });
+        let store = me.engine.store().clone();
+        tokio::spawn(async move {
+            while let Some(d) = audit_rx.recv().await {
+                let s = store.clone();
+                if let Err(e) = blocking(move || Ok(s.append_decision(&d)?)).await {
+                    tracing::error!(error = %e, "recording an admission decision in the audit trail failed");
+                }
+            }
         });
         let this = me.clone();
         tokio::spawn(async move {
@@ -216,6 +277,13 @@ impl EngineVerdicts {
         }
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
         Ok(())
+    }
+
+    /// Appends a decision to the audit trail in the background (never blocks the webhook).
+    pub fn record(&self, review: &Review, decision: &Decision) {
+        if self.audit.send(audit_record(review, decision)).is_err() {
+            tracing::error!(uid = %decision.uid, "audit trail writer stopped; decision not recorded");
+        }
     }
 
     /// Rebuilds the snapshot now (blocking; tests and start-up).

@@ -107,4 +107,40 @@ fn webhook_review_is_denied_with_the_check_reasons() {
         assert!(message.contains(cve), "denial {message:?} lacks {cve}");
     }
     assert_eq!(t.analyser.total_calls(), 1);
+
+    // Both decisions go to the audit trail (in the background).
+    verdicts.record(&review, &first);
+    verdicts.record(&review, &second);
+    let start = Instant::now();
+    let trail = loop {
+        let trail = store.list_decisions(&Default::default()).unwrap();
+        if trail.len() == 2 {
+            break trail;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "audit trail has {} entries",
+            trail.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let newest = &trail[0].decision;
+    assert_eq!(
+        (
+            newest.kind.as_str(),
+            newest.operation.as_str(),
+            newest.mode.as_str()
+        ),
+        ("Pod", "CREATE", "policy")
+    );
+    assert_eq!((newest.allowed, newest.verdict.as_str()), (false, "fail"));
+    assert_eq!(newest.images, vec![tag.to_string()]);
+    assert_eq!(newest.digests, vec![d.clone()]);
+    assert!(
+        newest.reasons.iter().any(|r| r.contains("CVE-2023-0286")),
+        "{:?}",
+        newest.reasons
+    );
+    assert_eq!(trail[1].decision.verdict, "unknown");
+    assert!(!newest.who.is_empty());
 }
