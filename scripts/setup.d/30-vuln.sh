@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reference tools and real version lists for the vuln crate's differential tests (idempotent).
 #  - dpkg (always present), rpm + python3-rpm (rpm's own comparison), python3-packaging (PEP 440),
-#    python3-apt; npm's `semver` package installed with npm into ~/.cache/portcullis/npm-semver.
+#    npm's `semver` package installed with npm into ~/.cache/portcullis/npm-semver.
 #  - PyPI and npm version lists fetched through pip/npm into ~/.cache/portcullis/versions/ (kept once fetched).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -11,6 +11,8 @@ command -v rpm >/dev/null || need+=(rpm)
 /usr/bin/python3 -c 'import packaging.version' 2>/dev/null || need+=(python3-packaging)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+command -v pip >/dev/null || command -v pip3 >/dev/null || need+=(python3-pip)
+[ -x /usr/lib/apt/apt-helper ] || need+=(apt)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y --no-install-recommends "${need[@]}"
 fi
@@ -28,7 +30,7 @@ pypi="django numpy requests setuptools pip urllib3 cryptography pandas flask jin
 for p in $pypi; do
   f="$vdir/pypi/$p.txt"
   [ -s "$f" ] && continue
-  pip index versions --pre "$p" 2>/dev/null | sed -n 's/^Available versions: //p' | tr ',' '\n' | tr -d ' ' > "$f.tmp" || true
+  "$(command -v pip || command -v pip3)" index versions --pre "$p" 2>/dev/null | sed -n 's/^Available versions: //p' | tr ',' '\n' | tr -d ' ' > "$f.tmp" || true
   if [ -s "$f.tmp" ]; then mv "$f.tmp" "$f"; else rm -f "$f.tmp"; echo "warning: could not fetch PyPI versions of $p" >&2; fi
 done
 npmpkgs="lodash react express typescript webpack @babel/core next vue @angular/core axios moment

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use portcullis_image::ImageRef;
@@ -64,14 +64,50 @@ pub struct InvalidReference {
 ///
 /// Uses `portcullis_image::ImageRef::parse`; while that build does not implement it yet, falls back to the
 /// OCI distribution reference grammar implemented by `oci-client` (same normalisation rules as Docker).
+///
+/// Results are memoised (bounded, cleared when full): the grammar is a large regex (~8 µs per reference), and
+/// a cluster runs the same few hundred references over and over.
 pub fn parse_image(s: &str) -> Result<ImageRef, InvalidReference> {
+    if s.is_empty() {
+        return Err(InvalidReference {
+            image: String::new(),
+            reason: "the container has no image".into(),
+        });
+    }
+    if let Some(hit) = REF_CACHE.read().ok().and_then(|c| c.get(s).cloned()) {
+        return hit.map_err(|reason| InvalidReference {
+            image: s.to_string(),
+            reason,
+        });
+    }
+    let parsed = parse_image_uncached(s);
+    if let Ok(mut c) = REF_CACHE.write() {
+        if c.len() >= REF_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(
+            s.to_string(),
+            parsed
+                .as_ref()
+                .map(Clone::clone)
+                .map_err(|e| e.reason.clone()),
+        );
+    }
+    parsed
+}
+
+/// Most memoised references.
+const REF_CACHE_MAX: usize = 8192;
+
+type RefCache = RwLock<HashMap<String, Result<ImageRef, String>>>;
+
+static REF_CACHE: LazyLock<RefCache> = LazyLock::new(|| RwLock::new(HashMap::new()));
+
+fn parse_image_uncached(s: &str) -> Result<ImageRef, InvalidReference> {
     let invalid = |reason: String| InvalidReference {
         image: s.to_string(),
         reason,
     };
-    if s.is_empty() {
-        return Err(invalid("the container has no image".into()));
-    }
     match ImageRef::parse(s) {
         Ok(r) => Ok(r),
         Err(portcullis_image::Error::Unimplemented(_)) => {

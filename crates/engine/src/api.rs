@@ -55,28 +55,29 @@ impl ApiConfig {
     /// Reads the admin token from `PORTCULLIS_ADMIN_TOKEN`, or from the file named by
     /// `PORTCULLIS_ADMIN_TOKEN_FILE` (a mounted Secret); the error says how to set one.
     pub fn admin_token_from_env() -> Result<String, String> {
-        if let Ok(t) = std::env::var("PORTCULLIS_ADMIN_TOKEN")
-            && !t.trim().is_empty()
-        {
-            return Ok(t.trim().to_string());
-        }
-        if let Some(path) = std::env::var_os("PORTCULLIS_ADMIN_TOKEN_FILE") {
-            let t = std::fs::read_to_string(&path).map_err(|e| {
-                format!(
-                    "reading the admin token file {}: {e}",
-                    std::path::Path::new(&path).display()
-                )
-            })?;
-            if t.trim().is_empty() {
-                return Err(format!(
-                    "admin token file {} is empty",
-                    std::path::Path::new(&path).display()
-                ));
-            }
-            return Ok(t.trim().to_string());
-        }
-        Err("no API admin token: set PORTCULLIS_ADMIN_TOKEN or PORTCULLIS_ADMIN_TOKEN_FILE".into())
+        admin_token(
+            std::env::var("PORTCULLIS_ADMIN_TOKEN").ok().as_deref(),
+            std::env::var_os("PORTCULLIS_ADMIN_TOKEN_FILE")
+                .as_deref()
+                .map(std::path::Path::new),
+        )
     }
+}
+
+/// The admin token: `value` when non-empty, else the trimmed content of `file`; the error says how to set one.
+pub fn admin_token(value: Option<&str>, file: Option<&std::path::Path>) -> Result<String, String> {
+    if let Some(t) = value.map(str::trim).filter(|t| !t.is_empty()) {
+        return Ok(t.to_string());
+    }
+    if let Some(path) = file {
+        let t = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading the admin token file {}: {e}", path.display()))?;
+        if t.trim().is_empty() {
+            return Err(format!("admin token file {} is empty", path.display()));
+        }
+        return Ok(t.trim().to_string());
+    }
+    Err("no API admin token: set PORTCULLIS_ADMIN_TOKEN or PORTCULLIS_ADMIN_TOKEN_FILE".into())
 }
 
 #[derive(Clone)]
@@ -507,4 +508,40 @@ async fn list_decisions(
     };
     let e = s.engine.clone();
     Ok(Json(blocking(move || e.decisions(&filter)).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_token_from_value_or_secret_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        assert_eq!(admin_token(Some(" v "), Some(&f)).unwrap(), "v");
+        assert_eq!(admin_token(Some(""), Some(&f)).unwrap(), "s3cret");
+        std::fs::write(&f, "  \n").unwrap();
+        assert!(
+            admin_token(None, Some(&f))
+                .unwrap_err()
+                .contains("is empty")
+        );
+        let missing = dir.path().join("nope");
+        assert!(
+            admin_token(None, Some(&missing))
+                .unwrap_err()
+                .contains("nope")
+        );
+        assert!(
+            admin_token(None, None)
+                .unwrap_err()
+                .contains("PORTCULLIS_ADMIN_TOKEN")
+        );
+        let cfg = ApiConfig {
+            tokens: vec!["s3cret".into()],
+            max_body_bytes: 1,
+        };
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod client;
 mod engine;
+pub mod service;
 pub mod stages;
 pub mod verdicts;
 

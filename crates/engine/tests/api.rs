@@ -594,7 +594,17 @@ fn bad_input_gets_a_precise_4xx_and_changes_nothing() {
             404,
             "no such endpoint",
         ),
+        // Another replica holds the feed-update lock.
+        (
+            "POST",
+            "/v1/system/feeds".into(),
+            tok,
+            None,
+            409,
+            "another replica",
+        ),
     ];
+    let feed_lock = store.try_feed_lock().unwrap().expect("feed lock");
     for (method, path, token, body, status, needle) in cases {
         let (got, body) = raw(u, method, &path, token, body);
         let msg = body["message"].as_str().unwrap_or_default().to_string();
@@ -605,6 +615,7 @@ fn bad_input_gets_a_precise_4xx_and_changes_nothing() {
         );
         assert_eq!(body["status"], status, "{method} {path}: {body}");
     }
+    drop(feed_lock);
     assert_eq!(snapshot(&store), before, "bad requests changed nothing");
     assert!(
         !raw(u, "GET", "/v1/images", tok, None)

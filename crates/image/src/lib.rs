@@ -230,10 +230,21 @@ pub async fn open(
     open_with_limits(source, opts, work_dir, wanted, &Limits::default()).await
 }
 
+/// Runs synchronous file work (squashing) from async code: through `block_in_place` on a multi-threaded tokio
+/// runtime, so other tasks move to other workers meanwhile; inline otherwise.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// [`open`] with explicit [`Limits`] on paths and kept content.
 ///
-/// Squashing is synchronous file work; it runs on the calling task (callers that must not block an async
-/// executor thread call this from `spawn_blocking` or a dedicated runtime).
+/// Squashing is synchronous file work; on a multi-threaded tokio runtime it runs through `block_in_place`, on a
+/// current-thread runtime inline.
 pub async fn open_with_limits(
     source: &Source,
     opts: &PullOptions,
@@ -243,7 +254,7 @@ pub async fn open_with_limits(
 ) -> Result<Image, Error> {
     match source {
         Source::Dir(root) => {
-            let fs = FsView::from_dir(root, wanted)?;
+            let fs = blocking(|| FsView::from_dir(root, wanted))?;
             Ok(Image {
                 reference: None,
                 manifest_digest: None,
@@ -254,12 +265,12 @@ pub async fn open_with_limits(
                 fs,
             })
         }
-        Source::OciLayout(dir, name) => {
+        Source::OciLayout(dir, name) => blocking(|| {
             archive::open_oci_layout(dir, name.as_deref(), opts, work_dir, wanted, limits)
-        }
-        Source::DockerArchive(path, tag) => {
+        }),
+        Source::DockerArchive(path, tag) => blocking(|| {
             archive::open_docker_archive(path, tag.as_deref(), work_dir, wanted, limits)
-        }
+        }),
         Source::Registry(r) => Client::new(opts)?.pull(r, work_dir, wanted, limits).await,
     }
 }

@@ -536,33 +536,36 @@ impl Client {
             .collect();
         let files: Vec<Result<(PathBuf, bool), Error>> =
             futures::stream::iter(fetches).buffered(4).collect().await;
-        let mut sq = Squasher::new(&image, work_dir, wanted, limits.clone())?;
-        for (l, f) in infos.iter().zip(files) {
-            let (path, from_cache) = f?;
-            let file =
-                std::fs::File::open(&path).map_err(|e| Error::io("cannot open blob", &path, e))?;
-            if from_cache {
-                // Cached content is verified before use: a corrupted entry is removed and reported.
-                let (actual, _) = HashReader::new(file)
-                    .finish()
-                    .map_err(|e| Error::io("cannot read blob", &path, e))?;
-                if actual != l.digest {
-                    let _ = std::fs::remove_file(&path);
-                    return Err(Error::DigestMismatch {
-                        image,
-                        what: format!(
-                            "cached layer {} (removed from the cache; retry)",
-                            path.display()
-                        ),
-                        expected: l.digest.clone(),
-                        actual,
-                    });
+        let fs = crate::blocking(|| -> Result<crate::FsView, Error> {
+            let mut sq = Squasher::new(&image, work_dir, wanted, limits.clone())?;
+            for (l, f) in infos.iter().zip(files) {
+                let (path, from_cache) = f?;
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::io("cannot open blob", &path, e))?;
+                if from_cache {
+                    // Cached content is verified before use: a corrupted entry is removed and reported.
+                    let (actual, _) = HashReader::new(file)
+                        .finish()
+                        .map_err(|e| Error::io("cannot read blob", &path, e))?;
+                    if actual != l.digest {
+                        let _ = std::fs::remove_file(&path);
+                        return Err(Error::DigestMismatch {
+                            image,
+                            what: format!(
+                                "cached layer {} (removed from the cache; retry)",
+                                path.display()
+                            ),
+                            expected: l.digest.clone(),
+                            actual,
+                        });
+                    }
                 }
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::io("cannot open blob", &path, e))?;
+                sq.apply_layer(&l.digest, file, None)?;
             }
-            let file =
-                std::fs::File::open(&path).map_err(|e| Error::io("cannot open blob", &path, e))?;
-            sq.apply_layer(&l.digest, file, None)?;
-        }
+            Ok(sq.finish())
+        })?;
         Ok(Image {
             reference: Some(r.clone()),
             manifest_digest: Some(manifest_digest),
@@ -570,7 +573,7 @@ impl Client {
             image_id: config.digest,
             config: cfg,
             layers: infos,
-            fs: sq.finish(),
+            fs,
         })
     }
 }

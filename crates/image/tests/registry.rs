@@ -95,6 +95,21 @@ fn plain_http_loopback_registry_pull_and_resolve() {
     )
     .unwrap();
     assert_eq!(img2.image_id, img.image_id);
+    // On a multi-threaded runtime (the server's) squashing runs through block_in_place.
+    let mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let img3 = mt
+        .block_on(portcullis_image::open(
+            &portcullis_image::Source::Registry(r.clone()),
+            &opts,
+            &t.path().join("work"),
+            &all,
+        ))
+        .unwrap();
+    assert_eq!(img3.fs.read("/marker").unwrap(), b"plain");
 }
 
 #[test]

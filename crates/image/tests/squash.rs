@@ -453,3 +453,112 @@ fn docker_archive_written_by_skopeo_opens_like_the_layout() {
         .to_string();
     assert!(e.contains("no image tagged `nope`"), "{e}");
 }
+
+/// Layers written by GNU tar from real directories squash to exactly what the filesystem holds: every path,
+/// kind, size and mode, and the bytes of every kept file.
+#[test]
+fn gnu_tar_layers_of_real_directories_squash_exactly() {
+    use portcullis_image::FsView;
+    use portcullis_image::testing::LayerFile;
+    let real = Path::new("/usr/share/doc");
+    assert!(
+        real.is_dir(),
+        "/usr/share/doc is needed (present on every Debian system)"
+    );
+    let t = tempfile::tempdir().unwrap();
+    // Second layer: hard links, symlinks (relative, absolute, dangling), modes, nested dirs.
+    let extra = t.path().join("extra");
+    let z = extra.join("zz-test");
+    std::fs::create_dir_all(z.join("a/b")).unwrap();
+    std::fs::write(z.join("a/b/bin"), b"#!/bin/sh\necho hi\n").unwrap();
+    std::fs::hard_link(z.join("a/b/bin"), z.join("a/bin-hardlink")).unwrap();
+    std::os::unix::fs::symlink("b/bin", z.join("a/rel")).unwrap();
+    std::os::unix::fs::symlink("/usr/share/doc", z.join("abs")).unwrap();
+    std::os::unix::fs::symlink("nowhere", z.join("dangling")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(z.join("a/b/bin"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let tar = |dir: &Path, what: &[String], out: &Path| {
+        let st = std::process::Command::new("tar")
+            .args(["--numeric-owner", "-C"])
+            .arg(dir)
+            .arg("-cf")
+            .arg(out)
+            .args(what)
+            .status()
+            .expect("GNU tar");
+        assert!(st.success());
+        LayerFile::from_tar(out).unwrap()
+    };
+    // The first 150 package doc directories keep the test quick on machines with many packages.
+    let mut names: Vec<String> = std::fs::read_dir(real)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.truncate(150);
+    let l1 = tar(real, &names, &t.path().join("l1.tar"));
+    let l2 = tar(&extra, &["zz-test".to_string()], &t.path().join("l2.tar"));
+    let mut w = OciWriter::new(&t.path().join("oci")).unwrap();
+    let m = w
+        .image_from_files(&[l1, l2], &TestImage::new(vec![]))
+        .unwrap();
+    w.tag("real", &m).finish().unwrap();
+    let wanted = |_: &str, size: u64, _: u32| size <= 4096;
+    let img = open_layout(
+        &t.path().join("oci"),
+        &t.path().join("work"),
+        &wanted,
+        &Limits::default(),
+    )
+    .unwrap();
+
+    let mut expected = FsView::from_dir(real, &wanted).unwrap();
+    expected.entries.retain(|p, _| {
+        names
+            .iter()
+            .any(|n| p == &format!("/{n}") || p.starts_with(&format!("/{n}/")))
+    });
+    let extra_view = FsView::from_dir(&extra, &wanted).unwrap();
+    let norm = |k: &EntryKind| match k {
+        EntryKind::Hardlink(_) => EntryKind::File,
+        k => k.clone(),
+    };
+    let mut compared = 0;
+    for (views, root) in [
+        (&mut expected, real),
+        (&mut FsView { ..extra_view }, extra.as_path()),
+    ] {
+        for (p, e) in &views.entries {
+            let got = img
+                .fs
+                .get(p)
+                .unwrap_or_else(|| panic!("{p} missing from the squashed view"));
+            assert_eq!(norm(&got.kind), e.kind, "{p}");
+            assert_eq!((got.size, got.mode), (e.size, e.mode), "{p}");
+            if e.kept {
+                let want = std::fs::read(root.join(p.trim_start_matches('/'))).unwrap();
+                let have = if got.kept {
+                    img.fs.read(p).unwrap()
+                } else {
+                    img.fs.read_resolved(p).unwrap()
+                };
+                assert_eq!(have, want, "{p}");
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(
+        img.fs.entries.len(),
+        compared,
+        "no extra paths in the squashed view"
+    );
+    assert_eq!(
+        img.fs.get("/zz-test/a/bin-hardlink").unwrap().kind,
+        EntryKind::Hardlink("/zz-test/a/b/bin".into())
+    );
+    assert_eq!(img.fs.get("/zz-test/a/b/bin").unwrap().mode, 0o4755);
+    assert_eq!(
+        img.fs.resolve("/zz-test/a/rel").as_deref(),
+        Some("/zz-test/a/b/bin")
+    );
+}

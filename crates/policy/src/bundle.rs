@@ -277,6 +277,8 @@ impl GateItems {
     /// Indexes (into `items`) of the pattern items matching `trigger_id`, in bundle order.
     pub(crate) fn pattern_matches(&self, trigger_id: &str) -> Vec<usize> {
         match &self.set {
+            // Most ids match no pattern: answer that without building the match set.
+            Some(set) if !set.is_match(trigger_id) => Vec::new(),
             Some(set) => set
                 .matches(trigger_id)
                 .iter()

@@ -204,8 +204,9 @@ impl Bundle {
     }
 
     /// The final action only, as [`Bundle::evaluate_with`] would decide it, without building the table or
-    /// any check output, and stopping at the first non-allowlisted STOP (nothing after it can change the
-    /// result): the fast path for admission-time evaluation.
+    /// any check output, skipping rules whose action cannot raise the result so far and stopping at the
+    /// first non-allowlisted STOP: the fast path for admission-time evaluation. `not_evaluated` lists the
+    /// triggers without data that it met before stopping.
     pub fn decide(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Decision {
         let parts = TagParts::parse(input.tag);
         let walk = self.walk(input, opts, &parts, false);
@@ -302,6 +303,11 @@ impl Bundle {
                         walk.warnings.push(w);
                     }
                 }
+                // Deciding only: a rule whose action cannot raise the result need not run (a trigger
+                // without data still runs, to be reported).
+                if !full && rule.action <= walk.policy_action && !rule.check.is_unevaluable() {
+                    continue;
+                }
                 let outcome = gates::run(&rule.check, &ctx, full);
                 if let Some(reason) = outcome.not_evaluated {
                     walk.not_evaluated.push(format!(
@@ -316,9 +322,9 @@ impl Bundle {
                     } else {
                         match fired.finding {
                             Some(fi) => {
-                                *memo[fi].get_or_insert_with(|| lookup(gate, &fired.trigger_id))
+                                *memo[fi].get_or_insert_with(|| lookup(gate, fired.id(&ctx)))
                             }
-                            None => lookup(gate, &fired.trigger_id),
+                            None => lookup(gate, fired.id(&ctx)),
                         }
                     };
                     let action = if hit.is_some() {
@@ -339,7 +345,7 @@ impl Bundle {
                     walk.rows.push(EvalRow {
                         image_id: image_id.clone(),
                         repo_tag: input.tag.to_string(),
-                        trigger_id: fired.trigger_id.into_owned(),
+                        trigger_id: fired.id(&ctx).to_string(),
                         gate: gate.to_string(),
                         trigger: rule.trigger.name.to_string(),
                         check_output: fired.msg,

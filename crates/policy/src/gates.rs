@@ -2,6 +2,7 @@
 //! and then run against an [`ImageInput`].
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -187,6 +188,13 @@ pub(crate) enum Check {
     Missing(&'static str),
     /// The rule's parameters cannot be compiled (e.g. a bad regex).
     Invalid(String),
+}
+
+impl Check {
+    /// True for a trigger that can only report it was not evaluated (missing data, bad parameters).
+    pub(crate) fn is_unevaluable(&self) -> bool {
+        matches!(self, Check::Missing(_) | Check::Invalid(_))
+    }
 }
 
 /// Which `/etc/passwd` field a `passwd_file` blacklist checks.
@@ -392,7 +400,8 @@ pub(crate) fn compile(
 /// One fired trigger instance. Vulnerability trigger ids borrow from the evaluation context.
 #[derive(Debug, Clone)]
 pub(crate) struct Fired<'c> {
-    pub trigger_id: Cow<'c, str>,
+    /// The trigger id; for a finding, use [`Fired::id`].
+    trigger_id: Cow<'c, str>,
     /// For vulnerability triggers: the finding's index in the match report.
     pub finding: Option<usize>,
     /// The check output; empty when the caller asked for decisions only.
@@ -407,6 +416,16 @@ pub(crate) struct Outcome<'c> {
     want_msgs: bool,
 }
 
+impl Fired<'_> {
+    /// The trigger id (a finding's `CVE-…+package` comes from the context).
+    pub(crate) fn id<'s>(&'s self, ctx: &'s Ctx<'_>) -> &'s str {
+        match self.finding {
+            Some(fi) => ctx.vuln_id(fi),
+            None => &self.trigger_id,
+        }
+    }
+}
+
 impl<'c> Outcome<'c> {
     fn fire(&mut self, trigger_id: impl Into<Cow<'c, str>>, msg: impl FnOnce() -> String) {
         self.fired.push(Fired {
@@ -417,9 +436,9 @@ impl<'c> Outcome<'c> {
     }
 
     /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds.
-    fn fire_finding(&mut self, ctx: &'c Ctx<'_>, fi: usize, msg: impl FnOnce() -> String) {
+    fn fire_finding(&mut self, fi: usize, msg: impl FnOnce() -> String) {
         self.fired.push(Fired {
-            trigger_id: Cow::Borrowed(ctx.vuln_ids[fi].as_str()),
+            trigger_id: Cow::Borrowed(""),
             finding: Some(fi),
             msg: if self.want_msgs { msg() } else { String::new() },
         });
@@ -439,8 +458,9 @@ impl<'c> Outcome<'c> {
 pub(crate) struct Ctx<'a> {
     pub input: ImageInput<'a>,
     pub df: DockerfileView,
-    pub vuln_ids: Vec<String>,
-    pub facts: Vec<Facts>,
+    /// Each finding's trigger id, made on first use (a decision may never need it).
+    vuln_ids: Vec<OnceCell<String>>,
+    facts: Vec<Facts>,
 }
 
 /// What rules compare about a finding, derived once per evaluation.
@@ -449,8 +469,9 @@ pub(crate) struct Facts {
     /// NVD CVSS v3 base, exploitability, impact; then the vendors' (`-1` when unknown, as Anchore).
     scores: [f64; 6],
     fix_available: bool,
-    published: Option<DateTime<Utc>>,
-    fix_date: Option<DateTime<Utc>>,
+    /// Parsed on first use: only age rules need them.
+    published: OnceCell<Option<DateTime<Utc>>>,
+    fix_date: OnceCell<Option<DateTime<Utc>>>,
 }
 
 impl Facts {
@@ -461,22 +482,27 @@ impl Facts {
             severity: f.severity as usize,
             scores: [b, e, i, vb, ve, vi],
             fix_available: fix_available(f),
-            published: f.published.as_deref().and_then(parse_date),
-            fix_date: f.fix_date.as_deref().and_then(parse_date),
+            published: OnceCell::new(),
+            fix_date: OnceCell::new(),
         }
     }
 }
 
 impl<'a> Ctx<'a> {
+    /// Finding `fi`'s trigger id, `CVE-…+package`.
+    pub(crate) fn vuln_id(&self, fi: usize) -> &str {
+        self.vuln_ids[fi].get_or_init(|| {
+            let f = &self.input.report.findings[fi];
+            format!("{}+{}", f.id, f.package_name)
+        })
+    }
+
     pub(crate) fn new(input: &ImageInput<'a>) -> Ctx<'a> {
         Ctx {
             input: *input,
             df: DockerfileView::new(input),
-            vuln_ids: input
-                .report
-                .findings
-                .iter()
-                .map(|f| format!("{}+{}", f.id, f.package_name))
+            vuln_ids: (0..input.report.findings.len())
+                .map(|_| OnceCell::new())
                 .collect(),
             facts: input.report.findings.iter().map(Facts::of).collect(),
         }
@@ -754,13 +780,20 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
             continue;
         }
         // An unknown publication or fix date does not exempt a finding (fail closed).
-        if let (Some(limit), Some(p)) = (created_before, facts.published)
-            && p > limit
+        if let Some(limit) = created_before
+            && let Some(p) = facts
+                .published
+                .get_or_init(|| f.published.as_deref().and_then(parse_date))
+            && *p > limit
         {
             continue;
         }
-        if let (Some(limit), true, Some(d)) = (fixed_before, facts.fix_available, facts.fix_date)
-            && d > limit
+        if let Some(limit) = fixed_before
+            && facts.fix_available
+            && let Some(d) = facts
+                .fix_date
+                .get_or_init(|| f.fix_date.as_deref().and_then(parse_date))
+            && *d > limit
         {
             continue;
         }
@@ -780,7 +813,7 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
         {
             continue;
         }
-        out.fire_finding(ctx, fi, || {
+        out.fire_finding(fi, || {
             let scores: Vec<String> = conds
                 .iter()
                 .filter(|(c, _, _)| c.is_some())
@@ -1159,7 +1192,7 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
                     .iter()
                     .find(|id| **id == f.id || f.aliases.iter().any(|a| a == *id))
                 {
-                    out.fire_finding(ctx, fi, || {
+                    out.fire_finding(fi, || {
                         format!(
                             "Blacklisted vulnerabilities detected: [{id}] in package {} {}",
                             f.package_name, f.package_version
@@ -1208,7 +1241,7 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
                 .enumerate()
                 .filter(|(_, f)| f.kev && class.admits(f.package_type))
             {
-                out.fire_finding(ctx, fi, || {
+                out.fire_finding(fi, || {
                     format!(
                         "{} in {} {} is on CISA's Known Exploited Vulnerabilities list",
                         f.id, f.package_name, f.package_version
@@ -1227,7 +1260,7 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
             {
                 match f.epss {
                     None => unscored += 1,
-                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(ctx, fi, || {
+                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(fi, || {
                         format!(
                             "{} in {} {} has EPSS score {e}",
                             f.id, f.package_name, f.package_version

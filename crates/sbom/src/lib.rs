@@ -10,6 +10,7 @@ pub mod dpkg;
 pub mod format;
 mod fsutil;
 pub mod lang;
+pub mod metadata;
 mod purl;
 pub mod rpm;
 
@@ -192,6 +193,9 @@ pub enum Error {
     /// An SBOM document could not be read or written.
     #[error("SBOM format: {0}")]
     Format(String),
+    /// The image could not be opened, pulled or squashed.
+    #[error(transparent)]
+    Image(#[from] portcullis_image::Error),
     /// An error while cataloguing one image or directory.
     #[error("cataloguing {image}: {source}")]
     Catalog {
@@ -280,4 +284,34 @@ pub fn sort_packages(packages: &mut [Package]) {
             &b.location,
         ))
     });
+}
+
+/// A printable name of a source (`docker.io/library/nginx:latest`, `oci-dir:/path`, `dir:/path`).
+pub fn source_name(source: &portcullis_image::Source) -> String {
+    use portcullis_image::Source;
+    match source {
+        Source::Registry(r) => r.to_string(),
+        Source::OciLayout(p, n) => match n {
+            Some(n) => format!("oci-dir:{}:{n}", p.display()),
+            None => format!("oci-dir:{}", p.display()),
+        },
+        Source::DockerArchive(p, t) => match t {
+            Some(t) => format!("docker-archive:{}:{t}", p.display()),
+            None => format!("docker-archive:{}", p.display()),
+        },
+        Source::Dir(p) => format!("dir:{}", p.display()),
+    }
+}
+
+/// Opens (pulls) an image from any source, squashes it under `work_dir` keeping only what [`wanted`] selects,
+/// and catalogues it. Squashing and cataloguing are blocking file work: call this from a blocking-friendly
+/// context (`spawn_blocking`, a current-thread runtime) in servers.
+pub async fn analyse(
+    source: &portcullis_image::Source,
+    opts: &portcullis_image::PullOptions,
+    work_dir: &std::path::Path,
+) -> Result<Sbom, Error> {
+    let image = portcullis_image::open(source, opts, work_dir, &wanted).await?;
+    let name = source_name(source);
+    catalog(&image.fs, &name, metadata::image_metadata(&image))
 }

@@ -403,11 +403,13 @@ impl VulnDb {
         if let Some(i) = self.index.get() {
             return Ok(i);
         }
-        let idx = self.load()?;
+        let idx = self.load_index()?;
         Ok(self.index.get_or_init(|| idx))
     }
 
-    fn load(&self) -> Result<Index, Error> {
+    /// Loads a fresh, owned copy of the in-memory index (`Send + Sync`: share it across threads with `Arc` and
+    /// call [`Index::match_sbom`]; reload after an import).
+    pub fn load_index(&self) -> Result<Index, Error> {
         let e = db_err(&self.path);
         let mut idx = Index {
             db_version: self.db_version()?,

@@ -501,10 +501,15 @@ impl Collector {
                 collect_sev(&a["severity"], &mut pkg_sev);
                 match self.osv_ranges(a, scheme) {
                     Ok(ranges) => {
-                        let fixed_in = ranges.iter().find_map(|r| match r {
-                            Range::Interval { fixed: Some(f), .. } => Some(f.clone()),
-                            _ => None,
-                        });
+                        // every fixed version, as candidates for hits outside an interval
+                        let fixes: Vec<&str> = ranges
+                            .iter()
+                            .filter_map(|r| match r {
+                                Range::Interval { fixed: Some(f), .. } => Some(f.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        let fixed_in = (!fixes.is_empty()).then(|| fixes.join(" "));
                         self.batch.affected.push(Affected {
                             vuln_id: id.clone(),
                             namespace: ns.clone(),

@@ -120,8 +120,12 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
             ),
         };
         if covered {
+            let interval = matches!(r, Range::Interval { .. });
             let fixed = fixed.or_else(|| {
-                // the smallest named fix above the installed version
+                // outside an interval: the smallest named fix above the installed version, if any
+                if interval {
+                    return None;
+                }
                 let cands = row.fixed_in.as_deref()?;
                 let mut best: Option<&str> = None;
                 for c in cands.split_whitespace() {
@@ -131,8 +135,7 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
                         best = Some(c);
                     }
                 }
-                best.or_else(|| cands.split_whitespace().next())
-                    .map(str::to_string)
+                best.map(str::to_string)
             });
             return Some(fixed);
         }

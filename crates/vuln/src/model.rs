@@ -45,7 +45,8 @@ pub struct Affected {
     pub ranges: Vec<Range>,
     /// Fix state stated by the record.
     pub fix_state: FixState,
-    /// First fixed version, when the record names one.
+    /// First fixed version, when the record names one (several space-separated candidates for OSV, npm and gem
+    /// records: the matcher picks the smallest above the installed version).
     pub fixed_in: Option<String>,
     /// Vendor severity for this package, when the record gives one.
     pub severity: Option<Severity>,

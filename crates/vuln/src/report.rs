@@ -329,3 +329,105 @@ fn cyclonedx(report: &MatchReport, sbom: &Sbom) -> Value {
         "vulnerabilities": vulns,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_sbom::{Package, PackageType};
+
+    fn finding(id: &str, sev: Severity, state: FixState, fixed: Option<&str>) -> Finding {
+        Finding {
+            id: id.into(),
+            aliases: vec![],
+            package_name: "openssl".into(),
+            package_version: "3.0.11-1~deb12u1".into(),
+            package_type: PackageType::Deb,
+            package_location: "/var/lib/dpkg/status".into(),
+            namespace: "debian:12".into(),
+            severity: sev,
+            cvss: vec![],
+            fix_state: state,
+            fixed_in: fixed.map(str::to_string),
+            fix_date: None,
+            published: None,
+            url: None,
+            description: None,
+            kev: false,
+            epss: Some(0.5),
+        }
+    }
+
+    fn fixture() -> (MatchReport, Sbom) {
+        let report = MatchReport {
+            findings: vec![
+                finding(
+                    "CVE-1",
+                    Severity::High,
+                    FixState::Fixed,
+                    Some("3.0.13-1~deb12u1"),
+                ),
+                finding("CVE-2", Severity::Low, FixState::WontFix, None),
+            ],
+            db_version: "1.test".into(),
+        };
+        let sbom = Sbom {
+            source: "img".into(),
+            packages: vec![Package {
+                name: "openssl".into(),
+                version: "3.0.11-1~deb12u1".into(),
+                package_type: PackageType::Deb,
+                purl: "pkg:deb/debian/openssl@3.0.11-1~deb12u1".into(),
+                source_name: None,
+                source_version: None,
+                arch: None,
+                licenses: vec![],
+                location: "/var/lib/dpkg/status".into(),
+                files: vec![],
+                layer: None,
+            }],
+            ..Default::default()
+        };
+        (report, sbom)
+    }
+
+    #[test]
+    fn gate_and_only_fixed() {
+        let (mut r, _) = fixture();
+        assert!(gate_fails(&r, Severity::High));
+        assert!(!gate_fails(&r, Severity::Critical));
+        only_fixed(&mut r);
+        assert_eq!(r.findings.len(), 1);
+        assert!(!gate_fails(&r, Severity::Critical));
+        assert!(parse_severity("bogus").is_err());
+        assert!("xml".parse::<Format>().is_err());
+    }
+
+    #[test]
+    fn formats() {
+        let (r, s) = fixture();
+        let t = render(&r, &s, Format::Table);
+        assert!(t.contains("CVE-1") && t.contains("3.0.13-1~deb12u1") && t.contains("wont-fix"));
+        let sarif: Value = serde_json::from_str(&render(&r, &s, Format::Sarif)).unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
+        assert_eq!(sarif["runs"][0]["results"][1]["level"], "note");
+        assert_eq!(
+            sarif["runs"][0]["tool"]["driver"]["rules"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let cdx: Value = serde_json::from_str(&render(&r, &s, Format::CycloneDxJson)).unwrap();
+        assert_eq!(cdx["bomFormat"], "CycloneDX");
+        let v = &cdx["vulnerabilities"][0];
+        assert_eq!(v["id"], "CVE-1");
+        assert_eq!(
+            v["affects"][0]["ref"],
+            "pkg:deb/debian/openssl@3.0.11-1~deb12u1"
+        );
+        assert_eq!(cdx["components"][0]["bom-ref"], v["affects"][0]["ref"]);
+        let json: MatchReport = serde_json::from_str(&render(&r, &s, Format::Json)).unwrap();
+        assert_eq!(json, r);
+    }
+}

@@ -236,3 +236,54 @@ fn reimporting_a_source_replaces_its_records() {
     assert_eq!(r.findings[0].fixed_in.as_deref(), Some("3.0"));
     assert_eq!(db.status().unwrap().sources.len(), 1);
 }
+
+#[test]
+fn osv_events_versions_and_withdrawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    // two intervals, the second closed by last_affected; plus an explicit version list
+    write(
+        &src,
+        "A.json",
+        r#"{"schema_version":"1.6.0","id":"A","modified":"2024-01-01T00:00:00Z","affected":[
+          {"package":{"ecosystem":"PyPI","name":"two_ranges"},"ranges":[{"type":"ECOSYSTEM","events":[
+            {"introduced":"1.0"},{"fixed":"1.5"},{"introduced":"2.0"},{"last_affected":"2.3"}]}],
+           "versions":["0.9.1"]}]}"#,
+    );
+    // withdrawn: kept out of matching
+    write(
+        &src,
+        "W.json",
+        r#"{"schema_version":"1.6.0","id":"W","modified":"2024-01-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z",
+          "affected":[{"package":{"ecosystem":"PyPI","name":"two_ranges"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}"#,
+    );
+    // RustSec informational (unmaintained) is not a vulnerability
+    write(
+        &src,
+        "R.json",
+        r#"{"schema_version":"1.6.0","id":"RUSTSEC-X","modified":"2024-01-01T00:00:00Z",
+          "database_specific":{"informational":"unmaintained"},
+          "affected":[{"package":{"ecosystem":"crates.io","name":"old"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0.0.0-0"}]}]}]}"#,
+    );
+    let mut db = VulnDb::open(dir.path().join("v.db")).unwrap();
+    let report = db.import(src.to_str().unwrap()).unwrap();
+    assert!(report.bad_records.is_empty(), "{:#?}", report.bad_records);
+    let hit = |v: &str| ids(&db, &pypi("Two.Ranges", v));
+    assert_eq!(hit("0.9.1"), ["A"], "explicit version");
+    assert!(hit("0.9.2").is_empty());
+    assert_eq!(hit("1.4.9"), ["A"]);
+    assert!(hit("1.5").is_empty());
+    assert_eq!(hit("2.3"), ["A"], "last_affected is inclusive");
+    assert!(hit("2.3.1").is_empty());
+    let f = db.match_sbom(&pypi("two-ranges", "2.1")).unwrap().findings;
+    assert_eq!(
+        f[0].fix_state,
+        portcullis_vuln::FixState::NotFixed,
+        "no fix after 2.0"
+    );
+    let f = db.match_sbom(&pypi("two-ranges", "1.2")).unwrap().findings;
+    assert_eq!(f[0].fixed_in.as_deref(), Some("1.5"));
+    let mut s = pypi("old", "0.1.0");
+    s.packages[0].package_type = PackageType::RustCrate;
+    assert!(ids(&db, &s).is_empty());
+}

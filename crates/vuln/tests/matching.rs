@@ -204,3 +204,16 @@ fn matching_is_a_pure_function_of_sbom_and_db() {
     assert_eq!(a, b);
     assert_eq!(a.db_version, db.db_version().unwrap());
 }
+
+#[test]
+fn owned_index_is_shareable_across_threads() {
+    let idx = std::sync::Arc::new(VulnDb::open(db_path()).unwrap().load_index().unwrap());
+    let s = bookworm(vec![pkg(PackageType::Deb, "apt", "2.6.1", None)]);
+    let t = {
+        let idx = idx.clone();
+        let s = s.clone();
+        std::thread::spawn(move || idx.match_sbom(&s))
+    };
+    assert_eq!(t.join().unwrap(), idx.match_sbom(&s));
+    assert!(find(&idx.match_sbom(&s), "CVE-2011-3374", "apt").is_some());
+}

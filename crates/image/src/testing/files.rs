@@ -124,3 +124,20 @@ pub fn layer_file_from_dir(
 ) -> io::Result<LayerFile> {
     write_layer_file(out, compression, |b| b.append_dir_all(".", root))
 }
+
+impl LayerFile {
+    /// Describes an existing uncompressed layer tar (written by another tool, e.g. GNU tar): its digest is its
+    /// diff id.
+    pub fn from_tar(path: &Path) -> io::Result<LayerFile> {
+        let mut h = HashWriter::new(io::sink());
+        io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+        let (digest, size, _) = h.finish();
+        Ok(LayerFile {
+            path: path.to_path_buf(),
+            diff_id: digest.clone(),
+            digest,
+            size,
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+        })
+    }
+}

@@ -15,10 +15,15 @@ const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
 /// Largest decompressed cargo-auditable JSON accepted.
 const MAX_AUDIT_JSON: u64 = 16 << 20;
 
-/// True for the files this cataloger reads: executable regular files.
-pub fn wanted(path: &str, mode: u32) -> bool {
+/// Smallest executable worth keeping for this cataloger. Go's runtime alone makes every Go binary larger than
+/// 1 MiB, and a Rust binary with std is a few hundred KiB; skipping the many small executables of a distro
+/// (shell scripts, coreutils) saves creating hundreds of kept files per image, which dominated squash time.
+pub const MIN_BINARY_SIZE: u64 = 64 << 10;
+
+/// True for the files this cataloger reads: executable regular files of at least [`MIN_BINARY_SIZE`] bytes.
+pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
     let _ = path;
-    mode & 0o111 != 0
+    mode & 0o111 != 0 && size >= MIN_BINARY_SIZE
 }
 
 /// What a Go binary's build info says.

@@ -26,7 +26,7 @@ pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
         || ruby::wanted(path)
         || php::wanted(path)
         || dotnet::wanted(path)
-        || (size <= MAX_BINARY_SIZE && (java::wanted(path) || binary::wanted(path, mode)))
+        || (size <= MAX_BINARY_SIZE && (java::wanted(path) || binary::wanted(path, size, mode)))
 }
 
 /// Runs every language cataloger.
