@@ -74,6 +74,8 @@ pub struct WouldDeny {
     pub pod: String,
     /// The Pod's controller (`ReplicaSet/web-7d9f`), when it has one.
     pub owner: Option<String>,
+    /// apiVersion of that controller (`apps/v1`).
+    pub owner_api_version: Option<String>,
     /// The denial message the webhook would give.
     pub message: String,
 }
@@ -158,17 +160,17 @@ pub async fn audit_pods(
             ctx.namespace = meta.as_ref();
             let decision = decide(&review, config, verdicts, &ctx);
             if !decision.allowed {
-                let owner = pod
+                let controller = pod
                     .metadata
                     .owner_references
                     .iter()
                     .flatten()
-                    .find(|o| o.controller == Some(true))
-                    .map(|o| format!("{}/{}", o.kind, o.name));
+                    .find(|o| o.controller == Some(true));
                 result.would_deny.push(WouldDeny {
                     namespace: ns,
                     pod: name,
-                    owner,
+                    owner: controller.map(|o| format!("{}/{}", o.kind, o.name)),
+                    owner_api_version: controller.map(|o| o.api_version.clone()),
                     message: decision.message.unwrap_or_default(),
                 });
             }
@@ -189,6 +191,69 @@ pub fn by_workload(result: &AuditResult) -> BTreeMap<(String, String), Vec<&Woul
         out.entry((w.namespace.clone(), key)).or_default().push(w);
     }
     out
+}
+
+/// One ImageReport per workload (the Pods' controller, or the Pod) with a `fail` result per Pod that would
+/// now be denied, carrying the webhook's message; written with server-side apply. Returns how many.
+pub async fn write_audit_reports(
+    client: &kube::Client,
+    result: &AuditResult,
+    now: &str,
+) -> Result<usize, crate::report::ReportError> {
+    use crate::crd::{
+        ImageReport, ImageReportSpec, ReportOutcome, ReportResult, ReportScope, ReportSummary,
+    };
+    let mut written = 0;
+    for ((ns, key), denials) in by_workload(result) {
+        let (kind, name) = key.split_once('/').unwrap_or(("Pod", key.as_str()));
+        let api_version = denials
+            .first()
+            .and_then(|d| d.owner_api_version.clone())
+            .unwrap_or_else(|| "v1".into());
+        let results: Vec<ReportResult> = denials
+            .iter()
+            .map(|d| ReportResult {
+                source: "portcullis".into(),
+                policy: "audit".into(),
+                rule: None,
+                result: ReportOutcome::Fail,
+                severity: None,
+                category: Some("audit".into()),
+                message: Some(d.message.clone()),
+                timestamp: Some(now.into()),
+                properties: BTreeMap::from([("pod".to_string(), d.pod.clone())]),
+            })
+            .collect();
+        let scope = ReportScope {
+            api_version,
+            kind: kind.into(),
+            namespace: Some(ns.clone()),
+            name: name.into(),
+            uid: None,
+        };
+        let mut report = ImageReport::new(
+            &crate::report::report_name(kind, name),
+            ImageReportSpec {
+                scope,
+                summary: ReportSummary {
+                    fail: u32::try_from(results.len()).unwrap_or(u32::MAX),
+                    ..Default::default()
+                },
+                results,
+            },
+        );
+        report.metadata.namespace = Some(ns.clone());
+        report.metadata.labels = Some(BTreeMap::from([
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                "portcullis".to_string(),
+            ),
+            ("portcullis.dev/source".to_string(), "audit".to_string()),
+        ]));
+        crate::report::apply_report(client, &report).await?;
+        written += 1;
+    }
+    Ok(written)
 }
 
 /// Shares a [`NamespaceCache`] as the server's lookup.

@@ -564,5 +564,39 @@ async fn audit_reports_running_pods_that_would_now_be_denied() {
         .find(|((_, k), _)| k.starts_with("ReplicaSet/web-"))
         .expect("Deployment Pods grouped by their ReplicaSet");
     assert_eq!(rs_group.1.len(), 2);
+
+    // What would now be denied is written as one ImageReport per workload.
+    let crds = portcullis_kube::testing::repo_root().join("deploy/crds/portcullis.yaml");
+    cluster
+        .kubectl(&["apply", "--server-side", "-f", crds.to_str().unwrap()])
+        .unwrap();
+    cluster
+        .kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/imagereports.portcullis.dev",
+        ])
+        .unwrap();
+    let written =
+        portcullis_kube::audit::write_audit_reports(&client, &result, "2026-01-01T00:00:00Z")
+            .await
+            .unwrap();
+    assert_eq!(written, 3, "bad, new, and the ReplicaSet");
+    let reports: Api<portcullis_kube::crd::ImageReport> = Api::namespaced(client.clone(), "strict");
+    let list = reports.list(&ListParams::default()).await.unwrap();
+    let rs = list
+        .items
+        .iter()
+        .find(|r| r.spec.scope.kind == "ReplicaSet")
+        .expect("ReplicaSet report");
+    assert_eq!(rs.spec.scope.api_version, "apps/v1");
+    assert_eq!(rs.spec.summary.fail, 2);
+    assert!(
+        rs.spec.results[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("CVE-2023-0286")
+    );
     watcher.abort();
 }
