@@ -447,7 +447,40 @@ fn docker_archive_written_by_skopeo_opens_like_the_layout() {
         img.image_id, m.config_digest,
         "skopeo keeps the config byte for byte"
     );
-    // A corrupted layer inside the archive is caught by the diff id check.
+    // A corrupted layer inside the archive is caught by the diff id check: flip a byte of the file data of
+    // `etc/os-release` inside the first layer member.
+    let layer_member = {
+        let f = std::fs::File::open(&archive).unwrap();
+        let mut ar = tar::Archive::new(f);
+        let mut found = None;
+        for e in ar.entries_with_seek().unwrap() {
+            let e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            if name != "manifest.json" && e.size() > 1024 && found.is_none() {
+                found = Some((e.raw_file_position(), e.size()));
+            }
+        }
+        found.expect("a layer member")
+    };
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let inner = &bytes[layer_member.0 as usize..(layer_member.0 + layer_member.1) as usize];
+    let pos = inner
+        .windows(9)
+        .position(|w| w == b"ID=debian")
+        .expect("file data in the layer");
+    let corrupted = archive.with_file_name("corrupt.tar");
+    bytes[layer_member.0 as usize + pos] = b'X';
+    std::fs::write(&corrupted, bytes).unwrap();
+    let e = rt()
+        .block_on(portcullis_image::open(
+            &Source::DockerArchive(corrupted, None),
+            &PullOptions::default(),
+            &t.path().join("work"),
+            &all,
+        ))
+        .unwrap_err();
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("diff_id"), "{e}");
     let e = rt()
         .block_on(portcullis_image::open(
             &Source::parse(&format!("docker-archive:{}:nope", archive.display())).unwrap(),
