@@ -629,9 +629,18 @@ fn effective_user(input: &ImageInput<'_>, df: &DockerfileView) -> String {
     user.split(':').next().unwrap_or("root").to_string()
 }
 
-/// Compares two version strings segment by segment (digit runs numerically, others lexically). Used for
-/// `distro.deny` and `packages.required_package` with `minimum`; package-scheme-exact comparison lives in
-/// `portcullis_vuln` and is used once that crate's `Version` API is merged.
+/// The version scheme of an OS package type.
+fn os_scheme(t: PackageType) -> portcullis_vuln::Scheme {
+    match t {
+        PackageType::Rpm => portcullis_vuln::Scheme::Rpm,
+        PackageType::Apk => portcullis_vuln::Scheme::Apk,
+        _ => portcullis_vuln::Scheme::Dpkg,
+    }
+}
+
+/// Compares two distro release versions (`VERSION_ID`: `12`, `3.19.1`, `22.04`) segment by segment, digit
+/// runs numerically, others lexically, for `distro.deny`. Hand-written: release ids follow no package
+/// version scheme, so `portcullis_vuln::compare` (which package versions use) does not apply.
 fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn segs(s: &str) -> Vec<(bool, &str)> {
         let mut out = Vec::new();
@@ -1094,13 +1103,28 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
                 .iter()
                 .filter(|p| is_os(p.package_type) && &p.name == name)
                 .collect();
+            let mut unparsable = None;
             let ok = match version {
                 None => !found.is_empty(),
-                Some(v) if *minimum => found
-                    .iter()
-                    .any(|p| version_cmp(&p.version, v) != std::cmp::Ordering::Less),
+                Some(v) if *minimum => found.iter().any(|p| {
+                    match portcullis_vuln::compare(os_scheme(p.package_type), &p.version, v) {
+                        Ok(o) => o != std::cmp::Ordering::Less,
+                        Err(e) => {
+                            unparsable = Some(format!(
+                                "cannot compare {} version `{}` with `{v}`: {e}",
+                                p.name, p.version
+                            ));
+                            false
+                        }
+                    }
+                }),
                 Some(v) => found.iter().any(|p| &p.version == v),
             };
+            if let Some(reason) = unparsable
+                && !ok
+            {
+                return Outcome::missing(reason);
+            }
             if !ok {
                 let msg = match (version, found.first()) {
                     (None, _) | (Some(_), None) => format!("Required package {name} not found"),

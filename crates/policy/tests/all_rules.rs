@@ -371,3 +371,26 @@ fn vulnerability_parameters() {
             .starts_with("MEDIUM Vulnerability found in non-os package type (npm) - lodash")
     );
 }
+
+#[test]
+fn required_package_minimum_uses_the_package_version_scheme() {
+    let rule = |version: &str| {
+        common::bundle(&format!(
+            r#"{{"id":"r","version":"1_0","whitelists":[],"policies":[{{"id":"p","version":"1_0","rules":[
+            {{"id":"req","gate":"packages","trigger":"required_package","action":"STOP","params":[
+              {{"name":"name","value":"openssl"}},{{"name":"version","value":"{version}"}},{{"name":"version_match_type","value":"minimum"}}]}}]}}],
+            "mappings":[{{"registry":"*","repository":"*","image":{{"type":"tag","value":"*"}},"policy_id":"p"}}]}}"#
+        ))
+    };
+    let (s, r) = (sbom(), report());
+    let fires = |version: &str| {
+        let v = rule(version).evaluate(&ImageInput::new(&s, &r, TAG, now()));
+        assert!(v.not_evaluated.is_empty(), "{:?}", v.not_evaluated);
+        !v.rows.is_empty()
+    };
+    // Installed: 3.0.11-1~deb12u2 (dpkg: `~` sorts before anything).
+    assert!(!fires("3.0.11-1~deb12u1"));
+    assert!(!fires("3.0.9-1"));
+    assert!(fires("3.0.11-1"));
+    assert!(fires("1:1.0"));
+}
