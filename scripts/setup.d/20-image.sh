@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Image crate tests: a real registry (Debian's docker-registry), skopeo to push and convert images,
-# htpasswd (apache2-utils) for the registry's bcrypt basic auth, openssl for inspecting certificates.
+# Image crate tests: a real registry (Debian's docker-registry), skopeo to push images and write docker-save
+# archives, htpasswd (apache2-utils) for the registry's bcrypt basic auth. GNU tar and mkfifo come with Debian.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)

@@ -395,3 +395,61 @@ fn plain_http_is_refused_for_non_loopback_registries_unless_marked_insecure() {
     let img = pull(&opts, &image, &work).unwrap();
     assert_eq!(img.fs.read("/marker").unwrap(), b"lan");
 }
+
+#[test]
+fn docker_schema2_manifest_list_and_zstd_oci_layers() {
+    let reg = start(Mode::Plain);
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("oci");
+    let mut w = OciWriter::new(&dir).unwrap();
+    let amd = w
+        .image(&TestImage::new(vec![
+            LayerBuilder::new().file("arch", "amd64").tar(),
+        ]))
+        .unwrap();
+    let arm = w
+        .image(
+            &TestImage::new(vec![LayerBuilder::new().file("arch", "arm").tar()]).platform(
+                "linux",
+                "arm",
+                Some("v7"),
+            ),
+        )
+        .unwrap();
+    let idx = w.index(&[amd, arm]).unwrap();
+    let z = w
+        .image(
+            &TestImage::new(vec![
+                LayerBuilder::new()
+                    .file("etc/os-release", "ID=alpine\n")
+                    .tar(),
+            ])
+            .compression(portcullis_image::squash::Compression::Zstd),
+        )
+        .unwrap();
+    w.tag("multi", &idx).tag("zstd", &z).finish().unwrap();
+    // skopeo converts to a Docker manifest list of Docker schema 2 manifests.
+    reg.push_with(&dir, "multi", "docker-list:1", true, &["--format=v2s2"])
+        .unwrap();
+    reg.push(&dir, "zstd", "zstd:1", false).unwrap();
+    let work = t.path().join("work");
+    let opts = PullOptions {
+        platform: portcullis_image::Platform::parse("linux/arm/v7").unwrap(),
+        ..PullOptions::default()
+    };
+    let img = pull(&opts, &format!("{}/docker-list:1", reg.addr), &work).unwrap();
+    assert_eq!(img.fs.read("/arch").unwrap(), b"arm");
+    assert!(
+        img.layers[0].media_type.contains("docker"),
+        "{:?}",
+        img.layers[0]
+    );
+    let img = pull(
+        &PullOptions::default(),
+        &format!("{}/zstd:1", reg.addr),
+        &work,
+    )
+    .unwrap();
+    assert_eq!(img.fs.read("/etc/os-release").unwrap(), b"ID=alpine\n");
+    assert!(img.layers[0].media_type.ends_with("+zstd"));
+}

@@ -197,8 +197,21 @@ impl Registry {
 
     /// Pushes `oci:LAYOUT:NAME` to `ADDR/REPO_TAG` with skopeo (`all` copies every platform of an index).
     pub fn push(&self, layout: &Path, name: &str, repo_tag: &str, all: bool) -> io::Result<()> {
+        self.push_with(layout, name, repo_tag, all, &[])
+    }
+
+    /// [`Registry::push`] with extra skopeo arguments (e.g. `--format=v2s2` for Docker schema 2 manifests).
+    pub fn push_with(
+        &self,
+        layout: &Path,
+        name: &str,
+        repo_tag: &str,
+        all: bool,
+        extra: &[&str],
+    ) -> io::Result<()> {
         let mut cmd = Command::new("skopeo");
         cmd.args(["copy", "--quiet", "--dest-tls-verify=false"]);
+        cmd.args(extra);
         if all {
             cmd.arg("--all");
         }
