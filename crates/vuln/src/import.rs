@@ -1021,20 +1021,14 @@ impl Collector {
         let patched = s(v, "patched_versions").unwrap_or_default();
         let fixed = fix_candidates(&patched);
         let severity = v["cvss_score"].as_f64().map(severity_from_score);
-        self.batch.affected.push(Affected {
-            vuln_id: id.clone(),
-            namespace: "npm".into(),
-            package: pkg,
-            ranges: vec![Range::Expr(vulnerable)],
-            fix_state: if fixed.is_empty() {
-                FixState::NotFixed
-            } else {
-                FixState::Fixed
-            },
-            fixed_in: (!fixed.is_empty()).then(|| fixed.join(" ")),
+        self.batch.affected.push(with_fixes(
+            id.clone(),
+            "npm".into(),
+            pkg,
+            vec![Range::Expr(vulnerable)],
+            &fixed,
             severity,
-            priority: 3,
-        });
+        ));
         let mut cvss = Vec::new();
         if let (Some(vec), Some(score)) = (s(v, "cvss_vector"), v["cvss_score"].as_f64()) {
             cvss.push(Cvss {
@@ -1090,20 +1084,14 @@ impl Collector {
         }
         let fixed = fix_candidates(&s(v, "patched").unwrap_or_default());
         let severity = s(v, "severity").as_deref().and_then(severity_from_word);
-        self.batch.affected.push(Affected {
-            vuln_id: id.clone(),
-            namespace: "nodejs".into(),
-            package: "node".into(),
-            ranges: vec![Range::Expr(vulnerable)],
-            fix_state: if fixed.is_empty() {
-                FixState::NotFixed
-            } else {
-                FixState::Fixed
-            },
-            fixed_in: (!fixed.is_empty()).then(|| fixed.join(" ")),
+        self.batch.affected.push(with_fixes(
+            id.clone(),
+            "nodejs".into(),
+            "node".into(),
+            vec![Range::Expr(vulnerable)],
+            &fixed,
             severity,
-            priority: 3,
-        });
+        ));
         self.batch.vulns.push(VulnInfo {
             id,
             origin: "nodejs".into(),
@@ -1157,22 +1145,16 @@ impl Collector {
             .or(v["cvss_v4"].as_f64())
             .map(severity_from_score)
             .or_else(|| s(v, "criticality").as_deref().and_then(severity_from_word));
-        self.batch.affected.push(Affected {
-            vuln_id: id.clone(),
-            namespace: "rubygems".into(),
-            package: gem,
-            ranges: vec![Range::Unless(
+        self.batch.affected.push(with_fixes(
+            id.clone(),
+            "rubygems".into(),
+            gem,
+            vec![Range::Unless(
                 patched.into_iter().chain(unaffected).collect(),
             )],
-            fix_state: if fixed.is_empty() {
-                FixState::NotFixed
-            } else {
-                FixState::Fixed
-            },
-            fixed_in: (!fixed.is_empty()).then(|| fixed.join(" ")),
+            &fixed,
             severity,
-            priority: 3,
-        });
+        ));
         self.batch.vulns.push(VulnInfo {
             id,
             origin: "rubysec".into(),
@@ -1294,6 +1276,31 @@ impl Collector {
                 ),
             }
         }
+    }
+}
+
+/// A statement whose fix is one of `fixed` (candidates; none = not fixed), as npm and gem records state them.
+fn with_fixes(
+    vuln_id: String,
+    namespace: String,
+    package: String,
+    ranges: Vec<Range>,
+    fixed: &[String],
+    severity: Option<Severity>,
+) -> Affected {
+    Affected {
+        vuln_id,
+        namespace,
+        package,
+        ranges,
+        fix_state: if fixed.is_empty() {
+            FixState::NotFixed
+        } else {
+            FixState::Fixed
+        },
+        fixed_in: (!fixed.is_empty()).then(|| fixed.join(" ")),
+        severity,
+        priority: 3,
     }
 }
 

@@ -25,6 +25,24 @@ pub const DEFAULT_SOURCES: &[&str] = &[
     "https://epss.cyentia.com/epss_scores-current.csv.gz",
 ];
 
+/// Appends a formatted line to a `String` buffer.
+macro_rules! outln {
+    ($buf:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($buf, $($arg)*);
+    }};
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
 /// Arguments of `portcullis db`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -65,10 +83,11 @@ enum Command {
     },
 }
 
-fn print_report(r: &ImportReport) {
+fn print_report(out: &mut String, r: &ImportReport) {
     let p = &r.provenance;
     let records: Vec<String> = p.records.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!(
+    outln!(
+        out,
         "imported {}: {} files ({} not advisory data), records: {}, package statements: {}, bad records: {}",
         p.source,
         p.files,
@@ -78,19 +97,20 @@ fn print_report(r: &ImportReport) {
         p.bad
     );
     for b in &r.bad_records {
-        println!("  bad record: {b}");
+        outln!(out, "  bad record: {b}");
     }
-    println!("database version {}", r.db_version);
+    outln!(out, "database version {}", r.db_version);
 }
 
 fn import_all(db: &mut VulnDb, sources: &[String], json: bool) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     let mut reports = Vec::new();
+    let mut text = String::new();
     for s in sources {
         match db.import(s) {
             Ok(r) => {
                 if !json {
-                    print_report(&r);
+                    print_report(&mut text, &r);
                 }
                 reports.push(r);
             }
@@ -101,8 +121,9 @@ fn import_all(db: &mut VulnDb, sources: &[String], json: bool) -> anyhow::Result
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        outln!(text, "{}", serde_json::to_string_pretty(&reports)?);
     }
+    emit(&text)?;
     Ok(if failed {
         ExitCode::from(2)
     } else {
@@ -129,12 +150,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Status { json } => {
             let st = db.status()?;
+            let mut text = String::new();
             if json {
-                println!("{}", serde_json::to_string_pretty(&st)?);
+                outln!(text, "{}", serde_json::to_string_pretty(&st)?);
+                emit(&text)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("database: {}", st.path);
-            println!(
+            outln!(text, "database: {}", st.path);
+            outln!(
+                text,
                 "version: {}",
                 if st.db_version.is_empty() {
                     "(empty: run `portcullis db import` or `db update`)"
@@ -145,7 +169,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             for s in &st.sources {
                 let records: Vec<String> =
                     s.records.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                println!(
+                outln!(
+                    text,
                     "source {} imported {}: {} (statements {}, bad {})",
                     s.source,
                     s.imported_at,
@@ -155,12 +180,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
             for (ns, n) in &st.namespaces {
-                println!("namespace {ns}: {n} package statements");
+                outln!(text, "namespace {ns}: {n} package statements");
             }
-            println!(
+            outln!(
+                text,
                 "vulnerabilities: {}, KEV: {}, EPSS: {}",
-                st.vulns, st.kev, st.epss
+                st.vulns,
+                st.kev,
+                st.epss
             );
+            emit(&text)?;
             Ok(ExitCode::SUCCESS)
         }
     }
