@@ -14,7 +14,9 @@ use portcullis_policy::{Action, Bundle, EvalOptions, ImageInput, report};
 /// Arguments of `portcullis evaluate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// An SBOM file (Portcullis native JSON, CycloneDX or SPDX JSON). For an image, write its SBOM first.
+    /// An SBOM file (Portcullis native JSON, CycloneDX or SPDX JSON), or an image source to analyse: image
+    /// reference, OCI layout, `docker save` archive or directory (prefixes `registry:`, `oci-dir:`,
+    /// `docker-archive:`, `dir:` force the kind).
     input: String,
     /// The policy bundle (Anchore JSON, version 1_0 or 2).
     #[arg(long)]
@@ -100,21 +102,48 @@ fn parse_time(
         .with_timezone(&portcullis_policy::chrono::Utc))
 }
 
+/// Reads `input` as an SBOM file, or else analyses it as an image source (reference, OCI layout,
+/// `docker save` archive, directory).
+fn load_or_analyse(input: &str) -> anyhow::Result<portcullis_sbom::Sbom> {
+    let path = Path::new(input);
+    let as_sbom = if path.is_file() {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        match portcullis_sbom::read_sbom(&bytes) {
+            Ok(sbom) => return Ok(sbom),
+            Err(e) => Some(e),
+        }
+    } else {
+        None
+    };
+    analyse(input).map_err(|e| match as_sbom {
+        Some(sbom_err) => anyhow::anyhow!(
+            "{input} is neither a readable SBOM ({sbom_err}) nor an image source ({e:#})"
+        ),
+        None => e,
+    })
+}
+
+fn analyse(input: &str) -> anyhow::Result<portcullis_sbom::Sbom> {
+    let src = portcullis_image::Source::parse(input)?;
+    let work = std::env::temp_dir().join(format!("portcullis-evaluate-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(portcullis_sbom::analyse(
+        &src,
+        &portcullis_image::PullOptions::default(),
+        &work,
+    ));
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(result?)
+}
+
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let input_path = Path::new(&args.input);
-    if !input_path.is_file() {
-        bail!(
-            "`{}` is not a file: evaluate takes an SBOM; for an image write one first, e.g. `portcullis scan {} -o cyclonedx-json > sbom.json`",
-            args.input,
-            args.input
-        );
-    }
     let bundle = Bundle::from_path(&args.policy)?;
-    let bytes = std::fs::read(input_path)
-        .with_context(|| format!("cannot read SBOM {}", input_path.display()))?;
-    let sbom = portcullis_sbom::read_sbom(&bytes)
-        .with_context(|| format!("{} is not a readable SBOM", input_path.display()))?;
+    let sbom = load_or_analyse(&args.input)?;
     let matched = match &args.findings {
         Some(p) => Matched {
             report: read_json(p, "match report")?,
