@@ -3,12 +3,48 @@
 //! Data flows one way: [`ImageRef`] → manifest → layers → [`FsView`]. Consumers (catalogers) tell the squasher
 //! which paths they want through a [`Wanted`] predicate; only those files' contents are kept (on disk, under the
 //! view's work directory), so memory stays bounded whatever the image size.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), portcullis_image::Error> {
+//! use portcullis_image::{PullOptions, Source};
+//! let source = Source::parse("127.0.0.1:5000/app:v1")?; // or an OCI layout dir, a `docker save` tar, a rootfs dir
+//! let opts = PullOptions {
+//!     credentials: portcullis_image::credentials_from_default_docker_config()?,
+//!     cache_dir: Some("/var/cache/portcullis".into()),
+//!     ..PullOptions::default()
+//! };
+//! let wanted = |path: &str, _size: u64, _mode: u32| path == "/var/lib/dpkg/status";
+//! let image = portcullis_image::open(&source, &opts, std::path::Path::new("/tmp/work"), &wanted).await?;
+//! let status = image.fs.read("/var/lib/dpkg/status").map_err(|e| portcullis_image::Error::Setup(e.to_string()))?;
+//! # let _ = status; Ok(()) }
+//! ```
+//!
+//! Modules: [`reference`](mod@reference) (Docker normalisation), [`registry`] (client: auth, HTTPS/HTTP choice, retries, blob
+//! cache), [`auth`] (docker config and pull secrets), [`manifest`] (OCI / Docker schema 2 documents),
+//! [`squash`] (OCI layer rules, limits), [`fsview`] (the result); `testing` (feature `testing`) starts real
+//! registries and builds images for tests.
 
+mod archive;
+pub mod auth;
+mod error;
 pub mod fsview;
+pub mod manifest;
 pub mod reference;
+pub mod registry;
+mod source;
+pub mod squash;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
+pub use auth::{
+    credential_for, credentials_from_default_docker_config, credentials_from_docker_config,
+    credentials_from_docker_config_file, credentials_from_dockerconfigjson,
+};
+pub use error::Error;
 pub use fsview::{Entry, EntryKind, FsView};
 pub use reference::ImageRef;
+pub use registry::{Client, PullStats};
+pub use squash::Limits;
 
 use serde::{Deserialize, Serialize};
 
@@ -90,14 +126,6 @@ pub struct Image {
     pub fs: FsView,
 }
 
-/// Errors of the image stage. Every message names the image and, where it applies, the layer and path.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Not implemented yet in this build.
-    #[error("{0}: not implemented yet")]
-    Unimplemented(&'static str),
-}
-
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -120,6 +148,45 @@ pub struct Platform {
     pub architecture: String,
     /// Variant, e.g. `v8`.
     pub variant: Option<String>,
+}
+
+impl Default for PullOptions {
+    /// linux/amd64, no extra CAs or credentials, no cache, 60 s read timeout, 3 retries.
+    fn default() -> Self {
+        Self {
+            platform: Platform::default(),
+            insecure_registries: Vec::new(),
+            ca_certs: Vec::new(),
+            credentials: Vec::new(),
+            cache_dir: None,
+            timeout: Some(std::time::Duration::from_secs(60)),
+            retries: 3,
+        }
+    }
+}
+
+impl Platform {
+    /// Parses `os/arch[/variant]` (`linux/arm64/v8`).
+    pub fn parse(s: &str) -> Result<Platform, Error> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
+            _ => Err(Error::InvalidSource {
+                input: s.to_string(),
+                reason: "a platform is `os/arch` or `os/arch/variant`, e.g. `linux/arm64/v8`"
+                    .into(),
+            }),
+        }
+    }
 }
 
 impl Default for Platform {
@@ -154,11 +221,11 @@ impl std::fmt::Debug for Credential {
 }
 
 /// How to reach registries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PullOptions {
     /// Platform to select from an index (default linux/amd64).
     pub platform: Platform,
-    /// Registries (host[:port]) allowed over plain HTTP. Loopback registries are always allowed, as Docker does.
+    /// Registries (`host[:port]`) allowed over plain HTTP. Loopback registries are always allowed, as Docker does.
     pub insecure_registries: Vec<String>,
     /// Extra CA certificates (PEM files) to trust.
     pub ca_certs: Vec<std::path::PathBuf>,
@@ -172,24 +239,6 @@ pub struct PullOptions {
     pub retries: u32,
 }
 
-impl Source {
-    /// Interprets a command-line source: an existing directory with `oci-layout` → OCI layout; another existing
-    /// directory → root filesystem; an existing `.tar` file → docker archive; anything else → registry reference.
-    /// Explicit prefixes win: `registry:`, `oci-dir:`, `docker-archive:`, `dir:`.
-    pub fn parse(s: &str) -> Result<Source, Error> {
-        let _ = s;
-        Err(Error::Unimplemented("Source::parse"))
-    }
-}
-
-impl ImageRef {
-    /// Parses and normalises a reference (`nginx` → `docker.io/library/nginx:latest`).
-    pub fn parse(s: &str) -> Result<ImageRef, Error> {
-        let _ = s;
-        Err(Error::Unimplemented("ImageRef::parse"))
-    }
-}
-
 /// Opens (pulls) an image and squashes its layers into a [`FsView`] under `work_dir`, keeping the content of the
 /// files `wanted` selects.
 pub async fn open(
@@ -198,12 +247,69 @@ pub async fn open(
     work_dir: &std::path::Path,
     wanted: &Wanted<'_>,
 ) -> Result<Image, Error> {
-    let _ = (source, opts, work_dir, wanted);
-    Err(Error::Unimplemented("open"))
+    open_with_limits(source, opts, work_dir, wanted, &Limits::default()).await
+}
+
+/// Runs synchronous file work (squashing) from async code: through `block_in_place` on a multi-threaded tokio
+/// runtime, so other tasks move to other workers meanwhile; inline otherwise.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// [`open`] with explicit [`Limits`] on paths and kept content.
+///
+/// Squashing is synchronous file work; on a multi-threaded tokio runtime it runs through `block_in_place`, on a
+/// current-thread runtime inline.
+pub async fn open_with_limits(
+    source: &Source,
+    opts: &PullOptions,
+    work_dir: &std::path::Path,
+    wanted: &Wanted<'_>,
+    limits: &Limits,
+) -> Result<Image, Error> {
+    match source {
+        Source::Dir(root) => {
+            let fs = blocking(|| FsView::from_dir(root, wanted))?;
+            Ok(Image {
+                reference: None,
+                manifest_digest: None,
+                index_digest: None,
+                image_id: String::new(),
+                config: ImageConfig::default(),
+                layers: Vec::new(),
+                fs,
+            })
+        }
+        Source::OciLayout(dir, name) => blocking(|| {
+            archive::open_oci_layout(dir, name.as_deref(), opts, work_dir, wanted, limits)
+        }),
+        Source::DockerArchive(path, tag) => blocking(|| {
+            archive::open_docker_archive(path, tag.as_deref(), work_dir, wanted, limits)
+        }),
+        Source::Registry(r) => Client::new(opts)?.pull(r, work_dir, wanted, limits).await,
+    }
 }
 
 /// Resolves a reference to the digest of the manifest (or index) the registry serves for it.
 pub async fn resolve_digest(reference: &ImageRef, opts: &PullOptions) -> Result<String, Error> {
-    let _ = (reference, opts);
-    Err(Error::Unimplemented("resolve_digest"))
+    Client::new(opts)?.resolve_digest(reference).await
+}
+
+#[cfg(test)]
+mod send_tests {
+    /// The engine runs `open` inside spawned tasks: its future must stay `Send`.
+    #[test]
+    fn open_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let wanted = |_: &str, _: u64, _: u32| false;
+        let source = super::Source::Dir(std::path::PathBuf::from("/nonexistent"));
+        let opts = super::PullOptions::default();
+        let fut = super::open(&source, &opts, std::path::Path::new("/tmp"), &wanted);
+        assert_send(&fut);
+    }
 }

@@ -1,8 +1,72 @@
 //! Anchore policy bundles, ContainerAdmissionPolicy rules and their evaluation.
 //!
 //! Input: an image's [`portcullis_sbom::Sbom`] and [`portcullis_vuln::MatchReport`]. Output: a [`Verdict`].
+//!
+//! - [`Bundle::from_path`] / [`Bundle::from_slice`] load an Anchore bundle (version `1_0` or `2`), validate it
+//!   against the gate catalogue ([`catalog::GATES`], the single source of truth also printed by
+//!   `portcullis policy describe`) and compile it; [`Error::Invalid`] lists every problem with its rule.
+//! - [`Bundle::evaluate`] runs it on an [`ImageInput`] with anchore-engine's semantics (see the `eval` module
+//!   notes on [`EvalOptions`]); [`report`] renders the Anchore evaluation table as text or JSON.
+//! - A trigger whose data the analyser does not collect (or that the input does not carry) never passes
+//!   silently: it is listed in [`Verdict::not_evaluated`] with the reason. It does not change the final
+//!   action — a caller that must fail closed can treat a non-empty `not_evaluated` as a failure.
+//! - [`CapSet`] evaluates Calico-style ContainerAdmissionPolicies (see [`cap`]).
 
 use serde::{Deserialize, Serialize};
+
+pub mod bundle;
+pub mod cap;
+pub mod catalog;
+mod eval;
+mod gates;
+mod pattern;
+pub mod report;
+pub mod selector;
+
+pub use bundle::{Bundle, BundleDoc, Problem};
+pub use cap::{CapDecision, CapSet, ScanStatus};
+/// The `chrono` this API's times use (so callers need not depend on it themselves).
+pub use chrono;
+pub use eval::{Decision, EvalOptions, ImageInput};
+
+/// Errors of the policy stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The document is not well-formed JSON/YAML of the expected shape.
+    #[error("{what} is not a valid document: at `{path}`: {message}")]
+    Parse {
+        /// What was being read (file name or description).
+        what: String,
+        /// Where in the document (`policies[0].rules[2].gate`, `.` for the top).
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The bundle is well-formed but invalid; every problem is listed with the rule/mapping it belongs to.
+    #[error("bundle `{bundle}` is invalid ({} problem(s)):\n{}", problems.len(), report::problem_lines(problems))]
+    Invalid {
+        /// Bundle id.
+        bundle: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+    /// A ContainerAdmissionPolicy is invalid.
+    #[error("ContainerAdmissionPolicy `{policy}` is invalid: {message}")]
+    Cap {
+        /// Policy name (or index).
+        policy: String,
+        /// What is wrong and where.
+        message: String,
+    },
+}
 
 /// A gate action, ordered from least to most severe: `GO < WARN < STOP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -51,6 +115,12 @@ pub struct EvalRow {
     pub policy_id: String,
     /// The rule id.
     pub rule_id: String,
+    /// Name of the allowlist that matched, when one did.
+    #[serde(default)]
+    pub whitelist_name: Option<String>,
+    /// Id of the allowlist item that matched, when one did.
+    #[serde(default)]
+    pub whitelist_item_id: Option<String>,
 }
 
 /// The outcome of evaluating one image against one bundle.
@@ -72,6 +142,31 @@ pub struct Verdict {
     pub rows: Vec<EvalRow>,
     /// Triggers that could not be evaluated, with the reason (missing data), as `gate.trigger: reason`.
     pub not_evaluated: Vec<String>,
+    /// The image id evaluated.
+    #[serde(default)]
+    pub image_id: String,
+    /// The tag evaluated.
+    #[serde(default)]
+    pub tag: String,
+    /// The mapping that matched (name, else id); `None` when the image was unmapped.
+    #[serde(default)]
+    pub mapping: Option<String>,
+    /// The policies' own result before image allow/deny lists (Anchore's `policy_final_action`).
+    #[serde(default = "default_go")]
+    pub policy_final_action: Action,
+    /// The allowlisted-image rule that matched, if any.
+    #[serde(default)]
+    pub matched_whitelisted_image: Option<String>,
+    /// The denylisted-image rule that matched, if any.
+    #[serde(default)]
+    pub matched_blacklisted_image: Option<String>,
+    /// Warnings (deprecated gates used).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+fn default_go() -> Action {
+    Action::Go
 }
 
 impl Verdict {

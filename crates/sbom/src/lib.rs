@@ -4,6 +4,19 @@
 
 use std::collections::BTreeMap;
 
+pub mod apk;
+pub mod distro;
+pub mod dpkg;
+pub mod format;
+mod fsutil;
+pub mod lang;
+pub mod metadata;
+mod purl;
+pub mod rpm;
+
+pub use distro::detect_distro;
+pub use format::{OutputFormat, read_sbom, render};
+
 use serde::{Deserialize, Serialize};
 
 /// Version of the native SBOM JSON schema this crate writes.
@@ -153,18 +166,63 @@ pub struct Sbom {
     pub file_count: u64,
 }
 
-/// Errors of the SBOM stage.
+/// Errors of the SBOM stage. Every message names the file (and, from [`catalog`], the image) it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Not implemented yet in this build.
     #[error("{0}: not implemented yet")]
     Unimplemented(&'static str),
+    /// A file the catalogers need could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// Path in the image (or on disk).
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A package database or manifest is malformed.
+    #[error("{path}: malformed {what}: {detail}")]
+    Malformed {
+        /// Path in the image.
+        path: String,
+        /// What kind of file it should have been (`dpkg status file`, `rpm header`).
+        what: &'static str,
+        /// What is wrong, and where in the file.
+        detail: String,
+    },
+    /// An SBOM document could not be read or written.
+    #[error("SBOM format: {0}")]
+    Format(String),
+    /// The image could not be opened, pulled or squashed.
+    #[error(transparent)]
+    Image(#[from] portcullis_image::Error),
+    /// An error while cataloguing one image or directory.
+    #[error("cataloguing {image}: {source}")]
+    Catalog {
+        /// What was analysed (reference or path).
+        image: String,
+        /// The underlying error.
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    pub(crate) fn malformed(path: &str, what: &'static str, detail: impl Into<String>) -> Error {
+        Error::Malformed {
+            path: path.to_string(),
+            what,
+            detail: detail.into(),
+        }
+    }
 }
 
 /// The files catalogers need the content of: pass this to [`portcullis_image::open`] as its `wanted` predicate.
 pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
-    let _ = (path, size, mode);
-    false
+    distro::wanted(path)
+        || dpkg::wanted(path)
+        || apk::wanted(path)
+        || rpm::wanted(path)
+        || lang::wanted(path, size, mode)
 }
 
 /// Catalogues a squashed filesystem into an SBOM (`metadata` comes from the image, when there is one).
@@ -173,6 +231,131 @@ pub fn catalog(
     source: &str,
     metadata: ImageMetadata,
 ) -> Result<Sbom, Error> {
-    let _ = (fs, source, metadata);
-    Err(Error::Unimplemented("catalog"))
+    catalog_inner(fs, source, metadata).map_err(|e| Error::Catalog {
+        image: source.to_string(),
+        source: Box::new(e),
+    })
+}
+
+fn catalog_inner(
+    fs: &portcullis_image::FsView,
+    source: &str,
+    metadata: ImageMetadata,
+) -> Result<Sbom, Error> {
+    let distro = distro::detect_distro(fs)?;
+    let mut packages = Vec::new();
+    packages.extend(dpkg::catalog(fs, distro.as_ref())?);
+    packages.extend(apk::catalog(fs, distro.as_ref())?);
+    packages.extend(rpm::catalog(fs, distro.as_ref())?);
+    packages.extend(lang::catalog(fs)?);
+    sort_packages(&mut packages);
+    let special_files = fs
+        .entries
+        .iter()
+        .filter(|(_, e)| e.kind == portcullis_image::EntryKind::File && e.mode & 0o6000 != 0)
+        .map(|(p, e)| FileRecord {
+            path: p.clone(),
+            mode: e.mode,
+            size: e.size,
+        })
+        .collect();
+    Ok(Sbom {
+        schema_version: SBOM_SCHEMA_VERSION.to_string(),
+        analyser_version: ANALYSER_VERSION.to_string(),
+        source: source.to_string(),
+        distro,
+        metadata,
+        packages,
+        special_files,
+        file_count: fs.entries.len() as u64,
+    })
+}
+
+/// Version of this analyser, recorded in every SBOM.
+pub const ANALYSER_VERSION: &str = concat!("portcullis-sbom/", env!("CARGO_PKG_VERSION"));
+
+/// Sorts packages into the SBOM's canonical order: (type, name, version, location).
+pub fn sort_packages(packages: &mut [Package]) {
+    packages.sort_by(|a, b| {
+        (a.package_type, &a.name, &a.version, &a.location).cmp(&(
+            b.package_type,
+            &b.name,
+            &b.version,
+            &b.location,
+        ))
+    });
+}
+
+/// A printable name of a source (`docker.io/library/nginx:latest`, `oci-dir:/path`, `dir:/path`).
+pub fn source_name(source: &portcullis_image::Source) -> String {
+    use portcullis_image::Source;
+    match source {
+        Source::Registry(r) => r.to_string(),
+        Source::OciLayout(p, n) => match n {
+            Some(n) => format!("oci-dir:{}:{n}", p.display()),
+            None => format!("oci-dir:{}", p.display()),
+        },
+        Source::DockerArchive(p, t) => match t {
+            Some(t) => format!("docker-archive:{}:{t}", p.display()),
+            None => format!("docker-archive:{}", p.display()),
+        },
+        Source::Dir(p) => format!("dir:{}", p.display()),
+    }
+}
+
+/// Opens (pulls) an image from any source, squashes it under `work_dir` keeping only what [`wanted`] selects,
+/// and catalogues it. Squashing and cataloguing are blocking file work: call this from a blocking-friendly
+/// context (`spawn_blocking`, a current-thread runtime) in servers.
+pub async fn analyse(
+    source: &portcullis_image::Source,
+    opts: &portcullis_image::PullOptions,
+    work_dir: &std::path::Path,
+) -> Result<Sbom, Error> {
+    let image = portcullis_image::open(source, opts, work_dir, &wanted).await?;
+    let name = source_name(source);
+    catalog(&image.fs, &name, metadata::image_metadata(&image))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_selects_catalogued_files_only() {
+        for p in [
+            "/etc/os-release",
+            "/usr/lib/os-release",
+            "/var/lib/dpkg/status",
+            "/var/lib/dpkg/status.d/libc6",
+            "/var/lib/dpkg/info/libc6:amd64.list",
+            "/lib/apk/db/installed",
+            "/var/lib/rpm/Packages",
+            "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+            "/usr/lib/python3/site-packages/six-1.16.0.dist-info/METADATA",
+            "/srv/app/node_modules/@scope/x/package.json",
+            "/opt/app.war",
+            "/usr/local/bundle/specifications/rack-3.0.0.gemspec",
+            "/app/vendor/composer/installed.json",
+            "/app/MyApp.deps.json",
+        ] {
+            assert!(wanted(p, 1000, 0o644), "{p}");
+        }
+        for p in [
+            "/usr/share/doc/x/README",
+            "/etc/passwd",
+            "/var/lib/dpkg/info/libc6.postinst",
+        ] {
+            assert!(!wanted(p, 1000, 0o644), "{p}");
+        }
+        // Executables: kept when big enough to be a Go/Rust binary, but not beyond the size bound.
+        assert!(wanted("/usr/local/bin/app", 2 << 20, 0o755));
+        assert!(!wanted("/usr/local/bin/app", 2 << 20, 0o644));
+        assert!(!wanted("/usr/bin/true", 30 << 10, 0o755));
+        assert!(!wanted(
+            "/usr/local/bin/huge",
+            lang::MAX_BINARY_SIZE + 1,
+            0o755
+        ));
+        assert!(!wanted("/opt/huge.jar", lang::MAX_BINARY_SIZE + 1, 0o644));
+    }
 }

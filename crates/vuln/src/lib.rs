@@ -4,6 +4,18 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod db;
+pub mod import;
+mod matcher;
+pub mod model;
+pub mod report;
+pub mod version;
+
+pub use db::{ImportReport, Index, Provenance, Status, VulnDb, resolve_db_path};
+pub use import::BadRecord;
+pub use matcher::distro_namespace;
+pub use version::{Scheme, VersionError, compare, satisfies};
+
 /// Severity, ordered from least to most severe.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
@@ -105,4 +117,41 @@ pub struct MatchReport {
     pub findings: Vec<Finding>,
     /// Version of the vulnerability database used.
     pub db_version: String,
+}
+
+/// Errors of the vulnerability stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The SQLite database failed.
+    #[error("vulnerability database {path}: {source}")]
+    Db {
+        /// Database file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A download failed.
+    #[error("fetching {url}: {reason}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// An import could not be done (nothing was changed).
+    #[error("{0}")]
+    Import(String),
+    /// A version or range did not parse.
+    #[error(transparent)]
+    Version(#[from] VersionError),
 }

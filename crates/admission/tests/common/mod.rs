@@ -81,6 +81,8 @@ pub fn vuln_row(id: &str, pkg: &str, action: Action) -> EvalRow {
         whitelisted: None,
         policy_id: "p1".into(),
         rule_id: "r1".into(),
+        whitelist_name: None,
+        whitelist_item_id: None,
     }
 }
 
@@ -100,6 +102,13 @@ pub fn verdict(policy: &str, rows: Vec<EvalRow>) -> Verdict {
         policy_ids: vec!["p1".into()],
         rows,
         not_evaluated: vec![],
+        image_id: "img".into(),
+        tag: "x".into(),
+        mapping: None,
+        policy_final_action: final_action,
+        matched_whitelisted_image: None,
+        matched_blacklisted_image: None,
+        warnings: vec![],
     }
 }
 

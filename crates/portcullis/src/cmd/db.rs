@@ -1,12 +1,167 @@
-//! `portcullis db`.
+//! `portcullis db`: import, update and inspect the local vulnerability database.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use portcullis_vuln::{ImportReport, VulnDb, resolve_db_path};
+
+/// Public upstream sources `db update` imports when none are configured.
+pub const DEFAULT_SOURCES: &[&str] = &[
+    "https://security-tracker.debian.org/tracker/data/json",
+    "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DSA/list",
+    "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DLA/list",
+    "https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/crates.io/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/npm/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Maven/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/RubyGems/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Packagist/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/NuGet/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip",
+    "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+    "https://epss.cyentia.com/epss_scores-current.csv.gz",
+];
 
 /// Arguments of `portcullis db`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Database file (default: `PORTCULLIS_DB`, else `<user data dir>/portcullis/vuln.db`).
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Import advisory data from a directory, file, archive (.tar.gz, .tgz, .tar, .zip, .gz) or URL
+    /// (http://, https://, file://). Each source is one transaction; bad records are reported and skipped.
+    Import {
+        /// What to import.
+        #[arg(required = true)]
+        sources: Vec<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import the configured sources: `--source` flags, else `PORTCULLIS_VULN_SOURCES` (whitespace-separated),
+    /// else the public upstream URLs (point them at a `file://` path or a local HTTP mirror when offline).
+    Update {
+        /// A source to import (repeatable).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the database version, sources with import time and record counts.
+    Status {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_report(r: &ImportReport) {
+    let p = &r.provenance;
+    let records: Vec<String> = p.records.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "imported {}: {} files ({} not advisory data), records: {}, package statements: {}, bad records: {}",
+        p.source,
+        p.files,
+        p.skipped_files,
+        records.join(" "),
+        p.affected,
+        p.bad
+    );
+    for b in &r.bad_records {
+        println!("  bad record: {b}");
+    }
+    println!("database version {}", r.db_version);
+}
+
+fn import_all(db: &mut VulnDb, sources: &[String], json: bool) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for s in sources {
+        match db.import(s) {
+            Ok(r) => {
+                if !json {
+                    print_report(&r);
+                }
+                reports.push(r);
+            }
+            Err(e) => {
+                eprintln!("error: import of {s} failed, previous data kept: {e}");
+                failed = true;
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`portcullis db` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let path = resolve_db_path(args.db.as_deref())?;
+    let mut db = VulnDb::open(&path)
+        .with_context(|| format!("opening the vulnerability database {}", path.display()))?;
+    match args.command {
+        Command::Import { sources, json } => import_all(&mut db, &sources, json),
+        Command::Update { sources, json } => {
+            let sources = if !sources.is_empty() {
+                sources
+            } else if let Ok(env) = std::env::var("PORTCULLIS_VULN_SOURCES") {
+                env.split_whitespace().map(str::to_string).collect()
+            } else {
+                DEFAULT_SOURCES.iter().map(|s| s.to_string()).collect()
+            };
+            import_all(&mut db, &sources, json)
+        }
+        Command::Status { json } => {
+            let st = db.status()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&st)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("database: {}", st.path);
+            println!(
+                "version: {}",
+                if st.db_version.is_empty() {
+                    "(empty: run `portcullis db import` or `db update`)"
+                } else {
+                    &st.db_version
+                }
+            );
+            for s in &st.sources {
+                let records: Vec<String> =
+                    s.records.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!(
+                    "source {} imported {}: {} (statements {}, bad {})",
+                    s.source,
+                    s.imported_at,
+                    records.join(" "),
+                    s.affected,
+                    s.bad
+                );
+            }
+            for (ns, n) in &st.namespaces {
+                println!("namespace {ns}: {n} package statements");
+            }
+            println!(
+                "vulnerabilities: {}, KEV: {}, EPSS: {}",
+                st.vulns, st.kev, st.epss
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -1,12 +1,171 @@
-//! `portcullis evaluate`.
+//! `portcullis evaluate`: evaluate an SBOM (and its findings) against an Anchore policy bundle.
+//!
+//! Findings come from `--findings`, or else from matching the SBOM against the local vulnerability database
+//! (which also tells `stale_feed_data` and `vulnerability_data_unavailable` what they need).
+//! Exit codes: 0 pass (GO/WARN), 1 fail (STOP), 2 error. An engine-client form (`evaluate check <image>`)
+//! can be added as a subcommand beside the positional input.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use portcullis_policy::{Action, Bundle, EvalOptions, ImageInput, report};
 
 /// Arguments of `portcullis evaluate`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// An SBOM file (Portcullis native JSON, CycloneDX or SPDX JSON). For an image, write its SBOM first.
+    input: String,
+    /// The policy bundle (Anchore JSON, version 1_0 or 2).
+    #[arg(long)]
+    policy: PathBuf,
+    /// The image's findings (native match report JSON, as `portcullis scan -o json` writes); default: match
+    /// the SBOM against the vulnerability database.
+    #[arg(long)]
+    findings: Option<PathBuf>,
+    /// Vulnerability database (default: `PORTCULLIS_DB`, else `<user data dir>/portcullis/vuln.db`).
+    #[arg(long, conflicts_with = "findings")]
+    db: Option<PathBuf>,
+    /// The tag to evaluate as (for mappings); default: the SBOM's reference or source.
+    #[arg(long)]
+    tag: Option<String>,
+    /// The image's actual Dockerfile, when there is one.
+    #[arg(long)]
+    dockerfile: Option<PathBuf>,
+    /// When the vulnerability data was last synced (RFC 3339), for `stale_feed_data` (default with the
+    /// database: its latest import).
+    #[arg(long)]
+    feed_synced: Option<String>,
+    /// Final action for an image no mapping matches.
+    #[arg(long, value_enum, default_value = "go")]
+    unmapped: Unmapped,
+    /// Print the evaluation table.
+    #[arg(long)]
+    detail: bool,
+    /// Print JSON (Anchore's table JSON plus final action and reason).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Unmapped {
+    Go,
+    Stop,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a valid {what}", path.display()))
+}
+
+/// Findings from the database, with its latest import time and whether it covers the image's distro.
+struct Matched {
+    report: portcullis_vuln::MatchReport,
+    synced: Option<String>,
+    covers_distro: Option<bool>,
+}
+
+fn match_with_db(sbom: &portcullis_sbom::Sbom, db: Option<&Path>) -> anyhow::Result<Matched> {
+    let path = portcullis_vuln::resolve_db_path(db)?;
+    if !path.exists() {
+        bail!(
+            "no vulnerability database at {}: run `portcullis db import <dir|file|url>`, or pass --findings",
+            path.display()
+        );
+    }
+    let db = portcullis_vuln::VulnDb::open(&path)?;
+    let report = db.match_sbom(sbom)?;
+    let status = db.status()?;
+    let synced = status.sources.iter().map(|s| s.imported_at.clone()).max();
+    let covers_distro = sbom
+        .distro
+        .as_ref()
+        .and_then(portcullis_vuln::distro_namespace)
+        .map(|ns| status.namespaces.contains_key(&ns));
+    Ok(Matched {
+        report,
+        synced,
+        covers_distro,
+    })
+}
+
+fn parse_time(
+    t: &str,
+    what: &str,
+) -> anyhow::Result<portcullis_policy::chrono::DateTime<portcullis_policy::chrono::Utc>> {
+    Ok(portcullis_policy::chrono::DateTime::parse_from_rfc3339(t)
+        .with_context(|| format!("{what} `{t}` is not an RFC 3339 time"))?
+        .with_timezone(&portcullis_policy::chrono::Utc))
+}
 
 /// Runs the subcommand.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`portcullis evaluate` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let input_path = Path::new(&args.input);
+    if !input_path.is_file() {
+        bail!(
+            "`{}` is not a file: evaluate takes an SBOM; for an image write one first, e.g. `portcullis scan {} -o cyclonedx-json > sbom.json`",
+            args.input,
+            args.input
+        );
+    }
+    let bundle = Bundle::from_path(&args.policy)?;
+    let bytes = std::fs::read(input_path)
+        .with_context(|| format!("cannot read SBOM {}", input_path.display()))?;
+    let sbom = portcullis_sbom::read_sbom(&bytes)
+        .with_context(|| format!("{} is not a readable SBOM", input_path.display()))?;
+    let matched = match &args.findings {
+        Some(p) => Matched {
+            report: read_json(p, "match report")?,
+            synced: None,
+            covers_distro: None,
+        },
+        None => match_with_db(&sbom, args.db.as_deref())?,
+    };
+    let dockerfile = match &args.dockerfile {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read Dockerfile {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let tag = args
+        .tag
+        .clone()
+        .or_else(|| sbom.metadata.reference.clone())
+        .unwrap_or_else(|| sbom.source.clone());
+    let mut input = ImageInput::new(
+        &sbom,
+        &matched.report,
+        &tag,
+        portcullis_policy::chrono::Utc::now(),
+    );
+    input.dockerfile = dockerfile.as_deref();
+    input.vuln_data_available = matched.covers_distro;
+    input.feed_synced = match (&args.feed_synced, &matched.synced) {
+        (Some(t), _) => Some(parse_time(t, "--feed-synced")?),
+        (None, Some(t)) => Some(parse_time(t, "the database's import time")?),
+        (None, None) => None,
+    };
+    let opts = EvalOptions {
+        unmapped: match args.unmapped {
+            Unmapped::Go => Action::Go,
+            Unmapped::Stop => Action::Stop,
+        },
+    };
+    let verdict = bundle.evaluate_with(&input, &opts);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report::to_json(&verdict))?
+        );
+    } else {
+        print!("{}", report::to_text(&verdict, args.detail));
+    }
+    Ok(if verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,0 +1,993 @@
+//! The engine: adds images, runs the analysis queue workers (resolve → pull + analyse → match → evaluate →
+//! store), answers vulnerability and policy questions from the store, re-matches every stored SBOM after a
+//! vulnerability-data update, and keeps an in-memory verdict cache for the admission path.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portcullis_policy::Verdict;
+use portcullis_sbom::{PackageType, Sbom};
+use portcullis_store::{
+    DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, FailOutcome, FeedRecord, ImageRecord,
+    NewDecision, NewEvaluation, PolicyRecord, QueueStats, RateLimits, RetryPolicy, Store,
+};
+use portcullis_vuln::{Finding, MatchReport};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::stages::{
+    Analyser, Evaluator, FeedSource, Matcher, Resolver, StageError, check_bundle_shape,
+};
+
+/// Errors of engine operations, each mapping to one HTTP status in the API.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The request is invalid (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The object does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (409), e.g. the image is not analysed yet.
+    #[error("{0}")]
+    Conflict(String),
+    /// A needed part is not configured in this service (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// An upstream (registry, feed) failed (502).
+    #[error("{0}")]
+    Upstream(String),
+    /// The store failed (500).
+    #[error(transparent)]
+    Store(#[from] portcullis_store::Error),
+}
+
+/// Result type of the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Account policies and evaluations belong to.
+    pub account: String,
+    /// Concurrent analyses in this replica.
+    pub workers: usize,
+    /// Claim lease; a replica that stops heartbeating loses its claims after this.
+    pub lease: Duration,
+    /// Heartbeat interval (well below the lease).
+    pub heartbeat: Duration,
+    /// How long idle workers wait before polling the queue again.
+    pub poll: Duration,
+    /// Retry backoff.
+    pub retry: RetryPolicy,
+    /// Per-registry rate limits.
+    pub rate_limits: RateLimits,
+    /// Attempts before an image is `analysis_failed`.
+    pub max_attempts: u32,
+    /// Unique id of this replica (claims are recorded under it).
+    pub replica_id: String,
+    /// How long a cached admission verdict is trusted (other replicas may have changed policy meanwhile).
+    pub cache_ttl: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            account: "admin".into(),
+            workers: 4,
+            lease: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(15),
+            poll: Duration::from_millis(500),
+            retry: RetryPolicy::default(),
+            rate_limits: RateLimits::default(),
+            max_attempts: 3,
+            replica_id: format!(
+                "replica-{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_micros()
+            ),
+            cache_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The stage implementations the engine drives.
+#[derive(Clone)]
+pub struct Stages {
+    /// Tag → digest.
+    pub resolver: Arc<dyn Resolver>,
+    /// Pull + analyse.
+    pub analyser: Arc<dyn Analyser>,
+    /// Vulnerability matcher; without one, images get SBOMs but no findings.
+    pub matcher: Option<Arc<dyn Matcher>>,
+    /// Policy evaluator; without one, `check` answers 503.
+    pub evaluator: Option<Arc<dyn Evaluator>>,
+    /// Feed updater; without one, feed sync answers 503.
+    pub feeds: Option<Arc<dyn FeedSource>>,
+}
+
+/// Which findings `vulns` returns (Anchore's `os`, `non-os`, `all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VulnKind {
+    /// Distribution packages (deb, apk, rpm).
+    Os,
+    /// Language packages.
+    NonOs,
+    /// Both.
+    All,
+}
+
+impl VulnKind {
+    /// Parses `os`, `non-os` or `all`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "os" => Some(Self::Os),
+            "non-os" => Some(Self::NonOs),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
+    fn includes(self, t: PackageType) -> bool {
+        let os = matches!(t, PackageType::Deb | PackageType::Apk | PackageType::Rpm);
+        match self {
+            Self::Os => os,
+            Self::NonOs => !os,
+            Self::All => true,
+        }
+    }
+}
+
+/// An image's vulnerabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VulnReport {
+    /// Image digest.
+    pub image_digest: String,
+    /// Which kind was asked for.
+    pub vulnerability_type: VulnKind,
+    /// Vulnerability DB version the findings came from.
+    pub db_version: String,
+    /// Findings.
+    pub vulnerabilities: Vec<Finding>,
+}
+
+/// The result of a policy check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// Image digest.
+    pub image_digest: String,
+    /// Tag evaluated.
+    pub tag: String,
+    /// `pass` or `fail`.
+    pub status: String,
+    /// Vulnerability DB version of the findings used.
+    pub db_version: String,
+    /// Id of the stored evaluation.
+    pub evaluation_id: i64,
+    /// The verdict (rows included).
+    pub verdict: Verdict,
+}
+
+/// Engine status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// `ok` when the store answers.
+    pub status: String,
+    /// Store backend.
+    pub backend: portcullis_store::Backend,
+    /// Store schema version.
+    pub schema_version: i64,
+    /// This replica's id.
+    pub replica_id: String,
+    /// Analysis workers in this replica.
+    pub workers: usize,
+    /// Analysis queue counts.
+    pub queue: QueueStats,
+    /// Vulnerability DB version in use, when a matcher is configured.
+    pub db_version: Option<String>,
+    /// Which stages are configured.
+    pub stages: BTreeMap<String, bool>,
+}
+
+/// What a re-match after a feed update did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RematchStats {
+    /// SBOMs re-matched.
+    pub rematched: usize,
+    /// Evaluations recorded afresh.
+    pub reevaluated: usize,
+    /// SBOMs that could not be re-matched (with the reason).
+    pub errors: Vec<String>,
+}
+
+/// What a feed sync did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedSyncOutcome {
+    /// Feeds after the sync.
+    pub feeds: Vec<FeedRecord>,
+    /// The re-match that followed.
+    pub rematch: RematchStats,
+}
+
+type CacheKey = (String, String, String);
+
+/// The engine; share it as `Arc<Engine>`.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    stages: Stages,
+    config: EngineConfig,
+    cache: Mutex<HashMap<CacheKey, (Instant, Arc<Verdict>)>>,
+}
+
+const DIGEST_LEN: usize = "sha256:".len() + 64;
+
+/// True for a well-formed `sha256:<64 hex>` digest.
+pub fn is_digest(s: &str) -> bool {
+    s.len() == DIGEST_LEN
+        && s.starts_with("sha256:")
+        && s[7..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A parsed pull string.
+struct Pull {
+    /// `registry/repository:tag` when the reference names a tag (or no digest: `:latest`).
+    tag: Option<String>,
+    /// The digest, when the reference pins one.
+    digest: Option<String>,
+    /// Registry host.
+    registry: String,
+    /// `registry/repository`.
+    repo: String,
+}
+
+/// Parses a pull string with `portcullis_image::ImageRef` (Docker's normalisation: `nginx` →
+/// `docker.io/library/nginx:latest`), checking a pinned digest strictly.
+fn split_pull(pull: &str) -> Result<Pull> {
+    if pull.is_empty()
+        || pull.len() > 512
+        || pull.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(EngineError::BadRequest(format!(
+            "image reference {pull:?} is not valid: expected e.g. `registry:5000/repo:tag` or `repo@sha256:…`, \
+             no spaces, at most 512 characters"
+        )));
+    }
+    if let Some((_, d)) = pull.split_once('@')
+        && !is_digest(d)
+    {
+        return Err(EngineError::BadRequest(format!(
+            "image reference {pull:?}: digest {d:?} is not `sha256:` followed by 64 lowercase hex digits"
+        )));
+    }
+    let r = portcullis_image::ImageRef::parse(pull).map_err(|e| {
+        EngineError::BadRequest(format!("image reference {pull:?} is not valid: {e}"))
+    })?;
+    let tag = (r.tag.is_some() || r.digest.is_none()).then(|| crate::verdicts::tag_key(&r));
+    Ok(Pull {
+        tag,
+        digest: r.digest.clone(),
+        repo: format!("{}/{}", r.registry, r.repository),
+        registry: r.registry,
+    })
+}
+
+/// Digest (`sha256:…`) of a JSON document's canonical form (keys sorted, no whitespace).
+pub fn json_digest(v: &serde_json::Value) -> String {
+    // serde_json's map is ordered by key (no `preserve_order`), so `to_vec` is canonical.
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn stage_to_engine(e: StageError) -> EngineError {
+    if e.permanent {
+        EngineError::BadRequest(e.message)
+    } else {
+        EngineError::Upstream(e.message)
+    }
+}
+
+impl Engine {
+    /// Creates an engine over a store.
+    pub fn new(store: Arc<dyn Store>, stages: Stages, config: EngineConfig) -> Arc<Engine> {
+        Arc::new(Engine {
+            store,
+            stages,
+            config,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Adds an image for analysis: resolves its digest (unless the pull string has one), records the tag and
+    /// annotations, and queues it (deduplicated by digest; `force` re-analyses).
+    pub async fn add_image(
+        self: &Arc<Self>,
+        pull: &str,
+        annotations: BTreeMap<String, String>,
+        force: bool,
+    ) -> Result<(ImageRecord, Enqueued)> {
+        let Pull {
+            tag,
+            digest,
+            registry,
+            repo,
+        } = split_pull(pull)?;
+        for (k, v) in &annotations {
+            if k.is_empty() || k.len() > 253 || v.len() > 4096 {
+                return Err(EngineError::BadRequest(format!(
+                    "annotation {k:?}: keys must be 1-253 characters, values at most 4096"
+                )));
+            }
+        }
+        let digest = match digest {
+            Some(d) => d,
+            None => {
+                let d = self
+                    .stages
+                    .resolver
+                    .resolve(pull)
+                    .await
+                    .map_err(stage_to_engine)?;
+                if !is_digest(&d) {
+                    return Err(EngineError::Upstream(format!(
+                        "registry answered {pull} with digest {d:?}, which is not a sha256 digest"
+                    )));
+                }
+                d
+            }
+        };
+        let pull_by_digest = format!("{repo}@{digest}");
+        let this = self.clone();
+        blocking(move || {
+            let image = this
+                .store
+                .upsert_image(&digest, tag.as_deref(), &annotations)?;
+            let outcome = this.store.enqueue(&EnqueueRequest {
+                digest: digest.clone(),
+                pull: pull_by_digest,
+                registry,
+                force,
+                max_attempts: this.config.max_attempts,
+            })?;
+            let image = if outcome == Enqueued::Queued {
+                this.invalidate(&digest);
+                this.store.get_image(&digest)?.unwrap_or(image)
+            } else {
+                image
+            };
+            Ok((image, outcome))
+        })
+        .await
+    }
+
+    /// One image; [`EngineError::NotFound`] when unknown.
+    pub fn image(&self, digest: &str) -> Result<ImageRecord> {
+        check_digest(digest)?;
+        self.store.get_image(digest)?.ok_or_else(|| {
+            EngineError::NotFound(format!("image {digest} is not known: add it first"))
+        })
+    }
+
+    /// Images, newest first; with `tag` (normalised like a pull string: `nginx` → `docker.io/library/nginx:latest`),
+    /// only those seen with it.
+    pub fn images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
+        let tag = tag.map(normalise_tag);
+        Ok(self.store.list_images(tag.as_deref())?)
+    }
+
+    /// An image's vulnerabilities.
+    pub fn vulns(&self, digest: &str, kind: VulnKind) -> Result<VulnReport> {
+        let image = self.image(digest)?;
+        let report = self.report_of(&image)?;
+        Ok(VulnReport {
+            image_digest: digest.to_string(),
+            vulnerability_type: kind,
+            db_version: report.db_version.clone(),
+            vulnerabilities: report
+                .findings
+                .into_iter()
+                .filter(|f| kind.includes(f.package_type))
+                .collect(),
+        })
+    }
+
+    fn report_of(&self, image: &ImageRecord) -> Result<MatchReport> {
+        match self.store.get_findings(&image.digest)? {
+            Some(f) => serde_json::from_value(f.report).map_err(|e| {
+                EngineError::Store(portcullis_store::Error::Corrupt(format!(
+                    "findings of {}: {e}",
+                    image.digest
+                )))
+            }),
+            None if image.status == portcullis_store::AnalysisStatus::Analyzed => {
+                Err(EngineError::Unavailable(format!(
+                    "image {} is analysed but has no findings: no vulnerability matcher is configured",
+                    image.digest
+                )))
+            }
+            None => Err(EngineError::Conflict(format!(
+                "image {} is not analysed yet (status {}{}): wait for analysis (`portcullis image wait`)",
+                image.digest,
+                image.status.as_str(),
+                image
+                    .error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
+    fn sbom_of(&self, digest: &str) -> Result<Sbom> {
+        let v = self.store.get_sbom(digest)?.ok_or_else(|| {
+            EngineError::Conflict(format!(
+                "image {digest} is not analysed yet: wait for analysis"
+            ))
+        })?;
+        serde_json::from_value(v).map_err(|e| {
+            EngineError::Store(portcullis_store::Error::Corrupt(format!(
+                "SBOM of {digest}: {e}"
+            )))
+        })
+    }
+
+    /// Evaluates an image by tag (default: its first tag) against a bundle (default: the active one), records
+    /// the evaluation and caches the verdict.
+    pub fn check(
+        &self,
+        digest: &str,
+        tag: Option<&str>,
+        policy: Option<&str>,
+    ) -> Result<CheckResult> {
+        let image = self.image(digest)?;
+        let evaluator = self.stages.evaluator.as_ref().ok_or_else(|| {
+            EngineError::Unavailable("no policy evaluator is configured in this service".into())
+        })?;
+        let tag = match tag.map(normalise_tag) {
+            Some(t) => {
+                if !image.tags.contains(&t) {
+                    return Err(EngineError::NotFound(format!(
+                        "image {digest} was never seen with tag {t:?}; its tags: {}",
+                        image.tags.join(", ")
+                    )));
+                }
+                t
+            }
+            None => image.tags.first().cloned().ok_or_else(|| {
+                EngineError::BadRequest(format!(
+                    "image {digest} has no tag: pass `tag` to say which tag to evaluate"
+                ))
+            })?,
+        };
+        let bundle = match policy {
+            Some(id) => self
+                .store
+                .get_policy(&self.config.account, id)?
+                .ok_or_else(|| {
+                    EngineError::NotFound(format!("policy bundle {id:?} does not exist"))
+                })?,
+            None => self
+                .store
+                .active_policy(&self.config.account)?
+                .ok_or_else(|| {
+                    EngineError::Conflict("no policy bundle is active: add and activate one".into())
+                })?,
+        };
+        let report = self.report_of(&image)?;
+        let sbom = self.sbom_of(digest)?;
+        let verdict = evaluator
+            .evaluate(&bundle.bundle, &sbom, &report, &tag)
+            .map_err(|e| EngineError::Upstream(format!("evaluating {digest} ({tag}): {e}")))?;
+        let id = self.record_evaluation(digest, &tag, &bundle, &report.db_version, &verdict)?;
+        let verdict_arc = Arc::new(verdict.clone());
+        self.cache_lock().insert(
+            (digest.to_string(), tag.clone(), bundle.digest.clone()),
+            (Instant::now(), verdict_arc),
+        );
+        Ok(CheckResult {
+            image_digest: digest.to_string(),
+            status: if verdict.passed() { "pass" } else { "fail" }.into(),
+            tag,
+            db_version: report.db_version,
+            evaluation_id: id,
+            verdict,
+        })
+    }
+
+    fn record_evaluation(
+        &self,
+        digest: &str,
+        tag: &str,
+        bundle: &PolicyRecord,
+        db_version: &str,
+        verdict: &Verdict,
+    ) -> Result<i64> {
+        let action = serde_json::to_value(verdict.final_action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        Ok(self.store.put_evaluation(&NewEvaluation {
+            digest: digest.to_string(),
+            tag: tag.to_string(),
+            bundle_id: bundle.id.clone(),
+            bundle_digest: bundle.digest.clone(),
+            db_version: db_version.to_string(),
+            final_action: action,
+            verdict: serde_json::to_value(verdict).map_err(|e| {
+                EngineError::Store(portcullis_store::Error::Corrupt(format!("verdict: {e}")))
+            })?,
+        })?)
+    }
+
+    fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (Instant, Arc<Verdict>)>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn invalidate(&self, digest: &str) {
+        self.cache_lock().retain(|k, _| k.0 != digest);
+    }
+
+    /// Drops every cached verdict.
+    pub fn invalidate_all(&self) {
+        self.cache_lock().clear();
+    }
+
+    /// The admission path: the verdict for an image digest by tag under the active bundle, from the in-memory
+    /// cache when fresh, else evaluated from stored results. `None` when the image is unknown or not analysed
+    /// (the caller decides: queue it, allow or deny per its mode).
+    pub fn verdict_for(&self, digest: &str, tag: &str) -> Result<Option<Arc<Verdict>>> {
+        let Some(active) = self.store.active_policy(&self.config.account)? else {
+            return Err(EngineError::Conflict("no policy bundle is active".into()));
+        };
+        let key = (digest.to_string(), tag.to_string(), active.digest.clone());
+        if let Some((at, v)) = self.cache_lock().get(&key)
+            && at.elapsed() < self.config.cache_ttl
+        {
+            return Ok(Some(v.clone()));
+        }
+        match self.store.get_image(digest)? {
+            Some(img) if img.status == portcullis_store::AnalysisStatus::Analyzed => {}
+            _ => return Ok(None),
+        }
+        if tag.is_empty() {
+            return Err(EngineError::BadRequest("empty tag".into()));
+        }
+        // Record the tag so `check` accepts it (admission may see a tag the image was not added with).
+        self.store
+            .upsert_image(digest, Some(tag), &BTreeMap::new())?;
+        let result = self.check(digest, Some(tag), Some(&active.id))?;
+        Ok(Some(Arc::new(result.verdict)))
+    }
+
+    /// Number of cached verdicts (for status and tests).
+    pub fn cached_verdicts(&self) -> usize {
+        self.cache_lock().len()
+    }
+
+    /// Validates and stores a bundle (replacing one with the same id); the account's first becomes active.
+    pub fn add_policy(&self, bundle: serde_json::Value) -> Result<PolicyRecord> {
+        let info = check_bundle_shape(&bundle)
+            .map_err(|e| EngineError::BadRequest(format!("invalid policy bundle: {e}")))?;
+        if let Some(ev) = &self.stages.evaluator {
+            ev.validate(&bundle)
+                .map_err(|e| EngineError::BadRequest(format!("invalid policy bundle: {e}")))?;
+        }
+        let rec = self.store.put_policy(
+            &self.config.account,
+            &info.id,
+            info.name.as_deref(),
+            &json_digest(&bundle),
+            &bundle,
+        )?;
+        self.invalidate_all();
+        Ok(rec)
+    }
+
+    /// The account's bundles.
+    pub fn policies(&self) -> Result<Vec<PolicyRecord>> {
+        Ok(self.store.list_policies(&self.config.account)?)
+    }
+
+    /// One bundle.
+    pub fn policy(&self, id: &str) -> Result<PolicyRecord> {
+        self.store
+            .get_policy(&self.config.account, id)?
+            .ok_or_else(|| EngineError::NotFound(format!("policy bundle {id:?} does not exist")))
+    }
+
+    /// Makes a bundle the active one.
+    pub fn activate_policy(&self, id: &str) -> Result<PolicyRecord> {
+        let rec = self
+            .store
+            .activate_policy(&self.config.account, id)
+            .map_err(|e| match e {
+                portcullis_store::Error::NotFound(m) => {
+                    EngineError::NotFound(format!("{m} does not exist"))
+                }
+                other => EngineError::Store(other),
+            })?;
+        self.invalidate_all();
+        Ok(rec)
+    }
+
+    /// Appends an admission decision to the audit trail.
+    pub fn record_decision(&self, d: &NewDecision) -> Result<i64> {
+        Ok(self.store.append_decision(d)?)
+    }
+
+    /// Audit-trail entries matching a filter.
+    pub fn decisions(&self, f: &DecisionFilter) -> Result<Vec<DecisionRecord>> {
+        Ok(self.store.list_decisions(f)?)
+    }
+
+    /// Engine status.
+    pub fn status(&self) -> Result<Status> {
+        let mut stages = BTreeMap::new();
+        stages.insert("matcher".to_string(), self.stages.matcher.is_some());
+        stages.insert("evaluator".to_string(), self.stages.evaluator.is_some());
+        stages.insert("feeds".to_string(), self.stages.feeds.is_some());
+        Ok(Status {
+            status: "ok".into(),
+            backend: self.store.backend(),
+            schema_version: self.store.schema_version()?,
+            replica_id: self.config.replica_id.clone(),
+            workers: self.config.workers,
+            queue: self.store.queue_stats()?,
+            db_version: self.stages.matcher.as_ref().map(|m| m.db_version()),
+            stages,
+        })
+    }
+
+    /// Feed states.
+    pub fn feeds(&self) -> Result<Vec<FeedRecord>> {
+        Ok(self.store.list_feeds()?)
+    }
+
+    /// Updates the vulnerability data (only one replica at a time), then re-matches and re-evaluates every
+    /// stored SBOM and invalidates the verdict cache.
+    pub fn sync_feeds(&self) -> Result<FeedSyncOutcome> {
+        let source = self.stages.feeds.as_ref().ok_or_else(|| {
+            EngineError::Unavailable(
+                "no vulnerability feed source is configured in this service".into(),
+            )
+        })?;
+        let _lock = self.store.try_feed_lock()?.ok_or_else(|| {
+            EngineError::Conflict(
+                "another replica is updating the feeds now; try again later".into(),
+            )
+        })?;
+        let (feeds, version) = source
+            .sync()
+            .map_err(|e| EngineError::Upstream(format!("feed sync failed: {e}")))?;
+        let now = chrono::Utc::now().timestamp_millis();
+        for (name, count) in feeds {
+            self.store.put_feed(&FeedRecord {
+                name,
+                db_version: version.clone(),
+                record_count: count,
+                status: "ok".into(),
+                updated_at: now,
+            })?;
+        }
+        let rematch = self.rematch_all()?;
+        Ok(FeedSyncOutcome {
+            feeds: self.store.list_feeds()?,
+            rematch,
+        })
+    }
+
+    /// Re-matches every stored SBOM with the current vulnerability data and re-evaluates it by each tag under
+    /// the active bundle — no image is pulled again — then invalidates the verdict cache.
+    pub fn rematch_all(&self) -> Result<RematchStats> {
+        let matcher = self.stages.matcher.as_ref().ok_or_else(|| {
+            EngineError::Unavailable(
+                "no vulnerability matcher is configured in this service".into(),
+            )
+        })?;
+        let active = self.store.active_policy(&self.config.account)?;
+        let mut stats = RematchStats::default();
+        for digest in self.store.sbom_digests()? {
+            let sbom = match self.sbom_of(&digest) {
+                Ok(s) => s,
+                Err(e) => {
+                    stats.errors.push(format!("{digest}: {e}"));
+                    continue;
+                }
+            };
+            let report = match matcher.match_sbom(&sbom) {
+                Ok(r) => r,
+                Err(e) => {
+                    stats.errors.push(format!("{digest}: {e}"));
+                    continue;
+                }
+            };
+            let doc = serde_json::to_value(&report).map_err(|e| {
+                EngineError::Store(portcullis_store::Error::Corrupt(format!("report: {e}")))
+            })?;
+            self.store.put_findings(&digest, &report.db_version, &doc)?;
+            stats.rematched += 1;
+            if let (Some(bundle), Some(ev)) = (&active, &self.stages.evaluator) {
+                let tags = self
+                    .store
+                    .get_image(&digest)?
+                    .map(|i| i.tags)
+                    .unwrap_or_default();
+                for tag in tags {
+                    match ev.evaluate(&bundle.bundle, &sbom, &report, &tag) {
+                        Ok(v) => {
+                            self.record_evaluation(&digest, &tag, bundle, &report.db_version, &v)?;
+                            stats.reevaluated += 1;
+                        }
+                        Err(e) => stats.errors.push(format!("{digest} ({tag}): {e}")),
+                    }
+                }
+            }
+        }
+        self.invalidate_all();
+        Ok(stats)
+    }
+
+    /// Starts this replica's analysis workers (bounded by `config.workers`) and the stale-claim recovery loop;
+    /// they stop when `shutdown` turns true.
+    pub fn spawn_workers(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for n in 0..self.config.workers.max(1) {
+            let this = self.clone();
+            let sd = shutdown.clone();
+            handles.push(tokio::spawn(async move { this.worker_loop(n, sd).await }));
+        }
+        let this = self.clone();
+        let mut sd = shutdown;
+        handles.push(tokio::spawn(async move {
+            loop {
+                let s = this.store.clone();
+                match blocking(move || Ok(s.recover_stale()?)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(n, "recovered stale analysis claims"),
+                    Err(e) => tracing::error!(error = %e, "stale-claim recovery failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(this.config.lease) => {}
+                    _ = sd.changed() => {}
+                }
+                if *sd.borrow() {
+                    break;
+                }
+            }
+        }));
+        handles
+    }
+
+    async fn worker_loop(self: Arc<Self>, n: usize, mut shutdown: watch::Receiver<bool>) {
+        let worker = format!("{}/{n}", self.config.replica_id);
+        while !*shutdown.borrow() {
+            let (s, w, lease, limits) = (
+                self.store.clone(),
+                worker.clone(),
+                self.config.lease,
+                self.config.rate_limits.clone(),
+            );
+            let claim = blocking(move || Ok(s.claim(&w, lease, &limits)?)).await;
+            match claim {
+                Ok(Some(c)) => self.process(c).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming from the analysis queue failed");
+                    tokio::time::sleep(self.config.poll).await;
+                }
+            }
+        }
+    }
+
+    async fn process(self: &Arc<Self>, claim: portcullis_store::Claim) {
+        let hb = {
+            let (s, c, lease, every) = (
+                self.store.clone(),
+                claim.clone(),
+                self.config.lease,
+                self.config.heartbeat,
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let (s2, c2) = (s.clone(), c.clone());
+                    match blocking(move || Ok(s2.heartbeat(&c2, lease)?)).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(digest = %c.digest, "analysis claim lost");
+                            break;
+                        }
+                        Err(e) => tracing::error!(error = %e, "heartbeat failed"),
+                    }
+                }
+            })
+        };
+        let result = self.analyse_claim(&claim).await;
+        hb.abort();
+        let s = self.store.clone();
+        let retry = self.config.retry;
+        let digest = claim.digest.clone();
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(e) => blocking(move || {
+                let o = s.fail_analysis(&claim, &e.message, e.permanent, &retry)?;
+                match o {
+                    FailOutcome::Retrying(d) => {
+                        tracing::warn!(digest = %claim.digest, error = %e.message, retry_in = ?d, "analysis failed; will retry")
+                    }
+                    FailOutcome::Failed => {
+                        tracing::error!(digest = %claim.digest, error = %e.message, "analysis failed")
+                    }
+                    FailOutcome::ClaimLost => {}
+                }
+                Ok(())
+            })
+            .await,
+        };
+        if let Err(e) = outcome {
+            tracing::error!(digest = %digest, error = %e, "recording the analysis outcome failed");
+        }
+    }
+
+    async fn analyse_claim(
+        self: &Arc<Self>,
+        claim: &portcullis_store::Claim,
+    ) -> Result<(), StageError> {
+        let analysis = self.stages.analyser.analyse(&claim.pull).await?;
+        let this = self.clone();
+        let claim = claim.clone();
+        blocking(move || {
+            let report = match &this.stages.matcher {
+                Some(m) => Some(m.match_sbom(&analysis.sbom).map_err(|e| EngineError::Upstream(e.message))?),
+                None => None,
+            };
+            let sbom_doc = serde_json::to_value(&analysis.sbom)
+                .map_err(|e| EngineError::BadRequest(format!("SBOM not serialisable: {e}")))?;
+            let report_doc = report
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| EngineError::BadRequest(format!("findings not serialisable: {e}")))?;
+            let findings = match (&report, &report_doc) {
+                (Some(r), Some(d)) => Some((r.db_version.as_str(), d)),
+                _ => None,
+            };
+            if !this
+                .store
+                .finish_analysis(&claim, analysis.image_id.as_deref(), &sbom_doc, findings)?
+            {
+                tracing::warn!(digest = %claim.digest, "claim was taken over before the analysis finished; result dropped");
+                return Ok(());
+            }
+            this.invalidate(&claim.digest);
+            // Evaluate against the active bundle now so the admission path finds a stored verdict.
+            if let (Some(report), Some(ev), Some(bundle)) = (
+                &report,
+                &this.stages.evaluator,
+                this.store.active_policy(&this.config.account)?,
+            ) {
+                for tag in this.store.get_image(&claim.digest)?.map(|i| i.tags).unwrap_or_default() {
+                    match ev.evaluate(&bundle.bundle, &analysis.sbom, report, &tag) {
+                        Ok(v) => {
+                            this.record_evaluation(&claim.digest, &tag, &bundle, &report.db_version, &v)?;
+                        }
+                        Err(e) => tracing::warn!(digest = %claim.digest, tag, error = %e, "evaluation failed"),
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StageError::transient(e.to_string()))
+    }
+}
+
+/// `registry/repository:tag` for a tag reference; other text unchanged.
+fn normalise_tag(tag: &str) -> String {
+    match portcullis_image::ImageRef::parse(tag) {
+        Ok(r) if r.digest.is_none() => crate::verdicts::tag_key(&r),
+        _ => tag.to_string(),
+    }
+}
+
+fn check_digest(digest: &str) -> Result<()> {
+    if is_digest(digest) {
+        Ok(())
+    } else {
+        Err(EngineError::BadRequest(format!(
+            "{digest:?} is not an image digest: expected `sha256:` followed by 64 lowercase hex digits"
+        )))
+    }
+}
+
+/// Runs blocking store work off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Unavailable(format!("background task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn pull_strings_split() {
+        let p = split_pull("127.0.0.1:5000/app/web:1.2").unwrap();
+        assert_eq!(p.tag.as_deref(), Some("127.0.0.1:5000/app/web:1.2"));
+        assert_eq!(
+            (p.digest, p.registry.as_str(), p.repo.as_str()),
+            (None, "127.0.0.1:5000", "127.0.0.1:5000/app/web")
+        );
+        let p = split_pull("nginx").unwrap();
+        assert_eq!(
+            (p.tag.as_deref(), p.registry.as_str()),
+            (Some("docker.io/library/nginx:latest"), "docker.io")
+        );
+        let p = split_pull(&format!("reg.io/a@{D}")).unwrap();
+        assert_eq!((p.tag, p.digest.as_deref()), (None, Some(D)));
+        let p = split_pull(&format!("reg.io/a:v1@{D}")).unwrap();
+        assert_eq!(p.tag.as_deref(), Some("reg.io/a:v1"));
+        assert_eq!(normalise_tag("nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(normalise_tag("reg.io/a:v1"), "reg.io/a:v1");
+        for bad in [
+            "",
+            "a b",
+            "reg/a@sha256:xyz",
+            "/a",
+            "a//b",
+            "a\n",
+            "Upper/Case:1",
+            "http://reg/a:1",
+        ] {
+            assert!(
+                matches!(split_pull(bad), Err(EngineError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn digests_are_checked() {
+        assert!(is_digest(D));
+        assert!(!is_digest(&D.to_uppercase()));
+        assert!(!is_digest("sha256:abc"));
+        assert!(!is_digest(&D.replace("sha256", "sha512")));
+    }
+
+    #[test]
+    fn json_digest_ignores_key_order() {
+        let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":[1,2]}"#).unwrap();
+        let b: serde_json::Value = serde_json::from_str(r#"{ "a": [1, 2], "b": 1 }"#).unwrap();
+        assert_eq!(json_digest(&a), json_digest(&b));
+        assert_ne!(
+            json_digest(&a),
+            json_digest(&serde_json::json!({"a": [2, 1], "b": 1}))
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Everything `portcullis serve` needs to run the engine, in one call: open (and migrate) the store, start the
+//! analysis workers and the admission verdict source, and build the REST API router to mount.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::api::{ApiConfig, router};
+use crate::engine::{Engine, EngineConfig, EngineError, Stages, blocking};
+use crate::stages::{PolicyEvaluator, RegistryAnalyser, RegistryResolver};
+use crate::verdicts::EngineVerdicts;
+
+/// Service settings.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Store: a SQLite file path (default `portcullis.db`) or a `postgres://` URL.
+    pub store_url: String,
+    /// Engine settings.
+    pub engine: EngineConfig,
+    /// API settings (tokens, body limit).
+    pub api: ApiConfig,
+    /// How often admission's in-memory verdict snapshot is refreshed from the store.
+    pub verdict_refresh: Duration,
+}
+
+/// A running engine service.
+pub struct Service {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// The REST API, to merge into the HTTPS server's router.
+    pub router: axum::Router,
+    /// Admission's verdict source (`portcullis_admission::ImageVerdicts`).
+    pub verdicts: Arc<EngineVerdicts>,
+    /// The worker tasks (they end when `shutdown` turns true).
+    pub workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Stages {
+    /// The real stages for registry images: resolve and pull with `portcullis_image`, catalogue with
+    /// `portcullis_sbom`, evaluate with `portcullis_policy`; `matcher` and `feeds` as given (the vulnerability
+    /// database is wired by the caller).
+    pub fn registry(
+        opts: portcullis_image::PullOptions,
+        work_dir: std::path::PathBuf,
+        matcher: Option<Arc<dyn crate::stages::Matcher>>,
+        feeds: Option<Arc<dyn crate::stages::FeedSource>>,
+    ) -> Stages {
+        Stages {
+            resolver: Arc::new(RegistryResolver { opts: opts.clone() }),
+            analyser: Arc::new(RegistryAnalyser { opts, work_dir }),
+            matcher,
+            evaluator: Some(Arc::new(PolicyEvaluator::default())),
+            feeds,
+        }
+    }
+}
+
+/// Starts the service on the current tokio runtime. Fails when the API has no token or the store cannot be
+/// opened (the error names the store and what to do).
+pub async fn start(
+    config: ServiceConfig,
+    stages: Stages,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Service, EngineError> {
+    if config.api.tokens.iter().all(|t| t.trim().is_empty()) {
+        return Err(EngineError::BadRequest(
+            "the engine API needs an admin token: set PORTCULLIS_ADMIN_TOKEN or PORTCULLIS_ADMIN_TOKEN_FILE"
+                .into(),
+        ));
+    }
+    let url = config.store_url.clone();
+    let store = blocking(move || Ok(portcullis_store::open(&url)?)).await?;
+    let engine = Engine::new(Arc::from(store), stages, config.engine);
+    let workers = engine.spawn_workers(shutdown.clone());
+    let verdicts = EngineVerdicts::start(engine.clone(), config.verdict_refresh, shutdown);
+    let router = router(engine.clone(), &config.api);
+    Ok(Service {
+        engine,
+        router,
+        verdicts,
+        workers,
+    })
+}

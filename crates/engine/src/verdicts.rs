@@ -1,0 +1,371 @@
+//! The engine as admission's verdict source: [`EngineVerdicts`] implements
+//! [`portcullis_admission::ImageVerdicts`] from an in-memory snapshot of the store that a background task
+//! refreshes; every trait method answers from memory, never blocking a webhook request on the database.
+//! Verdicts are evaluated ahead of time for every analysed image, each of its tags and each policy admission
+//! has asked for; enqueue requests are handed to the background task.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use portcullis_admission::{Decision, ImageState, ImageVerdicts, Outcome, Review};
+use portcullis_image::ImageRef;
+use portcullis_policy::Verdict;
+use portcullis_store::{AnalysisStatus, NewDecision, PolicyRecord};
+use portcullis_vuln::{Finding, MatchReport};
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::{Engine, blocking};
+
+/// `registry/repository:tag` (tag `latest` when absent), as images are recorded.
+pub fn tag_key(r: &ImageRef) -> String {
+    format!(
+        "{}/{}:{}",
+        r.registry,
+        r.repository,
+        r.tag.as_deref().unwrap_or("latest")
+    )
+}
+
+struct ImageEntry {
+    status: AnalysisStatus,
+    error: Option<String>,
+    analysed_at: DateTime<Utc>,
+    updated_at: i64,
+    findings: Arc<Vec<Finding>>,
+    db_version: String,
+    tags: Vec<String>,
+}
+
+type VerdictKey = (String, String, String);
+
+#[derive(Default)]
+struct Snapshot {
+    images: HashMap<String, ImageEntry>,
+    tag_digest: HashMap<String, String>,
+    /// (digest, tag, policy) → (bundle digest, db version, verdict).
+    verdicts: HashMap<VerdictKey, (String, String, Arc<Verdict>)>,
+}
+
+/// Admission's verdict source over the engine.
+pub struct EngineVerdicts {
+    engine: Arc<Engine>,
+    snap: RwLock<Arc<Snapshot>>,
+    wanted_policies: Mutex<HashSet<String>>,
+    wanted_tags: Mutex<HashSet<(String, String)>>,
+    queue: mpsc::UnboundedSender<(String, String)>,
+    audit: mpsc::UnboundedSender<NewDecision>,
+    ready: AtomicBool,
+}
+
+/// The audit-trail record of one admission decision: who, what object, images and digests, the strictest
+/// mode, the verdict summary (`skipped`, `pass`, `warn`, `fail`, `unknown`) and the reasons given.
+pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
+    let req = &review.request;
+    let verdict = if d.skipped.is_some() {
+        "skipped"
+    } else if d.images.iter().any(|i| i.outcome == Outcome::Failed) {
+        "fail"
+    } else if d.images.iter().any(|i| {
+        matches!(
+            i.outcome,
+            Outcome::NotAnalysed
+                | Outcome::Analysing
+                | Outcome::NotEvaluated
+                | Outcome::AnalysisFailed(_)
+        )
+    }) {
+        "unknown"
+    } else if d.images.iter().any(|i| i.outcome == Outcome::Warned) {
+        "warn"
+    } else {
+        "pass"
+    };
+    let mut reasons: Vec<String> = d.message.iter().cloned().collect();
+    reasons.extend(d.images.iter().filter_map(|i| i.explanation.clone()));
+    reasons.extend(d.warnings.iter().cloned());
+    NewDecision {
+        who: req.user_info.username.clone(),
+        operation: serde_json::to_value(&req.operation)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        kind: req.kind.kind.clone(),
+        namespace: review.namespace().to_string(),
+        name: d.object.rsplit('/').next().unwrap_or_default().to_string(),
+        uid: d.uid.clone(),
+        images: d.images.iter().map(|i| i.image.clone()).collect(),
+        digests: d
+            .images
+            .iter()
+            .map(|i| i.digest.clone().unwrap_or_default())
+            .collect(),
+        mode: d.mode.map(|m| m.as_str()).unwrap_or("none").to_string(),
+        allowed: d.allowed,
+        verdict: verdict.to_string(),
+        reasons,
+    }
+}
+
+impl EngineVerdicts {
+    /// Starts the source and its refresh task (every `refresh`) on the current tokio runtime; the task stops
+    /// when `shutdown` turns true. The policy `default` means the account's active bundle unless a bundle
+    /// has that id or name.
+    pub fn start(
+        engine: Arc<Engine>,
+        refresh: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Arc<EngineVerdicts> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
+        let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
+        let me = Arc::new(EngineVerdicts {
+            engine,
+            snap: RwLock::new(Arc::new(Snapshot::default())),
+            wanted_policies: Mutex::new(["default".to_string()].into_iter().collect()),
+            wanted_tags: Mutex::new(HashSet::new()),
+            queue: tx,
+            audit: audit_tx,
+            ready: AtomicBool::new(false),
+        });
+        let store = me.engine.store().clone();
+        tokio::spawn(async move {
+            while let Some(d) = audit_rx.recv().await {
+                let s = store.clone();
+                if let Err(e) = blocking(move || Ok(s.append_decision(&d)?)).await {
+                    tracing::error!(error = %e, "recording an admission decision in the audit trail failed");
+                }
+            }
+        });
+        let this = me.clone();
+        tokio::spawn(async move {
+            loop {
+                while let Ok((pull, requestor)) = rx.try_recv() {
+                    let ann: BTreeMap<String, String> =
+                        [("requestor".to_string(), requestor)].into_iter().collect();
+                    if let Err(e) = this.engine.add_image(&pull, ann, false).await {
+                        tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed");
+                    }
+                }
+                let t = this.clone();
+                match blocking(move || t.refresh()).await {
+                    Ok(()) => this.ready.store(true, Ordering::SeqCst),
+                    Err(e) => tracing::error!(error = %e, "refreshing admission verdicts failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(refresh) => {}
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+        });
+        me
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        self.snap.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn resolve_policy(policies: &[PolicyRecord], name: &str) -> Option<PolicyRecord> {
+        policies
+            .iter()
+            .find(|p| p.id == name)
+            .or_else(|| policies.iter().find(|p| p.name.as_deref() == Some(name)))
+            .or_else(|| {
+                (name == "default")
+                    .then(|| policies.iter().find(|p| p.active))
+                    .flatten()
+            })
+            .cloned()
+    }
+
+    /// Rebuilds the snapshot from the store, evaluating verdicts that are missing or out of date.
+    fn refresh(&self) -> crate::Result<()> {
+        let store = self.engine.store();
+        let tags: Vec<(String, String)> = self
+            .wanted_tags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for (digest, tag) in tags {
+            if store.get_image(&digest)?.is_some() {
+                store.upsert_image(&digest, Some(&tag), &BTreeMap::new())?;
+            }
+        }
+        let old = self.current();
+        let mut snap = Snapshot::default();
+        for img in store.list_images(None)? {
+            let prev = old.images.get(&img.digest);
+            let (findings, db_version) = match prev {
+                Some(p) if p.updated_at == img.updated_at && p.status == img.status => {
+                    (p.findings.clone(), p.db_version.clone())
+                }
+                _ if img.status == AnalysisStatus::Analyzed => {
+                    match store.get_findings(&img.digest)? {
+                        Some(f) => {
+                            let report: MatchReport =
+                                serde_json::from_value(f.report).unwrap_or_default();
+                            (Arc::new(report.findings), f.db_version)
+                        }
+                        None => (Arc::new(Vec::new()), String::new()),
+                    }
+                }
+                _ => (Arc::new(Vec::new()), String::new()),
+            };
+            for t in &img.tags {
+                snap.tag_digest.insert(t.clone(), img.digest.clone());
+            }
+            snap.images.insert(
+                img.digest.clone(),
+                ImageEntry {
+                    status: img.status,
+                    error: img.error.clone(),
+                    analysed_at: img
+                        .analyzed_at
+                        .and_then(DateTime::from_timestamp_millis)
+                        .unwrap_or_else(Utc::now),
+                    updated_at: img.updated_at,
+                    findings,
+                    db_version,
+                    tags: img.tags,
+                },
+            );
+        }
+        let policies = self.engine.policies()?;
+        let wanted: Vec<String> = self
+            .wanted_policies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        for policy in wanted {
+            let Some(bundle) = Self::resolve_policy(&policies, &policy) else {
+                continue;
+            };
+            for (digest, entry) in &snap.images {
+                if entry.status != AnalysisStatus::Analyzed {
+                    continue;
+                }
+                for tag in &entry.tags {
+                    let key = (digest.clone(), tag.clone(), policy.clone());
+                    if let Some((bd, dbv, v)) = old.verdicts.get(&key)
+                        && *bd == bundle.digest
+                        && *dbv == entry.db_version
+                    {
+                        snap.verdicts
+                            .insert(key, (bd.clone(), dbv.clone(), v.clone()));
+                        continue;
+                    }
+                    match self.engine.check(digest, Some(tag), Some(&bundle.id)) {
+                        Ok(r) => {
+                            snap.verdicts.insert(
+                                key,
+                                (bundle.digest.clone(), r.db_version, Arc::new(r.verdict)),
+                            );
+                        }
+                        Err(e) => {
+                            tracing::warn!(%digest, tag, policy, error = %e, "evaluation for admission failed")
+                        }
+                    }
+                }
+            }
+        }
+        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
+        Ok(())
+    }
+
+    /// Appends a decision to the audit trail in the background (never blocks the webhook).
+    pub fn record(&self, review: &Review, decision: &Decision) {
+        if self.audit.send(audit_record(review, decision)).is_err() {
+            tracing::error!(uid = %decision.uid, "audit trail writer stopped; decision not recorded");
+        }
+    }
+
+    /// Rebuilds the snapshot now (blocking; tests and start-up).
+    pub fn refresh_now(&self) -> crate::Result<()> {
+        self.refresh()
+    }
+}
+
+impl ImageVerdicts for EngineVerdicts {
+    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
+        let snap = self.current();
+        let digest = image
+            .digest
+            .clone()
+            .or_else(|| snap.tag_digest.get(&tag_key(image)).cloned());
+        let Some(digest) = digest else {
+            return ImageState::Unknown;
+        };
+        let Some(entry) = snap.images.get(&digest) else {
+            return ImageState::Unknown;
+        };
+        match entry.status {
+            AnalysisStatus::NotAnalyzed | AnalysisStatus::Analyzing => ImageState::Analyzing,
+            AnalysisStatus::AnalysisFailed => ImageState::Failed(
+                entry
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "analysis failed".into()),
+            ),
+            AnalysisStatus::Analyzed => {
+                let tag = if image.tag.is_some() {
+                    Some(tag_key(image))
+                } else {
+                    entry.tags.first().cloned()
+                };
+                let verdict = tag.as_ref().and_then(|t| {
+                    snap.verdicts
+                        .get(&(digest.clone(), t.clone(), policy.to_string()))
+                        .map(|(_, _, v)| v.clone())
+                });
+                if verdict.is_none() {
+                    self.wanted_policies
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(policy.to_string());
+                    if let Some(t) = tag
+                        && !entry.tags.contains(&t)
+                    {
+                        self.wanted_tags
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert((digest.clone(), t));
+                    }
+                }
+                ImageState::Analyzed {
+                    digest,
+                    verdict,
+                    findings: entry.findings.clone(),
+                    analysed_at: entry.analysed_at,
+                }
+            }
+        }
+    }
+
+    fn enqueue(&self, image: &ImageRef, requestor: &str) {
+        if self
+            .queue
+            .send((image.to_string(), requestor.to_string()))
+            .is_err()
+        {
+            tracing::warn!(image = %image, "admission verdict source stopped; image not queued");
+        }
+    }
+
+    fn resolve_cached(&self, image: &ImageRef) -> Option<String> {
+        if image.digest.is_some() {
+            return image.digest.clone();
+        }
+        self.current().tag_digest.get(&tag_key(image)).cloned()
+    }
+
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,262 @@
+//! The real `portcullis serve` binary, started by the test with the Helm chart's own arguments (paths
+//! rewritten to a temp dir) and registered BY URL in the real kube-apiserver: the seed flow — policy mode
+//! denies an unanalysed and a failing image with `admission webhook "…" denied the request: …` naming the
+//! CVEs and admits a passing one; passive mode admits and queues; then with the process stopped, the
+//! webhook's failurePolicy decides.
+//!
+//! Verdicts come from a `--verdicts` file (what `serve` answers from until the engine is plugged in).
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use portcullis_admission::{VerdictEntry, VerdictsFile};
+use portcullis_kube::testing::{Cluster, ClusterOptions, free_port, repo_root, tool};
+use portcullis_policy::{Action, EvalRow, FinalReason, Verdict};
+
+const GOOD: &str = "127.0.0.1:5000/shop/good:1";
+const BAD: &str = "127.0.0.1:5000/shop/bad:1";
+const UNKNOWN: &str = "127.0.0.1:5000/shop/new:1";
+
+/// Builds (if needed) the `portcullis` binary of this workspace and copies it to `into` (so a later build
+/// sharing the target directory cannot swap it underneath the test).
+fn portcullis_bin(into: &std::path::Path) -> std::path::PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "portcullis"])
+        .current_dir(repo_root())
+        .status()
+        .expect("run cargo build -p portcullis");
+    assert!(status.success(), "cargo build -p portcullis failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let bin = target.join("debug/portcullis");
+    assert!(bin.is_file(), "{} missing after cargo build", bin.display());
+    let copy = into.join("portcullis");
+    std::fs::copy(&bin, &copy).expect("copy the portcullis binary");
+    copy
+}
+
+fn verdict_entry(image: &str, digest: &str, rows: Vec<EvalRow>) -> VerdictEntry {
+    let final_action = rows
+        .iter()
+        .map(|r| r.gate_action)
+        .max()
+        .unwrap_or(Action::Go);
+    VerdictEntry {
+        image: image.into(),
+        digest: Some(digest.into()),
+        state: "analyzed".into(),
+        reason: None,
+        analysed_at: None,
+        verdicts: HashMap::from([(
+            "prod".to_string(),
+            Verdict {
+                bundle_id: "prod".into(),
+                bundle_name: Some("prod".into()),
+                bundle_digest: format!("sha256:{}", "b".repeat(64)),
+                final_action,
+                final_reason: FinalReason::PolicyEvaluation,
+                policy_ids: vec!["p1".into()],
+                rows,
+                not_evaluated: vec![],
+                image_id: "img".into(),
+                tag: image.into(),
+                mapping: None,
+                policy_final_action: final_action,
+                matched_whitelisted_image: None,
+                matched_blacklisted_image: None,
+                warnings: vec![],
+            },
+        )]),
+        findings: vec![],
+    }
+}
+
+fn stop_row(cve: &str) -> EvalRow {
+    EvalRow {
+        image_id: "img".into(),
+        repo_tag: BAD.into(),
+        trigger_id: format!("{cve}+openssl"),
+        gate: "vulnerabilities".into(),
+        trigger: "package".into(),
+        check_output: format!(
+            "HIGH Vulnerability found in os package type (dpkg) - openssl ({cve})"
+        ),
+        gate_action: Action::Stop,
+        whitelisted: None,
+        policy_id: "p1".into(),
+        rule_id: "r1".into(),
+        whitelist_name: None,
+        whitelist_item_id: None,
+    }
+}
+
+struct Serve(Child);
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chart_args() -> Vec<String> {
+    let helm = tool("helm").expect("helm");
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(helm)
+        .env("HELM_CACHE_HOME", home.path().join("c"))
+        .env("HELM_CONFIG_HOME", home.path().join("f"))
+        .env("HELM_DATA_HOME", home.path().join("d"))
+        .args(["template", "portcullis"])
+        .arg(repo_root().join("deploy/helm/portcullis"))
+        .args([
+            "--namespace",
+            "portcullis",
+            "--show-only",
+            "templates/deployment.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dep: k8s_openapi::api::apps::v1::Deployment =
+        serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    dep.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap()
+}
+
+fn create_pod(cluster: &Cluster, ns: &str, name: &str, image: &str) -> Result<String, String> {
+    let f = cluster.dir().join(format!("{ns}-{name}.yaml"));
+    std::fs::write(
+        &f,
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  automountServiceAccountToken: false\n  containers: [{{name: c, image: \"{image}\"}}]\n"),
+    )
+    .unwrap();
+    cluster.kubectl(&["create", "-f", f.to_str().unwrap()])
+}
+
+#[tokio::test]
+async fn portcullis_serve_binary_with_the_chart_arguments() {
+    let bindir = tempfile::tempdir().unwrap();
+    let bin = portcullis_bin(bindir.path());
+    let cluster = Cluster::start(ClusterOptions {
+        controller_manager: false,
+        ..Default::default()
+    })
+    .await
+    .expect("control plane");
+    for ns in ["prod", "passive-team"] {
+        cluster.kubectl(&["create", "namespace", ns]).unwrap();
+        cluster
+            .kubectl(&["-n", ns, "create", "serviceaccount", "default"])
+            .unwrap();
+    }
+
+    // The chart's files, laid out in a temp dir.
+    let dir = tempfile::tempdir().unwrap();
+    let b =
+        portcullis_server::certs::generate("portcullis", "portcullis", &["127.0.0.1".into()], 30)
+            .unwrap();
+    std::fs::create_dir_all(dir.path().join("tls")).unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::write(dir.path().join("tls/tls.crt"), &b.cert_pem).unwrap();
+    std::fs::write(dir.path().join("tls/tls.key"), &b.key_pem).unwrap();
+    std::fs::write(
+        dir.path().join("config/admission.yaml"),
+        "exemptNamespaces: [kube-system, portcullis]\ndefault: { mode: policy, policy: prod }\nselectors:\n  - { resource: namespace, field: name, value: \"passive-.*\", mode: passive, policy: prod }\n",
+    )
+    .unwrap();
+    let verdicts = VerdictsFile {
+        images: vec![
+            verdict_entry(GOOD, &format!("sha256:{}", "1".repeat(64)), vec![]),
+            verdict_entry(
+                BAD,
+                &format!("sha256:{}", "2".repeat(64)),
+                vec![stop_row("CVE-2023-0286"), stop_row("CVE-2023-0464")],
+            ),
+        ],
+    };
+    let vfile = dir.path().join("verdicts.json");
+    std::fs::write(&vfile, serde_json::to_vec(&verdicts).unwrap()).unwrap();
+
+    let port = free_port().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let args: Vec<String> = chart_args()
+        .into_iter()
+        .map(|a| {
+            a.replace("/etc/portcullis", root)
+                .replace("0.0.0.0:8443", &format!("127.0.0.1:{port}"))
+        })
+        .collect();
+    assert_eq!(args[0], "serve", "{args:?}");
+    let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+    let serve = Serve(
+        Command::new(&bin)
+            .args(&args)
+            .args(["--verdicts", vfile.to_str().unwrap(), "--no-resolve"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start portcullis serve"),
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "portcullis serve did not listen: {}",
+            std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let yaml = portcullis_server::webhook::render(&portcullis_server::webhook::WebhookOptions {
+        name: "portcullis".into(),
+        namespace: "portcullis".into(),
+        service: "portcullis".into(),
+        port: 443,
+        url: Some(format!("https://127.0.0.1:{port}")),
+        ca_bundle_pem: b.ca_cert_pem.clone(),
+        timeout_seconds: 5,
+        failure_policy: "Fail".into(),
+        exclude_namespaces: vec!["kube-system".into(), "portcullis".into()],
+        mutating: false,
+    })
+    .unwrap();
+    let wh = dir.path().join("webhooks.yaml");
+    std::fs::write(&wh, yaml).unwrap();
+    cluster
+        .kubectl(&["apply", "-f", wh.to_str().unwrap()])
+        .expect("register webhooks");
+
+    // Policy mode.
+    create_pod(&cluster, "prod", "good", GOOD).expect("passing image admitted");
+    let e = create_pod(&cluster, "prod", "bad", BAD).unwrap_err();
+    assert!(
+        e.contains("admission webhook \"validate.portcullis.io\" denied the request:")
+            && e.contains(BAD)
+            && e.contains("CVE-2023-0286"),
+        "{e}"
+    );
+    let e = create_pod(&cluster, "prod", "new", UNKNOWN).unwrap_err();
+    assert!(
+        e.contains("denied the request") && e.contains(UNKNOWN),
+        "unanalysed image denied: {e}"
+    );
+    // Passive mode.
+    create_pod(&cluster, "passive-team", "new", UNKNOWN).expect("passive admits unknown images");
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(log.contains("serving the admission webhook"), "{log}");
+
+    // Portcullis stopped: failurePolicy Fail closes.
+    drop(serve);
+    let e = create_pod(&cluster, "prod", "down", GOOD).unwrap_err();
+    assert!(
+        e.contains("failed calling webhook \"validate.portcullis.io\""),
+        "{e}"
+    );
+}

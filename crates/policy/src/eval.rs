@@ -1,0 +1,371 @@
+//! Bundle evaluation with anchore-engine's semantics.
+//!
+//! - The first mapping whose registry, repository and image selector match decides which policies (in
+//!   order) and allowlists apply; an unmapped image gets [`EvalOptions::unmapped`] (GO by default).
+//! - Every fired trigger becomes an [`EvalRow`]; a row matched by a non-expired allowlist item is marked with
+//!   the allowlist and its action becomes GO.
+//! - The final action is the worst non-allowlisted action (STOP > WARN > GO), GO when nothing fired.
+//! - A denylisted (blacklisted) image is STOP whatever else matched; otherwise an allowlisted (whitelisted)
+//!   image is GO; otherwise the policy result stands. The reason says which.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use portcullis_sbom::Sbom;
+use portcullis_vuln::MatchReport;
+
+use crate::bundle::{Allowlist, Bundle, ImageSel, Selector};
+use crate::gates::{self, Ctx};
+use crate::pattern::{Pattern, TagParts};
+use crate::{Action, EvalRow, FinalReason, Verdict};
+
+/// What one evaluation looks at: the image's SBOM and findings, the tag it is evaluated as, the time, and the
+/// optional data some triggers need (a trigger whose data is `None` reports that in `Verdict::not_evaluated`).
+#[derive(Debug, Clone, Copy)]
+pub struct ImageInput<'a> {
+    /// The image's SBOM (packages, metadata, setuid/setgid files).
+    pub sbom: &'a Sbom,
+    /// The image's vulnerability findings.
+    pub report: &'a MatchReport,
+    /// The tag the image is evaluated as (`registry/repo:tag`), used by mappings.
+    pub tag: &'a str,
+    /// Evaluation time (allowlist expiry, vulnerability ages).
+    pub now: DateTime<Utc>,
+    /// The actual Dockerfile, when the user provided one (otherwise one is guessed from the history).
+    pub dockerfile: Option<&'a str>,
+    /// When the vulnerability database was last synced (`vulnerabilities.stale_feed_data`).
+    pub feed_synced: Option<DateTime<Utc>>,
+    /// Whether vulnerability data covers the image's distro (`vulnerabilities.vulnerability_data_unavailable`).
+    pub vuln_data_available: Option<bool>,
+    /// Every path in the image, when known (`files.name_match`; else package-owned and special files only).
+    pub files: Option<&'a [String]>,
+    /// `/etc/passwd`: `None` = not recorded, `Some(None)` = not present, `Some(Some(text))` = its content.
+    pub passwd: Option<Option<&'a str>>,
+    /// Retrieved file contents by path (`retrieved_files` gate), when the analyser retrieved any.
+    pub retrieved_files: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> ImageInput<'a> {
+    /// An input with only the required parts; set the optional fields directly.
+    pub fn new(sbom: &'a Sbom, report: &'a MatchReport, tag: &'a str, now: DateTime<Utc>) -> Self {
+        ImageInput {
+            sbom,
+            report,
+            tag,
+            now,
+            dockerfile: None,
+            feed_synced: None,
+            vuln_data_available: None,
+            files: None,
+            passwd: None,
+            retrieved_files: None,
+        }
+    }
+
+    fn image_id(&self) -> String {
+        let md = &self.sbom.metadata;
+        md.image_id
+            .clone()
+            .or_else(|| md.manifest_digest.clone())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// Evaluation options.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalOptions {
+    /// Final action for an image no mapping matches (Anchore: GO).
+    pub unmapped: Action,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            unmapped: Action::Go,
+        }
+    }
+}
+
+impl Selector {
+    fn matches(&self, parts: &TagParts, image_id: Option<&str>, digest: Option<&str>) -> bool {
+        if !self.registry.matches(&parts.registry) {
+            return false;
+        }
+        if !parts
+            .repo_candidates()
+            .iter()
+            .any(|r| self.repository.matches(r))
+        {
+            return false;
+        }
+        let digest_eq = |d: &str| digest == Some(d) || parts.digest.as_deref() == Some(d);
+        let id_eq = |i: &str| {
+            image_id == Some(i) || image_id.is_some_and(|x| x.strip_prefix("sha256:") == Some(i))
+        };
+        match &self.image {
+            ImageSel::Digest(d) => digest_eq(d),
+            ImageSel::Id(i) => id_eq(i),
+            // A digest-pinned reference has no tag: only a `*` tag pattern selects it.
+            ImageSel::Tag(p) => match &parts.tag {
+                Some(t) => p.matches(t),
+                None => matches!(p, Pattern::Any),
+            },
+        }
+    }
+
+    fn label(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.id.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Allowlist {
+    /// The first non-expired item matching `gate`/`trigger_id`: exact trigger ids first, then patterns
+    /// (anchore-engine's keyed-then-unkeyed candidate order). Returns the item's index.
+    fn find(&self, gate: &str, trigger_id: &str, now: DateTime<Utc>) -> Option<usize> {
+        let g = self.by_gate.get(gate)?;
+        let live = |i: &usize| g.items[*i].expires_on.is_none_or(|t| now < t);
+        g.exact
+            .get(trigger_id)
+            .and_then(|v| v.iter().copied().find(live))
+            .or_else(|| {
+                if g.patterns.is_empty() {
+                    return None;
+                }
+                g.pattern_matches(trigger_id).into_iter().find(live)
+            })
+    }
+}
+
+/// The allowlist decision for one fired trigger: (allowlist index, item index).
+type AllowHit = Option<(usize, usize)>;
+
+/// What walking the mapped policies produced.
+struct Walk {
+    rows: Vec<EvalRow>,
+    policy_action: Action,
+    policy_ids: Vec<String>,
+    mapping: Option<String>,
+    not_evaluated: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// The final decision without the evaluation table (see [`Bundle::decide`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Final action.
+    pub final_action: Action,
+    /// Why.
+    pub final_reason: FinalReason,
+    /// The policies' own result before image allow/deny lists.
+    pub policy_final_action: Action,
+    /// Triggers that could not be evaluated among those that ran (`gate.trigger (rule id): reason`).
+    pub not_evaluated: Vec<String>,
+}
+
+impl Decision {
+    /// True when the image passes (`GO` or `WARN`).
+    pub fn passed(&self) -> bool {
+        self.final_action != Action::Stop
+    }
+}
+
+impl Bundle {
+    /// Evaluates an image with the default options (unmapped → GO).
+    pub fn evaluate(&self, input: &ImageInput<'_>) -> Verdict {
+        self.evaluate_with(input, &EvalOptions::default())
+    }
+
+    /// Evaluates an image: the full verdict with every evaluation-table row.
+    pub fn evaluate_with(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Verdict {
+        let parts = TagParts::parse(input.tag);
+        let walk = self.walk(input, opts, &parts, true);
+        let (final_action, final_reason, allowed, denied) =
+            self.image_lists(input, &parts, walk.policy_action);
+        Verdict {
+            bundle_id: self.id().to_string(),
+            bundle_name: self.doc.name.clone(),
+            bundle_digest: self.digest.clone(),
+            final_action,
+            final_reason,
+            policy_ids: walk.policy_ids,
+            rows: walk.rows,
+            not_evaluated: walk.not_evaluated,
+            image_id: input.image_id(),
+            tag: input.tag.to_string(),
+            mapping: walk.mapping,
+            policy_final_action: walk.policy_action,
+            matched_whitelisted_image: allowed,
+            matched_blacklisted_image: denied,
+            warnings: walk.warnings,
+        }
+    }
+
+    /// The final action only, as [`Bundle::evaluate_with`] would decide it, without building the table or
+    /// any check output, skipping rules whose action cannot raise the result so far and stopping at the
+    /// first non-allowlisted STOP: the fast path for admission-time evaluation. `not_evaluated` lists the
+    /// triggers without data that it met before stopping.
+    pub fn decide(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Decision {
+        let parts = TagParts::parse(input.tag);
+        let walk = self.walk(input, opts, &parts, false);
+        let (final_action, final_reason, _, _) =
+            self.image_lists(input, &parts, walk.policy_action);
+        Decision {
+            final_action,
+            final_reason,
+            policy_final_action: walk.policy_action,
+            not_evaluated: walk.not_evaluated,
+        }
+    }
+
+    /// Denylisted image → STOP; else allowlisted image → GO; else the policy result.
+    fn image_lists(
+        &self,
+        input: &ImageInput<'_>,
+        parts: &TagParts,
+        policy_action: Action,
+    ) -> (Action, FinalReason, Option<String>, Option<String>) {
+        let md = &input.sbom.metadata;
+        let (id_ref, digest_ref) = (md.image_id.as_deref(), md.manifest_digest.as_deref());
+        let matched = |list: &[Selector]| {
+            list.iter()
+                .find(|s| s.matches(parts, id_ref, digest_ref))
+                .map(Selector::label)
+        };
+        let denied = matched(&self.denied_images);
+        let allowed = matched(&self.allowed_images);
+        let (action, reason) = if denied.is_some() {
+            (Action::Stop, FinalReason::Blacklisted)
+        } else if allowed.is_some() {
+            (Action::Go, FinalReason::Whitelisted)
+        } else {
+            (policy_action, FinalReason::PolicyEvaluation)
+        };
+        (action, reason, allowed, denied)
+    }
+
+    fn walk(
+        &self,
+        input: &ImageInput<'_>,
+        opts: &EvalOptions,
+        parts: &TagParts,
+        full: bool,
+    ) -> Walk {
+        let md = &input.sbom.metadata;
+        let (id_ref, digest_ref) = (md.image_id.as_deref(), md.manifest_digest.as_deref());
+        let mut walk = Walk {
+            rows: Vec::new(),
+            policy_action: opts.unmapped,
+            policy_ids: Vec::new(),
+            mapping: None,
+            not_evaluated: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let Some(m) = self
+            .mappings
+            .iter()
+            .find(|m| m.selector.matches(parts, id_ref, digest_ref))
+        else {
+            return walk;
+        };
+        walk.policy_action = Action::Go;
+        walk.policy_ids = m.policy_ids.clone();
+        walk.mapping = Some(m.selector.label());
+        let allowlists: Vec<&Allowlist> = m
+            .whitelist_ids
+            .iter()
+            .filter_map(|w| self.allowlists.get(w))
+            .collect();
+        let ctx = Ctx::new(input);
+        let image_id = if full {
+            input.image_id()
+        } else {
+            String::new()
+        };
+        // Vulnerability trigger ids repeat across rules: decide each finding against the allowlists once.
+        let mut memo: Vec<Option<AllowHit>> = vec![None; input.report.findings.len()];
+        let lookup = |gate: &'static str, id: &str| -> AllowHit {
+            allowlists
+                .iter()
+                .enumerate()
+                .find_map(|(ai, a)| a.find(gate, id, input.now).map(|ii| (ai, ii)))
+        };
+        for pid in &m.policy_ids {
+            let Some(policy) = self.policies.get(pid) else {
+                continue;
+            };
+            for rule in &policy.rules {
+                if rule.gate.lifecycle == crate::catalog::Lifecycle::Deprecated {
+                    let w = format!("gate `{}` is deprecated", rule.gate.name);
+                    if !walk.warnings.contains(&w) {
+                        walk.warnings.push(w);
+                    }
+                }
+                // Deciding only: a rule whose action cannot raise the result need not run (a trigger
+                // without data still runs, to be reported).
+                if !full && rule.action <= walk.policy_action && !rule.check.is_unevaluable() {
+                    continue;
+                }
+                let outcome = gates::run(&rule.check, &ctx, full);
+                if let Some(reason) = outcome.not_evaluated {
+                    walk.not_evaluated.push(format!(
+                        "{}.{} (rule {}): could not be evaluated: {reason}",
+                        rule.gate.name, rule.trigger.name, rule.id
+                    ));
+                }
+                let gate = rule.gate.name;
+                for fired in outcome.fired {
+                    let hit = if allowlists.is_empty() {
+                        None
+                    } else {
+                        match fired.finding {
+                            Some(fi) => {
+                                *memo[fi].get_or_insert_with(|| lookup(gate, fired.id(&ctx)))
+                            }
+                            None => lookup(gate, fired.id(&ctx)),
+                        }
+                    };
+                    let action = if hit.is_some() {
+                        Action::Go
+                    } else {
+                        rule.action
+                    };
+                    if hit.is_none() && action > walk.policy_action {
+                        walk.policy_action = action;
+                    }
+                    if !full {
+                        if walk.policy_action == Action::Stop {
+                            return walk;
+                        }
+                        continue;
+                    }
+                    let hit = hit.map(|(ai, ii)| (allowlists[ai], ii));
+                    walk.rows.push(EvalRow {
+                        image_id: image_id.clone(),
+                        repo_tag: input.tag.to_string(),
+                        trigger_id: fired.id(&ctx).to_string(),
+                        gate: gate.to_string(),
+                        trigger: rule.trigger.name.to_string(),
+                        check_output: fired.msg,
+                        gate_action: action,
+                        whitelisted: hit.map(|(a, _)| a.id.clone()),
+                        policy_id: policy.id.clone(),
+                        rule_id: rule.id.clone(),
+                        whitelist_name: hit.and_then(|(a, _)| a.name.clone()),
+                        whitelist_item_id: hit.map(|(a, ii)| item_id(a, gate, ii)),
+                    });
+                }
+            }
+        }
+        walk
+    }
+}
+
+fn item_id(a: &Allowlist, gate: &str, ii: usize) -> String {
+    a.by_gate
+        .get(gate)
+        .map(|g| g.items[ii].id.clone())
+        .unwrap_or_default()
+}

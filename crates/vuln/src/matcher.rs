@@ -1,0 +1,286 @@
+//! Matching an SBOM against the in-memory index: a pure function of (SBOM, database contents).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use portcullis_sbom::{Distro, Package, PackageType, Sbom};
+
+use crate::db::{Index, VulnDb};
+use crate::model::{Affected, Range, debian_namespace, normalize_name, scheme_for_namespace};
+use crate::{Error, Finding, FixState, MatchReport, Scheme, Severity, compare, satisfies};
+
+impl VulnDb {
+    /// Matches every package of `sbom` against the database.
+    pub fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, Error> {
+        Ok(self.index()?.match_sbom(sbom))
+    }
+}
+
+/// The namespace of an OS package for a distro (`debian:12`, `ubuntu:22.04`, `alpine:3.18`, `rhel:9`).
+pub fn distro_namespace(d: &Distro) -> Option<String> {
+    let id = d.id.to_ascii_lowercase();
+    let ver = d.version_id.as_deref().unwrap_or("").trim();
+    let major = ver.split('.').next().unwrap_or("");
+    match id.as_str() {
+        "debian" => {
+            if !major.is_empty() {
+                Some(format!("debian:{major}"))
+            } else {
+                d.codename
+                    .as_deref()
+                    .and_then(debian_namespace)
+                    .or_else(|| Some("debian:unstable".into()))
+            }
+        }
+        "ubuntu" => (!ver.is_empty()).then(|| format!("ubuntu:{ver}")),
+        "alpine" => {
+            let mm: Vec<&str> = ver.split('.').take(2).collect();
+            (!ver.is_empty()).then(|| format!("alpine:{}", mm.join(".")))
+        }
+        "" => None,
+        other => (!major.is_empty()).then(|| format!("{other}:{major}")),
+    }
+}
+
+fn language_namespace(t: PackageType) -> Option<&'static str> {
+    Some(match t {
+        PackageType::Python => "pypi",
+        PackageType::Npm => "npm",
+        PackageType::Java => "maven",
+        PackageType::GoModule => "go",
+        PackageType::RustCrate => "crates.io",
+        PackageType::Gem => "rubygems",
+        PackageType::Php => "packagist",
+        PackageType::Dotnet => "nuget",
+        PackageType::Deb | PackageType::Apk | PackageType::Rpm => return None,
+    })
+}
+
+/// Where to look a package up: (namespace, name, version) for the binary and, for OS packages, the source name.
+fn targets<'a>(
+    p: &'a Package,
+    distro_ns: Option<&'a str>,
+) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(ns) = language_namespace(p.package_type) {
+        let name = match ns {
+            "pypi" | "nuget" | "packagist" => Cow::Owned(normalize_name(ns, &p.name)),
+            _ => Cow::Borrowed(p.name.trim()),
+        };
+        out.push((ns, name, p.version.as_str()));
+        return out;
+    }
+    let Some(ns) = distro_ns else {
+        return out;
+    };
+    out.push((ns, Cow::Borrowed(p.name.as_str()), p.version.as_str()));
+    if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
+        let v = p.source_version.as_deref().unwrap_or(&p.version);
+        out.push((ns, Cow::Borrowed(src.as_str()), v));
+    }
+    out
+}
+
+fn cmp(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
+    compare(scheme, a, b).ok()
+}
+
+/// If `row` covers `version`, the fixed version that applies (`Some(None)` = affected, no fix named).
+fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> {
+    for r in &row.ranges {
+        let (covered, fixed) = match r {
+            Range::All => (true, None),
+            Range::Interval {
+                introduced,
+                fixed,
+                last_affected,
+            } => {
+                let lo = introduced
+                    .as_deref()
+                    .filter(|i| *i != "0")
+                    .is_none_or(|i| cmp(scheme, version, i).is_some_and(|o| o != Ordering::Less));
+                let hi = fixed
+                    .as_deref()
+                    .is_none_or(|f| cmp(scheme, version, f) == Some(Ordering::Less));
+                let last = last_affected.as_deref().is_none_or(|l| {
+                    cmp(scheme, version, l).is_some_and(|o| o != Ordering::Greater)
+                });
+                (lo && hi && last, fixed.clone())
+            }
+            // OSV `versions` lists enumerate published version strings, which is what package databases record:
+            // compare them as strings (a scheme comparison of every listed version per package is the matcher's
+            // hottest path otherwise; the ranges next to them are compared by scheme)
+            Range::Exact(v) => (
+                v.trim_start_matches('v') == version.trim_start_matches('v'),
+                None,
+            ),
+            Range::Expr(e) => (satisfies(scheme, version, e).unwrap_or(false), None),
+            Range::Unless(reqs) => (
+                !reqs
+                    .iter()
+                    .any(|q| satisfies(scheme, version, q).unwrap_or(false)),
+                None,
+            ),
+        };
+        if covered {
+            let interval = matches!(r, Range::Interval { .. });
+            let fixed = fixed.or_else(|| {
+                // outside an interval: the smallest named fix above the installed version, if any
+                if interval {
+                    return None;
+                }
+                let cands = row.fixed_in.as_deref()?;
+                let mut best: Option<&str> = None;
+                for c in cands.split_whitespace() {
+                    if cmp(scheme, c, version) == Some(Ordering::Greater)
+                        && best.is_none_or(|b| cmp(scheme, c, b) == Some(Ordering::Less))
+                    {
+                        best = Some(c);
+                    }
+                }
+                best.map(str::to_string)
+            });
+            return Some(fixed);
+        }
+    }
+    None
+}
+
+impl Index {
+    /// The database version of this index.
+    pub fn db_version(&self) -> &str {
+        &self.db_version
+    }
+
+    /// Matches every package of `sbom`.
+    pub fn match_sbom(&self, sbom: &Sbom) -> MatchReport {
+        let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
+        let mut findings = Vec::new();
+        let mut seen = HashSet::new();
+        for (pi, p) in sbom.packages.iter().enumerate() {
+            for (ns, name, version) in targets(p, distro_ns.as_deref()) {
+                let Some(rows) = self.by_package.get(ns).and_then(|m| m.get(name.as_ref())) else {
+                    continue;
+                };
+                let Some(scheme) = scheme_for_namespace(ns) else {
+                    continue;
+                };
+                if let Err(e) = crate::version::validate(scheme, version) {
+                    tracing::warn!(package = %p.name, "not matched: {e}");
+                    continue;
+                }
+                // per vulnerability (rows are grouped by id, highest precedence first), only the statements with
+                // the highest precedence count
+                for group in rows.chunk_by(|a, b| a.vuln_id == b.vuln_id) {
+                    let top = group[0].priority;
+                    let top = group.iter().take_while(|r| r.priority == top);
+                    if top.clone().any(|r| r.fix_state == FixState::NotAffected) {
+                        continue;
+                    }
+                    for row in top {
+                        let Some(fixed) = hit(scheme, version, row) else {
+                            continue;
+                        };
+                        // binary and source name may both match the same vulnerability: report it once
+                        if seen.insert((pi, row.vuln_id.as_str())) {
+                            findings.push(self.finding(row, p, fixed));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.id.cmp(&b.id))
+                .then_with(|| a.package_name.cmp(&b.package_name))
+                .then_with(|| a.package_version.cmp(&b.package_version))
+        });
+        MatchReport {
+            findings,
+            db_version: self.db_version.clone(),
+        }
+    }
+
+    fn finding(&self, row: &Affected, p: &Package, fixed: Option<String>) -> Finding {
+        let infos = self
+            .vulns
+            .get(&row.vuln_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let mut aliases: Vec<String> = infos
+            .iter()
+            .flat_map(|i| i.aliases.iter().cloned())
+            .collect();
+        aliases.sort();
+        aliases.dedup();
+        aliases.retain(|a| *a != row.vuln_id);
+        let family = row.namespace.split(':').next().unwrap_or("");
+        let vendor = infos
+            .iter()
+            .find(|i| i.origin == family)
+            .or_else(|| infos.iter().find(|i| i.origin != "nvd"));
+        let nvd: Vec<&crate::model::VulnInfo> = std::iter::once(row.vuln_id.as_str())
+            .chain(aliases.iter().map(String::as_str))
+            .flat_map(|id| self.vulns.get(id).into_iter().flatten())
+            .filter(|i| i.origin == "nvd")
+            .collect();
+        let severity = row
+            .severity
+            .or_else(|| {
+                infos
+                    .iter()
+                    .find_map(|i| (i.origin != "nvd").then_some(i.severity).flatten())
+            })
+            .or_else(|| nvd.iter().find_map(|i| i.severity))
+            .unwrap_or(Severity::Unknown);
+        let mut cvss: Vec<crate::Cvss> = infos
+            .iter()
+            .filter(|i| i.origin != "nvd")
+            .flat_map(|i| i.cvss.iter().cloned())
+            .collect();
+        cvss.extend(nvd.iter().flat_map(|i| i.cvss.iter().cloned()));
+        let ids: Vec<&str> = std::iter::once(row.vuln_id.as_str())
+            .chain(aliases.iter().map(String::as_str))
+            .collect();
+        let kev = ids.iter().any(|i| self.kev.contains(*i));
+        let epss = ids.iter().find_map(|i| self.epss.get(*i)).map(|e| e.score);
+        let fix_state = match row.fix_state {
+            FixState::WontFix | FixState::Unknown => row.fix_state,
+            _ if fixed.is_some() => FixState::Fixed,
+            _ => FixState::NotFixed,
+        };
+        let description = vendor
+            .and_then(|v| v.description.clone())
+            .or_else(|| nvd.iter().find_map(|i| i.description.clone()));
+        Finding {
+            id: row.vuln_id.clone(),
+            aliases,
+            package_name: p.name.clone(),
+            package_version: p.version.clone(),
+            package_type: p.package_type,
+            package_location: p.location.clone(),
+            namespace: row.namespace.clone(),
+            severity,
+            cvss,
+            fix_state,
+            fixed_in: if fix_state == FixState::Fixed {
+                fixed
+            } else {
+                None
+            },
+            fix_date: None,
+            published: vendor
+                .and_then(|v| v.published.clone())
+                .or_else(|| nvd.iter().find_map(|i| i.published.clone())),
+            url: vendor
+                .and_then(|v| v.url.clone())
+                .or_else(|| nvd.iter().find_map(|i| i.url.clone())),
+            description,
+            kev,
+            epss,
+        }
+    }
+}

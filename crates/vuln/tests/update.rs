@@ -1,0 +1,183 @@
+//! `db update`/`db import` from URLs: a local HTTP mirror (a real HTTP server on 127.0.0.1, random port) and
+//! `file://`; KEV and EPSS data (the real CISA KEV JSON and FIRST EPSS CSV from `../shared/vulndata`) attached
+//! to findings.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use portcullis_sbom::{Package, PackageType, Sbom};
+use portcullis_vuln::VulnDb;
+
+fn shared() -> PathBuf {
+    std::env::var_os("PORTCULLIS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
+}
+
+/// Serves files of `root` over HTTP/1.1 until the test ends (one thread, connection: close).
+fn serve(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut line = String::new();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            match std::fs::read(root.join(path)) {
+                Ok(body) => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(&body);
+                }
+                Err(_) => {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn osv_tar_gz(path: &Path) {
+    let f = std::fs::File::create(path).unwrap();
+    let gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    let body = r#"{"schema_version":"1.6.0","id":"GHSA-test-0001","modified":"2024-01-01T00:00:00Z",
+      "aliases":["CVE-1999-0001"],"database_specific":{"severity":"HIGH"},
+      "affected":[{"package":{"ecosystem":"npm","name":"mirror-pkg"},
+      "ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0"},{"fixed":"1.4.2"}]}]}]}"#;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(body.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, "advisories/GHSA-test-0001.json", body.as_bytes())
+        .unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+fn npm(name: &str, v: &str) -> Sbom {
+    Sbom {
+        packages: vec![Package {
+            name: name.into(),
+            version: v.into(),
+            package_type: PackageType::Npm,
+            purl: String::new(),
+            source_name: None,
+            source_version: None,
+            arch: None,
+            licenses: vec![],
+            location: "package-lock.json".into(),
+            files: vec![],
+            layer: None,
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn imports_from_a_local_http_mirror_and_file_urls() {
+    let mirror = tempfile::tempdir().unwrap();
+    osv_tar_gz(&mirror.path().join("osv.tar.gz"));
+    std::fs::copy(
+        shared().join("vulndata/vunnel/tests/unit/providers/epss/test-fixtures/example-1.csv"),
+        mirror.path().join("epss.csv"),
+    )
+    .unwrap();
+    let base = serve(mirror.path().to_path_buf());
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = VulnDb::open(dir.path().join("v.db")).unwrap();
+    let r = db.import(&format!("{base}/osv.tar.gz")).unwrap();
+    assert_eq!(r.provenance.records.get("osv"), Some(&1));
+    db.import(&format!("{base}/epss.csv")).unwrap();
+    let kev = shared().join("vulndata/cisa-kev/known_exploited_vulnerabilities.json");
+    let r = db.import(&format!("file://{}", kev.display())).unwrap();
+    assert_eq!(r.provenance.records.get("kev"), Some(&1404));
+    // a missing file on the mirror is an error and changes nothing
+    let before = db.db_version().unwrap();
+    let err = db
+        .import(&format!("{base}/missing.zip"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("404"), "{err}");
+    assert_eq!(db.db_version().unwrap(), before);
+
+    let status = db.status().unwrap();
+    assert_eq!(status.sources.len(), 3);
+    assert_eq!(status.kev, 1404);
+
+    let report = db.match_sbom(&npm("mirror-pkg", "1.4.1")).unwrap();
+    let f = &report.findings[0];
+    assert_eq!(f.id, "GHSA-test-0001");
+    assert_eq!(f.fixed_in.as_deref(), Some("1.4.2"));
+    assert_eq!(f.severity, portcullis_vuln::Severity::High);
+    // EPSS example-1.csv: CVE-1999-0001,0.00383,0.73075 — attached through the alias
+    assert_eq!(f.epss, Some(0.00383));
+    assert!(!f.kev);
+    assert!(
+        db.match_sbom(&npm("mirror-pkg", "1.4.2"))
+            .unwrap()
+            .findings
+            .is_empty()
+    );
+    assert!(
+        db.match_sbom(&npm("mirror-pkg", "0.9.0"))
+            .unwrap()
+            .findings
+            .is_empty()
+    );
+}
+
+#[test]
+fn nvd_cvss_is_the_severity_fallback() {
+    // NVD single-entry.json: CVE-2022-1576, CVSS 3.1 base 6.5 (MEDIUM), Primary. The OSV record (generated here)
+    // aliases it and gives no severity of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(
+        shared().join("vulndata/vunnel/tests/unit/providers/nvd/test-fixtures/single-entry.json"),
+        src.join("nvd.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("osv.json"),
+        r#"{"schema_version":"1.6.0","id":"GHSA-test-0002","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2022-1576"],
+        "affected":[{"package":{"ecosystem":"npm","name":"no-sev"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"2.4.5"}]}]}]}"#,
+    )
+    .unwrap();
+    let mut db = VulnDb::open(dir.path().join("v.db")).unwrap();
+    db.import(src.to_str().unwrap()).unwrap();
+    let f = &db.match_sbom(&npm("no-sev", "2.4.4")).unwrap().findings[0];
+    assert_eq!(f.severity, portcullis_vuln::Severity::Medium);
+    assert!(
+        f.cvss
+            .iter()
+            .any(|c| c.version == "3.1" && c.base_score == 6.5)
+    );
+    assert!(
+        f.description
+            .as_deref()
+            .unwrap_or("")
+            .contains("WP Maintenance Mode")
+    );
+}

@@ -1,0 +1,97 @@
+{{/* Chart name. */}}
+{{- define "portcullis.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified app name. */}}
+{{- define "portcullis.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Common labels. */}}
+{{- define "portcullis.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "portcullis.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels. */}}
+{{- define "portcullis.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "portcullis.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* ServiceAccount name. */}}
+{{- define "portcullis.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "portcullis.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the serving-certificate Secret. */}}
+{{- define "portcullis.tlsSecret" -}}
+{{- printf "%s-tls" (include "portcullis.fullname" .) -}}
+{{- end -}}
+
+{{/* The Service's in-cluster DNS name (the serving certificate's SAN). */}}
+{{- define "portcullis.serviceHost" -}}
+{{- printf "%s.%s.svc" (include "portcullis.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* Namespaces never sent to the webhooks: kube-system, the release namespace, and the configured ones. */}}
+{{- define "portcullis.excludedNamespaces" -}}
+{{- $ns := list "kube-system" .Release.Namespace -}}
+{{- range .Values.admission.excludedNamespaces }}{{ $ns = append $ns . }}{{ end -}}
+{{- toJson (uniq $ns) -}}
+{{- end -}}
+
+{{/* A webhook's common fields. Argument: dict "ctx" $ "path" "/validate" "caBundle" <base64 or ""> */}}
+{{- define "portcullis.webhookCommon" -}}
+{{- $ctx := .ctx -}}
+admissionReviewVersions: [v1, v1beta1]
+sideEffects: NoneOnDryRun
+failurePolicy: {{ $ctx.Values.admission.failurePolicy }}
+timeoutSeconds: {{ $ctx.Values.admission.timeoutSeconds }}
+matchPolicy: Equivalent
+clientConfig:
+  service:
+    name: {{ include "portcullis.fullname" $ctx }}
+    namespace: {{ $ctx.Release.Namespace }}
+    path: {{ .path }}
+    port: {{ $ctx.Values.service.port }}
+  {{- if .caBundle }}
+  caBundle: {{ .caBundle }}
+  {{- end }}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ include "portcullis.excludedNamespaces" $ctx }}
+    {{- with $ctx.Values.admission.namespaceSelectorExpressions }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- with $ctx.Values.admission.objectSelector }}
+objectSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+rules:
+{{- range $ctx.Values.admission.rules }}
+  - operations: [CREATE, UPDATE]
+    apiGroups: {{ toJson .apiGroups }}
+    apiVersions: {{ toJson .apiVersions }}
+    resources: {{ toJson .resources }}
+    scope: Namespaced
+{{- end }}
+{{- end -}}
