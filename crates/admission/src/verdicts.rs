@@ -62,10 +62,9 @@ pub struct InvalidReference {
 /// Parses and normalises an image reference as the container runtime would (`nginx` →
 /// `docker.io/library/nginx:latest`).
 ///
-/// Uses `portcullis_image::ImageRef::parse`; while that build does not implement it yet, falls back to the
-/// OCI distribution reference grammar implemented by `oci-client` (same normalisation rules as Docker).
+/// Uses `portcullis_image::ImageRef::parse`.
 ///
-/// Results are memoised (bounded, cleared when full): the grammar is a large regex (~8 µs per reference), and
+/// Results are memoised (bounded, cleared when full): parsing costs microseconds per reference, and
 /// a cluster runs the same few hundred references over and over.
 pub fn parse_image(s: &str) -> Result<ImageRef, InvalidReference> {
     if s.is_empty() {
@@ -104,24 +103,10 @@ type RefCache = RwLock<HashMap<String, Result<ImageRef, String>>>;
 static REF_CACHE: LazyLock<RefCache> = LazyLock::new(|| RwLock::new(HashMap::new()));
 
 fn parse_image_uncached(s: &str) -> Result<ImageRef, InvalidReference> {
-    let invalid = |reason: String| InvalidReference {
+    ImageRef::parse(s).map_err(|e| InvalidReference {
         image: s.to_string(),
-        reason,
-    };
-    match ImageRef::parse(s) {
-        Ok(r) => Ok(r),
-        Err(portcullis_image::Error::Unimplemented(_)) => {
-            let r = oci_client::Reference::try_from(s).map_err(|e| invalid(e.to_string()))?;
-            Ok(ImageRef {
-                registry: r.registry().to_string(),
-                repository: r.repository().to_string(),
-                tag: r.tag().map(str::to_string),
-                digest: r.digest().map(str::to_string),
-            })
-        }
-        #[allow(unreachable_patterns)]
-        Err(e) => Err(invalid(e.to_string())),
-    }
+        reason: e.to_string(),
+    })
 }
 
 /// `registry/repository`, `registry/repository:tag`, `@digest` suffix when present.

@@ -414,6 +414,8 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
     let cert = Arc::new(ReloadingCert::new(cfg.cert.clone(), cfg.key.clone())?);
     let tls_cfg = tls::server_config(cert.clone())?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_cfg));
+    // Stamp before loading: a change racing with the load is picked up by the first reload check.
+    let initial_cfg_stamp = cfg.admission_config.as_deref().and_then(file_stamp);
     let admission = match &cfg.admission_config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -455,7 +457,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
     let rs = state.clone();
     let mut reload_stop = stop_rx.clone();
     tokio::spawn(async move {
-        let mut cfg_stamp = rs.cfg.admission_config.as_deref().and_then(file_stamp);
+        let mut cfg_stamp = initial_cfg_stamp;
         let mut tick = tokio::time::interval(rs.cfg.reload_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -75,12 +75,14 @@ impl ReloadingCert {
         if self.stamps.read().map(|s| *s == now).unwrap_or(false) {
             return Ok(false);
         }
+        // Remember the files as seen even when they are unusable: a broken pair is reported once, and retried
+        // when either file changes again (e.g. the second half of a two-file update).
+        if let Ok(mut s) = self.stamps.write() {
+            *s = now;
+        }
         let ck = load_certified_key(&self.cert, &self.key)?;
         if let Ok(mut c) = self.current.write() {
             *c = Arc::new(ck);
-        }
-        if let Ok(mut s) = self.stamps.write() {
-            *s = now;
         }
         Ok(true)
     }
