@@ -405,22 +405,6 @@ pub fn format_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// Connection flags shared by the engine client commands.
-#[derive(Debug, Clone)]
-pub struct Connection {
-    /// Engine URL.
-    pub url: String,
-    /// API token.
-    pub token: Option<String>,
-}
-
-impl Connection {
-    /// The client.
-    pub fn client(&self) -> Result<Client> {
-        Client::new(&self.url, self.token.as_deref())
-    }
-}
-
 #[cfg(test)]
 mod table_tests {
     #[test]

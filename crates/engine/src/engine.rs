@@ -532,6 +532,36 @@ impl Engine {
         })?)
     }
 
+    /// Evaluates an image by each of its tags against `bundle` and records the evaluations; returns how many
+    /// were recorded and the evaluation errors (`digest (tag): error`). Nothing when no evaluator is configured.
+    fn evaluate_tags(
+        &self,
+        digest: &str,
+        sbom: &Sbom,
+        report: &MatchReport,
+        bundle: &PolicyRecord,
+    ) -> Result<(usize, Vec<String>)> {
+        let Some(ev) = &self.stages.evaluator else {
+            return Ok((0, Vec::new()));
+        };
+        let (mut n, mut errors) = (0, Vec::new());
+        for tag in self
+            .store
+            .get_image(digest)?
+            .map(|i| i.tags)
+            .unwrap_or_default()
+        {
+            match ev.evaluate(&bundle.bundle, sbom, report, &tag) {
+                Ok(v) => {
+                    self.record_evaluation(digest, &tag, bundle, &report.db_version, &v)?;
+                    n += 1;
+                }
+                Err(e) => errors.push(format!("{digest} ({tag}): {e}")),
+            }
+        }
+        Ok((n, errors))
+    }
+
     fn cache_lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (Instant, Arc<Verdict>)>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -719,21 +749,10 @@ impl Engine {
             })?;
             self.store.put_findings(&digest, &report.db_version, &doc)?;
             stats.rematched += 1;
-            if let (Some(bundle), Some(ev)) = (&active, &self.stages.evaluator) {
-                let tags = self
-                    .store
-                    .get_image(&digest)?
-                    .map(|i| i.tags)
-                    .unwrap_or_default();
-                for tag in tags {
-                    match ev.evaluate(&bundle.bundle, &sbom, &report, &tag) {
-                        Ok(v) => {
-                            self.record_evaluation(&digest, &tag, bundle, &report.db_version, &v)?;
-                            stats.reevaluated += 1;
-                        }
-                        Err(e) => stats.errors.push(format!("{digest} ({tag}): {e}")),
-                    }
-                }
+            if let Some(bundle) = &active {
+                let (n, errors) = self.evaluate_tags(&digest, &sbom, &report, bundle)?;
+                stats.reevaluated += n;
+                stats.errors.extend(errors);
             }
         }
         self.invalidate_all();
@@ -882,18 +901,12 @@ impl Engine {
             }
             this.invalidate(&claim.digest);
             // Evaluate against the active bundle now so the admission path finds a stored verdict.
-            if let (Some(report), Some(ev), Some(bundle)) = (
-                &report,
-                &this.stages.evaluator,
-                this.store.active_policy(&this.config.account)?,
-            ) {
-                for tag in this.store.get_image(&claim.digest)?.map(|i| i.tags).unwrap_or_default() {
-                    match ev.evaluate(&bundle.bundle, &analysis.sbom, report, &tag) {
-                        Ok(v) => {
-                            this.record_evaluation(&claim.digest, &tag, &bundle, &report.db_version, &v)?;
-                        }
-                        Err(e) => tracing::warn!(digest = %claim.digest, tag, error = %e, "evaluation failed"),
-                    }
+            if let (Some(report), Some(bundle)) =
+                (&report, this.store.active_policy(&this.config.account)?)
+            {
+                let (_, errors) = this.evaluate_tags(&claim.digest, &analysis.sbom, report, &bundle)?;
+                for e in errors {
+                    tracing::warn!(error = %e, "evaluation failed");
                 }
             }
             Ok(())

@@ -402,3 +402,94 @@ impl Evaluator for PolicyEvaluator {
         Ok(b.evaluate(&input))
     }
 }
+
+/// The real matcher: `portcullis_vuln`'s in-memory index, swapped atomically after a feed sync.
+pub struct IndexMatcher {
+    index: std::sync::RwLock<std::sync::Arc<portcullis_vuln::Index>>,
+}
+
+impl IndexMatcher {
+    /// Loads the index of a vulnerability database.
+    pub fn load(db: &portcullis_vuln::VulnDb) -> Result<IndexMatcher, String> {
+        let index = db.load_index().map_err(|e| e.to_string())?;
+        Ok(IndexMatcher {
+            index: std::sync::RwLock::new(std::sync::Arc::new(index)),
+        })
+    }
+
+    /// Replaces the index (after an import).
+    pub fn replace(&self, index: portcullis_vuln::Index) {
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(index);
+    }
+
+    fn current(&self) -> std::sync::Arc<portcullis_vuln::Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Matcher for IndexMatcher {
+    fn db_version(&self) -> String {
+        self.current().db_version().to_string()
+    }
+
+    fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError> {
+        Ok(self.current().match_sbom(sbom))
+    }
+}
+
+/// Feed sync over a `portcullis_vuln` database file: re-imports each source, then swaps the matcher's index.
+pub struct VulnDbFeeds {
+    /// The database file.
+    pub path: std::path::PathBuf,
+    /// Import sources, as `portcullis db import` takes them.
+    pub sources: Vec<String>,
+    /// The matcher to refresh.
+    pub matcher: std::sync::Arc<IndexMatcher>,
+}
+
+impl FeedSource for VulnDbFeeds {
+    fn sync(&self) -> Result<(Vec<(String, i64)>, String), StageError> {
+        let mut db = portcullis_vuln::VulnDb::open(&self.path)
+            .map_err(|e| StageError::transient(format!("opening {}: {e}", self.path.display())))?;
+        let mut feeds = Vec::new();
+        for source in &self.sources {
+            let r = db
+                .import(source)
+                .map_err(|e| StageError::transient(format!("importing {source}: {e}")))?;
+            let records: usize = r.provenance.records.values().sum();
+            feeds.push((source.clone(), i64::try_from(records).unwrap_or(i64::MAX)));
+        }
+        let index = db
+            .load_index()
+            .map_err(|e| StageError::transient(format!("loading the index: {e}")))?;
+        let version = index.db_version().to_string();
+        self.matcher.replace(index);
+        Ok((feeds, version))
+    }
+}
+
+#[cfg(test)]
+mod vuln_tests {
+    use super::*;
+
+    #[test]
+    fn index_matcher_over_an_empty_database_finds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = portcullis_vuln::VulnDb::open(dir.path().join("v.db")).unwrap();
+        let m = IndexMatcher::load(&db).unwrap();
+        let sbom = Sbom {
+            packages: vec![],
+            ..Default::default()
+        };
+        let r = m.match_sbom(&sbom).unwrap();
+        assert!(r.findings.is_empty());
+        assert_eq!(r.db_version, m.db_version());
+        let feeds = VulnDbFeeds {
+            path: dir.path().join("v.db"),
+            sources: vec![dir.path().join("missing-source").display().to_string()],
+            matcher: std::sync::Arc::new(m),
+        };
+        let err = feeds.sync().unwrap_err();
+        assert!(err.message.contains("missing-source"), "{err}");
+    }
+}

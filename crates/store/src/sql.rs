@@ -193,6 +193,16 @@ impl<D: Db> SqlStore<D> {
         })
     }
 
+    fn policy_in(c: &mut dyn Conn, account: &str, id: &str) -> Result<Option<PolicyRecord>> {
+        c.query(
+            &format!("SELECT {POLICY_COLS} FROM policies WHERE account = $1 AND id = $2"),
+            &[t(account), t(id)],
+        )?
+        .first()
+        .map(Self::policy_row)
+        .transpose()
+    }
+
     fn policy_row(r: &Row) -> Result<PolicyRecord> {
         Ok(PolicyRecord {
             account: r.text(0)?,
@@ -220,6 +230,10 @@ impl<D: Db> SqlStore<D> {
     }
 }
 
+/// Stores (replaces) an image's findings: `$1` digest, `$2` DB version, `$3` report, `$4` time.
+const FINDINGS_UPSERT: &str = "INSERT INTO findings (digest, db_version, report, created_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (digest) DO UPDATE SET db_version = excluded.db_version, \
+     report = excluded.report, created_at = excluded.created_at";
 const POLICY_COLS: &str = "account, id, name, digest, active, bundle, created_at, updated_at";
 const DECISION_COLS: &str = "id, at, who, operation, kind, namespace, name, uid, images, digests, mode, allowed, verdict, reasons";
 
@@ -338,10 +352,13 @@ impl<D: Db> Store for SqlStore<D> {
     ) -> Result<()> {
         self.db.tx(&mut |c| {
             c.exec(
-                "INSERT INTO findings (digest, db_version, report, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (digest) DO UPDATE SET db_version = excluded.db_version, \
-                 report = excluded.report, created_at = excluded.created_at",
-                &[t(digest), t(db_version), js(report, "findings")?, i(now_ms())],
+                FINDINGS_UPSERT,
+                &[
+                    t(digest),
+                    t(db_version),
+                    js(report, "findings")?,
+                    i(now_ms()),
+                ],
             )?;
             Ok(())
         })
@@ -397,11 +414,7 @@ impl<D: Db> Store for SqlStore<D> {
                     i(now),
                 ],
             )?;
-            let rows = c.query(
-                &format!("SELECT {POLICY_COLS} FROM policies WHERE account = $1 AND id = $2"),
-                &[t(account), t(id)],
-            )?;
-            Self::policy_row(rows.first().ok_or_else(|| Error::NotFound(format!("policy {id}")))?)
+            Self::policy_in(c, account, id)?.ok_or_else(|| Error::NotFound(format!("policy {id}")))
         })
     }
 
@@ -420,25 +433,13 @@ impl<D: Db> Store for SqlStore<D> {
     }
 
     fn get_policy(&self, account: &str, id: &str) -> Result<Option<PolicyRecord>> {
-        self.db.tx(&mut |c| {
-            c.query(
-                &format!("SELECT {POLICY_COLS} FROM policies WHERE account = $1 AND id = $2"),
-                &[t(account), t(id)],
-            )?
-            .first()
-            .map(Self::policy_row)
-            .transpose()
-        })
+        self.db.tx(&mut |c| Self::policy_in(c, account, id))
     }
 
     fn activate_policy(&self, account: &str, id: &str) -> Result<PolicyRecord> {
         self.db.tx(&mut |c| {
             let now = now_ms();
-            let exists = c.query(
-                "SELECT id FROM policies WHERE account = $1 AND id = $2",
-                &[t(account), t(id)],
-            )?;
-            if exists.is_empty() {
+            if Self::policy_in(c, account, id)?.is_none() {
                 return Err(Error::NotFound(format!(
                     "policy bundle {id:?} of account {account:?}"
                 )));
@@ -452,11 +453,7 @@ impl<D: Db> Store for SqlStore<D> {
                 "UPDATE policies SET active = 1, updated_at = $3 WHERE account = $1 AND id = $2",
                 &[t(account), t(id), i(now)],
             )?;
-            let rows = c.query(
-                &format!("SELECT {POLICY_COLS} FROM policies WHERE account = $1 AND id = $2"),
-                &[t(account), t(id)],
-            )?;
-            Self::policy_row(rows.first().ok_or_else(|| Error::NotFound(format!("policy {id}")))?)
+            Self::policy_in(c, account, id)?.ok_or_else(|| Error::NotFound(format!("policy {id}")))
         })
     }
 
@@ -728,9 +725,7 @@ impl<D: Db> Store for SqlStore<D> {
             )?;
             if let Some((version, report)) = &findings_text {
                 c.exec(
-                    "INSERT INTO findings (digest, db_version, report, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (digest) DO UPDATE SET db_version = excluded.db_version, \
-                     report = excluded.report, created_at = excluded.created_at",
+                    FINDINGS_UPSERT,
                     &[t(&claim.digest), t(version), report.clone(), i(now)],
                 )?;
             }

@@ -2,25 +2,15 @@
 
 use std::process::ExitCode;
 
-use portcullis_engine::client::{Connection, format_ms, table};
+use portcullis_engine::client::{format_ms, table};
+
+use super::image::ConnectionArgs;
 
 /// Arguments of `portcullis feeds`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Engine URL.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_URL",
-        default_value = "http://localhost:8228"
-    )]
-    url: String,
-    /// API token.
-    #[arg(long, global = true, env = "PORTCULLIS_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Print JSON instead of a table.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    conn: ConnectionArgs,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -57,15 +47,11 @@ fn print_feeds(feeds: &[portcullis_store::FeedRecord]) {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let client = Connection {
-        url: args.url,
-        token: args.token,
-    }
-    .client()?;
+    let client = args.conn.client()?;
     match args.command {
         Cmd::List => {
             let feeds = client.feeds()?;
-            if args.json {
+            if args.conn.json {
                 println!("{}", serde_json::to_string_pretty(&feeds)?);
             } else {
                 print_feeds(&feeds);
@@ -73,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Cmd::Sync => {
             let r = client.sync_feeds()?;
-            if args.json {
+            if args.conn.json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print_feeds(&r.feeds);

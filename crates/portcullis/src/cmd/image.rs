@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use portcullis_engine::VulnKind;
-use portcullis_engine::client::{Connection, format_ms, table};
+use portcullis_engine::client::{Client, format_ms, table};
 
-/// Arguments of `portcullis image`.
-#[derive(clap::Args)]
-pub struct Args {
+/// Engine connection flags shared by the engine client commands (`image`, `system`, `feeds`; `policy` and
+/// `evaluate check` can flatten it too).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConnectionArgs {
     /// Engine URL.
     #[arg(
         long,
@@ -18,13 +19,27 @@ pub struct Args {
         env = "PORTCULLIS_URL",
         default_value = "http://localhost:8228"
     )]
-    url: String,
+    pub url: String,
     /// API token.
     #[arg(long, global = true, env = "PORTCULLIS_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Print JSON instead of a table.
+    pub token: Option<String>,
+    /// Print JSON instead of a table or text.
     #[arg(long, global = true)]
-    json: bool,
+    pub json: bool,
+}
+
+impl ConnectionArgs {
+    /// The API client.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.url, self.token.as_deref())?)
+    }
+}
+
+/// Arguments of `portcullis image`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    conn: ConnectionArgs,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -106,11 +121,7 @@ fn print_image(img: &portcullis_store::ImageRecord) {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let client = Connection {
-        url: args.url,
-        token: args.token,
-    }
-    .client()?;
+    let client = args.conn.client()?;
     match args.command {
         Cmd::Add {
             image,
@@ -125,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ann.insert(k.to_string(), v.to_string());
             }
             let r = client.add_image(&image, ann, force)?;
-            if args.json {
+            if args.conn.json {
                 print_json(&r)?;
             } else {
                 print!(
@@ -143,7 +154,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Cmd::Get { image } => {
             let img = client.find_image(&image)?;
-            if args.json {
+            if args.conn.json {
                 print_json(&img)?;
             } else {
                 print_image(&img);
@@ -151,7 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Cmd::List { tag } => {
             let images = client.list_images(tag.as_deref())?;
-            if args.json {
+            if args.conn.json {
                 print_json(&images)?;
             } else {
                 let mut rows = Vec::new();
@@ -176,7 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("vulnerability type {kind:?}: use os, non-os or all"))?;
             let img = client.find_image(&image)?;
             let report = client.vuln(&img.digest, kind)?;
-            if args.json {
+            if args.conn.json {
                 print_json(&report)?;
             } else {
                 let rows: Vec<Vec<String>> = report
@@ -228,7 +239,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Duration::from_secs(timeout),
                 Duration::from_secs(interval.max(1)),
             )?;
-            if args.json {
+            if args.conn.json {
                 print_json(&img)?;
             } else {
                 print_image(&img);

@@ -3,25 +3,13 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use portcullis_engine::client::Connection;
+use super::image::ConnectionArgs;
 
 /// Arguments of `portcullis system`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Engine URL.
-    #[arg(
-        long,
-        global = true,
-        env = "PORTCULLIS_URL",
-        default_value = "http://localhost:8228"
-    )]
-    url: String,
-    /// API token.
-    #[arg(long, global = true, env = "PORTCULLIS_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
+    #[command(flatten)]
+    conn: ConnectionArgs,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -43,11 +31,7 @@ enum Cmd {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let client = Connection {
-        url: args.url,
-        token: args.token,
-    }
-    .client()?;
+    let client = args.conn.client()?;
     let status = match args.command {
         Cmd::Status => client.status()?,
         Cmd::Wait { timeout, interval } => client.wait_system(
@@ -55,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Duration::from_secs(interval.max(1)),
         )?,
     };
-    if args.json {
+    if args.conn.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
         println!(
