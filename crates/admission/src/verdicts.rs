@@ -47,6 +47,11 @@ pub trait ImageVerdicts: Send + Sync {
     fn ready(&self) -> bool {
         true
     }
+    /// Appends a validating decision to the audit trail. Called once per non-dry-run `/validate` review; must
+    /// not block (implementations hand the record off). Defaults to recording nothing.
+    fn record(&self, review: &crate::Review, decision: &crate::Decision) {
+        let _ = (review, decision);
+    }
 }
 
 /// Error of reading an image reference from a manifest.

@@ -84,19 +84,37 @@ fn enc(s: &str) -> String {
 impl Client {
     /// A client for the engine at `url` (`http://host:port`), authenticating with `token`.
     pub fn new(url: &str, token: Option<&str>) -> Result<Client> {
+        Client::with_ca(url, token, None)
+    }
+
+    /// Like [`Client::new`], also trusting the CA certificate(s) in the PEM file `ca` (e.g. the CA
+    /// `portcullis serve` generated, or the one `portcullis certs` wrote).
+    pub fn with_ca(url: &str, token: Option<&str>, ca: Option<&std::path::Path>) -> Result<Client> {
         let base = url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(ClientError::Invalid(format!(
                 "engine URL {url:?} must start with http:// or https://"
             )));
         }
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| ClientError::Transport {
-                url: base.clone(),
-                message: e.to_string(),
+        let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120));
+        if let Some(path) = ca {
+            let pem = std::fs::read(path).map_err(|e| {
+                ClientError::Invalid(format!(
+                    "cannot read the CA certificate {}: {e}",
+                    path.display()
+                ))
             })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ClientError::Invalid(format!("{} holds no PEM certificate: {e}", path.display()))
+            })?;
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder.build().map_err(|e| ClientError::Transport {
+            url: base.clone(),
+            message: e.to_string(),
+        })?;
         Ok(Client {
             base,
             token: token.map(str::to_string),

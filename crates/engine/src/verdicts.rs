@@ -293,6 +293,11 @@ impl EngineVerdicts {
 }
 
 impl ImageVerdicts for EngineVerdicts {
+    fn record(&self, review: &Review, decision: &Decision) {
+        // The inherent method: hands the record to the audit writer task.
+        EngineVerdicts::record(self, review, decision)
+    }
+
     fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
         let snap = self.current();
         let digest = image

@@ -297,6 +297,9 @@ async fn review(
         resolved: Some(&resolved),
     };
     let decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
+    if endpoint == Endpoint::Validate && !review.request.dry_run {
+        state.verdicts.record(&review, &decision);
+    }
     let out = decision.to_review_json();
     state.metrics.observe(
         metrics::DecisionLabels {

@@ -17,9 +17,13 @@ pub struct ConnectionArgs {
         long,
         global = true,
         env = "PORTCULLIS_URL",
-        default_value = "http://localhost:8228"
+        default_value = "https://localhost:8443"
     )]
     pub url: String,
+    /// CA certificate (PEM) to trust for the engine's HTTPS. Default: the CA `portcullis serve` generated in
+    /// its data directory, when there is one.
+    #[arg(long, global = true, env = "PORTCULLIS_CA_CERT")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// API token.
     #[arg(long, global = true, env = "PORTCULLIS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -31,7 +35,17 @@ pub struct ConnectionArgs {
 impl ConnectionArgs {
     /// The API client.
     pub fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::new(&self.url, self.token.as_deref())?)
+        let generated = std::env::var_os("PORTCULLIS_DATA_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| dirs::data_local_dir().map(|d| d.join("portcullis")))
+            .map(|d| d.join("tls/ca.crt"))
+            .filter(|p| p.exists());
+        let ca = self.ca_cert.clone().or(generated);
+        Ok(Client::with_ca(
+            &self.url,
+            self.token.as_deref(),
+            ca.as_deref(),
+        )?)
     }
 }
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use portcullis_admission::MemoryVerdicts;
+use anyhow::Context;
+use portcullis_admission::{ImageVerdicts, MemoryVerdicts};
 use portcullis_server::{Parts, ServerConfig, start};
 
 /// Arguments of `portcullis serve`.
@@ -14,18 +15,42 @@ pub struct Args {
     /// Listen address.
     #[arg(long, default_value = "0.0.0.0:8443")]
     pub listen: SocketAddr,
-    /// PEM certificate chain (reloaded when it changes).
-    #[arg(long)]
-    pub tls_cert: PathBuf,
+    /// PEM certificate chain (reloaded when it changes). Without `--tls-cert`/`--tls-key`, a CA and a serving
+    /// certificate for `localhost` are generated once under the data directory.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
     /// PEM private key (reloaded when it changes).
-    #[arg(long)]
-    pub tls_key: PathBuf,
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Admission configuration (native or Anchore controller format; reloaded when it changes).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// Verdicts file to answer from (until the engine is plugged in); default: every image unknown.
+    /// Answer from a verdicts file instead of running the engine (no store, no analysis, no REST API).
     #[arg(long)]
     pub verdicts: Option<PathBuf>,
+    /// Where generated state lives (SQLite store, vulnerability DB, generated TLS files and admin token, work
+    /// and cache directories). Default: the user's data directory + `/portcullis`.
+    #[arg(long, env = "PORTCULLIS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Engine store: a SQLite file path (`sqlite:PATH` also accepted) or a `postgres://` URL for several
+    /// replicas. Default: `portcullis.db` in the data directory.
+    #[arg(long, env = "PORTCULLIS_STORE_DSN", hide_env_values = true)]
+    pub store: Option<String>,
+    /// Vulnerability database file (default: `PORTCULLIS_DB`, else the user's data directory).
+    #[arg(long = "vuln-db")]
+    pub vuln_db: Option<PathBuf>,
+    /// Concurrent analyses in this replica.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// A docker `config.json` with registry credentials for pulls (also `PORTCULLIS_REGISTRY_AUTH`).
+    #[arg(long, env = "PORTCULLIS_REGISTRY_AUTH")]
+    pub registry_auth: Option<PathBuf>,
+    /// A registry (host[:port]) that may be reached over plain HTTP; repeatable. Loopback always may.
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificate (PEM) trusted for registries; repeatable.
+    #[arg(long = "registry-ca")]
+    pub registry_cas: Vec<PathBuf>,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -47,30 +72,199 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rt.worker_threads(n);
     }
     let rt = rt.enable_all().build()?;
-    rt.block_on(async move {
-        let verdicts = match &args.verdicts {
-            Some(p) => MemoryVerdicts::load(p)?,
-            None => MemoryVerdicts::new(),
-        };
-        let mut cfg = ServerConfig::new(args.listen, args.tls_cert, args.tls_key);
-        cfg.admission_config = args.config;
-        cfg.max_body_bytes = args.max_body_bytes;
-        cfg.max_concurrency = args.max_concurrency;
-        cfg.resolve_tags = !args.no_resolve;
-        let running = start(cfg, Parts::new(Arc::new(verdicts))).await?;
-        eprintln!("portcullis: serving the admission webhook on https://{}", running.addr);
-        let stop = running.stopper();
-        tokio::spawn(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-            }
-            eprintln!("portcullis: shutting down");
-            let _ = stop.send(true);
-        });
-        running.wait().await;
-        Ok(ExitCode::SUCCESS)
-    })
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<ExitCode> {
+    let data_dir = data_dir(args.data_dir.as_deref())?;
+    let (tls_cert, tls_key) = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => generated_tls(&data_dir)?,
+    };
+    let (engine_stop, engine_shutdown) = tokio::sync::watch::channel(false);
+    let parts = match &args.verdicts {
+        Some(p) => Parts::new(Arc::new(MemoryVerdicts::load(p)?)),
+        None => {
+            let service = start_engine(&args, &data_dir, engine_shutdown).await?;
+            let verdicts: Arc<dyn ImageVerdicts> = service.verdicts.clone();
+            let mut parts = Parts::new(verdicts);
+            parts.extra = Some(service.router);
+            parts
+        }
+    };
+    let mut cfg = ServerConfig::new(args.listen, tls_cert, tls_key);
+    cfg.admission_config = args.config;
+    cfg.max_body_bytes = args.max_body_bytes;
+    cfg.max_concurrency = args.max_concurrency;
+    cfg.resolve_tags = !args.no_resolve;
+    let running = start(cfg, parts).await?;
+    eprintln!(
+        "portcullis: serving the admission webhook{} on https://{}",
+        if args.verdicts.is_some() {
+            ""
+        } else {
+            " and the engine API"
+        },
+        running.addr
+    );
+    let stop = running.stopper();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+        eprintln!("portcullis: shutting down");
+        let _ = stop.send(true);
+        let _ = engine_stop.send(true);
+    });
+    running.wait().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The data directory, created when missing.
+fn data_dir(given: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    let dir = match given {
+        Some(d) => d.to_path_buf(),
+        None => dirs::data_local_dir()
+            .map(|d| d.join("portcullis"))
+            .context(
+                "no data directory known for this user: pass --data-dir or set PORTCULLIS_DATA_DIR",
+            )?,
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A CA and a `localhost` serving certificate under `<data>/tls`, generated on first use.
+fn generated_tls(data_dir: &std::path::Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = data_dir.join("tls");
+    let (cert, key, ca) = (dir.join("tls.crt"), dir.join("tls.key"), dir.join("ca.crt"));
+    if !(cert.exists() && key.exists()) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let b = portcullis_server::certs::generate("portcullis", "default", &sans, 365)?;
+        write_private(&key, &b.key_pem)?;
+        std::fs::write(&cert, &b.cert_pem)
+            .with_context(|| format!("cannot write {}", cert.display()))?;
+        std::fs::write(&ca, &b.ca_cert_pem)
+            .with_context(|| format!("cannot write {}", ca.display()))?;
+        eprintln!(
+            "portcullis: generated a serving certificate for localhost; clients trust {}",
+            ca.display()
+        );
+    }
+    Ok((cert, key))
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(content.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The API admin token: `PORTCULLIS_ADMIN_TOKEN`/`PORTCULLIS_ADMIN_TOKEN_FILE`, else one generated once into
+/// `<data>/admin-token` (mode 0600). The token itself is never printed.
+fn admin_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    if let Ok(t) = portcullis_engine::api::ApiConfig::admin_token_from_env() {
+        return Ok(t);
+    }
+    let path = data_dir.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
+    }
+    let mut bytes = [0u8; 32];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").context("cannot read /dev/urandom")?,
+        &mut bytes,
+    )
+    .context("cannot read /dev/urandom")?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &token)?;
+    eprintln!(
+        "portcullis: generated an API admin token in {} (use it as PORTCULLIS_TOKEN)",
+        path.display()
+    );
+    Ok(token)
+}
+
+/// Opens the store and the vulnerability database and starts the analysis workers.
+async fn start_engine(
+    args: &Args,
+    data_dir: &std::path::Path,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<portcullis_engine::service::Service> {
+    use portcullis_engine::service::{ServiceConfig, start as start_service};
+    use portcullis_engine::stages::{IndexMatcher, VulnDbFeeds};
+
+    let store_url = match &args.store {
+        Some(s) => s.clone(),
+        None => data_dir.join("portcullis.db").display().to_string(),
+    };
+    let vuln_path = match &args.vuln_db {
+        Some(p) => p.clone(),
+        None => match std::env::var_os("PORTCULLIS_DB") {
+            Some(p) => PathBuf::from(p),
+            None => data_dir.join("vuln.db"),
+        },
+    };
+    let sources: Vec<String> = match std::env::var("PORTCULLIS_VULN_SOURCES") {
+        Ok(env) => env.split_whitespace().map(str::to_string).collect(),
+        Err(_) => super::db::DEFAULT_SOURCES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    let db = portcullis_vuln::VulnDb::open(&vuln_path)
+        .with_context(|| format!("opening the vulnerability database {}", vuln_path.display()))?;
+    let matcher = Arc::new(IndexMatcher::load(&db).map_err(|e| {
+        anyhow::anyhow!(
+            "loading the vulnerability index of {}: {e}",
+            vuln_path.display()
+        )
+    })?);
+    let feeds = Arc::new(VulnDbFeeds {
+        path: vuln_path,
+        sources,
+        matcher: matcher.clone(),
+    });
+    let mut opts = portcullis_image::PullOptions {
+        insecure_registries: args.insecure_registries.clone(),
+        ca_certs: args.registry_cas.clone(),
+        cache_dir: Some(data_dir.join("blobs")),
+        ..Default::default()
+    };
+    if let Some(auth) = &args.registry_auth {
+        opts.credentials = portcullis_image::credentials_from_docker_config_file(auth)
+            .with_context(|| format!("reading registry credentials from {}", auth.display()))?;
+    }
+    let work_dir = data_dir.join("work");
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    let stages = portcullis_engine::Stages::registry(opts, work_dir, Some(matcher), Some(feeds));
+    let mut config = ServiceConfig {
+        store_url,
+        engine: Default::default(),
+        api: portcullis_engine::api::ApiConfig {
+            tokens: vec![admin_token(data_dir)?],
+            max_body_bytes: args.max_body_bytes,
+        },
+        verdict_refresh: std::time::Duration::from_secs(2),
+    };
+    config.engine.workers = args.workers.max(1);
+    Ok(start_service(config, stages, shutdown).await?)
 }
