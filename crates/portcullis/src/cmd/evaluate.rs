@@ -2,8 +2,8 @@
 //!
 //! Findings come from `--findings`, or else from matching the SBOM against the local vulnerability database
 //! (which also tells `stale_feed_data` and `vulnerability_data_unavailable` what they need).
-//! Exit codes: 0 pass (GO/WARN), 1 fail (STOP), 2 error. An engine-client form (`evaluate check <image>`)
-//! can be added as a subcommand beside the positional input.
+//! Exit codes: 0 pass (GO/WARN), 1 fail (STOP), 2 error. `evaluate check <image>` asks a running engine
+//! instead (same exit codes).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,14 +13,18 @@ use portcullis_policy::{Action, Bundle, EvalOptions, ImageInput, report};
 
 /// Arguments of `portcullis evaluate`.
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    check: Option<Check>,
     /// An SBOM file (Portcullis native JSON, CycloneDX or SPDX JSON), or an image source to analyse: image
     /// reference, OCI layout, `docker save` archive or directory (prefixes `registry:`, `oci-dir:`,
     /// `docker-archive:`, `dir:` force the kind).
-    input: String,
+    #[arg(required = true)]
+    input: Option<String>,
     /// The policy bundle (Anchore JSON, version 1_0 or 2).
-    #[arg(long)]
-    policy: PathBuf,
+    #[arg(long, required = true)]
+    policy: Option<PathBuf>,
     /// The image's findings (native match report JSON, as `portcullis scan -o json` writes); default: match
     /// the SBOM against the vulnerability database.
     #[arg(long)]
@@ -47,6 +51,59 @@ pub struct Args {
     /// Print JSON (Anchore's table JSON plus final action and reason).
     #[arg(long)]
     json: bool,
+}
+
+/// `portcullis evaluate check`.
+#[derive(clap::Subcommand)]
+enum Check {
+    /// Engine client: evaluate an analysed image (tag, digest or pull string) against the active bundle or
+    /// `--policy`; exit 0 pass, 1 fail, 2 error.
+    Check {
+        /// The image.
+        image: String,
+        /// Bundle id (default: the active bundle).
+        #[arg(long)]
+        policy: Option<String>,
+        /// The tag to evaluate as (default: the image's tag).
+        #[arg(long)]
+        tag: Option<String>,
+        /// Print the evaluation table.
+        #[arg(long)]
+        detail: bool,
+        #[command(flatten)]
+        conn: super::image::ConnectionArgs,
+    },
+}
+
+/// Runs `evaluate check` against the engine.
+fn check(
+    image: &str,
+    policy: Option<&str>,
+    tag: Option<&str>,
+    detail: bool,
+    conn: &super::image::ConnectionArgs,
+) -> anyhow::Result<ExitCode> {
+    let client = conn.client()?;
+    let record = client.find_image(image)?;
+    let tag = tag.map(str::to_string).or_else(|| {
+        (!image.contains('@') && !image.starts_with("sha256:")).then(|| image.to_string())
+    });
+    let result = client.check(&record.digest, tag.as_deref(), policy, detail)?;
+    if conn.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        println!("Manifest Digest: {}", result.image_digest);
+        println!(
+            "Status: {} (evaluation {})",
+            result.status, result.evaluation_id
+        );
+        print!("{}", report::to_text(&result.verdict, detail));
+    }
+    Ok(if result.verdict.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -142,8 +199,21 @@ fn analyse(input: &str) -> anyhow::Result<portcullis_sbom::Sbom> {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let bundle = Bundle::from_path(&args.policy)?;
-    let sbom = load_or_analyse(&args.input)?;
+    if let Some(Check::Check {
+        image,
+        policy,
+        tag,
+        detail,
+        conn,
+    }) = &args.check
+    {
+        return check(image, policy.as_deref(), tag.as_deref(), *detail, conn);
+    }
+    let (Some(input), Some(policy)) = (&args.input, &args.policy) else {
+        bail!("evaluate needs an SBOM or image and --policy (or the `check` subcommand)");
+    };
+    let bundle = Bundle::from_path(policy)?;
+    let sbom = load_or_analyse(input)?;
     let matched = match &args.findings {
         Some(p) => Matched {
             report: read_json(p, "match report")?,

@@ -1,4 +1,5 @@
-//! `portcullis policy`: validate a bundle, describe gates/triggers.
+//! `portcullis policy`: validate a bundle, describe gates/triggers (local), and add/list/get/activate bundles
+//! in a running engine (client).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Engine client: upload a bundle (validated by the engine; not activated).
+    Add {
+        /// The bundle JSON file.
+        bundle: PathBuf,
+        #[command(flatten)]
+        conn: super::image::ConnectionArgs,
+    },
+    /// Engine client: list the bundles.
+    List {
+        #[command(flatten)]
+        conn: super::image::ConnectionArgs,
+    },
+    /// Engine client: print one bundle.
+    Get {
+        /// Bundle id.
+        id: String,
+        #[command(flatten)]
+        conn: super::image::ConnectionArgs,
+    },
+    /// Engine client: make a bundle the active one.
+    Activate {
+        /// Bundle id.
+        id: String,
+        #[command(flatten)]
+        conn: super::image::ConnectionArgs,
+    },
     /// Describe every gate, trigger and parameter the evaluator knows.
     Describe {
         /// Only this gate.
@@ -40,6 +67,24 @@ enum Command {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Validate { bundle, json } => validate(&bundle, json),
+        Command::Add { bundle, conn } => {
+            let bytes = std::fs::read(&bundle)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", bundle.display()))?;
+            let doc: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", bundle.display()))?;
+            let added = conn.client()?.add_policy(&doc)?;
+            print_policies(&conn, &[added])
+        }
+        Command::List { conn } => print_policies(&conn, &conn.client()?.list_policies()?),
+        Command::Get { id, conn } => {
+            let p = conn.client()?.get_policy(&id)?;
+            println!("{}", serde_json::to_string_pretty(&p)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Activate { id, conn } => {
+            let p = conn.client()?.activate_policy(&id)?;
+            print_policies(&conn, &[p])
+        }
         Command::Describe {
             gate,
             trigger,
@@ -102,4 +147,35 @@ fn validate(path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Prints bundle summaries as anchore-cli does (Policy ID, Active, Created, Updated), or JSON.
+fn print_policies(
+    conn: &super::image::ConnectionArgs,
+    policies: &[portcullis_engine::api::PolicySummary],
+) -> anyhow::Result<ExitCode> {
+    if conn.json {
+        println!("{}", serde_json::to_string_pretty(policies)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = policies
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.clone(),
+                p.name.clone().unwrap_or_default(),
+                p.active.to_string(),
+                portcullis_engine::client::format_ms(p.created_at),
+                portcullis_engine::client::format_ms(p.updated_at),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        portcullis_engine::client::table(
+            &["Policy ID", "Name", "Active", "Created", "Updated"],
+            &rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
 }
