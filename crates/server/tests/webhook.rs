@@ -455,11 +455,10 @@ async fn all_unknown_images_answered_within_5ms_in_every_mode() {
         .into_iter()
         .enumerate()
     {
-        std::fs::write(
+        write_atomic(
             &cfg_path,
-            format!("default: {{ mode: {mode}, policy: p{i} }}\n"),
-        )
-        .unwrap();
+            &format!("default: {{ mode: {mode}, policy: p{i} }}\n"),
+        );
         wait_reloads(&srv, "config", "ok", i as u32 + 1).await;
         let mut times = Vec::new();
         for _ in 0..21 {
@@ -475,7 +474,8 @@ async fn all_unknown_images_answered_within_5ms_in_every_mode() {
             assert_eq!(
                 v["response"]["allowed"],
                 !matches!(mode, "policy" | "analysis"),
-                "{mode}"
+                "{mode}: {v}\n{}",
+                srv.metrics_text()
             );
         }
         times.sort();
