@@ -129,10 +129,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A feature not available in this build. No longer produced by this crate (every source is implemented);
-    /// kept so code that matched on it while the crate was a skeleton still compiles.
-    #[error("{0}: not implemented yet")]
-    Unimplemented(&'static str),
     /// The client could not be set up (bad CA file, TLS configuration).
     #[error("registry client setup: {0}")]
     Setup(String),

@@ -169,9 +169,6 @@ pub struct Sbom {
 /// Errors of the SBOM stage. Every message names the file (and, from [`catalog`], the image) it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Not implemented yet in this build.
-    #[error("{0}: not implemented yet")]
-    Unimplemented(&'static str),
     /// A file the catalogers need could not be read.
     #[error("{path}: cannot read: {source}")]
     Read {

@@ -18,7 +18,7 @@ pub struct Args {
     /// `oci-dir:`, `docker-archive:`, `dir:` force the kind).
     #[arg(required_unless_present = "sbom", conflicts_with = "sbom")]
     source: Option<String>,
-    /// Match an existing SBOM file (Portcullis native JSON) instead of analysing a source.
+    /// Match an existing SBOM file (Portcullis native, CycloneDX, SPDX or Syft JSON) instead of analysing a source.
     #[arg(long)]
     sbom: Option<PathBuf>,
     /// Output format: table, json, sarif, cyclonedx-json.
@@ -37,9 +37,9 @@ pub struct Args {
 
 fn read_sbom(path: &std::path::Path) -> anyhow::Result<Sbom> {
     let bytes = std::fs::read(path).with_context(|| format!("reading SBOM {}", path.display()))?;
-    serde_json::from_slice::<Sbom>(&bytes).with_context(|| {
+    portcullis_sbom::read_sbom(&bytes).with_context(|| {
         format!(
-            "{} is not a Portcullis SBOM (native JSON as `portcullis sbom` writes it)",
+            "{} is not a readable SBOM (Portcullis native, CycloneDX, SPDX or Syft JSON)",
             path.display()
         )
     })
