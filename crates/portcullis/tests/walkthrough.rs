@@ -2,7 +2,8 @@
 //! the embedded SQLite store and a vulnerability database imported from `../shared/vulndata/debian`, then the
 //! CLI a user types — image add → wait → vuln → policy add + activate → evaluate check — and finally an
 //! AdmissionReview captured from a real kube-apiserver (its image rewritten to the pushed one) that `/validate`
-//! denies with the same CVE, recorded in the audit trail.
+//! denies with the same CVE, recorded in the audit trail. Then the registry is stopped and the database files
+//! are unlinked, and the webhook must keep answering from memory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -268,4 +269,33 @@ fn seed_walkthrough_through_the_binary() {
         .iter()
         .any(|d| d["uid"] == uid.as_str() && d["allowed"] == false && d["mode"] == "policy");
     assert!(recorded, "denial recorded in the audit trail: {decisions}");
+
+    // Never the outage: with the registry gone and the store's and vulnerability DB's files unlinked, the webhook
+    // keeps deciding from memory with the same reasons. (Unlinking does not close the engine's open SQLite
+    // handles; a stopped PostgreSQL server is the stronger test and is still to be written.)
+    drop(reg);
+    for f in ["portcullis.db", "portcullis.db-wal", "portcullis.db-shm"] {
+        let _ = std::fs::remove_file(data.join(f));
+    }
+    std::fs::remove_file(&vuln_db).unwrap();
+    for attempt in 0..3 {
+        let r: serde_json::Value = http
+            .post(format!("https://localhost:{port}/validate?timeout=2s"))
+            .json(&review)
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("validate with the backends gone (attempt {attempt}): {e}"));
+        assert_eq!(r["response"]["allowed"], false, "{r}");
+        let m = r["response"]["status"]["message"].as_str().unwrap_or("");
+        assert!(
+            m.contains("CVE-2023-4911"),
+            "cached verdict still explains itself: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    let ready = http
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .expect("healthz with the backends gone");
+    assert!(ready.status().is_success());
 }
