@@ -128,15 +128,6 @@ pub fn display_ref(r: &ImageRef) -> String {
     s
 }
 
-fn tag_key(r: &ImageRef) -> String {
-    format!(
-        "{}/{}:{}",
-        r.registry,
-        r.repository,
-        r.tag.as_deref().unwrap_or("latest")
-    )
-}
-
 /// One image in a verdicts file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,9 +281,9 @@ impl MemoryVerdicts {
                 .map(|(k, v)| (k, Arc::new(v)))
                 .collect();
             if r.tag.is_some() || r.digest.is_none() {
-                me.by_tag.insert(tag_key(&r), state.clone());
+                me.by_tag.insert(r.tag_key(), state.clone());
                 if let Some(d) = &digest {
-                    me.tag_digest.insert(tag_key(&r), d.clone());
+                    me.tag_digest.insert(r.tag_key(), d.clone());
                 }
             }
             if let Some(d) = digest {
@@ -316,7 +307,7 @@ impl ImageVerdicts for MemoryVerdicts {
     fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
         let state = match &image.digest {
             Some(d) => self.by_digest.get(d),
-            None => self.by_tag.get(&tag_key(image)),
+            None => self.by_tag.get(&image.tag_key()),
         };
         match state.map(|s| s.as_ref()) {
             None => ImageState::Unknown,
@@ -349,7 +340,7 @@ impl ImageVerdicts for MemoryVerdicts {
         if image.digest.is_some() {
             return image.digest.clone();
         }
-        self.tag_digest.get(&tag_key(image)).cloned()
+        self.tag_digest.get(&image.tag_key()).cloned()
     }
 }
 

@@ -266,7 +266,7 @@ fn split_pull(pull: &str) -> Result<Pull> {
     let r = portcullis_image::ImageRef::parse(pull).map_err(|e| {
         EngineError::BadRequest(format!("image reference {pull:?} is not valid: {e}"))
     })?;
-    let tag = (r.tag.is_some() || r.digest.is_none()).then(|| crate::verdicts::tag_key(&r));
+    let tag = (r.tag.is_some() || r.digest.is_none()).then(|| r.tag_key());
     Ok(Pull {
         tag,
         digest: r.digest.clone(),
@@ -919,7 +919,7 @@ impl Engine {
 /// `registry/repository:tag` for a tag reference; other text unchanged.
 fn normalise_tag(tag: &str) -> String {
     match portcullis_image::ImageRef::parse(tag) {
-        Ok(r) if r.digest.is_none() => crate::verdicts::tag_key(&r),
+        Ok(r) if r.digest.is_none() => r.tag_key(),
         _ => tag.to_string(),
     }
 }

@@ -19,16 +19,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::{Engine, blocking};
 
-/// `registry/repository:tag` (tag `latest` when absent), as images are recorded.
-pub fn tag_key(r: &ImageRef) -> String {
-    format!(
-        "{}/{}:{}",
-        r.registry,
-        r.repository,
-        r.tag.as_deref().unwrap_or("latest")
-    )
-}
-
 struct ImageEntry {
     status: AnalysisStatus,
     error: Option<String>,
@@ -303,7 +293,7 @@ impl ImageVerdicts for EngineVerdicts {
         let digest = image
             .digest
             .clone()
-            .or_else(|| snap.tag_digest.get(&tag_key(image)).cloned());
+            .or_else(|| snap.tag_digest.get(&image.tag_key()).cloned());
         let Some(digest) = digest else {
             return ImageState::Unknown;
         };
@@ -320,7 +310,7 @@ impl ImageVerdicts for EngineVerdicts {
             ),
             AnalysisStatus::Analyzed => {
                 let tag = if image.tag.is_some() {
-                    Some(tag_key(image))
+                    Some(image.tag_key())
                 } else {
                     entry.tags.first().cloned()
                 };
@@ -367,7 +357,7 @@ impl ImageVerdicts for EngineVerdicts {
         if image.digest.is_some() {
             return image.digest.clone();
         }
-        self.current().tag_digest.get(&tag_key(image)).cloned()
+        self.current().tag_digest.get(&image.tag_key()).cloned()
     }
 
     fn ready(&self) -> bool {

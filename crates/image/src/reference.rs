@@ -73,6 +73,17 @@ impl ImageRef {
             .unwrap_or("latest")
     }
 
+    /// `registry/repository:tag`, with tag `latest` when none is given and any digest left out: the key a tag
+    /// is cached and recorded under.
+    pub fn tag_key(&self) -> String {
+        format!(
+            "{}/{}:{}",
+            self.registry,
+            self.repository,
+            self.tag.as_deref().unwrap_or("latest")
+        )
+    }
+
     /// The same repository pinned to `digest` (keeping the tag for display).
     pub fn with_digest(&self, digest: &str) -> ImageRef {
         ImageRef {
