@@ -130,55 +130,16 @@ pub(crate) fn kept_files<'a>(
 #[cfg(test)]
 pub(crate) mod testutil {
     //! Builds an [`FsView`] over a real directory tree (all regular files kept), for unit tests over fixtures.
-    use std::collections::BTreeMap;
     use std::path::Path;
 
-    use portcullis_image::{Entry, EntryKind, FsView};
+    use portcullis_image::FsView;
 
     /// The view of `root`, every file kept in place (`content_dir` = `root`).
     pub(crate) fn view_of(root: &Path) -> FsView {
-        let mut entries = BTreeMap::new();
-        walk(root, root, &mut entries);
-        FsView {
-            entries,
-            content_dir: root.to_path_buf(),
-            layer_digests: vec!["sha256:test-layer".into()],
-        }
-    }
-
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
-        use std::os::unix::fs::PermissionsExt;
-        for e in std::fs::read_dir(dir).expect("fixture dir readable") {
-            let e = e.expect("fixture entry");
-            let p = e.path();
-            let md = std::fs::symlink_metadata(&p).expect("fixture metadata");
-            let rel = format!("/{}", p.strip_prefix(root).unwrap().to_string_lossy());
-            let kind = if md.file_type().is_symlink() {
-                EntryKind::Symlink(std::fs::read_link(&p).unwrap().to_string_lossy().into())
-            } else if md.is_dir() {
-                EntryKind::Dir
-            } else if md.is_file() {
-                EntryKind::File
-            } else {
-                EntryKind::Other
-            };
-            let is_dir = kind == EntryKind::Dir;
-            out.insert(
-                rel,
-                Entry {
-                    kept: kind == EntryKind::File,
-                    kind,
-                    size: md.len(),
-                    mode: md.permissions().mode() & 0o7777,
-                    uid: 0,
-                    gid: 0,
-                    layer: 0,
-                },
-            );
-            if is_dir {
-                walk(root, &p, out);
-            }
-        }
+        let mut fs = FsView::from_dir(root, &|_: &str, _: u64, _: u32| true)
+            .unwrap_or_else(|e| panic!("fixture dir {}: {e}", root.display()));
+        fs.layer_digests = vec!["sha256:test-layer".into()];
+        fs
     }
 
     /// Root of the shared data.

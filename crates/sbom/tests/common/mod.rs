@@ -1,11 +1,10 @@
 //! Shared helpers of the sbom crate's end-to-end tests.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use portcullis_image::{Entry, EntryKind, FsView};
+use portcullis_image::FsView;
 
 /// Root of the shared data (`PORTCULLIS_SHARED`, else `<repo>/../shared`).
 pub fn shared() -> PathBuf {
@@ -17,50 +16,10 @@ pub fn shared() -> PathBuf {
 /// The view of a root-filesystem directory, keeping (in place) exactly the files `portcullis_sbom::wanted`
 /// selects — as the squasher would.
 pub fn view_of(root: &Path) -> FsView {
-    let mut entries = BTreeMap::new();
-    walk(root, root, &mut entries);
-    FsView {
-        entries,
-        content_dir: root.to_path_buf(),
-        layer_digests: vec!["sha256:dir".into()],
-    }
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
-    use std::os::unix::fs::PermissionsExt;
-    let rd = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    for e in rd {
-        let p = e.expect("dir entry").path();
-        let md = std::fs::symlink_metadata(&p).expect("metadata");
-        let rel = format!("/{}", p.strip_prefix(root).unwrap().to_string_lossy());
-        let kind = if md.file_type().is_symlink() {
-            EntryKind::Symlink(std::fs::read_link(&p).unwrap().to_string_lossy().into())
-        } else if md.is_dir() {
-            EntryKind::Dir
-        } else if md.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        };
-        let mode = md.permissions().mode() & 0o7777;
-        let is_dir = kind == EntryKind::Dir;
-        let kept = kind == EntryKind::File && portcullis_sbom::wanted(&rel, md.len(), mode);
-        out.insert(
-            rel,
-            Entry {
-                kind,
-                size: md.len(),
-                mode,
-                uid: 0,
-                gid: 0,
-                layer: 0,
-                kept,
-            },
-        );
-        if is_dir {
-            walk(root, &p, out);
-        }
-    }
+    let mut fs = FsView::from_dir(root, &portcullis_sbom::wanted)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()));
+    fs.layer_digests = vec!["sha256:dir".into()];
+    fs
 }
 
 /// `$HOME/.cache/portcullis`.
