@@ -32,8 +32,23 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let b =
         portcullis_server::certs::generate(&args.service, &args.namespace, &args.sans, args.days)?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    write_bundle(&args.out_dir, &b, args.force)?;
+    println!(
+        "wrote ca.crt, ca.key, tls.crt, tls.key to {} (SANs: {})",
+        args.out_dir.display(),
+        b.sans.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `ca.crt`, `ca.key`, `tls.crt` and `tls.key` into `dir` (created when missing); the keys are readable
+/// by their owner only. Refuses to overwrite an existing file unless `force`.
+pub fn write_bundle(
+    dir: &std::path::Path,
+    b: &portcullis_server::certs::CertBundle,
+    force: bool,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let files = [
         ("ca.crt", &b.ca_cert_pem, false),
         ("ca.key", &b.ca_key_pem, true),
@@ -41,24 +56,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("tls.key", &b.key_pem, true),
     ];
     for (name, _, _) in &files {
-        let p = args.out_dir.join(name);
-        if p.exists() && !args.force {
+        let p = dir.join(name);
+        if p.exists() && !force {
             anyhow::bail!("{} exists; pass --force to overwrite", p.display());
         }
     }
     for (name, pem, secret) in files {
-        let p = args.out_dir.join(name);
-        std::fs::write(&p, pem).with_context(|| format!("cannot write {}", p.display()))?;
+        let p = dir.join(name);
         if secret {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("cannot restrict {}", p.display()))?;
+            write_private(&p, pem)?;
+        } else {
+            std::fs::write(&p, pem).with_context(|| format!("cannot write {}", p.display()))?;
         }
     }
-    println!(
-        "wrote ca.crt, ca.key, tls.crt, tls.key to {} (SANs: {})",
-        args.out_dir.display(),
-        b.sans.join(", ")
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Writes a file created readable by its owner only (never briefly readable by others).
+pub fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(content.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }

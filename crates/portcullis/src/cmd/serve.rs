@@ -143,36 +143,15 @@ fn generated_tls(data_dir: &std::path::Path) -> anyhow::Result<(PathBuf, PathBuf
     let dir = data_dir.join("tls");
     let (cert, key, ca) = (dir.join("tls.crt"), dir.join("tls.key"), dir.join("ca.crt"));
     if !(cert.exists() && key.exists()) {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
         let sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let b = portcullis_server::certs::generate("portcullis", "default", &sans, 365)?;
-        write_private(&key, &b.key_pem)?;
-        std::fs::write(&cert, &b.cert_pem)
-            .with_context(|| format!("cannot write {}", cert.display()))?;
-        std::fs::write(&ca, &b.ca_cert_pem)
-            .with_context(|| format!("cannot write {}", ca.display()))?;
+        super::certs::write_bundle(&dir, &b, true)?;
         eprintln!(
             "portcullis: generated a serving certificate for localhost; clients trust {}",
             ca.display()
         );
     }
     Ok((cert, key))
-}
-
-/// Writes a file readable by its owner only.
-fn write_private(path: &std::path::Path, content: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(content.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The API admin token: `PORTCULLIS_ADMIN_TOKEN`/`PORTCULLIS_ADMIN_TOKEN_FILE`, else one generated once into
@@ -194,7 +173,7 @@ fn admin_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
     )
     .context("cannot read /dev/urandom")?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &token)?;
+    super::certs::write_private(&path, &token)?;
     eprintln!(
         "portcullis: generated an API admin token in {} (use it as PORTCULLIS_TOKEN)",
         path.display()
