@@ -186,6 +186,15 @@ pub enum ConfigError {
         /// Parser message (with line/column).
         reason: String,
     },
+    /// The file has no content (e.g. read while being rewritten). Never taken as "all defaults": on reload
+    /// the previous configuration stays in force.
+    #[error(
+        "admission config {path} is empty; write at least `default: {{mode: passive}}` to mean the defaults"
+    )]
+    Empty {
+        /// File.
+        path: String,
+    },
     /// A bad regex.
     #[error("admission config selector {index}: invalid regex {regex:?}: {reason}")]
     Regex {
@@ -399,6 +408,15 @@ impl Config {
     /// Parses a configuration text in either format (JSON or YAML); `origin` names it in errors. A text with
     /// `PolicySelectors` is read as the Anchore controller's format, anything else as the native format.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let blank = text.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l == "---"
+        });
+        if blank {
+            return Err(ConfigError::Empty {
+                path: origin.to_string(),
+            });
+        }
         if text.contains("PolicySelectors") {
             let a: AnchoreConfig =
                 serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse {
@@ -492,6 +510,19 @@ mod tests {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_empty_file_is_an_error_not_the_defaults() {
+        for text in ["", "  \n", "# only a comment\n---\n"] {
+            let e = Config::parse(text, "/etc/portcullis/admission.yaml").unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "admission config /etc/portcullis/admission.yaml is empty; write at least \
+                 `default: {mode: passive}` to mean the defaults"
+            );
+        }
+        assert!(Config::parse("default: {mode: passive}\n", "t").is_ok());
     }
 
     #[test]

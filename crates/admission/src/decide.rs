@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
 use portcullis_image::ImageRef;
-use portcullis_policy::{Action, Verdict};
+use portcullis_policy::{Action, CapSet, ScanStatus, Verdict, cap::CapAction};
 use portcullis_vuln::Finding;
 use serde::Serialize;
 
@@ -53,6 +53,8 @@ pub struct Context<'a> {
     pub namespace: Option<&'a NamespaceMeta>,
     /// Digests resolved for this request by the caller (image text as written → digest).
     pub resolved: Option<&'a HashMap<String, String>>,
+    /// ContainerAdmissionPolicies in force (see [`crate::AdmissionPolicies`]); `None` or empty = none.
+    pub policies: Option<&'a CapSet>,
 }
 
 impl Context<'_> {
@@ -62,6 +64,7 @@ impl Context<'_> {
             endpoint,
             namespace: None,
             resolved: None,
+            policies: None,
         }
     }
 }
@@ -117,10 +120,23 @@ pub struct ImageDecision {
     pub queued: bool,
     /// Explanation (the denial/warning text for this image).
     pub explanation: Option<String>,
+    /// The ContainerAdmissionPolicy rule that decided this image, when one matched.
+    pub admission_policy: Option<PolicyRuleDecision>,
     #[serde(skip)]
     pointer: String,
     #[serde(skip)]
     mutate: bool,
+}
+
+/// A ContainerAdmissionPolicy rule's decision on one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyRuleDecision {
+    /// The ContainerAdmissionPolicy.
+    pub policy: String,
+    /// Index of the rule that matched.
+    pub rule: usize,
+    /// `true` for Allow, `false` for Reject.
+    pub allow: bool,
 }
 
 /// Why a request was admitted without looking at images.
@@ -266,6 +282,50 @@ fn short_image(image: &str) -> &str {
     image.split('@').next().unwrap_or(image)
 }
 
+/// Lets the first matching ContainerAdmissionPolicy rule decide the image (see the crate documentation): Reject
+/// denies in blocking modes (and warns in audit), Allow admits even what the mode would deny.
+fn apply_admission_policies(
+    policies: &CapSet,
+    id: &mut ImageDecision,
+    shown: &str,
+    (ns_labels, obj_labels): (&BTreeMap<String, String>, &BTreeMap<String, String>),
+    (status, last_scan): (ScanStatus, Option<chrono::DateTime<chrono::Utc>>),
+    blocking: bool,
+) {
+    let path = id.reference.as_deref().unwrap_or(&id.image);
+    let Some(c) = policies.evaluate(
+        ns_labels,
+        obj_labels,
+        path,
+        status,
+        last_scan,
+        chrono::Utc::now(),
+    ) else {
+        return;
+    };
+    let allow = c.action == CapAction::Allow;
+    id.admission_policy = Some(PolicyRuleDecision {
+        policy: c.policy.clone(),
+        rule: c.rule,
+        allow,
+    });
+    if allow {
+        id.denies = false;
+        id.explanation = None;
+    } else {
+        let digest = id
+            .digest
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        id.explanation = Some(format!(
+            "image {shown}{digest} rejected by ContainerAdmissionPolicy \"{}\" rule {} (scan status {status:?})",
+            c.policy, c.rule
+        ));
+        id.denies = blocking;
+    }
+}
+
 /// Records an image's explanation as a denial reason or, in non-blocking modes, as a warning.
 fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String>) {
     let Some(e) = &id.explanation else { return };
@@ -273,7 +333,8 @@ fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String
         denials.push(e.clone());
     } else if id.mode == Mode::Audit || (id.mode == Mode::Analysis && id.outcome == Outcome::Failed)
     {
-        let prefix = if id.outcome == Outcome::Failed {
+        let rejected = id.admission_policy.as_ref().is_some_and(|p| !p.allow);
+        let prefix = if id.outcome == Outcome::Failed || rejected {
             "would be denied: "
         } else {
             ""
@@ -347,8 +408,13 @@ pub fn decide(
     let ns = match ctx.namespace {
         Some(n) => n,
         None => {
+            // The API server labels every namespace with its name; selectors may rely on it.
             fallback_ns = NamespaceMeta {
                 name: ns_name.to_string(),
+                labels: BTreeMap::from([(
+                    "kubernetes.io/metadata.name".to_string(),
+                    ns_name.to_string(),
+                )]),
                 ..Default::default()
             };
             &fallback_ns
@@ -373,6 +439,7 @@ pub fn decide(
             denies: false,
             queued: false,
             explanation: None,
+            admission_policy: None,
             pointer: u.pointer.clone(),
             mutate: assign.mutate,
         };
@@ -414,6 +481,17 @@ pub fn decide(
         }
         id.digest = r.digest.clone();
         let state = verdicts.lookup(&r, &assign.policy);
+        let scan = match &state {
+            ImageState::Analyzed {
+                verdict,
+                analysed_at,
+                ..
+            } => (
+                ScanStatus::from_verdict(verdict.as_deref()),
+                Some(*analysed_at),
+            ),
+            _ => (ScanStatus::Unknown, None),
+        };
         let mut queue = false;
         match state {
             ImageState::Unknown => {
@@ -502,6 +580,16 @@ pub fn decide(
                 }
             }
         }
+        if let Some(policies) = ctx.policies.filter(|p| !p.is_empty()) {
+            apply_admission_policies(
+                policies,
+                &mut id,
+                &shown,
+                (&ns.labels, &obj_meta.labels),
+                scan,
+                blocking,
+            );
+        }
         if queue && !req.dry_run && ctx.endpoint == Endpoint::Validate {
             verdicts.enqueue(&r, &requestor);
             id.queued = true;
@@ -562,6 +650,24 @@ pub fn decide(
         .collect();
     d.audit_annotations
         .insert("images".into(), truncate_chars(&images.join(","), 1024));
+    let by_policy: Vec<String> = d
+        .images
+        .iter()
+        .filter_map(|i| {
+            let p = i.admission_policy.as_ref()?;
+            let action = if p.allow { "Allow" } else { "Reject" };
+            Some(format!(
+                "{}={}/rules[{}]:{action}",
+                i.image, p.policy, p.rule
+            ))
+        })
+        .collect();
+    if !by_policy.is_empty() {
+        d.audit_annotations.insert(
+            "admission-policies".into(),
+            truncate_chars(&by_policy.join(","), 1024),
+        );
+    }
     if ctx.endpoint == Endpoint::Mutate {
         d.patch = pin_patch(review, &d.images);
     }

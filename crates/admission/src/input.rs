@@ -9,12 +9,12 @@ use crate::review::{Review, ReviewError};
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// An AdmissionReview that does not parse.
-    #[error("{origin}: {source}")]
+    #[error("{origin}: {cause}")]
     Review {
         /// Input name.
         origin: String,
-        /// Cause.
-        source: ReviewError,
+        /// Cause (shown in the message, so not also chained as a source).
+        cause: ReviewError,
     },
     /// YAML/JSON that does not parse.
     #[error("{origin}: not valid YAML/JSON: {reason}")]
@@ -124,10 +124,14 @@ pub fn read_input(
             });
         }
     }
-    if trimmed.starts_with('{') && text.contains("\"AdmissionReview\"") {
-        let review = Review::parse(text.as_bytes()).map_err(|source| InputError::Review {
+    // Anything in the admission.k8s.io group is read as a review, so that a wrong kind or version gets the
+    // review parser's precise error instead of being decided as an unknown manifest kind.
+    if trimmed.starts_with('{')
+        && (text.contains("\"AdmissionReview\"") || text.contains("\"admission.k8s.io/"))
+    {
+        let review = Review::parse(text.as_bytes()).map_err(|cause| InputError::Review {
             origin: origin.to_string(),
-            source,
+            cause,
         })?;
         return Ok(vec![Input {
             review,

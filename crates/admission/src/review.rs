@@ -33,7 +33,7 @@ impl ApiVersion {
 pub enum ReviewError {
     /// The body is not JSON, or a field has the wrong type.
     #[error("request body is not a valid AdmissionReview: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// `kind` is not `AdmissionReview`.
     #[error(
         "kind is {0:?}, expected \"AdmissionReview\"; point the webhook at /validate or /mutate only"
@@ -275,7 +275,35 @@ where
 impl Review {
     /// Parses an AdmissionReview body. Errors name what is wrong and where (serde's line/column for bad JSON).
     pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
-        let raw: RawReview = serde_json::from_slice(body)?;
+        let raw: RawReview = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => {
+                // Say the most useful thing first: a body of the wrong kind or version fails on fields it
+                // does not have, but its kind/apiVersion is the real problem. (Only on the error path.)
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Head {
+                    kind: Option<String>,
+                    api_version: Option<String>,
+                }
+                if let Ok(h) = serde_json::from_slice::<Head>(body) {
+                    if h.kind.as_deref() != Some("AdmissionReview") {
+                        return Err(ReviewError::WrongKind(
+                            h.kind.unwrap_or_else(|| "<missing>".into()),
+                        ));
+                    }
+                    if !matches!(
+                        h.api_version.as_deref(),
+                        Some("admission.k8s.io/v1" | "admission.k8s.io/v1beta1")
+                    ) {
+                        return Err(ReviewError::WrongApiVersion(
+                            h.api_version.unwrap_or_else(|| "<missing>".into()),
+                        ));
+                    }
+                }
+                return Err(ReviewError::Json(e));
+            }
+        };
         match raw.kind.as_deref() {
             Some("AdmissionReview") => {}
             other => {

@@ -484,3 +484,151 @@ fn analysing_and_failed_states() {
             .contains("analysis of image ubuntu:22.04 failed: layer sha256:ab unreadable")
     );
 }
+
+fn review_named(prefix: &str) -> Review {
+    let (_, bytes) = fixtures()
+        .into_iter()
+        .find(|(n, _)| n.starts_with(prefix))
+        .unwrap();
+    Review::parse(&bytes).unwrap()
+}
+
+fn decide_with(review: &Review, mode: &str, caps: &str) -> Decision {
+    let v = MemoryVerdicts::from_file(fixture_verdicts("prod"), "test").unwrap();
+    let set = portcullis_policy::CapSet::from_yaml(caps).unwrap();
+    let ctx = Context {
+        policies: Some(&set),
+        ..Context::new(Endpoint::Validate)
+    };
+    decide(review, &cfg(mode, false), &v, &ctx)
+}
+
+#[test]
+fn container_admission_policy_reject_denies_in_blocking_modes_only() {
+    // Deployment `api` in namespace `shop`: registry.example.com:8443/team/api:2.1.0 (passes) + busybox:1.36.
+    let caps = r#"
+metadata: {name: only-our-registry}
+spec:
+  selector: app == 'api'
+  namespaceSelector: kubernetes.io/metadata.name == 'shop'
+  rules:
+  - action: Reject
+    imagePath: {operator: IsNoneOf, values: ["^registry\\.example\\.com:8443/"]}
+"#;
+    let r = review_named("005");
+    let d = decide_with(&r, "analysis", caps);
+    assert!(!d.allowed, "analysis mode + CAP Reject must deny");
+    let msg = d.message.unwrap();
+    assert!(
+        msg.contains("image busybox:1.36 (")
+            && msg.contains("rejected by ContainerAdmissionPolicy \"only-our-registry\" rule 0"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("team/api"),
+        "the allowed image is not named: {msg}"
+    );
+    assert_eq!(
+        d.audit_annotations["admission-policies"],
+        "busybox:1.36=only-our-registry/rules[0]:Reject"
+    );
+
+    let d = decide_with(&r, "audit", caps);
+    assert!(d.allowed);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.starts_with("would be denied: image busybox:1.36")),
+        "{:?}",
+        d.warnings
+    );
+    let d = decide_with(&r, "passive", caps);
+    assert!(d.allowed);
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    assert!(d.audit_annotations.contains_key("admission-policies"));
+
+    // A selector that does not match the object: the mode decides alone (analysis admits analysed images).
+    let other = caps.replace("app == 'api'", "app == 'web'");
+    let d = decide_with(&r, "analysis", &other);
+    assert!(d.allowed);
+    assert!(!d.audit_annotations.contains_key("admission-policies"));
+}
+
+#[test]
+fn container_admission_policy_allow_overrides_and_scan_status_is_the_policy_verdict() {
+    let r = review_named("005");
+    // Without policies, policy mode denies busybox (STOP findings).
+    assert!(!decide_with(&r, "policy", "").allowed);
+    // An explicit Allow for images whose scan failed (an operator's exception) admits it.
+    let allow_failed = r#"
+metadata: {name: tolerate}
+spec:
+  rules:
+  - action: Allow
+    imageScanStatus: {operator: IsOneOf, values: [Fail]}
+"#;
+    let d = decide_with(&r, "policy", allow_failed);
+    assert!(d.allowed, "{:?}", d.message);
+    assert_eq!(
+        d.audit_annotations["admission-policies"],
+        "busybox:1.36=tolerate/rules[0]:Allow"
+    );
+    // Scan status Pass matches the passing image only; Reject everything not Pass.
+    let only_pass = r#"
+metadata: {name: only-pass}
+spec:
+  order: 1
+  rules:
+  - action: Allow
+    imageScanStatus: {operator: IsOneOf, values: [Pass]}
+  - action: Reject
+"#;
+    let d = decide_with(&r, "analysis", only_pass);
+    assert!(!d.allowed);
+    let m = d.message.unwrap();
+    assert!(
+        m.contains("busybox:1.36") && m.contains("scan status Fail"),
+        "{m}"
+    );
+    assert!(!m.contains("team/api"), "{m}");
+    // Unknown images have scan status Unknown (and are still queued).
+    let v = MemoryVerdicts::new();
+    let set = portcullis_policy::CapSet::from_yaml(only_pass).unwrap();
+    let ctx = Context {
+        policies: Some(&set),
+        ..Context::new(Endpoint::Validate)
+    };
+    let d = decide(&r, &cfg("audit", false), &v, &ctx);
+    assert!(d.allowed);
+    assert!(
+        d.warnings.iter().any(|w| w.contains("scan status Unknown")),
+        "{:?}",
+        d.warnings
+    );
+    assert_eq!(v.queued().len(), 2);
+}
+
+#[test]
+fn container_admission_policy_last_scan_age() {
+    let r = review_named("005");
+    // Analysed "now" by the fixture verdicts: a 1-day freshness requirement holds, a scan older than now does not.
+    let fresh = r#"
+metadata: {name: fresh}
+spec:
+  rules:
+  - action: Reject
+    imageLastScan: {operator: lt, duration: {days: 1}}
+"#;
+    let d = decide_with(&r, "analysis", fresh);
+    assert!(d.allowed, "scans are recent: {:?}", d.message);
+    let stale = r#"
+metadata: {name: stale}
+spec:
+  rules:
+  - action: Reject
+    imageLastScan: {operator: lt, time: "2999-01-01T00:00:00Z"}
+"#;
+    let d = decide_with(&r, "analysis", stale);
+    assert!(!d.allowed);
+    assert_eq!(d.images.iter().filter(|i| i.denies).count(), 2);
+}

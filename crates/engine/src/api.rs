@@ -124,6 +124,9 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(_) => StatusCode::CONFLICT,
             EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EngineError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            EngineError::Store(portcullis_store::Error::Unavailable { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             EngineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status.is_server_error() {

@@ -11,6 +11,9 @@ use crate::engine::{Engine, EngineConfig, EngineError, Stages, blocking};
 use crate::stages::{PolicyEvaluator, RegistryAnalyser, RegistryResolver};
 use crate::verdicts::EngineVerdicts;
 
+/// How often a store that could not be opened at start is tried again.
+const STORE_RETRY: Duration = Duration::from_secs(2);
+
 /// Service settings.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -56,8 +59,10 @@ impl Stages {
     }
 }
 
-/// Starts the service on the current tokio runtime. Fails when the API has no token or the store cannot be
-/// opened (the error names the store and what to do).
+/// Starts the service on the current tokio runtime. Fails when the API has no token or the store URL is not
+/// understood. A store that cannot be opened now (PostgreSQL down, SQLite file locked or its directory missing)
+/// does not stop the start: the service runs on a [`portcullis_store::Reopening`] store that connects once the
+/// database is back, admission answers from what it has cached meanwhile, and the error is logged.
 pub async fn start(
     config: ServiceConfig,
     stages: Stages,
@@ -70,8 +75,26 @@ pub async fn start(
         ));
     }
     let url = config.store_url.clone();
-    let store = blocking(move || Ok(portcullis_store::open(&url)?)).await?;
-    let engine = Engine::new(Arc::from(store), stages, config.engine);
+    let store: Arc<dyn portcullis_store::Store> = match blocking(move || {
+        Ok(portcullis_store::open(&url)?)
+    })
+    .await
+    {
+        Ok(s) => Arc::from(s),
+        Err(EngineError::Store(
+            e @ (portcullis_store::Error::BadUrl(_) | portcullis_store::Error::SchemaTooNew { .. }),
+        )) => return Err(EngineError::Store(e)),
+        Err(EngineError::Store(e)) => {
+            tracing::error!(error = %e, "the store cannot be opened; starting anyway and retrying in the background");
+            Arc::new(portcullis_store::Reopening::new(
+                &config.store_url,
+                &e,
+                STORE_RETRY,
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    let engine = Engine::new(store, stages, config.engine);
     let workers = engine.spawn_workers(shutdown.clone());
     let verdicts = EngineVerdicts::start(engine.clone(), config.verdict_refresh, shutdown);
     let router = router(engine.clone(), &config.api);

@@ -19,6 +19,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::{Engine, blocking};
 
+/// Most images kept for a retry of their queueing while the store is unavailable.
+const MAX_PENDING: usize = 10_000;
+/// How often unwritten audit records are retried.
+const AUDIT_RETRY: Duration = Duration::from_secs(2);
+
 struct ImageEntry {
     status: AnalysisStatus,
     error: Option<String>,
@@ -121,28 +126,79 @@ impl EngineVerdicts {
         });
         let store = me.engine.store().clone();
         tokio::spawn(async move {
-            while let Some(d) = audit_rx.recv().await {
-                let s = store.clone();
-                if let Err(e) = blocking(move || Ok(s.append_decision(&d)?)).await {
-                    tracing::error!(error = %e, "recording an admission decision in the audit trail failed");
+            // Decisions not yet written (store unavailable), oldest first; written in order once it is back.
+            let mut backlog: std::collections::VecDeque<NewDecision> = Default::default();
+            let mut tick = tokio::time::interval(AUDIT_RETRY);
+            loop {
+                tokio::select! {
+                    d = audit_rx.recv() => match d {
+                        Some(d) => backlog.push_back(d),
+                        None => break,
+                    },
+                    _ = tick.tick() => {}
+                }
+                while let Some(d) = backlog.pop_front() {
+                    let s = store.clone();
+                    let written = tokio::task::spawn_blocking(move || {
+                        let r = s.append_decision(&d);
+                        (r, d)
+                    })
+                    .await;
+                    let (res, d) = match written {
+                        Ok(x) => x,
+                        Err(e) => {
+                            tracing::error!(error = %e, "recording an admission decision panicked");
+                            continue;
+                        }
+                    };
+                    if let Err(e) = res {
+                        if backlog.len() >= MAX_PENDING {
+                            tracing::error!(error = %e, "audit backlog full; dropping the oldest decision");
+                            backlog.pop_front();
+                        } else {
+                            tracing::warn!(error = %e, backlog = backlog.len() + 1, "recording an admission decision failed; will retry");
+                        }
+                        backlog.push_front(d);
+                        break;
+                    }
                 }
             }
         });
         let this = me.clone();
         tokio::spawn(async move {
+            // Images whose queueing failed (store unavailable), retried on the next round; bounded.
+            let mut pending: Vec<(String, String)> = Vec::new();
             loop {
-                while let Ok((pull, requestor)) = rx.try_recv() {
+                let mut batch = std::mem::take(&mut pending);
+                while let Ok(item) = rx.try_recv() {
+                    batch.push(item);
+                }
+                batch.sort();
+                batch.dedup_by(|a, b| a.0 == b.0);
+                for (pull, requestor) in batch {
                     let ann: BTreeMap<String, String> =
-                        [("requestor".to_string(), requestor)].into_iter().collect();
-                    if let Err(e) = this.engine.add_image(&pull, ann, false).await {
-                        tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed");
+                        [("requestor".to_string(), requestor.clone())]
+                            .into_iter()
+                            .collect();
+                    match this.engine.add_image(&pull, ann, false).await {
+                        Ok(_) => {}
+                        Err(crate::EngineError::Store(e)) if pending.len() < MAX_PENDING => {
+                            tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed; will retry");
+                            pending.push((pull, requestor));
+                        }
+                        Err(e) => {
+                            tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed")
+                        }
                     }
                 }
                 let t = this.clone();
-                match blocking(move || t.refresh()).await {
-                    Ok(()) => this.ready.store(true, Ordering::SeqCst),
-                    Err(e) => tracing::error!(error = %e, "refreshing admission verdicts failed"),
+                if let Err(e) = blocking(move || t.refresh()).await {
+                    tracing::error!(error = %e, "refreshing admission verdicts failed; answering from the cached snapshot");
                 }
+                // Ready once the first refresh was tried: with the store down, admission still answers (from
+                // an empty cache, by each mode's unknown-image rule) rather than leaving the webhook without
+                // endpoints.
+                this.ready.store(true, Ordering::SeqCst);
                 tokio::select! {
                     _ = tokio::time::sleep(refresh) => {}
                     _ = shutdown.changed() => {}

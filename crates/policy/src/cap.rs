@@ -203,7 +203,8 @@ fn is_one_of(policy: &str, what: &str, op: &str) -> Result<bool, Error> {
 }
 
 impl CapSet {
-    /// Parses one or more YAML documents (`---`-separated), each a ContainerAdmissionPolicy or a `List`.
+    /// Parses one or more YAML documents (`---`-separated), each a ContainerAdmissionPolicy, a `List` or a
+    /// sequence of them.
     pub fn from_yaml(text: &str) -> Result<CapSet, Error> {
         let mut docs = Vec::new();
         for (i, d) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
@@ -212,8 +213,10 @@ impl CapSet {
                 path: ".".into(),
                 message: e.to_string(),
             })?;
-            if !v.is_null() {
-                docs.push(v);
+            match v {
+                serde_json::Value::Null => {}
+                serde_json::Value::Array(items) => docs.extend(items),
+                v => docs.push(v),
             }
         }
         CapSet::from_values(docs)

@@ -5,49 +5,16 @@
 //! denies with the same CVE, recorded in the audit trail. Then the registry is stopped and the database files
 //! are unlinked, and the webhook must keep answering from memory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{BIN, Serve, cli, shared};
 use portcullis_image::testing::{LayerBuilder, Mode, OciWriter, Registry, TestImage, free_port};
 
-const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 const TOKEN: &str = "walkthrough-admin-token";
-
-fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
-
-/// Kills `portcullis serve` when the test ends, whatever happens.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs the CLI against the engine; returns (exit code, stdout, stderr).
-fn cli(env: &[(&str, String)], args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.output().expect("run portcullis");
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
-}
 
 /// A Debian 12 image whose libc6 (source glibc) is 2.36-9+deb12u2: CVE-2023-4911 is fixed in 2.36-9+deb12u3
 /// (DSA-5514-1, in the shared Debian tracker records).

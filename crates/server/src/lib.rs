@@ -35,7 +35,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use portcullis_admission::{
-    Config, Context, Endpoint, ImageVerdicts, NamespaceMeta, Review, decide, extract, parse_image,
+    AdmissionPolicies, Config, Context, Endpoint, ImageVerdicts, NamespaceMeta, Review, decide,
+    extract, parse_image,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -69,6 +70,9 @@ pub enum ServerError {
     /// The admission configuration is invalid.
     #[error(transparent)]
     Config(#[from] portcullis_admission::ConfigError),
+    /// The ContainerAdmissionPolicy file is invalid.
+    #[error(transparent)]
+    Policies(#[from] portcullis_admission::PoliciesFileError),
 }
 
 /// Namespace metadata for namespace selectors (labels/annotations); the kube integration implements it over a
@@ -89,6 +93,8 @@ pub struct ServerConfig {
     pub key: PathBuf,
     /// Admission configuration file (native or Anchore format); `None` = defaults (passive).
     pub admission_config: Option<PathBuf>,
+    /// ContainerAdmissionPolicy file (YAML/JSON; reloaded when it changes), kept in [`Parts::policies`].
+    pub admission_policies: Option<PathBuf>,
     /// Largest accepted request body. The API server sends at most ~3 MiB objects.
     pub max_body_bytes: usize,
     /// Most reviews processed at once (more wait in line).
@@ -119,6 +125,7 @@ impl ServerConfig {
             cert,
             key,
             admission_config: None,
+            admission_policies: None,
             max_body_bytes: 3 * 1024 * 1024,
             max_concurrency: 1024,
             default_timeout: Duration::from_secs(10),
@@ -143,6 +150,8 @@ pub struct Parts {
     pub namespaces: Option<Arc<dyn NamespaceLookup>>,
     /// Tag → digest lookups; `None` = registries through `portcullis_image::resolve_digest`.
     pub resolver: Option<DigestResolver>,
+    /// ContainerAdmissionPolicies in force (kept current by a file or the Kubernetes watcher).
+    pub policies: Option<AdmissionPolicies>,
 }
 
 impl Parts {
@@ -153,6 +162,7 @@ impl Parts {
             extra: None,
             namespaces: None,
             resolver: None,
+            policies: None,
         }
     }
 }
@@ -163,6 +173,7 @@ struct AppState {
     verdicts: Arc<dyn ImageVerdicts>,
     namespaces: Option<Arc<dyn NamespaceLookup>>,
     resolver: DigestResolver,
+    policies: AdmissionPolicies,
     metrics: Metrics,
     cert: Arc<ReloadingCert>,
     serving: AtomicBool,
@@ -291,10 +302,12 @@ async fn review(
             }
         }
     }
+    let policies = state.policies.current();
     let ctx = Context {
         endpoint,
         namespace: ns_meta.as_ref(),
         resolved: Some(&resolved),
+        policies: Some(&policies),
     };
     let decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
     if endpoint == Endpoint::Validate && !review.request.dry_run {
@@ -423,6 +436,11 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    let policies = parts.policies.unwrap_or_default();
+    let initial_policies_stamp = cfg.admission_policies.as_deref().and_then(file_stamp);
+    if let Some(p) = &cfg.admission_policies {
+        policies.replace(portcullis_admission::load_policies(p)?);
+    }
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -449,6 +467,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         verdicts: parts.verdicts,
         namespaces: parts.namespaces,
         resolver,
+        policies,
         metrics: Metrics::new(),
         cert: cert.clone(),
         serving: AtomicBool::new(true),
@@ -461,6 +480,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
     let mut reload_stop = stop_rx.clone();
     tokio::spawn(async move {
         let mut cfg_stamp = initial_cfg_stamp;
+        let mut policies_stamp = initial_policies_stamp;
         let mut tick = tokio::time::interval(rs.cfg.reload_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -494,6 +514,23 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                         Err(e) => {
                             tracing::warn!(error = %e, "admission configuration reload failed; keeping the previous one");
                             rs.metrics.reload("config", false);
+                        }
+                    }
+                }
+            }
+            if let Some(p) = rs.cfg.admission_policies.as_deref() {
+                let now = file_stamp(p);
+                if now != policies_stamp {
+                    policies_stamp = now;
+                    match portcullis_admission::load_policies(p) {
+                        Ok(set) => {
+                            tracing::info!(file = %p.display(), policies = set.len(), "ContainerAdmissionPolicies reloaded");
+                            rs.policies.replace(set);
+                            rs.metrics.reload("admission-policies", true);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "ContainerAdmissionPolicy reload failed; keeping the previous ones");
+                            rs.metrics.reload("admission-policies", false);
                         }
                     }
                 }

@@ -664,3 +664,139 @@ async fn namespace_label_selectors_use_the_lookup() {
     }
     srv.shutdown().await;
 }
+
+async fn validate_fixture(
+    srv: &Running,
+    client: &reqwest::Client,
+    prefix: &str,
+) -> serde_json::Value {
+    let (_, bytes) = fixtures()
+        .into_iter()
+        .find(|(n, _)| n.starts_with(prefix))
+        .unwrap();
+    let resp = client
+        .post(url(srv, "/validate"))
+        .header("content-type", "application/json")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_config_file_keeps_the_previous_configuration() {
+    let tls = Tls::new();
+    let verdicts = Arc::new(MemoryVerdicts::from_file(fixture_verdicts("prod"), "t").unwrap());
+    let cfgdir = tempfile::tempdir().unwrap();
+    let cfg_path = write_config(cfgdir.path(), "default: { mode: policy, policy: prod }\n");
+    let srv = serve(&tls, Some(&cfg_path), verdicts, |c, _| {
+        c.resolve_tags = false
+    })
+    .await;
+    let client = tls.client();
+    assert_eq!(
+        validate_fixture(&srv, &client, "005").await["response"]["allowed"],
+        false
+    );
+    // A non-atomic rewrite polled half-way: the file is empty for a moment.
+    std::fs::write(&cfg_path, "").unwrap();
+    wait_reloads(&srv, "config", "error", 1).await;
+    assert_eq!(
+        validate_fixture(&srv, &client, "005").await["response"]["allowed"],
+        false,
+        "an empty file must not mean passive defaults"
+    );
+    srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_admission_policies_are_applied_and_replaced_without_restart() {
+    let tls = Tls::new();
+    let verdicts = Arc::new(MemoryVerdicts::from_file(fixture_verdicts("prod"), "t").unwrap());
+    let cfgdir = tempfile::tempdir().unwrap();
+    let cfg_path = write_config(cfgdir.path(), "default: { mode: analysis, policy: prod }\n");
+    let policies = portcullis_admission::AdmissionPolicies::default();
+    let handle = policies.clone();
+    let srv = serve(&tls, Some(&cfg_path), verdicts, move |c, p| {
+        c.resolve_tags = false;
+        p.policies = Some(handle);
+    })
+    .await;
+    let client = tls.client();
+    // Analysis mode admits analysed images, busybox included.
+    assert_eq!(
+        validate_fixture(&srv, &client, "005").await["response"]["allowed"],
+        true
+    );
+    policies.replace(
+        portcullis_policy::CapSet::from_yaml(
+            "metadata: {name: pass-only}\nspec:\n  rules:\n  - action: Allow\n    imageScanStatus: {operator: IsOneOf, values: [Pass, Warn]}\n  - action: Reject\n",
+        )
+        .unwrap(),
+    );
+    let got = validate_fixture(&srv, &client, "005").await;
+    assert_eq!(got["response"]["allowed"], false);
+    let msg = got["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("busybox:1.36")
+            && msg.contains("ContainerAdmissionPolicy \"pass-only\" rule 1"),
+        "{msg}"
+    );
+    assert_eq!(got["response"]["status"]["code"], 403);
+    policies.replace(portcullis_policy::CapSet::default());
+    assert_eq!(
+        validate_fixture(&srv, &client, "005").await["response"]["allowed"],
+        true
+    );
+    srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_admission_policy_file_is_reloaded_and_a_bad_one_keeps_the_previous() {
+    let tls = Tls::new();
+    let verdicts = Arc::new(MemoryVerdicts::from_file(fixture_verdicts("prod"), "t").unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = write_config(dir.path(), "default: { mode: analysis, policy: prod }\n");
+    let caps = dir.path().join("caps.yaml");
+    std::fs::write(&caps, "[]").unwrap();
+    let caps2 = caps.clone();
+    let srv = serve(&tls, Some(&cfg_path), verdicts, move |c, _| {
+        c.resolve_tags = false;
+        c.admission_policies = Some(caps2);
+    })
+    .await;
+    let client = tls.client();
+    assert_eq!(
+        validate_fixture(&srv, &client, "005").await["response"]["allowed"],
+        true
+    );
+    write_atomic(
+        &caps,
+        "kind: List\nitems:\n- metadata: {name: no-busybox}\n  spec:\n    rules:\n    - action: Reject\n      imagePath: {operator: IsOneOf, values: [\"/library/busybox:\"]}\n",
+    );
+    wait_reloads(&srv, "admission-policies", "ok", 1).await;
+    let got = validate_fixture(&srv, &client, "005").await;
+    assert_eq!(got["response"]["allowed"], false, "{got}");
+    // A broken file is reported and the previous policies stay in force.
+    write_atomic(
+        &caps,
+        "metadata: {name: broken}\nspec: {rules: [{action: Maybe}]}\n",
+    );
+    wait_reloads(&srv, "admission-policies", "error", 1).await;
+    assert_eq!(
+        validate_fixture(&srv, &client, "005").await["response"]["allowed"],
+        false
+    );
+    srv.shutdown().await;
+    // At start, a broken file fails fast with the file named.
+    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), tls.cert(), tls.key());
+    cfg.admission_policies = Some(caps.clone());
+    let e = start(cfg, Parts::new(Arc::new(MemoryVerdicts::new())))
+        .await
+        .err()
+        .expect("a broken policy file must fail the start")
+        .to_string();
+    assert!(e.contains("caps.yaml") && e.contains("broken"), "{e}");
+}

@@ -6,6 +6,7 @@
 //! the columns needed to find and invalidate them, so this crate does not depend on the stage crates.
 
 mod postgres_backend;
+mod reopen;
 mod sql;
 mod sqlite_backend;
 
@@ -15,6 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod testing;
+
+pub use reopen::Reopening;
 
 use sql::SqlStore;
 
@@ -72,6 +75,14 @@ pub enum Error {
     /// The referenced object does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The database could not be opened yet (see [`Reopening`]); the call can be retried later.
+    #[error("store {url} is unavailable: {reason}; retrying in the background")]
+    Unavailable {
+        /// Store URL (password removed) or path.
+        url: String,
+        /// Why the last attempt failed.
+        reason: String,
+    },
 }
 
 /// Result type of the store.

@@ -87,25 +87,45 @@ impl PgServer {
                 "--no-instructions",
             ],
         )?;
+        server.pg_ctl_start()?;
+        Ok(server)
+    }
+
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let data = self.dir.path().join("data");
         let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=200",
-            server.dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
-        server.run(
-            &bin.join("pg_ctl"),
+        self.run(
+            &pg_bin_dir().join("pg_ctl"),
             &[
                 "-D",
                 &data.display().to_string(),
                 "-o",
                 &opts,
                 "-l",
-                &server.dir.path().join("log").display().to_string(),
+                &self.dir.path().join("log").display().to_string(),
                 "-w",
                 "start",
             ],
-        )?;
-        Ok(server)
+        )
+    }
+
+    /// Stops the server (fast shutdown: connections are closed), keeping its data for [`PgServer::resume`].
+    pub fn stop(&self) -> Result<(), String> {
+        let data = self.dir.path().join("data").display().to_string();
+        self.run(
+            &pg_bin_dir().join("pg_ctl"),
+            &["-D", &data, "-m", "fast", "-w", "stop"],
+        )
+    }
+
+    /// Starts a stopped server again on the same port with the same data.
+    pub fn resume(&self) -> Result<(), String> {
+        self.pg_ctl_start()
     }
 
     fn run(&self, tool: &Path, args: &[&str]) -> Result<(), String> {

@@ -24,6 +24,9 @@ pub struct Args {
     /// Admission configuration (native or Anchore controller format); default: passive mode, policy `default`.
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
+    /// ContainerAdmissionPolicies (YAML/JSON) applied after each image's mode, as `serve --admission-policies`.
+    #[arg(long)]
+    pub admission_policies: Option<PathBuf>,
     /// Verdicts file (`{"images": [{"image", "digest", "verdicts": {policy: Verdict}}]}`); default: every image unknown.
     #[arg(long)]
     pub verdicts: Option<PathBuf>,
@@ -58,6 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => MemoryVerdicts::load(p)?,
         None => MemoryVerdicts::new(),
     };
+    let policies = match &args.admission_policies {
+        Some(p) => Some(portcullis_admission::load_policies(p)?),
+        None => None,
+    };
     let inputs = read_input(&text, &origin, &args.namespace)?;
     let endpoint = if args.mutate {
         Endpoint::Mutate
@@ -66,7 +73,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut all_allowed = true;
     for input in &inputs {
-        let d = decide(&input.review, &config, &verdicts, &Context::new(endpoint));
+        let ctx = Context {
+            policies: policies.as_ref(),
+            ..Context::new(endpoint)
+        };
+        let d = decide(&input.review, &config, &verdicts, &ctx);
         all_allowed &= d.allowed;
         match args.output {
             Output::Json => println!("{}", String::from_utf8_lossy(&d.to_review_json())),

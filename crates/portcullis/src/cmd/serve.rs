@@ -25,6 +25,10 @@ pub struct Args {
     /// Admission configuration (native or Anchore controller format; reloaded when it changes).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
+    /// ContainerAdmissionPolicies (Calico's CRD shape; YAML/JSON, several documents or a `List`), applied after
+    /// each image's mode and reloaded when the file changes.
+    #[arg(long)]
+    pub admission_policies: Option<PathBuf>,
     /// Answer from a verdicts file instead of running the engine (no store, no analysis, no REST API).
     #[arg(long)]
     pub verdicts: Option<PathBuf>,
@@ -94,6 +98,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut cfg = ServerConfig::new(args.listen, tls_cert, tls_key);
     cfg.admission_config = args.config;
+    cfg.admission_policies = args.admission_policies;
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.max_concurrency = args.max_concurrency;
     cfg.resolve_tags = !args.no_resolve;
@@ -188,7 +193,7 @@ async fn start_engine(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<portcullis_engine::service::Service> {
     use portcullis_engine::service::{ServiceConfig, start as start_service};
-    use portcullis_engine::stages::{IndexMatcher, VulnDbFeeds};
+    use portcullis_engine::stages::{FeedSource, IndexMatcher, Matcher, VulnDbFeeds};
 
     let store_url = match &args.store {
         Some(s) => s.clone(),
@@ -208,19 +213,37 @@ async fn start_engine(
             .map(|s| s.to_string())
             .collect(),
     };
-    let db = portcullis_vuln::VulnDb::open(&vuln_path)
-        .with_context(|| format!("opening the vulnerability database {}", vuln_path.display()))?;
-    let matcher = Arc::new(IndexMatcher::load(&db).map_err(|e| {
-        anyhow::anyhow!(
-            "loading the vulnerability index of {}: {e}",
-            vuln_path.display()
-        )
-    })?);
-    let feeds = Arc::new(VulnDbFeeds {
-        path: vuln_path,
-        sources,
-        matcher: matcher.clone(),
-    });
+    // Unusable vulnerability data does not stop the webhook: without a matcher, images get SBOMs but no
+    // findings, so policy evaluation reports them unevaluated and each mode's rule decides (policy denies).
+    type Vulns = (Option<Arc<dyn Matcher>>, Option<Arc<dyn FeedSource>>);
+    let (matcher, feeds): Vulns = match portcullis_vuln::VulnDb::open(&vuln_path)
+        .map_err(|e| e.to_string())
+        .and_then(|db| IndexMatcher::load(&db).map_err(|e| e.to_string()))
+    {
+        Ok(m) => {
+            let m = Arc::new(m);
+            let feeds = Arc::new(VulnDbFeeds {
+                path: vuln_path,
+                sources,
+                matcher: m.clone(),
+            });
+            (Some(m), Some(feeds))
+        }
+        Err(e) => {
+            tracing::error!(
+                db = %vuln_path.display(),
+                error = %e,
+                "the vulnerability database is unusable; serving without vulnerability matching (images stay \
+                 unevaluated) — fix or remove the file and restart"
+            );
+            eprintln!(
+                "portcullis: WARNING: vulnerability database {} is unusable ({e}); serving without vulnerability \
+                 matching",
+                vuln_path.display()
+            );
+            (None, None)
+        }
+    };
     let mut opts = portcullis_image::PullOptions {
         insecure_registries: args.insecure_registries.clone(),
         ca_certs: args.registry_cas.clone(),
@@ -234,7 +257,7 @@ async fn start_engine(
     let work_dir = data_dir.join("work");
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("cannot create {}", work_dir.display()))?;
-    let stages = portcullis_engine::Stages::registry(opts, work_dir, Some(matcher), Some(feeds));
+    let stages = portcullis_engine::Stages::registry(opts, work_dir, matcher, feeds);
     let mut config = ServiceConfig {
         store_url,
         engine: Default::default(),

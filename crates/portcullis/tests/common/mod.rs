@@ -1,0 +1,118 @@
+//! Shared helpers of the binary's end-to-end tests: the real `portcullis` executable, started and stopped.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
+
+/// `<repo>/../shared`, or `PORTCULLIS_SHARED`.
+pub fn shared() -> PathBuf {
+    std::env::var_os("PORTCULLIS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
+}
+
+/// A captured AdmissionReview from `../shared/fixtures/admission-review`.
+pub fn fixture(name: &str) -> PathBuf {
+    shared().join("fixtures/admission-review").join(name)
+}
+
+/// Kills `portcullis serve` when the test ends, whatever happens.
+pub struct Serve(pub Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Serve {
+    /// Starts `portcullis serve` on `127.0.0.1:port` with `args`, data in `data`, stderr to `log`.
+    pub fn start(port: u16, data: &Path, log: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .env("PORTCULLIS_DATA_DIR", data)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log file"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Serve(cmd.spawn().expect("start portcullis serve"))
+    }
+}
+
+/// Runs the CLI; returns (exit code, stdout, stderr).
+pub fn cli(env: &[(&str, String)], args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run portcullis");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// An HTTPS client trusting the CA `serve` generated in `data`, waiting (up to 60 s) for it to appear.
+pub fn https_client(data: &Path) -> reqwest::blocking::Client {
+    let ca = data.join("tls/ca.crt");
+    let t = Instant::now();
+    while !ca.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{} never appeared",
+            ca.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
+    reqwest::blocking::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Waits (up to 60 s) until `GET /readyz` answers 200; the panic shows `log`.
+pub fn wait_ready(http: &reqwest::blocking::Client, port: u16, log: &Path) {
+    let t = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("https://localhost:{port}/readyz")).send()
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "serve never became ready:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// POSTs a review to `/validate`; returns the AdmissionReview answer.
+pub fn validate(
+    http: &reqwest::blocking::Client,
+    port: u16,
+    review: &serde_json::Value,
+) -> serde_json::Value {
+    http.post(format!("https://localhost:{port}/validate?timeout=10s"))
+        .json(review)
+        .send()
+        .and_then(|r| r.json())
+        .expect("validate")
+}

@@ -1,0 +1,180 @@
+//! `portcullis serve` with its real parts down at start: the webhook must start, answer by each mode's rule,
+//! and recover without a restart (issue #5, "never the outage").
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Serve, cli, fixture, https_client, validate, wait_ready};
+use portcullis_image::testing::free_port;
+use portcullis_store::testing::PgServer;
+
+const TOKEN: &str = "failures-admin-token";
+/// nginx by digest, so queueing it needs no registry.
+const PINNED: &str = "docker.io/library/nginx@sha256:4cb2b9019f1757be8482419002cb7afe028fdba35d47958829e4cfeaf6246d80";
+
+/// The captured Pod review 014 with one container running `image`.
+fn review_with(image: &str, uid: &str) -> serde_json::Value {
+    let mut review: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("014-validate-create-pod-main-solo.json")).unwrap(),
+    )
+    .unwrap();
+    review["request"]["uid"] = uid.into();
+    let spec = &mut review["request"]["object"]["spec"];
+    spec["containers"] = serde_json::json!([{"name": "app", "image": image}]);
+    if let Some(o) = spec.as_object_mut() {
+        o.remove("initContainers");
+        o.remove("ephemeralContainers");
+    }
+    review
+}
+
+#[test]
+fn serve_starts_with_postgresql_down_and_catches_up_when_it_returns() {
+    let pg = PgServer::start().expect("PostgreSQL (scripts/setup.d/60-store.sh)");
+    let url = pg.create_database("failures").unwrap();
+    pg.stop().unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
+    let port = free_port().unwrap();
+    let started = Instant::now();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &["--store", &url, "-c", config.to_str().unwrap()],
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "serve must not wait for the database"
+    );
+
+    // The webhook answers by the mode's unknown-image rule, fast, and says why.
+    let t = Instant::now();
+    let answer = validate(&http, port, &review_with(PINNED, "uid-down-1"));
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    let resp = &answer["response"];
+    assert_eq!(resp["uid"], "uid-down-1");
+    assert_eq!(resp["allowed"], false, "{answer}");
+    let msg = resp["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("nginx@sha256:4cb2b90") && msg.contains("not analysed yet"),
+        "{msg}"
+    );
+    // The engine API says the store is unavailable (503), naming it without the password.
+    let env = [
+        ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
+        ("PORTCULLIS_TOKEN", TOKEN.to_string()),
+        ("PORTCULLIS_DATA_DIR", data.display().to_string()),
+    ];
+    let (code, out, err) = cli(&env, &["system", "status"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("unavailable") && err.contains("127.0.0.1"),
+        "{err}"
+    );
+
+    // PostgreSQL comes back: the store opens, and the queued image and the recorded decision are not lost.
+    pg.resume().unwrap();
+    let t = Instant::now();
+    loop {
+        let (code, out, _) = cli(&env, &["system", "status", "--json"]);
+        if code == 0 {
+            assert!(out.contains("postgres"), "{out}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the store never reopened:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let t = Instant::now();
+    loop {
+        let images: serde_json::Value = http
+            .get(format!("https://localhost:{port}/v1/images"))
+            .bearer_auth(TOKEN)
+            .send()
+            .and_then(|r| r.json())
+            .unwrap();
+        let decisions: serde_json::Value = http
+            .get(format!("https://localhost:{port}/v1/decisions"))
+            .bearer_auth(TOKEN)
+            .send()
+            .and_then(|r| r.json())
+            .unwrap();
+        let queued = images.to_string().contains("4cb2b9019f1757be");
+        let recorded = decisions.to_string().contains("uid-down-1");
+        if queued && recorded {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "queued {queued} recorded {recorded}: {images} {decisions}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn serve_starts_with_an_unusable_vulnerability_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let vuln_db = tmp.path().join("vuln.db");
+    std::fs::write(
+        &vuln_db,
+        b"this is not a SQLite database, it was truncated by a bad copy\n",
+    )
+    .unwrap();
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: passive, policy: default }\n").unwrap();
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            vuln_db.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("WARNING: vulnerability database")
+            && stderr.contains(vuln_db.to_str().unwrap())
+            && stderr.contains("serving without vulnerability matching"),
+        "{stderr}"
+    );
+    // Passive mode admits and queues; the engine reports it runs without a matcher.
+    let answer = validate(&http, port, &review_with(PINNED, "uid-novuln"));
+    assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    let env = [
+        ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
+        ("PORTCULLIS_TOKEN", TOKEN.to_string()),
+        ("PORTCULLIS_DATA_DIR", data.display().to_string()),
+    ];
+    let (code, out, err) = cli(&env, &["system", "status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["stages"]["matcher"], false, "{status}");
+    // The file was left as it was for the operator to inspect.
+    assert!(
+        std::fs::read(&vuln_db)
+            .unwrap()
+            .starts_with(b"this is not a SQLite")
+    );
+}
