@@ -16,7 +16,7 @@ use crate::verdicts::{ImageState, ImageVerdicts, display_ref, parse_image};
 
 /// Annotation that keeps the original image references when `/mutate` pins them to digests (JSON object:
 /// container name → original reference).
-pub const ORIGINAL_IMAGES_ANNOTATION: &str = "portcullis.io/original-images";
+pub const ORIGINAL_IMAGES_ANNOTATION: &str = "portcullis.dev/original-images";
 /// Most failing rules listed per image in a denial message.
 pub const MAX_RULES_IN_MESSAGE: usize = 3;
 /// Longest warning the API server shows unabridged.

@@ -174,6 +174,33 @@ pub struct Spec {
     /// `jobTemplate` (CronJob).
     #[serde(default)]
     pub job_template: Option<Box<Template>>,
+    /// `imagePullSecrets` of a Pod spec (names of Secrets in the object's namespace).
+    #[serde(default, deserialize_with = "null_default")]
+    pub image_pull_secrets: Vec<NameRef>,
+    /// `serviceAccountName` of a Pod spec (empty: `default`).
+    #[serde(default, deserialize_with = "null_default")]
+    pub service_account_name: String,
+}
+
+/// A reference by name (`imagePullSecrets` entries).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameRef {
+    /// The name.
+    #[serde(default, deserialize_with = "null_default")]
+    pub name: String,
+}
+
+impl Spec {
+    /// The Pod spec inside this spec: itself for a Pod, `template.spec` for controllers and Jobs,
+    /// `jobTemplate.spec.template.spec` for CronJobs.
+    pub fn pod_spec(&self) -> &Spec {
+        for t in [&self.template, &self.job_template].into_iter().flatten() {
+            if let Some(spec) = &t.spec {
+                return spec.pod_spec();
+            }
+        }
+        self
+    }
 }
 
 /// A pod or job template.

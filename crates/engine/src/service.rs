@@ -42,16 +42,24 @@ pub struct Service {
 impl Stages {
     /// The real stages for registry images: resolve and pull with `portcullis_image`, catalogue with
     /// `portcullis_sbom`, evaluate with `portcullis_policy`; `matcher` and `feeds` as given (the vulnerability
-    /// database is wired by the caller).
+    /// database is wired by the caller). `learned` holds credentials learned from pull secrets while running.
     pub fn registry(
         opts: portcullis_image::PullOptions,
         work_dir: std::path::PathBuf,
         matcher: Option<Arc<dyn crate::stages::Matcher>>,
         feeds: Option<Arc<dyn crate::stages::FeedSource>>,
+        learned: crate::stages::LearnedCredentials,
     ) -> Stages {
         Stages {
-            resolver: Arc::new(RegistryResolver { opts: opts.clone() }),
-            analyser: Arc::new(RegistryAnalyser { opts, work_dir }),
+            resolver: Arc::new(RegistryResolver {
+                opts: opts.clone(),
+                learned: learned.clone(),
+            }),
+            analyser: Arc::new(RegistryAnalyser {
+                opts,
+                work_dir,
+                learned,
+            }),
             matcher,
             evaluator: Some(Arc::new(PolicyEvaluator::default())),
             feeds,

@@ -204,10 +204,88 @@ pub fn check_bundle_shape(bundle: &serde_json::Value) -> Result<BundleInfo, Stri
     })
 }
 
+/// Most credentials remembered per repository.
+const MAX_LEARNED_PER_REPOSITORY: usize = 8;
+
+/// Registry credentials learned while running (from the Kubernetes pull secrets of the workloads that use an
+/// image), remembered per image repository and tried before the configured ones. Cloning shares them.
+///
+/// They are kept in memory only (never written to the store) and are keyed by the repositories the workload
+/// referenced, so a secret is only offered to the registry it was written for.
+#[derive(Clone, Default)]
+pub struct LearnedCredentials {
+    inner: std::sync::Arc<
+        std::sync::RwLock<std::collections::HashMap<String, Vec<portcullis_image::Credential>>>,
+    >,
+}
+
+impl LearnedCredentials {
+    fn key(r: &portcullis_image::ImageRef) -> String {
+        format!("{}/{}", r.registry, r.repository)
+    }
+
+    /// Remembers `credentials` for the repository of `image` (newest first; duplicates dropped).
+    pub fn learn(
+        &self,
+        image: &portcullis_image::ImageRef,
+        credentials: &[portcullis_image::Credential],
+    ) {
+        let matching: Vec<_> = credentials
+            .iter()
+            .filter(|c| {
+                portcullis_image::credential_for(&image.registry, std::slice::from_ref(c)).is_some()
+            })
+            .cloned()
+            .collect();
+        if matching.is_empty() {
+            return;
+        }
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let list = map.entry(Self::key(image)).or_default();
+        for c in matching.into_iter().rev() {
+            list.retain(|o| {
+                !(o.registry == c.registry && o.username == c.username && o.password == c.password)
+            });
+            list.insert(0, c);
+        }
+        list.truncate(MAX_LEARNED_PER_REPOSITORY);
+    }
+
+    /// The credentials remembered for the repository of `image`.
+    pub fn for_image(
+        &self,
+        image: &portcullis_image::ImageRef,
+    ) -> Vec<portcullis_image::Credential> {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&Self::key(image))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `opts` with the credentials learned for `image` tried first.
+    fn options_for(
+        &self,
+        opts: &portcullis_image::PullOptions,
+        image: &portcullis_image::ImageRef,
+    ) -> portcullis_image::PullOptions {
+        let mut o = opts.clone();
+        let mut creds = self.for_image(image);
+        if !creds.is_empty() {
+            creds.extend(o.credentials);
+            o.credentials = creds;
+        }
+        o
+    }
+}
+
 /// Resolves digests with `portcullis_image::resolve_digest`.
 pub struct RegistryResolver {
     /// Registry access options.
     pub opts: portcullis_image::PullOptions,
+    /// Credentials learned from pull secrets, tried first.
+    pub learned: LearnedCredentials,
 }
 
 impl Resolver for RegistryResolver {
@@ -215,7 +293,7 @@ impl Resolver for RegistryResolver {
         Box::pin(async move {
             let r = portcullis_image::ImageRef::parse(pull)
                 .map_err(|e| StageError::permanent(format!("image reference {pull:?}: {e}")))?;
-            portcullis_image::resolve_digest(&r, &self.opts)
+            portcullis_image::resolve_digest(&r, &self.learned.options_for(&self.opts, &r))
                 .await
                 .map_err(|e| StageError::transient(format!("resolving {pull}: {e}")))
         })
@@ -228,6 +306,8 @@ pub struct RegistryAnalyser {
     pub opts: portcullis_image::PullOptions,
     /// Parent of the per-analysis work directories.
     pub work_dir: std::path::PathBuf,
+    /// Credentials learned from pull secrets, tried first.
+    pub learned: LearnedCredentials,
 }
 
 impl Analyser for RegistryAnalyser {
@@ -244,9 +324,10 @@ impl Analyser for RegistryAnalyser {
                         self.work_dir.display()
                     ))
                 })?;
+            let opts = self.learned.options_for(&self.opts, &r);
             let image = portcullis_image::open(
                 &portcullis_image::Source::Registry(r),
-                &self.opts,
+                &opts,
                 work.path(),
                 &portcullis_sbom::wanted,
             )

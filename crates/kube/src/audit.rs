@@ -97,13 +97,15 @@ pub struct AuditResult {
 pub struct AuditError(#[from] kube::Error);
 
 /// Re-evaluates every Pod in the cluster as if it were being created now (validating webhook, same
-/// `decide` as the server), with the given configuration, verdicts and namespace metadata. Only reads;
+/// `decide` as the server), with the given configuration, verdicts, namespace metadata and
+/// ContainerAdmissionPolicies. Only reads;
 /// dry-run semantics (nothing is queued for analysis).
 pub async fn audit_pods(
     client: &kube::Client,
     config: &Config,
     verdicts: &dyn ImageVerdicts,
     namespaces: Option<&NamespaceCache>,
+    policies: Option<&portcullis_policy::CapSet>,
 ) -> Result<AuditResult, AuditError> {
     let pods: Api<Pod> = Api::all(client.clone());
     let mut result = AuditResult::default();
@@ -158,6 +160,7 @@ pub async fn audit_pods(
             let meta = namespaces.and_then(|c| c.get(&ns));
             let mut ctx = Context::new(Endpoint::Validate);
             ctx.namespace = meta.as_ref();
+            ctx.policies = policies;
             let decision = decide(&review, config, verdicts, &ctx);
             if !decision.allowed {
                 let controller = pod

@@ -4,7 +4,9 @@
 //! CVEs and admits a passing one; passive mode admits and queues; then with the process stopped, the
 //! webhook's failurePolicy decides.
 //!
-//! Verdicts come from a `--verdicts` file (what `serve` answers from until the engine is plugged in).
+//! Verdicts come from a `--verdicts` file. The Kubernetes integration runs from the chart's own
+//! `kubernetes.yaml`: denial Events, ImageReports, the Lease, a ContainerAdmissionPolicy created in the
+//! cluster taking effect without a restart, and the periodic audit reporting a running Pod it now denies.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -130,6 +132,51 @@ fn chart_args() -> Vec<String> {
         .unwrap()
 }
 
+/// `kubernetes.yaml` from the chart's ConfigMap, as rendered with `--set` values.
+fn chart_kube_settings(sets: &[&str]) -> String {
+    let helm = tool("helm").expect("helm");
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(helm);
+    cmd.env("HELM_CACHE_HOME", home.path().join("c"))
+        .env("HELM_CONFIG_HOME", home.path().join("f"))
+        .env("HELM_DATA_HOME", home.path().join("d"))
+        .args(["template", "portcullis"])
+        .arg(repo_root().join("deploy/helm/portcullis"))
+        .args([
+            "--namespace",
+            "portcullis",
+            "--show-only",
+            "templates/configmap.yaml",
+        ]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    cm.data.unwrap()["kubernetes.yaml"].clone()
+}
+
+/// Polls `kubectl` until `ok` holds for its output (30 s), returning the output.
+fn kubectl_until(cluster: &Cluster, args: &[&str], ok: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let out = cluster.kubectl(args).unwrap_or_else(|e| e);
+        if ok(&out) {
+            return out;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "kubectl {args:?} never satisfied the check; last output:\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 fn create_pod(cluster: &Cluster, ns: &str, name: &str, image: &str) -> Result<String, String> {
     let f = cluster.dir().join(format!("{ns}-{name}.yaml"));
     std::fs::write(
@@ -150,7 +197,18 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
     })
     .await
     .expect("control plane");
-    for ns in ["prod", "passive-team"] {
+    cluster
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "-f",
+            repo_root()
+                .join("deploy/crds/portcullis.yaml")
+                .to_str()
+                .unwrap(),
+        ])
+        .expect("apply CRDs");
+    for ns in ["prod", "passive-team", "portcullis"] {
         cluster.kubectl(&["create", "namespace", ns]).unwrap();
         cluster
             .kubectl(&["-n", ns, "create", "serviceaccount", "default"])
@@ -181,6 +239,12 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
             ),
         ],
     };
+    // The chart's Kubernetes settings, with a short audit interval for the test.
+    std::fs::write(
+        dir.path().join("config/kubernetes.yaml"),
+        chart_kube_settings(&["audit.interval=2s"]),
+    )
+    .unwrap();
     let vfile = dir.path().join("verdicts.json");
     std::fs::write(&vfile, serde_json::to_vec(&verdicts).unwrap()).unwrap();
 
@@ -199,6 +263,14 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
         Command::new(&bin)
             .args(&args)
             .args(["--verdicts", vfile.to_str().unwrap(), "--no-resolve"])
+            // As the chart's Deployment sets them (the kubeconfig stands in for the in-cluster account).
+            .env(
+                "PORTCULLIS_KUBE_CONFIG",
+                dir.path().join("config/kubernetes.yaml"),
+            )
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("POD_NAME", "portcullis-0")
+            .env("POD_NAMESPACE", "portcullis")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -237,7 +309,7 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
     create_pod(&cluster, "prod", "good", GOOD).expect("passing image admitted");
     let e = create_pod(&cluster, "prod", "bad", BAD).unwrap_err();
     assert!(
-        e.contains("admission webhook \"validate.portcullis.io\" denied the request:")
+        e.contains("admission webhook \"validate.portcullis.dev\" denied the request:")
             && e.contains(BAD)
             && e.contains("CVE-2023-0286"),
         "{e}"
@@ -252,11 +324,113 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
     assert!(log.contains("serving the admission webhook"), "{log}");
 
+    assert!(log.contains("Kubernetes integration on"), "{log}");
+
+    // Kubernetes-native side effects of the denial: a Warning Event and an ImageReport.
+    let events = kubectl_until(
+        &cluster,
+        &["-n", "prod", "get", "events", "-o", "json"],
+        |o| o.contains("AdmissionDenied") && o.contains("CVE-2023-0286"),
+    );
+    assert!(
+        events.contains("\"bad\""),
+        "the Event is about pod bad: {events}"
+    );
+    let report = kubectl_until(
+        &cluster,
+        &["-n", "prod", "get", "imagereports", "pod-bad", "-o", "json"],
+        |o| o.contains("CVE-2023-0286"),
+    );
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["spec"]["summary"]["fail"], 2, "{report}");
+    assert_eq!(
+        report["metadata"]["labels"]["portcullis.dev/allowed"],
+        "false"
+    );
+
+    // Leader election: this replica holds the Lease named in the chart's settings.
+    let lease = kubectl_until(
+        &cluster,
+        &[
+            "-n",
+            "portcullis",
+            "get",
+            "lease",
+            "portcullis",
+            "-o",
+            "json",
+        ],
+        |o| o.contains("holderIdentity"),
+    );
+    assert!(lease.contains("portcullis-0"), "{lease}");
+
+    // A ContainerAdmissionPolicy created in the cluster applies without a restart...
+    let cap = dir.path().join("cap.yaml");
+    std::fs::write(
+        &cap,
+        "apiVersion: portcullis.dev/v1beta1\nkind: ContainerAdmissionPolicy\nmetadata: {name: no-good-in-prod}\nspec:\n  namespaceSelector: \"kubernetes.io/metadata.name == 'prod'\"\n  rules:\n  - action: Reject\n    imagePath: {operator: IsOneOf, values: [\"/shop/good:\"]}\n",
+    )
+    .unwrap();
+    cluster
+        .kubectl(&["apply", "-f", cap.to_str().unwrap()])
+        .expect("create the ContainerAdmissionPolicy");
+    let start = Instant::now();
+    let e = loop {
+        match create_pod(&cluster, "prod", "good-again", GOOD) {
+            Err(e) => break e,
+            Ok(_) => {
+                cluster
+                    .kubectl(&["-n", "prod", "delete", "pod", "good-again", "--wait=false"])
+                    .unwrap();
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "the ContainerAdmissionPolicy never took effect"
+                );
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+    };
+    assert!(
+        e.contains("rejected by ContainerAdmissionPolicy \"no-good-in-prod\" rule 0"),
+        "{e}"
+    );
+    // ...its status says it is in force...
+    kubectl_until(
+        &cluster,
+        &[
+            "get",
+            "containeradmissionpolicy",
+            "no-good-in-prod",
+            "-o",
+            "json",
+        ],
+        |o| o.contains("policy is in force"),
+    );
+    // ...and the periodic audit reports the running Pod it would now deny.
+    let audit = kubectl_until(
+        &cluster,
+        &[
+            "-n",
+            "prod",
+            "get",
+            "imagereports",
+            "-l",
+            "portcullis.dev/source=audit",
+            "-o",
+            "json",
+        ],
+        |o| o.contains("no-good-in-prod"),
+    );
+    assert!(
+        audit.contains("\"good\""),
+        "the audit names pod good: {audit}"
+    );
+
     // Portcullis stopped: failurePolicy Fail closes.
     drop(serve);
     let e = create_pod(&cluster, "prod", "down", GOOD).unwrap_err();
     assert!(
-        e.contains("failed calling webhook \"validate.portcullis.io\""),
+        e.contains("failed calling webhook \"validate.portcullis.dev\""),
         "{e}"
     );
 }

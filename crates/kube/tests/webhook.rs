@@ -290,7 +290,7 @@ async fn portcullis_webhook_in_the_real_api_server() {
 
     let denied = create(&cluster, &pod("prod", "bad", BAD), &[]).unwrap_err();
     assert!(
-        denied.contains("admission webhook \"validate.portcullis.io\" denied the request:"),
+        denied.contains("admission webhook \"validate.portcullis.dev\" denied the request:"),
         "{denied}"
     );
     assert!(
@@ -533,7 +533,7 @@ async fn audit_reports_running_pods_that_would_now_be_denied() {
     )
     .unwrap();
     let v = verdicts();
-    let result = audit_pods(&client, &config, v.as_ref(), Some(&cache))
+    let result = audit_pods(&client, &config, v.as_ref(), Some(&cache), None)
         .await
         .unwrap();
     assert!(result.errors.is_empty(), "{:?}", result.errors);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 /// What the generated configurations point at and how they behave.
 #[derive(Debug, Clone)]
 pub struct WebhookOptions {
-    /// Configuration and webhook name prefix (`portcullis` → `validate.portcullis.io`).
+    /// Configuration and webhook name prefix (`portcullis` → `validate.portcullis.dev`).
     pub name: String,
     /// Service namespace.
     pub namespace: String,
@@ -71,7 +71,7 @@ fn webhook(o: &WebhookOptions, kind: &str, path: &str) -> Value {
         })
         .collect();
     let mut w = json!({
-        "name": format!("{kind}.{}.io", o.name),
+        "name": format!("{kind}.{}.dev", o.name),
         "admissionReviewVersions": ["v1", "v1beta1"],
         "clientConfig": client_config(o, path),
         "rules": rules,

@@ -29,6 +29,15 @@ pub struct Args {
     /// each image's mode and reloaded when the file changes.
     #[arg(long)]
     pub admission_policies: Option<PathBuf>,
+    /// Kubernetes integration settings (the chart's `kubernetes.yaml`): when given, serve talks to the API
+    /// server (in-cluster, or `KUBECONFIG`) for namespace labels, ContainerAdmissionPolicy objects, pull
+    /// secrets, denial Events, ImageReports and the leader-elected audit of running Pods.
+    #[arg(
+        long,
+        env = "PORTCULLIS_KUBE_CONFIG",
+        conflicts_with = "admission_policies"
+    )]
+    pub kube_config: Option<PathBuf>,
     /// Answer from a verdicts file instead of running the engine (no store, no analysis, no REST API).
     #[arg(long)]
     pub verdicts: Option<PathBuf>,
@@ -86,16 +95,53 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
         _ => generated_tls(&data_dir)?,
     };
     let (engine_stop, engine_shutdown) = tokio::sync::watch::channel(false);
-    let parts = match &args.verdicts {
+    let learned = portcullis_engine::stages::LearnedCredentials::default();
+    let mut parts = match &args.verdicts {
         Some(p) => Parts::new(Arc::new(MemoryVerdicts::load(p)?)),
         None => {
-            let service = start_engine(&args, &data_dir, engine_shutdown).await?;
+            let service = start_engine(&args, &data_dir, engine_shutdown, learned.clone()).await?;
             let verdicts: Arc<dyn ImageVerdicts> = service.verdicts.clone();
             let mut parts = Parts::new(verdicts);
             parts.extra = Some(service.router);
             parts
         }
     };
+    if let Some(path) = &args.kube_config {
+        let settings = portcullis_kube::settings::KubeSettings::load(path)?;
+        let client = kube::Client::try_default().await.context(
+            "cannot reach the Kubernetes API server (in-cluster service account or KUBECONFIG); \
+             unset PORTCULLIS_KUBE_CONFIG / --kube-config to run without it",
+        )?;
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "portcullis".into());
+        let learn: Option<portcullis_kube::integration::LearnCredentials> =
+            args.verdicts.is_none().then(|| {
+                let learned = learned.clone();
+                Arc::new(
+                    move |r: &portcullis_image::ImageRef, c: &[portcullis_image::Credential]| {
+                        learned.learn(r, c)
+                    },
+                ) as portcullis_kube::integration::LearnCredentials
+            });
+        let kube = portcullis_kube::integration::start(
+            client,
+            portcullis_kube::integration::IntegrationOptions {
+                settings,
+                admission_config: args.config.clone(),
+                identity,
+                learn_credentials: learn,
+            },
+            parts.verdicts.clone(),
+        );
+        parts.verdicts = kube.verdicts;
+        parts.namespaces = Some(kube.namespaces);
+        parts.policies = Some(kube.policies);
+        eprintln!(
+            "portcullis: Kubernetes integration on (settings {})",
+            path.display()
+        );
+    }
     let mut cfg = ServerConfig::new(args.listen, tls_cert, tls_key);
     cfg.admission_config = args.config;
     cfg.admission_policies = args.admission_policies;
@@ -191,6 +237,7 @@ async fn start_engine(
     args: &Args,
     data_dir: &std::path::Path,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    learned: portcullis_engine::stages::LearnedCredentials,
 ) -> anyhow::Result<portcullis_engine::service::Service> {
     use portcullis_engine::service::{ServiceConfig, start as start_service};
     use portcullis_engine::stages::{FeedSource, IndexMatcher, Matcher, VulnDbFeeds};
@@ -257,7 +304,7 @@ async fn start_engine(
     let work_dir = data_dir.join("work");
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("cannot create {}", work_dir.display()))?;
-    let stages = portcullis_engine::Stages::registry(opts, work_dir, matcher, feeds);
+    let stages = portcullis_engine::Stages::registry(opts, work_dir, matcher, feeds, learned);
     let mut config = ServiceConfig {
         store_url,
         engine: Default::default(),

@@ -1,0 +1,403 @@
+//! Everything `portcullis serve` runs against the API server, started in one call: the namespace cache
+//! (namespace selectors), the ContainerAdmissionPolicy watcher (policies in force without a restart), pull
+//! secrets of the workloads under review (registry credentials for resolving and pulling their images),
+//! denial Events, per-workload ImageReports, and the leader-elected periodic audit of running Pods.
+//!
+//! The admission path is not slowed down: [`start`] wraps the verdict source so that each recorded
+//! validating decision is handed to a background task (bounded queue; when it is full, the Kubernetes side
+//! effects of that decision are skipped and logged, the decision itself is unaffected).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{LocalObjectReference, ObjectReference, PodSpec};
+use portcullis_admission::{
+    AdmissionPolicies, Config, Decision, Endpoint, ImageState, ImageVerdicts, Review, parse_image,
+};
+use portcullis_image::{Credential, ImageRef};
+use tokio::sync::{mpsc, watch};
+
+use crate::audit::{NamespaceCache, audit_pods, write_audit_reports};
+use crate::cap::{PolicySet, watch_policies};
+use crate::crd::ReportScope;
+use crate::leader::LeaderElector;
+use crate::report::{DenialEvents, ImageOutcome, apply_report, build_report, report_name};
+use crate::settings::KubeSettings;
+
+/// Decisions waiting for their Kubernetes side effects.
+const QUEUE: usize = 1024;
+/// How long a leader's Lease lasts without renewal.
+const LEASE_DURATION: Duration = Duration::from_secs(15);
+
+/// Called with the pull-secret credentials of a workload for each of its images (e.g. the engine's
+/// `LearnedCredentials::learn`).
+pub type LearnCredentials = Arc<dyn Fn(&ImageRef, &[Credential]) + Send + Sync>;
+
+/// What the integration needs besides the client.
+pub struct IntegrationOptions {
+    /// Which integrations run.
+    pub settings: KubeSettings,
+    /// The admission configuration file the audit decides with (as the server does); `None` = defaults.
+    pub admission_config: Option<PathBuf>,
+    /// This replica's identity for the Lease and Events (the Pod name).
+    pub identity: String,
+    /// Receives pull-secret credentials; `None` = pull secrets are not read.
+    pub learn_credentials: Option<LearnCredentials>,
+}
+
+/// The parts the server plugs in.
+pub struct Integration {
+    /// Namespace metadata from the watch cache.
+    pub namespaces: Arc<dyn portcullis_server::NamespaceLookup>,
+    /// ContainerAdmissionPolicies in force, kept current by the watcher.
+    pub policies: AdmissionPolicies,
+    /// The verdict source, wrapped so that recorded decisions also reach Kubernetes.
+    pub verdicts: Arc<dyn ImageVerdicts>,
+    /// Whether this replica currently leads (always true with leader election off).
+    pub leading: watch::Receiver<bool>,
+}
+
+struct Recorded {
+    review: Review,
+    decision: Decision,
+}
+
+/// The verdict source with Kubernetes side effects on `record`.
+struct KubeVerdicts {
+    inner: Arc<dyn ImageVerdicts>,
+    tx: mpsc::Sender<Recorded>,
+}
+
+impl ImageVerdicts for KubeVerdicts {
+    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
+        self.inner.lookup(image, policy)
+    }
+    fn enqueue(&self, image: &ImageRef, requestor: &str) {
+        self.inner.enqueue(image, requestor)
+    }
+    fn resolve_cached(&self, image: &ImageRef) -> Option<String> {
+        self.inner.resolve_cached(image)
+    }
+    fn ready(&self) -> bool {
+        self.inner.ready()
+    }
+    fn record(&self, review: &Review, decision: &Decision) {
+        self.inner.record(review, decision);
+        if decision.skipped.is_some() || decision.endpoint != Endpoint::Validate || decision.dry_run
+        {
+            return;
+        }
+        let item = Recorded {
+            review: review.clone(),
+            decision: decision.clone(),
+        };
+        if self.tx.try_send(item).is_err() {
+            tracing::warn!(object = %decision.object, "Kubernetes side effects skipped: the queue is full");
+        }
+    }
+}
+
+/// Starts the integration on the current tokio runtime. Nothing here blocks the start: watches fill in the
+/// background (selectors see no namespace labels until the first list arrives).
+pub fn start(
+    client: kube::Client,
+    opts: IntegrationOptions,
+    inner: Arc<dyn ImageVerdicts>,
+) -> Integration {
+    let (cache, watch_namespaces) = NamespaceCache::start(client.clone());
+    tokio::spawn(watch_namespaces);
+
+    let policies = AdmissionPolicies::default();
+    let set = PolicySet::default();
+    {
+        let (client, set) = (client.clone(), set.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = watch_policies(client.clone(), set.clone(), Vec::new()).await {
+                    tracing::warn!(error = %e, "ContainerAdmissionPolicy watch ended; restarting");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+    {
+        let (set, policies) = (set.clone(), policies.clone());
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                let generation = set.generation();
+                if generation != seen {
+                    match set.compile() {
+                        Ok(compiled) => {
+                            tracing::info!(
+                                policies = compiled.len(),
+                                "ContainerAdmissionPolicies in force"
+                            );
+                            policies.replace(compiled);
+                            seen = generation;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "ContainerAdmissionPolicies do not compile")
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+    }
+
+    let (lead_tx, leading) = watch::channel(!opts.settings.leader_election.enabled);
+    if opts.settings.leader_election.enabled {
+        let ns = opts
+            .settings
+            .leader_election
+            .namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".into());
+        let elector = LeaderElector::new(
+            client.clone(),
+            &ns,
+            &opts.settings.leader_election.lease_name,
+            &opts.identity,
+            LEASE_DURATION,
+        );
+        tokio::spawn(elector.run(lead_tx));
+    }
+
+    if opts.settings.audit.enabled {
+        // Parsed when the settings were loaded; fall back to the default if it was built by hand.
+        let every = opts
+            .settings
+            .audit_interval()
+            .unwrap_or(Duration::from_secs(3600));
+        let (client, cache, policies, inner) = (
+            client.clone(),
+            cache.clone(),
+            policies.clone(),
+            inner.clone(),
+        );
+        let (config_path, mut leading) = (opts.admission_config.clone(), leading.clone());
+        tokio::spawn(async move {
+            cache.ready().await;
+            loop {
+                while !*leading.borrow_and_update() {
+                    if leading.changed().await.is_err() {
+                        return;
+                    }
+                }
+                run_audit(
+                    &client,
+                    config_path.as_ref(),
+                    inner.as_ref(),
+                    &cache,
+                    &policies,
+                )
+                .await;
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
+    let (tx, rx) = mpsc::channel(QUEUE);
+    tokio::spawn(side_effects(
+        client,
+        opts.settings,
+        opts.identity,
+        opts.learn_credentials,
+        inner.clone(),
+        rx,
+    ));
+    Integration {
+        namespaces: crate::audit::namespace_lookup(cache),
+        policies,
+        verdicts: Arc::new(KubeVerdicts { inner, tx }),
+        leading,
+    }
+}
+
+async fn run_audit(
+    client: &kube::Client,
+    config_path: Option<&PathBuf>,
+    verdicts: &dyn ImageVerdicts,
+    cache: &NamespaceCache,
+    policies: &AdmissionPolicies,
+) {
+    let config = match config_path.map(|p| Config::load(p)).transpose() {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => {
+            tracing::error!(error = %e, "audit skipped: the admission configuration is unusable");
+            return;
+        }
+    };
+    let caps = policies.current();
+    match audit_pods(client, &config, verdicts, Some(cache), Some(&caps)).await {
+        Ok(result) => {
+            let now = now();
+            match write_audit_reports(client, &result, &now).await {
+                Ok(n) => tracing::info!(
+                    pods = result.pods_checked,
+                    would_deny = result.would_deny.len(),
+                    reports = n,
+                    "audit of running Pods finished"
+                ),
+                Err(e) => tracing::warn!(error = %e, "writing audit reports failed"),
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "audit of running Pods failed"),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+async fn side_effects(
+    client: kube::Client,
+    settings: KubeSettings,
+    identity: String,
+    learn: Option<LearnCredentials>,
+    verdicts: Arc<dyn ImageVerdicts>,
+    mut rx: mpsc::Receiver<Recorded>,
+) {
+    let events = settings
+        .events
+        .then(|| DenialEvents::new(client.clone(), Some(identity)));
+    while let Some(Recorded { review, decision }) = rx.recv().await {
+        let ns = review.namespace().to_string();
+        let req = &review.request;
+        let name = req
+            .name
+            .clone()
+            .or_else(|| req.object.as_ref().map(|o| o.metadata.name.clone()))
+            .unwrap_or_default();
+        let api_version = if req.kind.group.is_empty() {
+            req.kind.version.clone()
+        } else {
+            format!("{}/{}", req.kind.group, req.kind.version)
+        };
+        if let Some(learn) = &learn
+            && settings.pull_secrets.covers(&ns)
+            && decision.images.iter().any(|i| i.queued)
+        {
+            learn_pull_secrets(&client, &ns, &review, &decision, learn.as_ref()).await;
+        }
+        if let Some(events) = &events
+            && !decision.allowed
+        {
+            let object = ObjectReference {
+                api_version: Some(api_version.clone()),
+                kind: Some(req.kind.kind.clone()),
+                namespace: Some(ns.clone()),
+                name: Some(name.clone()),
+                ..Default::default()
+            };
+            let message = decision.message.clone().unwrap_or_default();
+            if let Err(e) = events.denied(&object, &message).await {
+                tracing::warn!(error = %e, "recording the denial Event failed");
+            }
+        }
+        if settings.reports && !name.is_empty() {
+            let states: Vec<(String, Option<String>, ImageState)> = decision
+                .images
+                .iter()
+                .map(|i| {
+                    let state = parse_image(&i.image)
+                        .map(|mut r| {
+                            if r.digest.is_none() {
+                                r.digest = i.digest.clone();
+                            }
+                            verdicts.lookup(&r, &i.policy)
+                        })
+                        .unwrap_or(ImageState::Unknown);
+                    (i.image.clone(), i.digest.clone(), state)
+                })
+                .collect();
+            let outcomes: Vec<ImageOutcome<'_>> = states
+                .iter()
+                .map(|(image, digest, state)| ImageOutcome {
+                    image,
+                    digest: digest.as_deref(),
+                    verdict: match state {
+                        ImageState::Analyzed { verdict, .. } => verdict.as_deref(),
+                        _ => None,
+                    },
+                })
+                .collect();
+            let scope = ReportScope {
+                api_version,
+                kind: req.kind.kind.clone(),
+                namespace: Some(ns.clone()),
+                name: name.clone(),
+                uid: None,
+            };
+            let mut report = build_report(scope, &outcomes, &now());
+            report.metadata.name = Some(report_name(&req.kind.kind, &name));
+            report.metadata.namespace = Some(ns.clone());
+            report.metadata.labels = Some(BTreeMap::from([
+                (
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "portcullis".to_string(),
+                ),
+                ("portcullis.dev/source".to_string(), "admission".to_string()),
+                (
+                    "portcullis.dev/allowed".to_string(),
+                    decision.allowed.to_string(),
+                ),
+            ]));
+            if let Err(e) = apply_report(&client, &report).await {
+                tracing::warn!(error = %e, "writing the ImageReport failed");
+            }
+        }
+    }
+}
+
+/// Reads the workload's pull secrets (its own, then its ServiceAccount's) and hands them over for each
+/// queued image.
+async fn learn_pull_secrets(
+    client: &kube::Client,
+    ns: &str,
+    review: &Review,
+    decision: &Decision,
+    learn: &(dyn Fn(&ImageRef, &[Credential]) + Send + Sync),
+) {
+    let Some(spec) = review
+        .request
+        .object
+        .as_ref()
+        .and_then(|o| o.spec.as_ref())
+        .map(|s| s.pod_spec())
+    else {
+        return;
+    };
+    let pod_spec = PodSpec {
+        image_pull_secrets: Some(
+            spec.image_pull_secrets
+                .iter()
+                .map(|r| LocalObjectReference {
+                    name: r.name.clone(),
+                })
+                .collect(),
+        ),
+        service_account_name: Some(spec.service_account_name.clone()).filter(|s| !s.is_empty()),
+        ..Default::default()
+    };
+    match crate::pullsecrets::pod_pull_credentials(client, ns, &pod_spec).await {
+        Ok(found) => {
+            for w in &found.warnings {
+                tracing::warn!(namespace = ns, "{w}");
+            }
+            if found.credentials.is_empty() {
+                return;
+            }
+            for i in decision.images.iter().filter(|i| i.queued) {
+                if let Ok(r) = parse_image(&i.image) {
+                    learn(&r, &found.credentials);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(namespace = ns, error = %e, "reading pull secrets failed"),
+    }
+}
