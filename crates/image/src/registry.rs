@@ -401,7 +401,9 @@ impl Client {
     /// A 401 despite credentials is either a wrong password or a token issuer refusing this user access to this
     /// repository: `oci-client` drops the token endpoint's answer and retries anonymously, so both look alike.
     /// This asks the issuer named by the registry's Bearer challenge once more, with the same credentials and
-    /// scope, and turns its 403 into [`Error::Auth`] with status 403. Any other outcome keeps `err`.
+    /// scope. Its 403 becomes [`Error::Auth`] with status 403. A token it grants that the registry still refuses
+    /// with `insufficient_scope` (Docker Hub's way of denying) stays a 401 but says access was denied. Any other
+    /// outcome keeps `err`.
     async fn explain_401(&self, r: &ImageRef, err: Error) -> Error {
         let Error::Auth { status: 401, .. } = &err else {
             return err;
@@ -444,13 +446,55 @@ impl Client {
             .basic_auth(&cred.username, Some(&cred.password))
             .send()
             .await;
-        match answer {
-            Ok(a) if a.status() == reqwest::StatusCode::FORBIDDEN => Error::Auth {
-                image: r.to_string(),
-                registry: r.registry.clone(),
-                status: 403,
-                hint: denied_hint(r, Some(&cred.username)),
-            },
+        let denied = |status: u16, why: &str| Error::Auth {
+            image: r.to_string(),
+            registry: r.registry.clone(),
+            status,
+            hint: format!("{}{why}", denied_hint(r, Some(&cred.username))),
+        };
+        let answer = match answer {
+            Ok(a) if a.status() == reqwest::StatusCode::FORBIDDEN => return denied(403, ""),
+            Ok(a) if a.status().is_success() => a,
+            _ => return err,
+        };
+        let Some(token) = answer
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                v.get("token")
+                    .or_else(|| v.get("access_token"))
+                    .and_then(|t| t.as_str().map(str::to_string))
+            })
+        else {
+            return err;
+        };
+        let refused = self
+            .probe
+            .head(format!(
+                "{scheme}://{host}/v2/{}/manifests/{}",
+                r.repository,
+                r.tag_or_digest()
+            ))
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, manifest::ACCEPTED.join(", "))
+            .send()
+            .await;
+        match refused {
+            Ok(resp)
+                if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+                    && resp
+                        .headers()
+                        .get(reqwest::header::WWW_AUTHENTICATE)
+                        .and_then(|h| h.to_str().ok())
+                        .is_some_and(|h| h.contains("insufficient_scope")) =>
+            {
+                denied(
+                    401,
+                    " (the token issuer accepted the credentials but granted no pull access)",
+                )
+            }
             _ => err,
         }
     }

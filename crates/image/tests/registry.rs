@@ -213,6 +213,26 @@ fn bearer_token_registry() {
         let msg = e.to_string();
         assert!(msg.contains(&want) && msg.contains(&image), "{msg}");
     }
+    // An account the issuer grants an empty token (Docker Hub's way): the registry answers 401
+    // `insufficient_scope`; the error stays a 401 but says access was denied, not that the password is wrong.
+    reg.add_token_user_with_empty_grants("dave", "dave-pw")
+        .unwrap();
+    let dave = PullOptions {
+        credentials: vec![creds(&reg, "dave", "dave-pw")],
+        ..PullOptions::default()
+    };
+    match pull(&dave, &image, &work) {
+        Err(Error::Auth {
+            status: 401, hint, ..
+        }) => assert!(
+            hint.contains(&format!(
+                "access to secure/app denied for user dave at {}",
+                reg.addr
+            )) && hint.contains("granted no pull access"),
+            "{hint}"
+        ),
+        other => panic!("expected an access-denied 401, got {other:?}"),
+    }
 }
 
 #[test]

@@ -239,6 +239,17 @@ impl Registry {
     /// issuers that check permissions per scope do: it answers 403 to a token request with a repository
     /// scope by this account (and grants an empty token to a login without a scope).
     pub fn add_token_user_without_access(&self, user: &str, password: &str) -> io::Result<()> {
+        self.add_limited_user(user, password, true)
+    }
+
+    /// Token mode: adds an account the token issuer authenticates and answers with a token granting nothing,
+    /// whatever scope it asks for (as Docker Hub does for a private repository the account cannot see); the
+    /// registry then refuses the token with 401 `insufficient_scope`.
+    pub fn add_token_user_with_empty_grants(&self, user: &str, password: &str) -> io::Result<()> {
+        self.add_limited_user(user, password, false)
+    }
+
+    fn add_limited_user(&self, user: &str, password: &str, forbid: bool) -> io::Result<()> {
         let Some(t) = &self.token else {
             return Err(other(
                 "only a Mode::Token registry has a token issuer to add users to",
@@ -247,7 +258,11 @@ impl Registry {
         t.denied
             .lock()
             .map_err(|_| other("token issuer state poisoned"))?
-            .push((basic_header(user, password), user.to_string()));
+            .push(Limited {
+                auth: basic_header(user, password),
+                user: user.to_string(),
+                forbid,
+            });
         Ok(())
     }
 
@@ -303,8 +318,8 @@ pub fn tls_material() -> Result<(String, String, String), rcgen::Error> {
 struct TokenIssuer {
     addr: String,
     cert_pem: String,
-    /// `(Authorization header, user)` of accounts that authenticate but may access no repository.
-    denied: Arc<Mutex<Vec<(String, String)>>>,
+    /// Accounts that authenticate but may access no repository.
+    denied: Arc<Mutex<Vec<Limited>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -364,6 +379,17 @@ impl Drop for TokenIssuer {
     }
 }
 
+/// An account of the token issuer that may access no repository.
+#[derive(Clone)]
+struct Limited {
+    /// Its `Authorization` header.
+    auth: String,
+    /// Its user name.
+    user: String,
+    /// Answer 403 to scoped token requests (else: grant an empty token).
+    forbid: bool,
+}
+
 /// The `Authorization` header value of HTTP basic auth.
 fn basic_header(user: &str, password: &str) -> String {
     format!(
@@ -379,7 +405,7 @@ fn b64url(b: &[u8]) -> String {
 fn serve_token(
     conn: TcpStream,
     expected_auth: &str,
-    denied: &[(String, String)],
+    denied: &[Limited],
     user: &str,
     signer: &ring::signature::EcdsaKeyPair,
     rng: &ring::rand::SystemRandom,
@@ -427,10 +453,9 @@ fn serve_token(
         }
     }
     let mut w = conn;
-    let denied_user = denied
+    let limited = denied
         .iter()
-        .find(|(h, _)| auth.as_deref() == Some(h.as_str()))
-        .map(|(_, u)| u.as_str());
+        .find(|l| auth.as_deref() == Some(l.auth.as_str()));
     let granted = |sub: &str, access: &[serde_json::Value]| -> io::Result<(&str, String)> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -457,13 +482,13 @@ fn serve_token(
                 .to_string(),
         ))
     };
-    let (status, body) = match (auth.as_deref(), denied_user) {
-        (_, Some(_)) if !access.is_empty() => (
+    let (status, body) = match (auth.as_deref(), limited) {
+        (_, Some(l)) if l.forbid && !access.is_empty() => (
             "403 Forbidden",
             r#"{"errors":[{"code":"DENIED","message":"access to the requested resource is denied"}]}"#
                 .to_string(),
         ),
-        (_, Some(u)) => granted(u, &[])?,
+        (_, Some(l)) => granted(&l.user, &[])?,
         (Some(a), None) if a == expected_auth => granted(user, &access)?,
         (_, None) => (
             "401 Unauthorized",
