@@ -253,14 +253,16 @@ pub enum Error {
     #[error(transparent)]
     Image(#[from] portcullis_image::Error),
     /// An error while cataloguing one image or directory, naming the layer that last wrote the file concerned.
-    #[error("cataloguing {image}{}: {source}", layer.as_ref().map(|l| format!(", layer {l}")).unwrap_or_default())]
+    /// The message includes the underlying error's, which is therefore not chained as `source()` (that would
+    /// print it twice in `{:#}` error chains).
+    #[error("cataloguing {image}{}: {cause}", layer.as_ref().map(|l| format!(", layer {l}")).unwrap_or_default())]
     Catalog {
         /// What was analysed (reference or path).
         image: String,
         /// The layer that last wrote the file the error is about (`#INDEX sha256:…`), when there is one.
         layer: Option<String>,
         /// The underlying error.
-        source: Box<Error>,
+        cause: Box<Error>,
     },
 }
 
@@ -269,7 +271,7 @@ impl Error {
     pub fn path(&self) -> Option<&str> {
         match self {
             Error::Read { path, .. } | Error::Malformed { path, .. } => Some(path),
-            Error::Catalog { source, .. } => source.path(),
+            Error::Catalog { cause, .. } => cause.path(),
             _ => None,
         }
     }
@@ -304,7 +306,7 @@ pub fn catalog(
             .path()
             .and_then(|p| fsutil::layer_at(fs, p))
             .map(|(i, d)| format!("#{i} {d}")),
-        source: Box::new(e),
+        cause: Box::new(e),
     })
 }
 

@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let sbom = result?;
     for p in &sbom.problems {
-        eprintln!("warning: skipped {p}");
+        eprintln!("warning: {}: skipped {p}", sbom.source);
     }
     if progress {
         eprintln!(

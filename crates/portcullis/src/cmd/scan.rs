@@ -88,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give a source to analyse or --sbom <file>"),
     };
     for p in &sbom.problems {
-        eprintln!("warning: skipped {p}");
+        eprintln!("warning: {}: skipped {p}", sbom.source);
     }
     let mut report = db.match_sbom(&sbom)?;
     if report.db_version.is_empty() {

@@ -60,7 +60,8 @@ pub(crate) fn problem(
         .and_then(|m| m.strip_prefix(": "))
         .unwrap_or(&message);
     let p = Problem::new(fs, cataloger, path, shown, message);
-    tracing::warn!(path = %p.path, layer = ?p.layer, cataloger, error = %p.message, "language package manifest skipped");
+    // Debug only: the problem is in the SBOM, and the CLI prints it as a warning.
+    tracing::debug!(path = %p.path, layer = ?p.layer, cataloger, error = %p.message, "language package manifest skipped");
     problems.push(p);
 }
 
