@@ -113,7 +113,7 @@ pub(crate) fn open_oci_layout(
             Parsed::Manifest { config, layers } => {
                 let cfg_bytes = read_doc(&config.digest)?;
                 let (cfg, diff_ids) = manifest::parse_config(&image, &cfg_bytes)?;
-                let infos = manifest::layer_infos(&layers, &diff_ids);
+                let infos = manifest::layer_infos(&image, &layers, &diff_ids)?;
                 let mut sq = Squasher::new(&image, work_dir, wanted, limits.clone())?;
                 for l in &infos {
                     let p = blob_path(&l.digest)?;
@@ -124,7 +124,11 @@ pub(crate) fn open_oci_layout(
                         reason: format!("cannot open blob {}: {e}", p.display()),
                     })?;
                     let mut hr = HashReader::new(f);
-                    sq.apply_layer(&l.digest, &mut hr, None)?;
+                    let applied = match sq.apply_layer(&l.digest, &mut hr, l.diff_id.as_deref()) {
+                        Err(e) if !matches!(e, Error::DigestMismatch { .. }) => return Err(e),
+                        other => other,
+                    };
+                    // A corrupt blob is reported as such (the cause) before the diff_id mismatch it leads to.
                     let (actual, _) = hr
                         .finish()
                         .map_err(|e| Error::io("cannot read blob", &p, e))?;
@@ -136,6 +140,7 @@ pub(crate) fn open_oci_layout(
                             actual,
                         });
                     }
+                    applied?;
                 }
                 return Ok(Image {
                     reference: None,

@@ -231,18 +231,33 @@ pub fn parse_config(image: &str, bytes: &[u8]) -> Result<(ImageConfig, Vec<Strin
     Ok((cfg, raw.rootfs.diff_ids))
 }
 
-/// Layer infos from manifest descriptors and config diff ids.
-pub fn layer_infos(layers: &[Descriptor], diff_ids: &[String]) -> Vec<LayerInfo> {
-    layers
+/// Layer infos from manifest descriptors and config diff ids. The config must list exactly one diff id per
+/// layer (OCI image spec, `rootfs.diff_ids`): each layer's uncompressed content is verified against it.
+pub fn layer_infos(
+    image: &str,
+    layers: &[Descriptor],
+    diff_ids: &[String],
+) -> Result<Vec<LayerInfo>, Error> {
+    if diff_ids.len() != layers.len() {
+        return Err(Error::Manifest {
+            image: image.to_string(),
+            reason: format!(
+                "the config lists {} diff_ids (rootfs.diff_ids) but the manifest {} layers; the image is malformed",
+                diff_ids.len(),
+                layers.len()
+            ),
+        });
+    }
+    Ok(layers
         .iter()
-        .enumerate()
-        .map(|(i, d)| LayerInfo {
+        .zip(diff_ids)
+        .map(|(d, diff_id)| LayerInfo {
             digest: d.digest.clone(),
-            diff_id: diff_ids.get(i).cloned(),
+            diff_id: Some(diff_id.clone()),
             size: d.size,
             media_type: d.media_type.clone(),
         })
-        .collect()
+        .collect())
 }
 
 /// `sha256:…` of `bytes`.

@@ -251,11 +251,11 @@ impl Client {
     /// Turns an `oci-client` error into ours, and says whether retrying may help.
     fn map(&self, r: &ImageRef, what: &str, e: OciDistributionError) -> (Error, bool) {
         let auth = |status: u16| {
-            let has = crate::auth::credential_for(&r.registry, &self.opts.credentials).is_some();
-            let hint = match (status, has) {
-                (401, false) => "authentication required; give credentials (docker config.json, pull secret or --creds)".to_string(),
-                (401, true) => "the credentials were rejected; check username and password for this registry".to_string(),
-                _ => "access denied; the credentials have no pull permission on this repository".to_string(),
+            let cred = crate::auth::credential_for(&r.registry, &self.opts.credentials);
+            let hint = match (status, cred) {
+                (401, None) => "authentication required; give credentials (docker config.json, pull secret or --creds)".to_string(),
+                (401, Some(_)) => "the credentials were rejected; check username and password for this registry".to_string(),
+                (_, cred) => denied_hint(r, cred.map(|c| c.username.as_str())),
             };
             Error::Auth {
                 image: r.to_string(),
@@ -276,13 +276,8 @@ impl Client {
         };
         match e {
             OciDistributionError::UnauthorizedError { .. } => (auth(401), false),
-            OciDistributionError::AuthenticationFailure(m) => {
-                if m.contains("403") {
-                    (auth(403), false)
-                } else {
-                    (auth(401), false)
-                }
-            }
+            // The token endpoint's status is not kept by `oci-client`; `explain_401` asks the issuer again.
+            OciDistributionError::AuthenticationFailure(_) => (auth(401), false),
             OciDistributionError::ImageManifestNotFoundError(_) => (not_found(), false),
             OciDistributionError::RegistryError { envelope, .. } => {
                 match envelope.errors.first().map(|e| &e.code) {
@@ -354,14 +349,18 @@ impl Client {
         let auth = self.auth_for(r);
         let oref = to_oci(r);
         let what = format!("manifest {}", r.tag_or_digest());
-        let (bytes, digest) = self
+        let (bytes, digest) = match self
             .retry(|| async {
                 client
                     .pull_manifest_raw(&oref, &auth, manifest::ACCEPTED)
                     .await
                     .map_err(|e| self.map(r, &what, e))
             })
-            .await?;
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return Err(self.explain_401(r, e).await),
+        };
         let actual = manifest::sha256(&bytes);
         let expected = r.digest.clone().unwrap_or(digest);
         if expected.starts_with("sha256:") && actual != expected {
@@ -385,13 +384,119 @@ impl Client {
         let auth = self.auth_for(r);
         let oref = to_oci(r);
         let what = format!("manifest {}", r.tag_or_digest());
-        self.retry(|| async {
-            client
-                .fetch_manifest_digest(&oref, &auth)
-                .await
-                .map_err(|e| self.map(r, &what, e))
-        })
-        .await
+        match self
+            .retry(|| async {
+                client
+                    .fetch_manifest_digest(&oref, &auth)
+                    .await
+                    .map_err(|e| self.map(r, &what, e))
+            })
+            .await
+        {
+            Ok(d) => Ok(d),
+            Err(e) => Err(self.explain_401(r, e).await),
+        }
+    }
+
+    /// A 401 despite credentials is either a wrong password or a token issuer refusing this user access to this
+    /// repository: `oci-client` drops the token endpoint's answer and retries anonymously, so both look alike.
+    /// This asks the issuer named by the registry's Bearer challenge once more, with the same credentials and
+    /// scope. Its 403 becomes [`Error::Auth`] with status 403. A token it grants that the registry still refuses
+    /// with `insufficient_scope` (Docker Hub's way of denying) stays a 401 but says access was denied. Any other
+    /// outcome keeps `err`.
+    async fn explain_401(&self, r: &ImageRef, err: Error) -> Error {
+        let Error::Auth { status: 401, .. } = &err else {
+            return err;
+        };
+        let Some(cred) = crate::auth::credential_for(&r.registry, &self.opts.credentials) else {
+            return err;
+        };
+        let host = r.api_registry().to_string();
+        let http = self
+            .schemes
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&host).copied())
+            .unwrap_or(false);
+        let scheme = if http { "http" } else { "https" };
+        let Ok(resp) = self
+            .probe
+            .get(format!("{scheme}://{host}/v2/"))
+            .send()
+            .await
+        else {
+            return err;
+        };
+        let Some((realm, service)) = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(bearer_challenge)
+        else {
+            return err;
+        };
+        let mut query = vec![("scope", format!("repository:{}:pull", r.repository))];
+        if let Some(s) = service {
+            query.push(("service", s));
+        }
+        let answer = self
+            .probe
+            .get(&realm)
+            .query(&query)
+            .basic_auth(&cred.username, Some(&cred.password))
+            .send()
+            .await;
+        let denied = |status: u16, why: &str| Error::Auth {
+            image: r.to_string(),
+            registry: r.registry.clone(),
+            status,
+            hint: format!("{}{why}", denied_hint(r, Some(&cred.username))),
+        };
+        let answer = match answer {
+            Ok(a) if a.status() == reqwest::StatusCode::FORBIDDEN => return denied(403, ""),
+            Ok(a) if a.status().is_success() => a,
+            _ => return err,
+        };
+        let Some(token) = answer
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                v.get("token")
+                    .or_else(|| v.get("access_token"))
+                    .and_then(|t| t.as_str().map(str::to_string))
+            })
+        else {
+            return err;
+        };
+        let refused = self
+            .probe
+            .head(format!(
+                "{scheme}://{host}/v2/{}/manifests/{}",
+                r.repository,
+                r.tag_or_digest()
+            ))
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, manifest::ACCEPTED.join(", "))
+            .send()
+            .await;
+        match refused {
+            Ok(resp)
+                if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+                    && resp
+                        .headers()
+                        .get(reqwest::header::WWW_AUTHENTICATE)
+                        .and_then(|h| h.to_str().ok())
+                        .is_some_and(|h| h.contains("insufficient_scope")) =>
+            {
+                denied(
+                    401,
+                    " (the token issuer accepted the credentials but granted no pull access)",
+                )
+            }
+            _ => err,
+        }
     }
 
     /// Fetches a small blob (config) into memory and checks its digest.
@@ -511,7 +616,7 @@ impl Client {
         };
         let cfg_bytes = self.small_blob(r, &config.digest, "config").await?;
         let (cfg, diff_ids) = manifest::parse_config(&image, &cfg_bytes)?;
-        let infos = manifest::layer_infos(&layers, &diff_ids);
+        let infos = manifest::layer_infos(&image, &layers, &diff_ids)?;
 
         let scratch;
         let blob_dir = match &self.opts.cache_dir {
@@ -562,7 +667,7 @@ impl Client {
                 }
                 let file = std::fs::File::open(&path)
                     .map_err(|e| Error::io("cannot open blob", &path, e))?;
-                sq.apply_layer(&l.digest, file, None)?;
+                sq.apply_layer(&l.digest, file, l.diff_id.as_deref())?;
             }
             Ok(sq.finish())
         })?;
@@ -576,6 +681,36 @@ impl Client {
             fs,
         })
     }
+}
+
+/// The advice for a 403: who was denied what, where.
+fn denied_hint(r: &ImageRef, user: Option<&str>) -> String {
+    match user {
+        Some(u) => format!(
+            "access to {} denied for user {u} at {}: check the credentials' permissions",
+            r.repository, r.registry
+        ),
+        None => format!(
+            "access to {} denied for anonymous pulls at {}: give credentials with pull permission",
+            r.repository, r.registry
+        ),
+    }
+}
+
+/// `(realm, service)` of the Bearer challenge in a `WWW-Authenticate` header, when there is one.
+fn bearer_challenge(header: &str) -> Option<(String, Option<String>)> {
+    let challenges = http_auth::parse_challenges(header).ok()?;
+    let bearer = challenges
+        .iter()
+        .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))?;
+    let param = |name: &str| {
+        bearer
+            .params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_unescaped())
+    };
+    Some((param("realm")?, param("service")))
 }
 
 /// The reference as `oci-client` expects it.
@@ -600,8 +735,9 @@ fn to_oci(r: &ImageRef) -> Reference {
 mod tests {
     use super::*;
 
-    /// Registry answers we cannot provoke from Debian's docker-registry (it never sends 403 or 5xx on pulls)
-    /// are checked on constructed `oci-client` errors.
+    /// Registry answers we cannot provoke from Debian's docker-registry (the registry itself never sends 403
+    /// or 5xx on pulls; a 403 of the token issuer is tested for real in tests/registry.rs) are checked on
+    /// constructed `oci-client` errors.
     #[test]
     fn status_mapping_and_retryability() {
         let c = Client::new(&PullOptions::default()).unwrap();
@@ -613,7 +749,11 @@ mod tests {
         };
         let (e, t) = c.map(&r, "manifest v1", server(403));
         assert!(matches!(e, Error::Auth { status: 403, .. }) && !t, "{e}");
-        assert!(e.to_string().contains("no pull permission"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("access to app denied for anonymous pulls at 127.0.0.1:5000"),
+            "{e}"
+        );
         let (e, t) = c.map(&r, "manifest v1", server(404));
         assert!(matches!(e, Error::NotFound { .. }) && !t, "{e}");
         let (e, t) = c.map(&r, "manifest v1", server(503));
@@ -623,6 +763,19 @@ mod tests {
         );
         let (_, t) = c.map(&r, "manifest v1", server(429));
         assert!(t, "429 is retried");
+    }
+
+    #[test]
+    fn bearer_challenges_are_parsed_and_others_ignored() {
+        assert_eq!(
+            bearer_challenge(
+                r#"Bearer realm="http://127.0.0.1:9/token",service="reg",scope="repository:a:pull""#
+            ),
+            Some(("http://127.0.0.1:9/token".into(), Some("reg".into())))
+        );
+        assert_eq!(bearer_challenge(r#"Basic realm="portcullis-test""#), None);
+        assert_eq!(bearer_challenge("Bearer service=\"no-realm\""), None);
+        assert_eq!(bearer_challenge("not a challenge \u{1}"), None);
     }
 
     #[test]

@@ -244,7 +244,9 @@ impl<'w> Squasher<'w> {
     }
 
     /// Applies one layer, given as a possibly compressed tar stream. `digest` names the layer in errors and in
-    /// [`FsView::layer_digests`]. When `expect_diff_id` is given, the uncompressed tar is hashed and must match.
+    /// [`FsView::layer_digests`]. When `expect_diff_id` is given, the uncompressed tar is hashed while it streams
+    /// through the squasher (no second pass, no extra buffer) and must match: a mismatch is an
+    /// [`Error::DigestMismatch`] naming the layer's index and digest, the expected and the actual diff_id.
     pub fn apply_layer(
         &mut self,
         digest: &str,
@@ -265,9 +267,12 @@ impl<'w> Squasher<'w> {
         if let Some(expected) = expect_diff_id
             && expected != actual
         {
+            let index = self.view.layer_digests.len().saturating_sub(1);
             return Err(Error::DigestMismatch {
                 image: self.image.clone(),
-                what: format!("layer {digest} uncompressed content (diff_id)"),
+                what: format!(
+                    "layer #{index} ({digest}) uncompressed content (config rootfs.diff_ids[{index}])"
+                ),
                 expected: expected.to_string(),
                 actual,
             });

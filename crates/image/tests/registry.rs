@@ -176,6 +176,63 @@ fn bearer_token_registry() {
     };
     let img = pull(&opts, &image, &work).unwrap();
     assert_eq!(img.fs.read("/marker").unwrap(), b"token");
+
+    // Wrong password: the issuer answers 401, and so do we.
+    let wrong = PullOptions {
+        credentials: vec![creds(&reg, "bob", "nope")],
+        ..PullOptions::default()
+    };
+    match pull(&wrong, &image, &work) {
+        Err(Error::Auth {
+            status: 401, hint, ..
+        }) => assert!(hint.contains("rejected"), "{hint}"),
+        other => panic!("expected 401 with a wrong password, got {other:?}"),
+    }
+    // A valid account without access to the repository: the issuer answers 403, and the error says who was
+    // denied what, where — for a pull and for a digest resolution.
+    reg.add_token_user_without_access("carol", "carol-pw")
+        .unwrap();
+    let carol = PullOptions {
+        credentials: vec![creds(&reg, "carol", "carol-pw")],
+        ..PullOptions::default()
+    };
+    let want = format!(
+        "access to secure/app denied for user carol at {}: check the credentials' permissions",
+        reg.addr
+    );
+    let resolved = rt().block_on(async {
+        Client::new(&carol)?
+            .resolve_digest(&ImageRef::parse(&image).unwrap())
+            .await
+    });
+    for e in [
+        pull(&carol, &image, &work).unwrap_err(),
+        resolved.unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Auth { status: 403, .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains(&want) && msg.contains(&image), "{msg}");
+    }
+    // An account the issuer grants an empty token (Docker Hub's way): the registry answers 401
+    // `insufficient_scope`; the error stays a 401 but says access was denied, not that the password is wrong.
+    reg.add_token_user_with_empty_grants("dave", "dave-pw")
+        .unwrap();
+    let dave = PullOptions {
+        credentials: vec![creds(&reg, "dave", "dave-pw")],
+        ..PullOptions::default()
+    };
+    match pull(&dave, &image, &work) {
+        Err(Error::Auth {
+            status: 401, hint, ..
+        }) => assert!(
+            hint.contains(&format!(
+                "access to secure/app denied for user dave at {}",
+                reg.addr
+            )) && hint.contains("granted no pull access"),
+            "{hint}"
+        ),
+        other => panic!("expected an access-denied 401, got {other:?}"),
+    }
 }
 
 #[test]
@@ -452,4 +509,101 @@ fn docker_schema2_manifest_list_and_zstd_oci_layers() {
     .unwrap();
     assert_eq!(img.fs.read("/etc/os-release").unwrap(), b"ID=alpine\n");
     assert!(img.layers[0].media_type.ends_with("+zstd"));
+}
+
+/// A config whose `rootfs.diff_ids` do not describe the layers is caught while the layer streams through the
+/// squasher, the same way from the registry, from the OCI layout and from a `docker save` archive: the error names
+/// the image, the layer (index and digest) and both diff ids. A config listing too few diff ids is refused.
+#[test]
+fn wrong_diff_id_in_the_config_is_caught_for_every_source() {
+    use portcullis_image::Source;
+    use portcullis_image::manifest::sha256;
+    let reg = start(Mode::Plain);
+    let t = tempfile::tempdir().unwrap();
+    let base = LayerBuilder::new()
+        .file("etc/os-release", "ID=debian\n")
+        .tar();
+    let top = LayerBuilder::new().file("app", "payload").tar();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let dir = t.path().join("oci");
+    let mut w = OciWriter::new(&dir).unwrap();
+    let bad = w
+        .image(
+            &TestImage::new(vec![base.clone(), top.clone()])
+                .diff_ids(vec![sha256(&base), wrong.clone()]),
+        )
+        .unwrap();
+    let short = w
+        .image(&TestImage::new(vec![base.clone(), top.clone()]).diff_ids(vec![sha256(&base)]))
+        .unwrap();
+    w.tag("bad", &bad).tag("short", &short).finish().unwrap();
+    let check = |e: Error, image: &str| {
+        let msg = e.to_string();
+        match &e {
+            Error::DigestMismatch {
+                expected, actual, ..
+            } => {
+                assert_eq!(expected, &wrong, "{msg}");
+                assert_eq!(actual, &sha256(&top), "{msg}");
+            }
+            other => panic!("expected a diff_id mismatch, got {other:?}"),
+        }
+        for part in [image, "layer #1", "diff_ids[1]"] {
+            assert!(msg.contains(part), "`{part}` missing from: {msg}");
+        }
+    };
+
+    reg.push(&dir, "bad", "integrity/app:bad", false).unwrap();
+    let image = format!("{}/integrity/app:bad", reg.addr);
+    let e = pull(&PullOptions::default(), &image, &t.path().join("w1")).unwrap_err();
+    check(e, &image);
+    assert!(
+        pull(&PullOptions::default(), &image, &t.path().join("w1"))
+            .unwrap_err()
+            .to_string()
+            .contains(&bad.layer_digests[1]),
+        "the registry error names the layer blob digest"
+    );
+
+    let open = |src: Source| {
+        rt().block_on(portcullis_image::open(
+            &src,
+            &PullOptions::default(),
+            &t.path().join("w2"),
+            &all,
+        ))
+    };
+    let e = open(Source::OciLayout(dir.clone(), Some("bad".into()))).unwrap_err();
+    assert!(e.to_string().contains(&bad.layer_digests[1]), "{e}");
+    check(e, "bad");
+
+    // skopeo keeps the config byte for byte, so the archive carries the same wrong diff id.
+    let archive = t.path().join("bad.tar");
+    let st = std::process::Command::new("skopeo")
+        .args(["copy", "--quiet"])
+        .arg(format!("oci:{}:bad", dir.display()))
+        .arg(format!(
+            "docker-archive:{}:example.com/app:bad",
+            archive.display()
+        ))
+        .output()
+        .expect("skopeo is needed: run scripts/setup.d/20-image.sh");
+    assert!(
+        st.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let e = open(Source::DockerArchive(archive.clone(), None)).unwrap_err();
+    check(e, &archive.display().to_string());
+
+    reg.push(&dir, "short", "integrity/app:short", false)
+        .unwrap();
+    let short_ref = format!("{}/integrity/app:short", reg.addr);
+    for e in [
+        pull(&PullOptions::default(), &short_ref, &t.path().join("w3")).unwrap_err(),
+        open(Source::OciLayout(dir.clone(), Some("short".into()))).unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Manifest { .. }), "{e}");
+        assert!(e.to_string().contains("1 diff_ids"), "{e}");
+    }
 }

@@ -267,10 +267,14 @@ fn truncated_and_corrupt_layers_name_image_layer_and_place() {
     let mut w = OciWriter::new(&t.path().join("oci2")).unwrap();
     let (d, s) = w.blob(&gz[..gz.len() / 2]).unwrap();
     let _ = s;
+    // A config describing the one (intact) layer, and a manifest pointing at the truncated blob, written by hand.
     let m = w
-        .image(&TestImage::new(vec![]).compression(Compression::None))
+        .image(
+            &TestImage::new(vec![])
+                .compression(Compression::None)
+                .diff_ids(vec![portcullis_image::manifest::sha256(&good)]),
+        )
         .unwrap();
-    // Point a manifest at the truncated blob by rewriting the layout by hand.
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": m.config_digest, "size": 1},

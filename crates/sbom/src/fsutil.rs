@@ -111,9 +111,15 @@ pub(crate) fn is_kept_file(fs: &FsView, path: &str) -> bool {
 
 /// Digest of the layer the path (resolved) last came from.
 pub(crate) fn layer_of(fs: &FsView, path: &str) -> Option<String> {
-    let real = resolve(fs, path)?;
-    let e = fs.get(&real)?;
-    fs.layer_digests.get(e.layer).cloned()
+    layer_at(fs, path).map(|(_, d)| d)
+}
+
+/// Index (base = 0) and digest of the layer the path (resolved; else as stored) last came from.
+pub(crate) fn layer_at(fs: &FsView, path: &str) -> Option<(usize, String)> {
+    let e = resolve(fs, path)
+        .and_then(|real| fs.get(&real))
+        .or_else(|| fs.get(path))?;
+    Some((e.layer, fs.layer_digests.get(e.layer)?.clone()))
 }
 
 /// Regular, kept files of the view for which `pred` holds (paths as stored, not resolved).

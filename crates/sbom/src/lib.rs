@@ -164,6 +164,65 @@ pub struct Sbom {
     pub special_files: Vec<FileRecord>,
     /// Total number of paths in the squashed filesystem.
     pub file_count: u64,
+    /// Language-package manifests that could not be used (see [`Problem`]); empty in documents written before
+    /// this field existed.
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+}
+
+/// A language-package manifest a cataloger found but could not use (a broken `package.json`, a `METADATA`
+/// without a name, a Go binary with unreadable build info). The file is left out and cataloguing goes on, so
+/// nothing else is lost; the SBOM lists it so that its readers know what the package list may be missing.
+///
+/// OS package databases (dpkg, apk, rpm) never become problems: a malformed one fails the analysis with an
+/// [`Error::Catalog`], because an SBOM silently missing the distribution's packages would make a vulnerability
+/// scan of the image look clean.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Path in the image; inside an archive `outer.war:WEB-INF/lib/inner.jar`.
+    pub path: String,
+    /// Digest of the layer that last wrote the file (`None` for directory sources).
+    pub layer: Option<String>,
+    /// Index of that layer, base = 0 (`None` for directory sources).
+    pub layer_index: Option<usize>,
+    /// The cataloger that met it: `python`, `npm`, `java`, `binary`, `gem`, `php`, `dotnet`.
+    pub cataloger: String,
+    /// What is wrong with the file.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with the file at `path` of `fs` (the layer is looked up); `shown` replaces the path in the
+    /// report when the file is inside an archive.
+    pub(crate) fn new(
+        fs: &portcullis_image::FsView,
+        cataloger: &str,
+        path: &str,
+        shown: Option<&str>,
+        message: impl std::fmt::Display,
+    ) -> Problem {
+        let at = fsutil::layer_at(fs, path);
+        Problem {
+            path: shown.unwrap_or(path).to_string(),
+            layer: at.as_ref().map(|(_, d)| d.clone()),
+            layer_index: at.map(|(i, _)| i),
+            cataloger: cataloger.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    /// `PATH (layer #I DIGEST): CATALOGER: MESSAGE`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path)?;
+        match (self.layer_index, &self.layer) {
+            (Some(i), Some(d)) => write!(f, " (layer #{i} {d})")?,
+            (None, Some(d)) => write!(f, " (layer {d})")?,
+            _ => {}
+        }
+        write!(f, ": {} cataloger: {}", self.cataloger, self.message)
+    }
 }
 
 /// Errors of the SBOM stage. Every message names the file (and, from [`catalog`], the image) it is about.
@@ -193,17 +252,30 @@ pub enum Error {
     /// The image could not be opened, pulled or squashed.
     #[error(transparent)]
     Image(#[from] portcullis_image::Error),
-    /// An error while cataloguing one image or directory.
-    #[error("cataloguing {image}: {source}")]
+    /// An error while cataloguing one image or directory, naming the layer that last wrote the file concerned.
+    /// The message includes the underlying error's, which is therefore not chained as `source()` (that would
+    /// print it twice in `{:#}` error chains).
+    #[error("cataloguing {image}{}: {cause}", layer.as_ref().map(|l| format!(", layer {l}")).unwrap_or_default())]
     Catalog {
         /// What was analysed (reference or path).
         image: String,
+        /// The layer that last wrote the file the error is about (`#INDEX sha256:…`), when there is one.
+        layer: Option<String>,
         /// The underlying error.
-        source: Box<Error>,
+        cause: Box<Error>,
     },
 }
 
 impl Error {
+    /// The path in the image this error is about, when it is about one file.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Error::Read { path, .. } | Error::Malformed { path, .. } => Some(path),
+            Error::Catalog { cause, .. } => cause.path(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn malformed(path: &str, what: &'static str, detail: impl Into<String>) -> Error {
         Error::Malformed {
             path: path.to_string(),
@@ -230,7 +302,11 @@ pub fn catalog(
 ) -> Result<Sbom, Error> {
     catalog_inner(fs, source, metadata).map_err(|e| Error::Catalog {
         image: source.to_string(),
-        source: Box::new(e),
+        layer: e
+            .path()
+            .and_then(|p| fsutil::layer_at(fs, p))
+            .map(|(i, d)| format!("#{i} {d}")),
+        cause: Box::new(e),
     })
 }
 
@@ -244,7 +320,8 @@ fn catalog_inner(
     packages.extend(dpkg::catalog(fs, distro.as_ref())?);
     packages.extend(apk::catalog(fs, distro.as_ref())?);
     packages.extend(rpm::catalog(fs, distro.as_ref())?);
-    packages.extend(lang::catalog(fs)?);
+    let mut problems = Vec::new();
+    packages.extend(lang::catalog(fs, &mut problems)?);
     sort_packages(&mut packages);
     let special_files = fs
         .entries
@@ -265,6 +342,7 @@ fn catalog_inner(
         packages,
         special_files,
         file_count: fs.entries.len() as u64,
+        problems,
     })
 }
 

@@ -26,34 +26,10 @@ fn dpkg_query(root: &std::path::Path) -> Vec<String> {
     v
 }
 
-/// A Go binary built once (see languages.rs) — here a tiny module without dependencies, built into the cache.
-fn go_binary() -> PathBuf {
-    common::build_once(
-        "go-hello-bin",
-        |d| d.join("hello").is_file(),
-        |tmp| {
-            std::fs::create_dir_all(tmp).unwrap();
-            std::fs::write(
-                tmp.join("main.go"),
-                "package main\n\nfunc main() { println(\"hello\") }\n",
-            )
-            .unwrap();
-            std::fs::write(tmp.join("go.mod"), "module example.com/hello\n\ngo 1.21\n").unwrap();
-            let st = Command::new("go")
-                .args(["build", "-o", "hello", "."])
-                .current_dir(tmp)
-                .status()
-                .expect("go must be installed (scripts/setup.d/21-sbom.sh)");
-            assert!(st.success());
-        },
-    )
-    .join("hello")
-}
-
 /// The OCI layout (cached): layer 1 = the bookworm rootfs, layer 2 = /usr/local/bin/hello + a deleted file.
 fn layout() -> (PathBuf, Written) {
     let root = common::bookworm_minbase();
-    let hello = go_binary();
+    let hello = common::go_hello_binary();
     let dir = common::build_once(
         "oci-bookworm-minbase-go-v1",
         |d| d.join("written.json").is_file(),
@@ -127,6 +103,11 @@ fn check(sbom: &portcullis_sbom::Sbom, written: &Written) {
         .collect();
     debs.sort();
     assert_eq!(debs, dpkg_query(&root));
+    assert!(
+        sbom.problems.is_empty(),
+        "a real Debian image has no unusable manifests: {:#?}",
+        sbom.problems
+    );
     let (base, top) = (&written.layer_digests[0], &written.layer_digests[1]);
     let libc = sbom.packages.iter().find(|p| p.name == "libc6").unwrap();
     assert_eq!(

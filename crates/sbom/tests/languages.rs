@@ -11,18 +11,7 @@ use std::process::Command;
 
 use portcullis_sbom::PackageType;
 
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} — is it installed? (scripts/setup.d/21-sbom.sh)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::run;
 
 /// Builds `name` once into the cache with `build(tmp_dir)` (see `common::build_once`).
 fn cached(name: &str, build: impl FnOnce(&Path)) -> PathBuf {
@@ -223,32 +212,7 @@ fn maven_central_jar() {
 
 #[test]
 fn cargo_auditable_binary_matches_cargo_lock() {
-    let root = cached("cargo-auditable-hello-v1", |tmp| {
-        let src = tmp.join("src-crate");
-        std::fs::create_dir_all(src.join("src")).unwrap();
-        std::fs::write(
-            src.join("Cargo.toml"),
-            "[package]\nname = \"auditable-hello\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\n[dependencies]\nhex = \"0.4\"\n\n[workspace]\n",
-        )
-        .unwrap();
-        std::fs::write(
-            src.join("src/main.rs"),
-            "fn main() { println!(\"{}\", hex::encode(b\"hi\")); }\n",
-        )
-        .unwrap();
-        run(Command::new("cargo")
-            .args(["auditable", "build", "--release", "--quiet"])
-            .env("CARGO_TARGET_DIR", tmp.join("target"))
-            .current_dir(&src));
-        std::fs::create_dir_all(tmp.join("root/usr/local/bin")).unwrap();
-        std::fs::copy(
-            tmp.join("target/release/auditable-hello"),
-            tmp.join("root/usr/local/bin/auditable-hello"),
-        )
-        .unwrap();
-        std::fs::copy(src.join("Cargo.lock"), tmp.join("Cargo.lock")).unwrap();
-        let _ = std::fs::remove_dir_all(tmp.join("target"));
-    });
+    let root = common::cargo_auditable_hello();
     // Reference: the crate graph cargo resolved (Cargo.lock `[[package]]` name/version pairs).
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
     let mut want = BTreeSet::new();

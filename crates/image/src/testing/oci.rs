@@ -23,6 +23,8 @@ pub struct TestImage {
     pub compression: Compression,
     /// Merged into the configuration's `config` object (`Labels`, `Env`, `Cmd`, …).
     pub config: Value,
+    /// `rootfs.diff_ids` to write instead of the layers' real uncompressed digests (for integrity tests).
+    pub diff_ids: Option<Vec<String>>,
 }
 
 impl TestImage {
@@ -35,6 +37,7 @@ impl TestImage {
             layers,
             compression: Compression::Gzip,
             config: json!({}),
+            diff_ids: None,
         }
     }
 
@@ -55,6 +58,13 @@ impl TestImage {
     /// Sets the configuration's `config` object.
     pub fn config(mut self, c: Value) -> Self {
         self.config = c;
+        self
+    }
+
+    /// Writes these `rootfs.diff_ids` into the configuration instead of the real ones (a wrong or missing
+    /// diff id makes an image whose config does not describe its layers).
+    pub fn diff_ids(mut self, ids: Vec<String>) -> Self {
+        self.diff_ids = Some(ids);
         self
     }
 }
@@ -164,6 +174,7 @@ impl OciWriter {
         layers: Vec<Value>,
         diff_ids: Vec<String>,
     ) -> io::Result<Written> {
+        let diff_ids = img.diff_ids.clone().unwrap_or(diff_ids);
         let history: Vec<Value> = layers
             .iter()
             .map(|_| json!({"created": "2024-01-01T00:00:00Z", "created_by": "portcullis test layer"}))

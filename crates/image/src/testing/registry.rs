@@ -6,8 +6,8 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -29,6 +29,8 @@ pub enum Mode {
         password: String,
     },
     /// Plain HTTP with bearer-token auth; the token issuer accepts `user`/`password` and grants pull and push.
+    /// Accounts added with [`Registry::add_token_user_without_access`] log in but are refused (HTTP 403) every
+    /// repository scope.
     Token {
         /// Username.
         user: String,
@@ -233,6 +235,37 @@ impl Registry {
         Ok(())
     }
 
+    /// Token mode: adds an account the token issuer authenticates but refuses access to every repository, as
+    /// issuers that check permissions per scope do: it answers 403 to a token request with a repository
+    /// scope by this account (and grants an empty token to a login without a scope).
+    pub fn add_token_user_without_access(&self, user: &str, password: &str) -> io::Result<()> {
+        self.add_limited_user(user, password, true)
+    }
+
+    /// Token mode: adds an account the token issuer authenticates and answers with a token granting nothing,
+    /// whatever scope it asks for (as Docker Hub does for a private repository the account cannot see); the
+    /// registry then refuses the token with 401 `insufficient_scope`.
+    pub fn add_token_user_with_empty_grants(&self, user: &str, password: &str) -> io::Result<()> {
+        self.add_limited_user(user, password, false)
+    }
+
+    fn add_limited_user(&self, user: &str, password: &str, forbid: bool) -> io::Result<()> {
+        let Some(t) = &self.token else {
+            return Err(other(
+                "only a Mode::Token registry has a token issuer to add users to",
+            ));
+        };
+        t.denied
+            .lock()
+            .map_err(|_| other("token issuer state poisoned"))?
+            .push(Limited {
+                auth: basic_header(user, password),
+                user: user.to_string(),
+                forbid,
+            });
+        Ok(())
+    }
+
     /// How many times the access log shows a GET of blob `digest`.
     pub fn blob_gets(&self, digest: &str) -> usize {
         self.log()
@@ -285,6 +318,8 @@ pub fn tls_material() -> Result<(String, String, String), rcgen::Error> {
 struct TokenIssuer {
     addr: String,
     cert_pem: String,
+    /// Accounts that authenticate but may access no repository.
+    denied: Arc<Mutex<Vec<Limited>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -309,24 +344,25 @@ impl TokenIssuer {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?.to_string();
         let stop = Arc::new(AtomicBool::new(false));
-        let expected = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-        );
+        let expected = basic_header(user, password);
         let user = user.to_string();
         let stop2 = stop.clone();
+        let denied = Arc::new(Mutex::new(Vec::new()));
+        let denied2 = denied.clone();
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let _ = serve_token(conn, &expected, &user, &signer, &rng, &x5c);
+                let denied = denied2.lock().map(|d| d.clone()).unwrap_or_default();
+                let _ = serve_token(conn, &expected, &denied, &user, &signer, &rng, &x5c);
             }
         });
         Ok(TokenIssuer {
             addr,
             cert_pem: cert.pem(),
+            denied,
             stop,
             thread: Some(thread),
         })
@@ -343,6 +379,25 @@ impl Drop for TokenIssuer {
     }
 }
 
+/// An account of the token issuer that may access no repository.
+#[derive(Clone)]
+struct Limited {
+    /// Its `Authorization` header.
+    auth: String,
+    /// Its user name.
+    user: String,
+    /// Answer 403 to scoped token requests (else: grant an empty token).
+    forbid: bool,
+}
+
+/// The `Authorization` header value of HTTP basic auth.
+fn basic_header(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
 fn b64url(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
@@ -350,6 +405,7 @@ fn b64url(b: &[u8]) -> String {
 fn serve_token(
     conn: TcpStream,
     expected_auth: &str,
+    denied: &[Limited],
     user: &str,
     signer: &ring::signature::EcdsaKeyPair,
     rng: &ring::rand::SystemRandom,
@@ -397,34 +453,44 @@ fn serve_token(
         }
     }
     let mut w = conn;
-    let (status, body) = match auth.as_deref() {
-        Some(a) if a == expected_auth => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [x5c]});
-            let claims = serde_json::json!({
-                "iss": "portcullis-token-issuer", "sub": user, "aud": service,
-                "exp": now + 600, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", access.len()),
-                "access": access,
-            });
-            let signing_input = format!(
-                "{}.{}",
-                b64url(header.to_string().as_bytes()),
-                b64url(claims.to_string().as_bytes())
-            );
-            let sig = signer
-                .sign(rng, signing_input.as_bytes())
-                .map_err(|e| other(format!("signing: {e}")))?;
-            let token = format!("{signing_input}.{}", b64url(sig.as_ref()));
-            (
-                "200 OK",
-                serde_json::json!({"token": token, "access_token": token, "expires_in": 600})
-                    .to_string(),
-            )
-        }
-        _ => (
+    let limited = denied
+        .iter()
+        .find(|l| auth.as_deref() == Some(l.auth.as_str()));
+    let granted = |sub: &str, access: &[serde_json::Value]| -> io::Result<(&str, String)> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [x5c]});
+        let claims = serde_json::json!({
+            "iss": "portcullis-token-issuer", "sub": sub, "aud": service,
+            "exp": now + 600, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", access.len()),
+            "access": access,
+        });
+        let signing_input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes())
+        );
+        let sig = signer
+            .sign(rng, signing_input.as_bytes())
+            .map_err(|e| other(format!("signing: {e}")))?;
+        let token = format!("{signing_input}.{}", b64url(sig.as_ref()));
+        Ok((
+            "200 OK",
+            serde_json::json!({"token": token, "access_token": token, "expires_in": 600})
+                .to_string(),
+        ))
+    };
+    let (status, body) = match (auth.as_deref(), limited) {
+        (_, Some(l)) if l.forbid && !access.is_empty() => (
+            "403 Forbidden",
+            r#"{"errors":[{"code":"DENIED","message":"access to the requested resource is denied"}]}"#
+                .to_string(),
+        ),
+        (_, Some(l)) => granted(&l.user, &[])?,
+        (Some(a), None) if a == expected_auth => granted(user, &access)?,
+        (_, None) => (
             "401 Unauthorized",
             r#"{"details":"bad credentials"}"#.to_string(),
         ),

@@ -99,6 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&work);
     }
     let sbom = result?;
+    for p in &sbom.problems {
+        eprintln!("warning: {}: skipped {p}", sbom.source);
+    }
     if progress {
         eprintln!(
             "\ranalysed {name}: {} packages, {} files in {:.1}s",

@@ -87,6 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(s)) => analyse(s)?,
         (None, None) => bail!("give a source to analyse or --sbom <file>"),
     };
+    for p in &sbom.problems {
+        eprintln!("warning: {}: skipped {p}", sbom.source);
+    }
     let mut report = db.match_sbom(&sbom)?;
     if report.db_version.is_empty() {
         bail!(

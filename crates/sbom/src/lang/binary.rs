@@ -8,8 +8,8 @@ use std::io::Read;
 use object::{Object, ObjectSection, ReadCache};
 use portcullis_image::FsView;
 
-use super::skip;
-use crate::{Error, Package, PackageType, fsutil, purl::purl};
+use super::problem;
+use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 const GO_MAGIC: &[u8] = b"\xff Go buildinf:";
 /// Largest decompressed cargo-auditable JSON accepted.
@@ -273,7 +273,7 @@ pub fn binary_packages(
 }
 
 /// Catalogues Go and Rust binaries.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     let files: Vec<&str> = fs
         .entries
@@ -286,7 +286,7 @@ pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
     for path in files {
         match binary_packages(&fs.content_path(path), path, fs) {
             Ok(p) => out.extend(p),
-            Err(e) => skip(path, e),
+            Err(e) => problem(problems, fs, "binary", path, None, e),
         }
     }
     Ok(out)

@@ -2,8 +2,8 @@
 
 use portcullis_image::FsView;
 
-use super::skip;
-use crate::{Error, Package, PackageType, fsutil, purl::purl};
+use super::problem;
+use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 /// True for the files this cataloger reads.
 pub fn wanted(path: &str) -> bool {
@@ -28,18 +28,25 @@ pub fn parse_deps(text: &str) -> Result<Vec<(String, String)>, serde_json::Error
 }
 
 /// Catalogues .NET packages.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     let files: Vec<&str> = fsutil::kept_files(fs, wanted).collect();
     for path in files {
         let list = match fsutil::read_text(fs, path).map(|t| parse_deps(&t)) {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => {
-                skip(path, e);
+                problem(
+                    problems,
+                    fs,
+                    "dotnet",
+                    path,
+                    None,
+                    format!("malformed .deps.json: {e}"),
+                );
                 continue;
             }
             Err(e) => {
-                skip(path, e);
+                problem(problems, fs, "dotnet", path, None, e);
                 continue;
             }
         };

@@ -5,8 +5,8 @@ use std::io::{Read, Seek};
 
 use portcullis_image::FsView;
 
-use super::skip;
-use crate::{Error, Package, PackageType, fsutil, purl::purl};
+use super::problem;
+use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 const EXTS: [&str; 5] = [".jar", ".war", ".ear", ".jpi", ".hpi"];
 /// Nesting depth limit (a jar in a jar in a war is common; deeper is suspicious).
@@ -68,22 +68,37 @@ pub fn parse_pom_properties(text: &str) -> Option<(String, String, String)> {
     Some((g?, a?, v?))
 }
 
-fn read_entry<R: Read + Seek>(z: &mut zip::ZipArchive<R>, i: usize, max: u64) -> Option<Vec<u8>> {
-    let f = z.by_index(i).ok()?;
+/// The content of member `i`, at most `max` bytes; the error says what is wrong with it.
+fn read_entry<R: Read + Seek>(
+    z: &mut zip::ZipArchive<R>,
+    i: usize,
+    max: u64,
+) -> Result<Vec<u8>, String> {
+    let f = z
+        .by_index(i)
+        .map_err(|e| format!("unreadable member: {e}"))?;
     if f.size() > max {
-        return None;
+        return Err(format!(
+            "member is {} bytes, more than the {max} bytes read",
+            f.size()
+        ));
     }
     let mut buf = Vec::with_capacity(f.size() as usize);
-    f.take(max).read_to_end(&mut buf).ok()?;
-    Some(buf)
+    f.take(max)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("corrupt member: {e}"))?;
+    Ok(buf)
 }
 
 /// Packages of one archive (and its nested archives). `location` is `/app.war` or `/app.war:WEB-INF/lib/x.jar`.
+/// An unreadable archive is the error; unusable members (a malformed `pom.properties`, a corrupt nested jar)
+/// are added to `problems` as `(location, message)` and the rest of the archive is still read.
 pub fn archive_packages<R: Read + Seek>(
     reader: R,
     location: &str,
     depth: usize,
     out: &mut Vec<(String, String, String, Vec<String>)>,
+    problems: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
     let mut z =
         zip::ZipArchive::new(reader).map_err(|e| format!("not a readable zip archive: {e}"))?;
@@ -95,14 +110,25 @@ pub fn archive_packages<R: Read + Seek>(
             continue;
         };
         if name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties") {
-            if let Some(b) = read_entry(&mut z, i, MAX_META)
-                && let Some(p) = parse_pom_properties(&String::from_utf8_lossy(&b))
-            {
-                poms.push(p);
+            let at = format!("{location}:{name}");
+            match read_entry(&mut z, i, MAX_META) {
+                Ok(b) => match parse_pom_properties(&String::from_utf8_lossy(&b)) {
+                    Some(p) => poms.push(p),
+                    None => problems.push((
+                        at,
+                        "malformed pom.properties: no `groupId`, `artifactId` and `version`".into(),
+                    )),
+                },
+                Err(e) => problems.push((at, e)),
             }
         } else if name.eq_ignore_ascii_case("META-INF/MANIFEST.MF") {
-            manifest = read_entry(&mut z, i, MAX_META)
-                .map(|b| parse_manifest(&String::from_utf8_lossy(&b)));
+            manifest = match read_entry(&mut z, i, MAX_META) {
+                Ok(b) => Some(parse_manifest(&String::from_utf8_lossy(&b))),
+                Err(e) => {
+                    problems.push((format!("{location}:{name}"), e));
+                    None
+                }
+            };
         } else if wanted(&name) && depth < MAX_DEPTH {
             nested.push(i);
         }
@@ -160,12 +186,18 @@ pub fn archive_packages<R: Read + Seek>(
         let Ok(name) = z.by_index(i).map(|f| f.name().to_string()) else {
             continue;
         };
-        let Some(bytes) = read_entry(&mut z, i, MAX_NESTED) else {
-            continue;
-        };
         let loc = format!("{location}:{name}");
-        if let Err(e) = archive_packages(std::io::Cursor::new(bytes), &loc, depth + 1, out) {
-            skip(&loc, e);
+        let bytes = match read_entry(&mut z, i, MAX_NESTED) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push((loc, e));
+                continue;
+            }
+        };
+        if let Err(e) =
+            archive_packages(std::io::Cursor::new(bytes), &loc, depth + 1, out, problems)
+        {
+            problems.push((loc, e));
         }
     }
     Ok(())
@@ -184,20 +216,24 @@ impl IntoPkg for (String, String, String, String) {
 }
 
 /// Catalogues Java archives.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     let files: Vec<&str> = fsutil::kept_files(fs, wanted).collect();
     for path in files {
         let file = match std::fs::File::open(fs.content_path(path)) {
             Ok(f) => std::io::BufReader::new(f),
             Err(e) => {
-                skip(path, e);
+                problem(problems, fs, "java", path, None, e);
                 continue;
             }
         };
         let mut found = Vec::new();
-        if let Err(e) = archive_packages(file, path, 0, &mut found) {
-            skip(path, e);
+        let mut inner = Vec::new();
+        if let Err(e) = archive_packages(file, path, 0, &mut found, &mut inner) {
+            problem(problems, fs, "java", path, None, e);
+        }
+        for (at, e) in inner {
+            problem(problems, fs, "java", path, Some(&at), e);
         }
         for (name, version, location, licenses) in found {
             let (g, a) = name.split_once(':').unwrap_or(("", &name));
@@ -253,7 +289,7 @@ mod tests {
         assert!(parse_pom_properties(&read("pom/colon-delimited.pom.properties")).is_some());
         let mut out = Vec::new();
         let corrupt = std::fs::File::open(dir.join("corrupt/example.jar")).unwrap();
-        assert!(archive_packages(corrupt, "/corrupt.jar", 0, &mut out).is_err());
+        assert!(archive_packages(corrupt, "/corrupt.jar", 0, &mut out, &mut Vec::new()).is_err());
     }
 
     fn jar(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -283,7 +319,14 @@ mod tests {
             ("WEB-INF/lib/thing-2.3.jar", &plain),
         ]);
         let mut out = Vec::new();
-        archive_packages(std::io::Cursor::new(war), "/app.war", 0, &mut out).unwrap();
+        archive_packages(
+            std::io::Cursor::new(war),
+            "/app.war",
+            0,
+            &mut out,
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert!(
             out.contains(&(
                 "org.apache.commons:commons-text".into(),

@@ -1,8 +1,9 @@
 //! Language-ecosystem catalogers. Each reads files selected by its `wanted` predicate.
 //!
 //! A malformed manifest of one language package (a broken `package.json` in a test-fixture directory of some
-//! npm package is common in real images) does not fail the whole image: it is logged with its path and the
-//! error and the cataloger goes on. OS package databases, by contrast, fail loudly (see `dpkg`, `apk`, `rpm`).
+//! npm package is common in real images) does not fail the whole image: the file is left out, recorded as a
+//! [`Problem`] (path, layer, cataloger, message) in the SBOM, and the cataloger goes on. OS package databases,
+//! by contrast, fail loudly (see `dpkg`, `apk`, `rpm`).
 
 pub mod binary;
 pub mod dotnet;
@@ -14,7 +15,7 @@ pub mod ruby;
 
 use portcullis_image::FsView;
 
-use crate::{Error, Package};
+use crate::{Error, Package, Problem};
 
 /// Largest executable or archive whose content is kept for the binary and Java catalogers.
 pub const MAX_BINARY_SIZE: u64 = 512 << 20;
@@ -29,22 +30,39 @@ pub fn wanted(path: &str, size: u64, mode: u32) -> bool {
         || (size <= MAX_BINARY_SIZE && (java::wanted(path) || binary::wanted(path, size, mode)))
 }
 
-/// Runs every language cataloger.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+/// Runs every language cataloger; manifests that cannot be used are added to `problems`.
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
-    out.extend(python::catalog(fs)?);
-    out.extend(npm::catalog(fs)?);
-    out.extend(java::catalog(fs)?);
-    out.extend(binary::catalog(fs)?);
-    out.extend(ruby::catalog(fs)?);
-    out.extend(php::catalog(fs)?);
-    out.extend(dotnet::catalog(fs)?);
+    out.extend(python::catalog(fs, problems)?);
+    out.extend(npm::catalog(fs, problems)?);
+    out.extend(java::catalog(fs, problems)?);
+    out.extend(binary::catalog(fs, problems)?);
+    out.extend(ruby::catalog(fs, problems)?);
+    out.extend(php::catalog(fs, problems)?);
+    out.extend(dotnet::catalog(fs, problems)?);
     Ok(out)
 }
 
-/// Logs a per-file failure of a language cataloger (the file is skipped, the image goes on).
-pub(crate) fn skip(path: &str, err: impl std::fmt::Display) {
-    tracing::warn!(path, error = %err, "skipping unreadable language package manifest");
+/// Records that `cataloger` could not use the file at `path` (shown as `shown` when it lies inside an archive):
+/// the file is skipped, the image goes on, the SBOM lists the problem.
+pub(crate) fn problem(
+    problems: &mut Vec<Problem>,
+    fs: &FsView,
+    cataloger: &str,
+    path: &str,
+    shown: Option<&str>,
+    err: impl std::fmt::Display,
+) {
+    let message = err.to_string();
+    // Errors of this crate start with the path; the problem names it already.
+    let message = message
+        .strip_prefix(path)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(&message);
+    let p = Problem::new(fs, cataloger, path, shown, message);
+    // Debug only: the problem is in the SBOM, and the CLI prints it as a warning.
+    tracing::debug!(path = %p.path, layer = ?p.layer, cataloger, error = %p.message, "language package manifest skipped");
+    problems.push(p);
 }
 
 /// Licence names from a JSON value that is a string, `{ "type": … }`, or an array of either.

@@ -3,8 +3,8 @@
 
 use portcullis_image::FsView;
 
-use super::{json_licenses, parent, skip};
-use crate::{Error, Package, PackageType, fsutil, purl::purl};
+use super::{json_licenses, parent, problem};
+use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 /// True for the files this cataloger reads.
 pub fn wanted(path: &str) -> bool {
@@ -79,7 +79,7 @@ pub fn parse_lock(text: &str) -> Result<Vec<(String, String, Vec<String>)>, serd
 }
 
 /// Catalogues npm packages.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     let manifests: Vec<&str> = fsutil::kept_files(fs, |p| {
         p.ends_with("/package.json") && {
@@ -102,7 +102,7 @@ pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
         let v = match parsed {
             Ok(v) => v,
             Err(e) => {
-                skip(path, e);
+                problem(problems, fs, "npm", path, None, e);
                 continue;
             }
         };
@@ -135,8 +135,15 @@ pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
                     out.push(package(&n, &v, l, path, fs));
                 }
             }
-            Ok(Err(e)) => skip(path, e),
-            Err(e) => skip(path, e),
+            Ok(Err(e)) => problem(
+                problems,
+                fs,
+                "npm",
+                path,
+                None,
+                format!("malformed package-lock.json: {e}"),
+            ),
+            Err(e) => problem(problems, fs, "npm", path, None, e),
         }
     }
     Ok(out)
@@ -171,7 +178,7 @@ mod tests {
     #[test]
     fn installed_node_modules_with_scopes() {
         let fs = view_of(&syft("pkg/cataloger/javascript/testdata/pkg-lock"));
-        let pkgs = catalog(&fs).unwrap();
+        let pkgs = catalog(&fs, &mut Vec::new()).unwrap();
         let core = pkgs
             .iter()
             .find(|p| p.name == "@actions/core")

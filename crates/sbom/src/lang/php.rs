@@ -2,8 +2,8 @@
 
 use portcullis_image::FsView;
 
-use super::{json_licenses, skip};
-use crate::{Error, Package, PackageType, fsutil, purl::purl};
+use super::{json_licenses, problem};
+use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 /// True for the files this cataloger reads.
 pub fn wanted(path: &str) -> bool {
@@ -38,18 +38,25 @@ pub fn parse_installed(
 }
 
 /// Catalogues composer packages.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     let files: Vec<&str> = fsutil::kept_files(fs, wanted).collect();
     for path in files {
         let list = match fsutil::read_text(fs, path).map(|t| parse_installed(&t)) {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => {
-                skip(path, e);
+                problem(
+                    problems,
+                    fs,
+                    "php",
+                    path,
+                    None,
+                    format!("malformed composer installed.json: {e}"),
+                );
                 continue;
             }
             Err(e) => {
-                skip(path, e);
+                problem(problems, fs, "php", path, None, e);
                 continue;
             }
         };

@@ -3,8 +3,8 @@
 
 use portcullis_image::FsView;
 
-use super::{parent, skip};
-use crate::{Error, Package, PackageType, fsutil, purl::purl};
+use super::{parent, problem};
+use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 fn lower(path: &str) -> String {
     path.to_ascii_lowercase()
@@ -92,7 +92,7 @@ pub fn normalise(name: &str) -> String {
 }
 
 /// Catalogues every Python distribution.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     let metas: Vec<&str> = fsutil::kept_files(fs, |p| {
         let l = lower(p);
@@ -105,13 +105,20 @@ pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
         let text = match fsutil::read_text(fs, path) {
             Ok(t) => t,
             Err(e) => {
-                skip(path, e);
+                problem(problems, fs, "python", path, None, e);
                 continue;
             }
         };
         let m = parse_metadata(&text);
         if m.name.is_empty() {
-            skip(path, "no Name field");
+            problem(
+                problems,
+                fs,
+                "python",
+                path,
+                None,
+                "malformed package metadata: no `Name:` field",
+            );
             continue;
         }
         let info_dir = if lower(path).ends_with(".egg-info") {
@@ -172,7 +179,7 @@ mod tests {
     #[test]
     fn syft_site_packages_fixtures() {
         let fs = view_of(&syft("pkg/cataloger/python/testdata/site-packages"));
-        let pkgs = catalog(&fs).unwrap();
+        let pkgs = catalog(&fs, &mut Vec::new()).unwrap();
         let find = |loc: &str| {
             pkgs.iter()
                 .find(|p| p.location.ends_with(loc))

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use portcullis_image::FsView;
 use regex::Regex;
 
-use super::skip;
-use crate::{Error, Package, PackageType, fsutil, purl::purl};
+use super::problem;
+use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 /// True for the files this cataloger reads.
 pub fn wanted(path: &str) -> bool {
@@ -41,19 +41,26 @@ pub fn parse_gemspec(text: &str) -> Option<(String, String, Vec<String>)> {
 }
 
 /// Catalogues installed gems.
-pub fn catalog(fs: &FsView) -> Result<Vec<Package>, Error> {
+pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     let files: Vec<&str> = fsutil::kept_files(fs, wanted).collect();
     for path in files {
         let text = match fsutil::read_text(fs, path) {
             Ok(t) => t,
             Err(e) => {
-                skip(path, e);
+                problem(problems, fs, "gem", path, None, e);
                 continue;
             }
         };
         let Some((name, version, licenses)) = parse_gemspec(&text) else {
-            skip(path, "no name/version assignment found");
+            problem(
+                problems,
+                fs,
+                "gem",
+                path,
+                None,
+                "malformed gemspec: no `name`/`version` assignment found",
+            );
             continue;
         };
         out.push(Package {

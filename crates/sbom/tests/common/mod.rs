@@ -115,3 +115,76 @@ pub fn run_syft(target: &str, outputs: &[(&str, &Path)]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs a command, panicking with its output when it fails or is missing; returns its standard output.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} — is it installed? (scripts/setup.d/21-sbom.sh)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A binary built with `cargo auditable` (crate `auditable-hello` 0.3.1 depending on `hex`), cached: the
+/// returned directory holds `root/usr/local/bin/auditable-hello` and the `Cargo.lock` it was built from.
+pub fn cargo_auditable_hello() -> PathBuf {
+    build_once(
+        "cargo-auditable-hello-v1",
+        |d| d.is_dir(),
+        |tmp| {
+            let src = tmp.join("src-crate");
+            std::fs::create_dir_all(src.join("src")).unwrap();
+            std::fs::write(
+                src.join("Cargo.toml"),
+                "[package]\nname = \"auditable-hello\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\n[dependencies]\nhex = \"0.4\"\n\n[workspace]\n",
+            )
+            .unwrap();
+            std::fs::write(
+                src.join("src/main.rs"),
+                "fn main() { println!(\"{}\", hex::encode(b\"hi\")); }\n",
+            )
+            .unwrap();
+            run(Command::new("cargo")
+                .args(["auditable", "build", "--release", "--quiet"])
+                .env("CARGO_TARGET_DIR", tmp.join("target"))
+                .current_dir(&src));
+            std::fs::create_dir_all(tmp.join("root/usr/local/bin")).unwrap();
+            std::fs::copy(
+                tmp.join("target/release/auditable-hello"),
+                tmp.join("root/usr/local/bin/auditable-hello"),
+            )
+            .unwrap();
+            std::fs::copy(src.join("Cargo.lock"), tmp.join("Cargo.lock")).unwrap();
+            let _ = std::fs::remove_dir_all(tmp.join("target"));
+        },
+    )
+}
+
+/// A tiny Go binary without dependencies (module `example.com/hello`), built once with `go build` into the cache.
+pub fn go_hello_binary() -> PathBuf {
+    build_once(
+        "go-hello-bin",
+        |d| d.join("hello").is_file(),
+        |tmp| {
+            std::fs::create_dir_all(tmp).unwrap();
+            std::fs::write(
+                tmp.join("main.go"),
+                "package main\n\nfunc main() { println(\"hello\") }\n",
+            )
+            .unwrap();
+            std::fs::write(tmp.join("go.mod"), "module example.com/hello\n\ngo 1.21\n").unwrap();
+            let st = Command::new("go")
+                .args(["build", "-o", "hello", "."])
+                .current_dir(tmp)
+                .status()
+                .expect("go must be installed (scripts/setup.d/21-sbom.sh)");
+            assert!(st.success());
+        },
+    )
+    .join("hello")
+}
