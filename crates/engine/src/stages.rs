@@ -359,7 +359,7 @@ impl Analyser for RegistryAnalyser {
                 dockerfile: None,
             };
             let sbom = portcullis_sbom::catalog(&image.fs, pull, metadata)
-                .map_err(|e| StageError::permanent(format!("cataloguing {pull}: {e}")))?;
+                .map_err(|e| StageError::permanent(e.to_string()))?;
             Ok(Analysis {
                 image_id: Some(image.image_id),
                 sbom,

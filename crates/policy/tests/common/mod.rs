@@ -104,6 +104,7 @@ pub fn sbom() -> Sbom {
             size: 1000,
         }],
         file_count: 1000,
+        problems: Vec::new(),
     }
 }
 
