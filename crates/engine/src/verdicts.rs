@@ -21,6 +21,8 @@ use crate::engine::{Engine, blocking};
 
 /// Most images kept for a retry of their queueing while the store is unavailable.
 const MAX_PENDING: usize = 10_000;
+/// Tries to queue an image when the failure is not the store's (registry unreachable, credentials missing).
+const ENQUEUE_ATTEMPTS: u32 = 5;
 /// How often unwritten audit records are retried.
 const AUDIT_RETRY: Duration = Duration::from_secs(2);
 
@@ -166,16 +168,18 @@ impl EngineVerdicts {
         });
         let this = me.clone();
         tokio::spawn(async move {
-            // Images whose queueing failed (store unavailable), retried on the next round; bounded.
-            let mut pending: Vec<(String, String)> = Vec::new();
+            // Images whose queueing failed, retried on the next rounds: while the store is unavailable
+            // (bounded), and a few times for other failures (a registry not reachable yet, credentials from
+            // a pull secret still on their way).
+            let mut pending: Vec<(String, String, u32)> = Vec::new();
             loop {
                 let mut batch = std::mem::take(&mut pending);
-                while let Ok(item) = rx.try_recv() {
-                    batch.push(item);
+                while let Ok((pull, requestor)) = rx.try_recv() {
+                    batch.push((pull, requestor, 0));
                 }
-                batch.sort();
+                batch.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
                 batch.dedup_by(|a, b| a.0 == b.0);
-                for (pull, requestor) in batch {
+                for (pull, requestor, attempts) in batch {
                     let ann: BTreeMap<String, String> =
                         [("requestor".to_string(), requestor.clone())]
                             .into_iter()
@@ -184,7 +188,13 @@ impl EngineVerdicts {
                         Ok(_) => {}
                         Err(crate::EngineError::Store(e)) if pending.len() < MAX_PENDING => {
                             tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed; will retry");
-                            pending.push((pull, requestor));
+                            pending.push((pull, requestor, attempts));
+                        }
+                        Err(e)
+                            if attempts + 1 < ENQUEUE_ATTEMPTS && pending.len() < MAX_PENDING =>
+                        {
+                            tracing::info!(image = %pull, error = %e, attempt = attempts + 1, "queueing an image for admission failed; will retry");
+                            pending.push((pull, requestor, attempts + 1));
                         }
                         Err(e) => {
                             tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed")

@@ -434,3 +434,189 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
         "{e}"
     );
 }
+
+/// A minimal Debian image (os-release and one dpkg package) written as an OCI layout.
+fn write_image(dir: &std::path::Path) {
+    use portcullis_image::testing::{LayerBuilder, OciWriter, TestImage};
+    let mut w = OciWriter::new(dir).expect("OCI layout");
+    let m = w
+        .image(&TestImage::new(vec![
+            LayerBuilder::new()
+                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n")
+                .file(
+                    "var/lib/dpkg/status",
+                    "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u2\n\n",
+                )
+                .tar(),
+        ]))
+        .expect("write image");
+    w.tag("v1", &m).finish().expect("index.json");
+}
+
+/// The engine pulls a private image with the credentials of the Pod's `imagePullSecrets` — but only in the
+/// namespaces the chart's `pullSecrets` setting covers.
+#[tokio::test]
+async fn pull_secrets_of_the_workload_are_used_to_analyse_its_images() {
+    use portcullis_image::testing::{Mode, Registry};
+    let reg = tokio::task::spawn_blocking(|| {
+        Registry::start(Mode::TlsBasic {
+            user: "puller".into(),
+            password: "s3cret-pw".into(),
+        })
+    })
+    .await
+    .unwrap()
+    .expect("docker-registry with TLS and basic auth (scripts/setup.d/20-image.sh)");
+    let tmp = tempfile::tempdir().unwrap();
+    write_image(&tmp.path().join("oci"));
+    for repo in ["private/app:1", "private/other:1"] {
+        reg.push(&tmp.path().join("oci"), "v1", repo, false)
+            .expect("push the private image");
+    }
+    let bin = portcullis_bin(tmp.path());
+    let cluster = Cluster::start(ClusterOptions {
+        controller_manager: false,
+        ..Default::default()
+    })
+    .await
+    .expect("control plane");
+    for ns in ["shop", "other"] {
+        cluster.kubectl(&["create", "namespace", ns]).unwrap();
+        cluster
+            .kubectl(&["-n", ns, "create", "serviceaccount", "default"])
+            .unwrap();
+        cluster
+            .kubectl(&[
+                "-n",
+                ns,
+                "create",
+                "secret",
+                "docker-registry",
+                "regcred",
+                &format!("--docker-server={}", reg.addr),
+                "--docker-username=puller",
+                "--docker-password=s3cret-pw",
+            ])
+            .unwrap();
+    }
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: passive, policy: default }\n").unwrap();
+    let kube_settings = tmp.path().join("kubernetes.yaml");
+    std::fs::write(
+        &kube_settings,
+        "reports: false\nevents: false\naudit: {enabled: false}\nleaderElection: {enabled: false}\npullSecrets: {namespaces: [shop]}\n",
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let log_path = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve(
+        Command::new(&bin)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "-c"])
+            .arg(&config)
+            .arg("--vuln-db")
+            .arg(tmp.path().join("vuln.db"))
+            .arg("--registry-ca")
+            .arg(reg.ca_pem.as_ref().expect("TLS registry CA"))
+            .env("PORTCULLIS_DATA_DIR", &data)
+            .env("PORTCULLIS_ADMIN_TOKEN", "e2e-token")
+            .env("PORTCULLIS_KUBE_CONFIG", &kube_settings)
+            .env("KUBECONFIG", &cluster.kubeconfig)
+            .env("PORTCULLIS_LOG", "info")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .expect("start portcullis serve"),
+    );
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let ca = data.join("tls/ca.crt");
+    let start = Instant::now();
+    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve did not start: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ca_pem = std::fs::read_to_string(&ca).unwrap();
+    let yaml = portcullis_server::webhook::render(&portcullis_server::webhook::WebhookOptions {
+        name: "portcullis".into(),
+        namespace: "portcullis".into(),
+        service: "portcullis".into(),
+        port: 443,
+        url: Some(format!("https://127.0.0.1:{port}")),
+        ca_bundle_pem: ca_pem.clone(),
+        timeout_seconds: 10,
+        failure_policy: "Fail".into(),
+        exclude_namespaces: vec!["kube-system".into()],
+        mutating: false,
+    })
+    .unwrap();
+    let wh = tmp.path().join("webhooks.yaml");
+    std::fs::write(&wh, yaml).unwrap();
+    cluster
+        .kubectl(&["apply", "-f", wh.to_str().unwrap()])
+        .expect("register webhooks");
+
+    let pod = |ns: &str, name: &str, image: &str| {
+        let f = tmp.path().join(format!("{ns}-{name}.yaml"));
+        std::fs::write(
+            &f,
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  automountServiceAccountToken: false\n  imagePullSecrets: [{{name: regcred}}]\n  containers: [{{name: c, image: \"{image}\"}}]\n"),
+        )
+        .unwrap();
+        cluster.kubectl(&["create", "-f", f.to_str().unwrap()])
+    };
+    let app = format!("{}/private/app:1", reg.addr);
+    let other = format!("{}/private/other:1", reg.addr);
+    pod("shop", "app", &app).expect("passive mode admits");
+    pod("other", "app", &other).expect("passive mode admits");
+
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let images = || async {
+        http.get(format!("https://127.0.0.1:{port}/v1/images"))
+            .bearer_auth("e2e-token")
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    // shop is covered: the Pod's pull secret lets the engine resolve, pull and analyse the private image.
+    let start = Instant::now();
+    loop {
+        let list = images().await;
+        let analysed = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["status"] == "analyzed" && i.to_string().contains("private/app:1"));
+        if analysed {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "private/app:1 never analysed: {list}\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // other is not covered: its secret is never read, so the registry refuses the anonymous lookup.
+    let start = Instant::now();
+    while !(log().contains("private/other:1") && log().contains("authentication required")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no authentication failure logged for private/other:1:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let list = images().await;
+    assert!(!list.to_string().contains("private/other"), "{list}");
+}
