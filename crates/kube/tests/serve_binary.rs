@@ -102,38 +102,8 @@ impl Drop for Serve {
     }
 }
 
-fn chart_args() -> Vec<String> {
-    let helm = tool("helm").expect("helm");
-    let home = tempfile::tempdir().unwrap();
-    let out = Command::new(helm)
-        .env("HELM_CACHE_HOME", home.path().join("c"))
-        .env("HELM_CONFIG_HOME", home.path().join("f"))
-        .env("HELM_DATA_HOME", home.path().join("d"))
-        .args(["template", "portcullis"])
-        .arg(repo_root().join("deploy/helm/portcullis"))
-        .args([
-            "--namespace",
-            "portcullis",
-            "--show-only",
-            "templates/deployment.yaml",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dep: k8s_openapi::api::apps::v1::Deployment =
-        serde_yaml_ng::from_slice(&out.stdout).unwrap();
-    dep.spec.unwrap().template.spec.unwrap().containers[0]
-        .args
-        .clone()
-        .unwrap()
-}
-
-/// `kubernetes.yaml` from the chart's ConfigMap, as rendered with `--set` values.
-fn chart_kube_settings(sets: &[&str]) -> String {
+/// `helm template` of the chart showing only `template`, with `--set` values.
+fn helm_template(template: &str, sets: &[&str]) -> Vec<u8> {
     let helm = tool("helm").expect("helm");
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(helm);
@@ -142,12 +112,7 @@ fn chart_kube_settings(sets: &[&str]) -> String {
         .env("HELM_DATA_HOME", home.path().join("d"))
         .args(["template", "portcullis"])
         .arg(repo_root().join("deploy/helm/portcullis"))
-        .args([
-            "--namespace",
-            "portcullis",
-            "--show-only",
-            "templates/configmap.yaml",
-        ]);
+        .args(["--namespace", "portcullis", "--show-only", template]);
     for s in sets {
         cmd.args(["--set", s]);
     }
@@ -157,7 +122,23 @@ fn chart_kube_settings(sets: &[&str]) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    out.stdout
+}
+
+/// The arguments the chart's Deployment gives `portcullis`.
+fn chart_args() -> Vec<String> {
+    let dep: k8s_openapi::api::apps::v1::Deployment =
+        serde_yaml_ng::from_slice(&helm_template("templates/deployment.yaml", &[])).unwrap();
+    dep.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap()
+}
+
+/// `kubernetes.yaml` from the chart's ConfigMap, as rendered with `--set` values.
+fn chart_kube_settings(sets: &[&str]) -> String {
+    let cm: k8s_openapi::api::core::v1::ConfigMap =
+        serde_yaml_ng::from_slice(&helm_template("templates/configmap.yaml", sets)).unwrap();
     cm.data.unwrap()["kubernetes.yaml"].clone()
 }
 

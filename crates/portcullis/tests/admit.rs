@@ -36,6 +36,24 @@ impl Files {
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
+
+    /// `portcullis admit INPUT -c MODE.yaml --verdicts verdicts.json EXTRA…`.
+    fn admit(&self, input: &std::path::Path, mode: &str, extra: &[&str]) -> (i32, String, String) {
+        let (cfg, verdicts) = (
+            self.path(&format!("{mode}.yaml")),
+            self.path("verdicts.json"),
+        );
+        let mut args = vec![
+            "admit",
+            input.to_str().unwrap(),
+            "-c",
+            &cfg,
+            "--verdicts",
+            &verdicts,
+        ];
+        args.extend(extra);
+        cli(&[], &args)
+    }
 }
 
 const API_005: &str = "005-validate-create-deployment-main-api.json";
@@ -44,17 +62,7 @@ const API_005: &str = "005-validate-create-deployment-main-api.json";
 fn a_failing_image_is_denied_with_exit_1_and_a_readable_summary() {
     let f = Files::new();
     let review = fixture(API_005);
-    let (code, out, err) = cli(
-        &[],
-        &[
-            "admit",
-            review.to_str().unwrap(),
-            "-c",
-            &f.path("policy.yaml"),
-            "--verdicts",
-            &f.path("verdicts.json"),
-        ],
-    );
+    let (code, out, err) = f.admit(&review, "policy", &[]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.starts_with("DENIED Deployment shop/api"), "{out}");
     let deny = out
@@ -70,17 +78,7 @@ fn a_failing_image_is_denied_with_exit_1_and_a_readable_summary() {
         "{out}"
     );
 
-    let (code, out, _) = cli(
-        &[],
-        &[
-            "admit",
-            review.to_str().unwrap(),
-            "-c",
-            &f.path("passive.yaml"),
-            "--verdicts",
-            &f.path("verdicts.json"),
-        ],
-    );
+    let (code, out, _) = f.admit(&review, "passive", &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("ADMITTED Deployment shop/api"), "{out}");
 }
@@ -95,14 +93,13 @@ fn json_output_is_exactly_what_validate_and_mutate_send() {
         ("002-mutate-create-pod-main-web.json", true),
     ] {
         let path = fixture(name);
-        let mut args = vec!["admit", path.to_str().unwrap(), "-o", "json", "-c"];
         let cfg = f.path("policy.yaml");
-        let v = f.path("verdicts.json");
-        args.extend([cfg.as_str(), "--verdicts", v.as_str()]);
-        if mutate {
-            args.push("--mutate");
-        }
-        let (code, out, err) = cli(&[], &args);
+        let flags: &[&str] = if mutate {
+            &["-o", "json", "--mutate"]
+        } else {
+            &["-o", "json"]
+        };
+        let (code, out, err) = f.admit(&path, "policy", flags);
         let review = Review::parse(&std::fs::read(&path).unwrap()).unwrap();
         let ep = if mutate {
             Endpoint::Mutate
@@ -198,20 +195,11 @@ fn container_admission_policies_apply_offline_too() {
     )
     .unwrap();
     let review = fixture(API_005);
-    let (code, out, err) = cli(
-        &[],
-        &[
-            "admit",
-            review.to_str().unwrap(),
-            "-c",
-            &f.path("policy.yaml"),
-            "--verdicts",
-            &f.path("verdicts.json"),
-            "--admission-policies",
-            &f.path("caps.yaml"),
-            "-o",
-            "json",
-        ],
+    let caps = f.path("caps.yaml");
+    let (code, out, err) = f.admit(
+        &review,
+        "policy",
+        &["--admission-policies", &caps, "-o", "json"],
     );
     assert_eq!(code, 0, "{out}{err}");
     let got: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -417,6 +417,34 @@ impl Running {
     }
 }
 
+/// Reloads `path` with `load` when its stamp changed and hands the result to `apply`; a file that does not
+/// load is reported (log and `portcullis_reloads_total{what, result="error"}`) and the previous one stays.
+fn reload_if_changed<T, E: std::fmt::Display>(
+    path: &std::path::Path,
+    stamp: &mut Option<(SystemTime, u64)>,
+    metrics: &Metrics,
+    what: &'static str,
+    load: impl Fn(&std::path::Path) -> Result<T, E>,
+    apply: impl FnOnce(T),
+) {
+    let now = file_stamp(path);
+    if now == *stamp {
+        return;
+    }
+    *stamp = now;
+    match load(path) {
+        Ok(v) => {
+            apply(v);
+            tracing::info!(file = %path.display(), what, "reloaded");
+            metrics.reload(what, true);
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), what, error = %e, "reload failed; keeping the previous version");
+            metrics.reload(what, false);
+        }
+    }
+}
+
 fn file_stamp(p: &std::path::Path) -> Option<(SystemTime, u64)> {
     let m = std::fs::metadata(p).ok()?;
     Some((m.modified().ok()?, m.len()))
@@ -500,40 +528,28 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                 }
             }
             if let Some(p) = rs.cfg.admission_config.as_deref() {
-                let now = file_stamp(p);
-                if now != cfg_stamp {
-                    cfg_stamp = now;
-                    match Config::load(p) {
-                        Ok(c) => {
-                            if let Ok(mut a) = rs.admission.write() {
-                                *a = Arc::new(c);
-                            }
-                            tracing::info!(file = %p.display(), "admission configuration reloaded");
-                            rs.metrics.reload("config", true);
+                reload_if_changed(
+                    p,
+                    &mut cfg_stamp,
+                    &rs.metrics,
+                    "config",
+                    Config::load,
+                    |c| {
+                        if let Ok(mut a) = rs.admission.write() {
+                            *a = Arc::new(c);
                         }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "admission configuration reload failed; keeping the previous one");
-                            rs.metrics.reload("config", false);
-                        }
-                    }
-                }
+                    },
+                );
             }
             if let Some(p) = rs.cfg.admission_policies.as_deref() {
-                let now = file_stamp(p);
-                if now != policies_stamp {
-                    policies_stamp = now;
-                    match portcullis_admission::load_policies(p) {
-                        Ok(set) => {
-                            tracing::info!(file = %p.display(), policies = set.len(), "ContainerAdmissionPolicies reloaded");
-                            rs.policies.replace(set);
-                            rs.metrics.reload("admission-policies", true);
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "ContainerAdmissionPolicy reload failed; keeping the previous ones");
-                            rs.metrics.reload("admission-policies", false);
-                        }
-                    }
-                }
+                reload_if_changed(
+                    p,
+                    &mut policies_stamp,
+                    &rs.metrics,
+                    "admission-policies",
+                    portcullis_admission::load_policies,
+                    |set| rs.policies.replace(set),
+                );
             }
         }
     });
