@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::stages::{
-    Analyser, Evaluator, FeedSource, Matcher, Resolver, StageError, check_bundle_shape,
+    Analyser, Evaluator, FeedSource, Matcher, Resolver, StageError, bundle_identity,
 };
 
 /// Errors of engine operations, each mapping to one HTTP status in the API.
@@ -609,11 +609,10 @@ impl Engine {
 
     /// Validates and stores a bundle (replacing one with the same id); the account's first becomes active.
     pub fn add_policy(&self, bundle: serde_json::Value) -> Result<PolicyRecord> {
-        let info = check_bundle_shape(&bundle)
-            .map_err(|e| EngineError::BadRequest(format!("invalid policy bundle: {e}")))?;
+        let invalid = |e: String| EngineError::BadRequest(format!("invalid policy bundle: {e}"));
+        let mut info = bundle_identity(&bundle).map_err(invalid)?;
         if let Some(ev) = &self.stages.evaluator {
-            ev.validate(&bundle)
-                .map_err(|e| EngineError::BadRequest(format!("invalid policy bundle: {e}")))?;
+            info = ev.validate(&bundle).map_err(invalid)?;
         }
         let rec = self.store.put_policy(
             &self.config.account,
