@@ -131,10 +131,10 @@ impl Allowlist {
             .get(trigger_id)
             .and_then(|v| v.iter().copied().find(live))
             .or_else(|| {
-                if g.patterns.is_empty() {
-                    return None;
-                }
-                g.pattern_matches(trigger_id).into_iter().find(live)
+                g.patterns
+                    .iter()
+                    .copied()
+                    .find(|i| live(i) && g.items[*i].pattern.matches(trigger_id))
             })
     }
 }

@@ -679,16 +679,21 @@ fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     sa.len().cmp(&sb.len())
 }
 
+/// An RFC 3339 time, else the `YYYY-MM-DD` date it starts with (midnight UTC).
 fn parse_date(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
-        })
+    let rfc3339 = || {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+    };
+    // A bare date (the common case in vulnerability data) cannot be RFC 3339: skip that attempt.
+    (if s.len() > 10 { rfc3339() } else { None }).or_else(|| {
+        s.get(..10)?
+            .parse::<NaiveDate>()
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+    })
 }
 
 /// Highest CVSS v3 (base, exploitability, impact) over the scores from NVD (`nvd == true`) or from vendors.
