@@ -1,5 +1,6 @@
 //! Admission-path budget: an image with 1,000 packages and 2,000 findings against a 50-rule bundle (with a
-//! 100-item allowlist, wildcards included) must evaluate in ≤ 1 ms. Run: `cargo bench -p portcullis-policy`.
+//! 100-item allowlist, wildcards included) must evaluate in ≤ 1 ms. Run: `cargo bench -p portcullis-policy
+//! --bench evaluate`; figures and method in `benches/README.md`.
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -330,9 +331,26 @@ fn bench(c: &mut Criterion) {
             v.rows.len(),
             v.final_action
         );
+        let table = b.evaluate_table(&input, &opts);
+        assert_eq!(table.len(), v.rows.len());
+        assert_eq!(table.final_action(), v.final_action);
+        assert_eq!(table.into_verdict(), v);
         c.bench_function(&format!("evaluate (full table), {label}"), |bch| {
             bch.iter(|| b.evaluate(std::hint::black_box(&input)))
         });
+        c.bench_function(&format!("evaluate_table (compact table), {label}"), |bch| {
+            bch.iter(|| b.evaluate_table(std::hint::black_box(&input), &opts))
+        });
+        // What reading every row's check output adds (a caller explaining a denial reads a few).
+        c.bench_function(
+            &format!("evaluate_table + render every check output, {label}"),
+            |bch| {
+                bch.iter(|| {
+                    let t = b.evaluate_table(std::hint::black_box(&input), &opts);
+                    t.rows().map(|r| r.check_output().len()).sum::<usize>()
+                })
+            },
+        );
         c.bench_function(&format!("decide, {label}"), |bch| {
             bch.iter(|| b.decide(std::hint::black_box(&input), &opts))
         });

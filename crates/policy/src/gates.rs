@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use portcullis_sbom::{Package, PackageType};
@@ -108,6 +109,24 @@ pub(crate) struct VulnPackage {
     max_days_since_creation: Option<i64>,
     max_days_since_fix: Option<i64>,
     path_exclude: Option<Regex>,
+}
+
+impl VulnPackage {
+    /// The score conditions: (condition, index into [`Facts::scores`], parameter name).
+    fn conds(&self) -> [(Option<Score>, usize, &'static str); 6] {
+        [
+            (self.base, 0, "cvss_v3_base_score"),
+            (self.exploitability, 1, "cvss_v3_exploitability_score"),
+            (self.impact, 2, "cvss_v3_impact_score"),
+            (self.vendor_base, 3, "vendor_cvss_v3_base_score"),
+            (
+                self.vendor_exploitability,
+                4,
+                "vendor_cvss_v3_exploitability_score",
+            ),
+            (self.vendor_impact, 5, "vendor_cvss_v3_impact_score"),
+        ]
+    }
 }
 
 /// A compiled trigger.
@@ -404,7 +423,8 @@ pub(crate) struct Fired<'c> {
     trigger_id: Cow<'c, str>,
     /// For vulnerability triggers: the finding's index in the match report.
     pub finding: Option<usize>,
-    /// The check output; empty when the caller asked for decisions only.
+    /// The check output; empty when the caller asked for decisions only, and for a finding (see
+    /// [`finding_msg`]).
     pub msg: String,
 }
 
@@ -417,6 +437,11 @@ pub(crate) struct Outcome<'c> {
 }
 
 impl Fired<'_> {
+    /// The trigger id and check output of a trigger not fired by a finding.
+    pub(crate) fn into_texts(self) -> (String, String) {
+        (self.trigger_id.into_owned(), self.msg)
+    }
+
     /// The trigger id (a finding's `CVE-…+package` comes from the context).
     pub(crate) fn id<'s>(&'s self, ctx: &'s Ctx<'_>) -> &'s str {
         match self.finding {
@@ -435,12 +460,13 @@ impl<'c> Outcome<'c> {
         });
     }
 
-    /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds.
-    fn fire_finding(&mut self, fi: usize, msg: impl FnOnce() -> String) {
+    /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds; its check output is
+    /// rendered on demand by [`finding_msg`].
+    fn fire_finding(&mut self, fi: usize) {
         self.fired.push(Fired {
             trigger_id: Cow::Borrowed(""),
             finding: Some(fi),
-            msg: if self.want_msgs { msg() } else { String::new() },
+            msg: String::new(),
         });
     }
 
@@ -746,23 +772,67 @@ fn fix_available(f: &Finding) -> bool {
     f.fixed_in.is_some() || f.fix_state == FixState::Fixed
 }
 
-fn vuln_msg(f: &Finding, extra: &str) -> String {
-    let fix = f
-        .fixed_in
-        .as_ref()
-        .map(|v| format!("(fixed in: {v})"))
-        .unwrap_or_default();
-    format!(
-        "{} Vulnerability found in {} package type ({}) - {} {}{}({} - {})",
+/// `vulnerabilities.package`'s check output, written into one buffer (it is rendered for thousands of
+/// rows per evaluation): `HIGH Vulnerability found in os package type (deb) - openssl (fixed in: 3.0.8-1)
+/// (cvss_v3_base_score=7.4)(CVE-2023-0286 - https://…)`, the score part only for the rule's score
+/// conditions.
+fn vuln_msg(v: &VulnPackage, f: &Finding, facts: &Facts) -> String {
+    let url = f.url.as_deref().unwrap_or("");
+    let mut s = String::with_capacity(96 + f.package_name.len() + f.id.len() + url.len());
+    let _ = write!(
+        s,
+        "{} Vulnerability found in {} package type ({}) - {} ",
         severity_name(f.severity),
         pkg_class(f.package_type),
         pkg_type_name(f.package_type),
-        f.package_name,
-        fix,
-        extra,
-        f.id,
-        f.url.as_deref().unwrap_or("")
-    )
+        f.package_name
+    );
+    if let Some(v) = &f.fixed_in {
+        let _ = write!(s, "(fixed in: {v})");
+    }
+    let mut first = true;
+    for (_, k, name) in v.conds().iter().filter(|(c, _, _)| c.is_some()) {
+        s.push_str(if first { "(" } else { " " });
+        first = false;
+        let _ = write!(s, "{name}={}", facts.scores[*k]);
+    }
+    if !first {
+        s.push(')');
+    }
+    let _ = write!(s, "({} - {url})", f.id);
+    s
+}
+
+/// The check output of a row that a finding fired (finding `fi` of the input, fired by `check`): rendered
+/// on demand, since a table has thousands of them and most are never read.
+pub(crate) fn finding_msg(check: &Check, ctx: &Ctx<'_>, fi: usize) -> String {
+    let f = &ctx.input.report.findings[fi];
+    match check {
+        Check::VulnPackage(v) => vuln_msg(v, f, &ctx.facts[fi]),
+        Check::VulnDeny { ids, .. } => {
+            let id = ids
+                .iter()
+                .find(|id| **id == f.id || f.aliases.iter().any(|a| a == *id))
+                .map(String::as_str)
+                .unwrap_or(&f.id);
+            format!(
+                "Blacklisted vulnerabilities detected: [{id}] in package {} {}",
+                f.package_name, f.package_version
+            )
+        }
+        Check::Kev(_) => format!(
+            "{} in {} {} is on CISA's Known Exploited Vulnerabilities list",
+            f.id, f.package_name, f.package_version
+        ),
+        Check::Epss { .. } => format!(
+            "{} in {} {} has EPSS score {}",
+            f.id,
+            f.package_name,
+            f.package_version,
+            f.epss.unwrap_or_default()
+        ),
+        _ => String::new(),
+    }
 }
 
 fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>) {
@@ -774,18 +844,7 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
         (Some(true), Some(d)) => Some(now - chrono::Duration::days(d)),
         _ => None,
     };
-    let conds = [
-        (v.base, 0usize, "cvss_v3_base_score"),
-        (v.exploitability, 1, "cvss_v3_exploitability_score"),
-        (v.impact, 2, "cvss_v3_impact_score"),
-        (v.vendor_base, 3, "vendor_cvss_v3_base_score"),
-        (
-            v.vendor_exploitability,
-            4,
-            "vendor_cvss_v3_exploitability_score",
-        ),
-        (v.vendor_impact, 5, "vendor_cvss_v3_impact_score"),
-    ];
+    let conds = v.conds();
     for (fi, (f, facts)) in ctx.input.report.findings.iter().zip(&ctx.facts).enumerate() {
         if !v.class.admits(f.package_type)
             || !v.severity_cmp.test(facts.severity, v.severity)
@@ -827,19 +886,7 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
         {
             continue;
         }
-        out.fire_finding(fi, || {
-            let scores: Vec<String> = conds
-                .iter()
-                .filter(|(c, _, _)| c.is_some())
-                .map(|(_, k, name)| format!("{name}={}", facts.scores[*k]))
-                .collect();
-            let extra = if scores.is_empty() {
-                String::new()
-            } else {
-                format!("({})", scores.join(" "))
-            };
-            vuln_msg(f, &extra)
-        });
+        out.fire_finding(fi);
     }
 }
 
@@ -1217,16 +1264,11 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
                 if *vendor_only && f.fix_state == FixState::WontFix {
                     continue;
                 }
-                if let Some(id) = ids
+                if ids
                     .iter()
-                    .find(|id| **id == f.id || f.aliases.iter().any(|a| a == *id))
+                    .any(|id| *id == f.id || f.aliases.iter().any(|a| a == id))
                 {
-                    out.fire_finding(fi, || {
-                        format!(
-                            "Blacklisted vulnerabilities detected: [{id}] in package {} {}",
-                            f.package_name, f.package_version
-                        )
-                    });
+                    out.fire_finding(fi);
                 }
             }
         }
@@ -1263,19 +1305,14 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
             }
         },
         Check::Kev(class) => {
-            for (fi, f) in input
+            for (fi, _) in input
                 .report
                 .findings
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| f.kev && class.admits(f.package_type))
             {
-                out.fire_finding(fi, || {
-                    format!(
-                        "{} in {} {} is on CISA's Known Exploited Vulnerabilities list",
-                        f.id, f.package_name, f.package_version
-                    )
-                });
+                out.fire_finding(fi);
             }
         }
         Check::Epss { score, class } => {
@@ -1289,12 +1326,7 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
             {
                 match f.epss {
                     None => unscored += 1,
-                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(fi, || {
-                        format!(
-                            "{} in {} {} has EPSS score {e}",
-                            f.id, f.package_name, f.package_version
-                        )
-                    }),
+                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(fi),
                     Some(_) => {}
                 }
             }

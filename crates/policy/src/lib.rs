@@ -27,7 +27,7 @@ pub use bundle::{Bundle, BundleDoc, Problem};
 pub use cap::{CapDecision, CapSet, ScanStatus};
 /// The `chrono` this API's times use (so callers need not depend on it themselves).
 pub use chrono;
-pub use eval::{Decision, EvalOptions, ImageInput};
+pub use eval::{Decision, EvalOptions, Evaluation, ImageInput, TableRow};
 
 /// Errors of the policy stage.
 #[derive(Debug, thiserror::Error)]
