@@ -539,6 +539,7 @@ impl Bundle {
                 .enumerate()
                 .find_map(|(ai, a)| a.find(gate, id, input.now).map(|ii| (ai, ii)))
         };
+        let mut buffer = Vec::new();
         for pid in &m.policy_ids {
             let Some(policy) = self.policies.get(pid) else {
                 continue;
@@ -555,7 +556,7 @@ impl Bundle {
                 if !full && rule.action <= walk.policy_action && !rule.check.is_unevaluable() {
                     continue;
                 }
-                let outcome = gates::run(&rule.check, ctx, full);
+                let mut outcome = gates::run(&rule.check, ctx, full, std::mem::take(&mut buffer));
                 if let Some(reason) = outcome.not_evaluated {
                     walk.not_evaluated.push(format!(
                         "{}.{} (rule {}): could not be evaluated: {reason}",
@@ -563,7 +564,7 @@ impl Bundle {
                     ));
                 }
                 let gate = rule.gate.name;
-                for fired in outcome.fired {
+                for fired in outcome.fired.drain(..) {
                     let hit = if allowlists.is_empty() {
                         None
                     } else {
@@ -603,6 +604,7 @@ impl Bundle {
                         hit: hit.map(|(ai, ii)| (allowlists[ai], ii)),
                     });
                 }
+                buffer = outcome.fired;
             }
         }
         walk

@@ -37,10 +37,15 @@ impl Class {
     }
 
     fn admits(self, t: PackageType) -> bool {
+        self.admits_os(is_os(t))
+    }
+
+    /// As [`Class::admits`], given whether the package is an OS package.
+    fn admits_os(self, os: bool) -> bool {
         match self {
             Class::All => true,
-            Class::Os => is_os(t),
-            Class::NonOs => !is_os(t),
+            Class::Os => os,
+            Class::NonOs => !os,
         }
     }
 }
@@ -489,9 +494,14 @@ pub(crate) struct Ctx<'a> {
     facts: Vec<Facts>,
 }
 
-/// What rules compare about a finding, derived once per evaluation.
+/// What rules compare about a finding, derived once per evaluation and kept together (rules scan every
+/// finding; the findings themselves are large and only read for what fired).
 pub(crate) struct Facts {
     severity: usize,
+    /// An OS package (Anchore's `os` class).
+    os: bool,
+    /// Marked won't-fix (excluded by `vendor_only`).
+    wont_fix: bool,
     /// NVD CVSS v3 base, exploitability, impact; then the vendors' (`-1` when unknown, as Anchore).
     scores: [f64; 6],
     fix_available: bool,
@@ -506,6 +516,8 @@ impl Facts {
         let (vb, ve, vi) = cvss_v3(f, false);
         Facts {
             severity: f.severity as usize,
+            os: is_os(f.package_type),
+            wont_fix: f.fix_state == FixState::WontFix,
             scores: [b, e, i, vb, ve, vi],
             fix_available: fix_available(f),
             published: OnceCell::new(),
@@ -519,7 +531,11 @@ impl<'a> Ctx<'a> {
     pub(crate) fn vuln_id(&self, fi: usize) -> &str {
         self.vuln_ids[fi].get_or_init(|| {
             let f = &self.input.report.findings[fi];
-            format!("{}+{}", f.id, f.package_name)
+            let mut id = String::with_capacity(f.id.len() + 1 + f.package_name.len());
+            id.push_str(&f.id);
+            id.push('+');
+            id.push_str(&f.package_name);
+            id
         })
     }
 
@@ -714,12 +730,26 @@ fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     };
     // A bare date (the common case in vulnerability data) cannot be RFC 3339: skip that attempt.
     (if s.len() > 10 { rfc3339() } else { None }).or_else(|| {
-        s.get(..10)?
-            .parse::<NaiveDate>()
-            .ok()
+        iso_date(s)
+            .or_else(|| s.get(..10)?.parse::<NaiveDate>().ok())
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|t| t.and_utc())
     })
+}
+
+/// `YYYY-MM-DD` at the start of `s`, read digit by digit: vulnerability data has a date per finding, and
+/// chrono's general parser costs several times more per date; anything else is left to chrono.
+fn iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes().get(..10)?;
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
 }
 
 /// Highest CVSS v3 (base, exploitability, impact) over the scores from NVD (`nvd == true`) or from vendors.
@@ -844,14 +874,29 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
         (Some(true), Some(d)) => Some(now - chrono::Duration::days(d)),
         _ => None,
     };
-    let conds = v.conds();
-    for (fi, (f, facts)) in ctx.input.report.findings.iter().zip(&ctx.facts).enumerate() {
-        if !v.class.admits(f.package_type)
+    // Only the score conditions the rule sets, checked cheapest first; dates (parsed on first use) last.
+    let scores: Vec<(Score, usize)> = v
+        .conds()
+        .iter()
+        .filter_map(|(c, k, _)| c.map(|c| (c, *k)))
+        .collect();
+    let findings = &ctx.input.report.findings;
+    for (fi, facts) in ctx.facts.iter().enumerate() {
+        if !v.class.admits_os(facts.os)
             || !v.severity_cmp.test(facts.severity, v.severity)
-            || (v.vendor_only && f.fix_state == FixState::WontFix)
+            || (v.vendor_only && facts.wont_fix)
+            || scores
+                .iter()
+                .any(|(c, k)| !c.cmp.test(facts.scores[*k], c.value))
         {
             continue;
         }
+        if let Some(fa) = v.fix_available
+            && fa != facts.fix_available
+        {
+            continue;
+        }
+        let f = &findings[fi];
         // An unknown publication or fix date does not exempt a finding (fail closed).
         if let Some(limit) = created_before
             && let Some(p) = facts
@@ -867,17 +912,6 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
                 .fix_date
                 .get_or_init(|| f.fix_date.as_deref().and_then(parse_date))
             && *d > limit
-        {
-            continue;
-        }
-        if conds
-            .iter()
-            .any(|(c, k, _)| c.is_some_and(|c| !c.cmp.test(facts.scores[*k], c.value)))
-        {
-            continue;
-        }
-        if let Some(fa) = v.fix_available
-            && fa != facts.fix_available
         {
             continue;
         }
@@ -919,11 +953,17 @@ fn pkg_matches(p: &Package, name: &str, version: Option<&String>) -> bool {
     p.name == name && version.is_none_or(|v| &p.version == v)
 }
 
-/// Runs one compiled check.
-pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outcome<'c> {
+/// Runs one compiled check; `fired` is an empty buffer to fire into (one is reused across rules).
+pub(crate) fn run<'c>(
+    check: &Check,
+    ctx: &'c Ctx<'_>,
+    want_msgs: bool,
+    fired: Vec<Fired<'c>>,
+) -> Outcome<'c> {
     let mut out = Outcome {
+        fired,
+        not_evaluated: None,
         want_msgs,
-        ..Outcome::default()
     };
     let input = &ctx.input;
     let df = &ctx.df;
@@ -1369,6 +1409,37 @@ mod tests {
         assert_eq!(version_cmp("3.0.13-1", "3.0.13-1"), Equal);
         assert_eq!(version_cmp("12", "11"), Greater);
         assert_eq!(version_cmp("1.0", "1.0.1"), Less);
+    }
+
+    #[test]
+    fn dates_parse_as_chrono_does() {
+        for s in [
+            "2023-06-01",
+            "2024-02-29",
+            "2023-02-29",
+            "2023-13-01",
+            "2023-6-01",
+            "2023-06-01T10:20:30Z",
+            "2023-06-01T10:20:30+02:00",
+            "2023-06-01 10:20",
+            "2023/06/01",
+            "+2023-06-1",
+            "20230601",
+            "",
+            "2023-06-0x",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d")
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map(|t| t.and_utc())
+                });
+            assert_eq!(parse_date(s), chrono, "{s}");
+        }
+        assert!(parse_date("2023-06-01").is_some());
     }
 
     #[test]
