@@ -16,7 +16,7 @@ use portcullis_vuln::MatchReport;
 
 use std::borrow::Cow;
 
-use crate::bundle::{Allowlist, Bundle, ImageSel, Policy, Rule, Selector};
+use crate::bundle::{Allowlist, Bundle, GateItems, ImageSel, Policy, Rule, Selector};
 use crate::gates::{self, Ctx};
 use crate::pattern::{Pattern, TagParts};
 use crate::{Action, EvalRow, FinalReason, Verdict};
@@ -123,20 +123,19 @@ impl Selector {
     }
 }
 
-impl Allowlist {
-    /// The first non-expired item matching `gate`/`trigger_id`: exact trigger ids first, then patterns
+impl GateItems {
+    /// The first non-expired item matching `trigger_id`: exact trigger ids first, then patterns
     /// (anchore-engine's keyed-then-unkeyed candidate order). Returns the item's index.
-    fn find(&self, gate: &str, trigger_id: &str, now: DateTime<Utc>) -> Option<usize> {
-        let g = self.by_gate.get(gate)?;
-        let live = |i: &usize| g.items[*i].expires_on.is_none_or(|t| now < t);
-        g.exact
+    fn find(&self, trigger_id: &str, now: DateTime<Utc>) -> Option<usize> {
+        let live = |i: &usize| self.items[*i].expires_on.is_none_or(|t| now < t);
+        self.exact
             .get(trigger_id)
             .and_then(|v| v.iter().copied().find(live))
             .or_else(|| {
-                g.patterns
+                self.patterns
                     .iter()
                     .copied()
-                    .find(|i| live(i) && g.items[*i].pattern.matches(trigger_id))
+                    .find(|i| live(i) && self.items[*i].pattern.matches(trigger_id))
             })
     }
 }
@@ -533,11 +532,10 @@ impl Bundle {
             .collect();
         // Vulnerability trigger ids repeat across rules: decide each finding against the allowlists once.
         let mut memo: Vec<Option<AllowHit>> = vec![None; input.report.findings.len()];
-        let lookup = |gate: &'static str, id: &str| -> AllowHit {
-            allowlists
+        let lookup = |items: &[(usize, &GateItems)], id: &str| -> AllowHit {
+            items
                 .iter()
-                .enumerate()
-                .find_map(|(ai, a)| a.find(gate, id, input.now).map(|ii| (ai, ii)))
+                .find_map(|(ai, g)| g.find(id, input.now).map(|ii| (*ai, ii)))
         };
         let mut buffer = Vec::new();
         for pid in &m.policy_ids {
@@ -563,16 +561,21 @@ impl Bundle {
                         rule.gate.name, rule.trigger.name, rule.id
                     ));
                 }
-                let gate = rule.gate.name;
+                // The mapped allowlists' items for this rule's gate; none: nothing to look up.
+                let items: Vec<(usize, &GateItems)> = allowlists
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(ai, a)| a.by_gate.get(rule.gate.name).map(|g| (ai, g)))
+                    .collect();
                 for fired in outcome.fired.drain(..) {
-                    let hit = if allowlists.is_empty() {
+                    let hit = if items.is_empty() {
                         None
                     } else {
-                        match fired.finding {
+                        match fired.finding() {
                             Some(fi) => {
-                                *memo[fi].get_or_insert_with(|| lookup(gate, fired.id(ctx)))
+                                *memo[fi].get_or_insert_with(|| lookup(&items, fired.id(ctx)))
                             }
-                            None => lookup(gate, fired.id(ctx)),
+                            None => lookup(&items, fired.id(ctx)),
                         }
                     };
                     let action = if hit.is_some() {
@@ -589,7 +592,7 @@ impl Bundle {
                         }
                         continue;
                     }
-                    let source = match fired.finding {
+                    let source = match fired.finding() {
                         Some(fi) => Source::Finding(fi),
                         None => {
                             walk.others.push(fired.into_texts());

@@ -421,16 +421,15 @@ pub(crate) fn compile(
     })
 }
 
-/// One fired trigger instance. Vulnerability trigger ids borrow from the evaluation context.
+/// One fired trigger instance: a finding (thousands per evaluation, kept to an index), or another trigger
+/// with its id and check output.
 #[derive(Debug, Clone)]
-pub(crate) struct Fired<'c> {
-    /// The trigger id; for a finding, use [`Fired::id`].
-    trigger_id: Cow<'c, str>,
-    /// For vulnerability triggers: the finding's index in the match report.
-    pub finding: Option<usize>,
-    /// The check output; empty when the caller asked for decisions only, and for a finding (see
-    /// [`finding_msg`]).
-    pub msg: String,
+pub(crate) enum Fired<'c> {
+    /// A vulnerability trigger: the finding's index in the match report; its trigger id comes from the
+    /// context and its check output from [`finding_msg`].
+    Finding(usize),
+    /// Any other trigger: its id and check output (empty when the caller asked for decisions only).
+    Other(Box<(Cow<'c, str>, String)>),
 }
 
 /// What running a check produced: fired instances and, when the data was (partly) missing, why.
@@ -442,37 +441,45 @@ pub(crate) struct Outcome<'c> {
 }
 
 impl Fired<'_> {
-    /// The trigger id and check output of a trigger not fired by a finding.
+    /// The finding that fired, if a finding did.
+    pub(crate) fn finding(&self) -> Option<usize> {
+        match self {
+            Fired::Finding(fi) => Some(*fi),
+            Fired::Other(_) => None,
+        }
+    }
+
+    /// The trigger id and check output of a trigger not fired by a finding (empty for a finding).
     pub(crate) fn into_texts(self) -> (String, String) {
-        (self.trigger_id.into_owned(), self.msg)
+        match self {
+            Fired::Finding(_) => (String::new(), String::new()),
+            Fired::Other(b) => {
+                let (id, msg) = *b;
+                (id.into_owned(), msg)
+            }
+        }
     }
 
     /// The trigger id (a finding's `CVE-…+package` comes from the context).
     pub(crate) fn id<'s>(&'s self, ctx: &'s Ctx<'_>) -> &'s str {
-        match self.finding {
-            Some(fi) => ctx.vuln_id(fi),
-            None => &self.trigger_id,
+        match self {
+            Fired::Finding(fi) => ctx.vuln_id(*fi),
+            Fired::Other(b) => &b.0,
         }
     }
 }
 
 impl<'c> Outcome<'c> {
     fn fire(&mut self, trigger_id: impl Into<Cow<'c, str>>, msg: impl FnOnce() -> String) {
-        self.fired.push(Fired {
-            trigger_id: trigger_id.into(),
-            finding: None,
-            msg: if self.want_msgs { msg() } else { String::new() },
-        });
+        let msg = if self.want_msgs { msg() } else { String::new() };
+        self.fired
+            .push(Fired::Other(Box::new((trigger_id.into(), msg))));
     }
 
     /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds; its check output is
     /// rendered on demand by [`finding_msg`].
     fn fire_finding(&mut self, fi: usize) {
-        self.fired.push(Fired {
-            trigger_id: Cow::Borrowed(""),
-            finding: Some(fi),
-            msg: String::new(),
-        });
+        self.fired.push(Fired::Finding(fi));
     }
 
     fn missing(reason: impl Into<String>) -> Outcome<'c> {
