@@ -816,27 +816,36 @@ fn fix_available(f: &Finding) -> bool {
 fn vuln_msg(v: &VulnPackage, f: &Finding, facts: &Facts) -> String {
     let url = f.url.as_deref().unwrap_or("");
     let mut s = String::with_capacity(96 + f.package_name.len() + f.id.len() + url.len());
-    let _ = write!(
-        s,
-        "{} Vulnerability found in {} package type ({}) - {} ",
+    for part in [
         severity_name(f.severity),
+        " Vulnerability found in ",
         pkg_class(f.package_type),
+        " package type (",
         pkg_type_name(f.package_type),
-        f.package_name
-    );
+        ") - ",
+        &f.package_name,
+        " ",
+    ] {
+        s.push_str(part);
+    }
     if let Some(v) = &f.fixed_in {
-        let _ = write!(s, "(fixed in: {v})");
+        s.push_str("(fixed in: ");
+        s.push_str(v);
+        s.push(')');
     }
     let mut first = true;
     for (_, k, name) in v.conds().iter().filter(|(c, _, _)| c.is_some()) {
         s.push_str(if first { "(" } else { " " });
         first = false;
-        let _ = write!(s, "{name}={}", facts.scores[*k]);
+        s.push_str(name);
+        let _ = write!(s, "={}", facts.scores[*k]);
     }
     if !first {
         s.push(')');
     }
-    let _ = write!(s, "({} - {url})", f.id);
+    for part in ["(", &f.id, " - ", url, ")"] {
+        s.push_str(part);
+    }
     s
 }
 
