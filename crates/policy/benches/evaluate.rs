@@ -1,5 +1,6 @@
 //! Admission-path budget: an image with 1,000 packages and 2,000 findings against a 50-rule bundle (with a
-//! 100-item allowlist, wildcards included) must evaluate in ≤ 1 ms. Run: `cargo bench -p portcullis-policy`.
+//! 100-item allowlist, wildcards included) must evaluate in ≤ 1 ms. Run: `cargo bench -p portcullis-policy
+//! --bench evaluate`; figures and method in `benches/README.md`.
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -109,7 +110,8 @@ fn rule(i: usize, gate: &str, trigger: &str, action: &str, params: &[(&str, Stri
     )
 }
 
-fn bundle(stop: &str, allow_all: bool) -> Bundle {
+/// The bundle document (JSON) for [`bundle`].
+fn bundle_doc(stop: &str, allow_all: bool) -> String {
     let sev = ["low", "medium", "high", "critical"];
     let cmp = [">", ">=", "=", "<"];
     let mut rules = Vec::new();
@@ -286,15 +288,19 @@ fn bundle(stop: &str, allow_all: bool) -> Bundle {
     if allow_all {
         items.push(r#"{"id":"all","gate":"vulnerabilities","trigger_id":"*"}"#.to_string());
     }
-    let doc = format!(
+    format!(
         r#"{{"id":"bench","version":"1_0","policies":[{{"id":"p","version":"1_0","rules":[{}]}}],
         "whitelists":[{{"id":"wl","version":"1_0","items":[{}]}}],
         "mappings":[{{"registry":"*","repository":"*","image":{{"type":"tag","value":"*"}},"policy_id":"p","whitelist_ids":["wl"]}}],
         "whitelisted_images":[],"blacklisted_images":[{{"registry":"*","repository":"banned/*","image":{{"type":"tag","value":"*"}}}}]}}"#,
         rules.join(","),
         items.join(",")
-    );
-    Bundle::from_slice(doc.as_bytes(), "bench bundle").unwrap_or_else(|e| panic!("{e}"))
+    )
+}
+
+fn bundle(stop: &str, allow_all: bool) -> Bundle {
+    Bundle::from_slice(bundle_doc(stop, allow_all).as_bytes(), "bench bundle")
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn bench(c: &mut Criterion) {
@@ -325,14 +331,46 @@ fn bench(c: &mut Criterion) {
             v.rows.len(),
             v.final_action
         );
+        let table = b.evaluate_table(&input, &opts);
+        assert_eq!(table.len(), v.rows.len());
+        assert_eq!(table.final_action(), v.final_action);
+        assert_eq!(table.into_verdict(), v);
         c.bench_function(&format!("evaluate (full table), {label}"), |bch| {
             bch.iter(|| b.evaluate(std::hint::black_box(&input)))
         });
+        c.bench_function(&format!("evaluate_table (compact table), {label}"), |bch| {
+            bch.iter(|| b.evaluate_table(std::hint::black_box(&input), &opts))
+        });
+        // What reading every row's check output adds (a caller explaining a denial reads a few).
+        c.bench_function(
+            &format!("evaluate_table + render every check output, {label}"),
+            |bch| {
+                bch.iter(|| {
+                    let t = b.evaluate_table(std::hint::black_box(&input), &opts);
+                    t.rows().map(|r| r.check_output().len()).sum::<usize>()
+                })
+            },
+        );
         c.bench_function(&format!("decide, {label}"), |bch| {
             bch.iter(|| b.decide(std::hint::black_box(&input), &opts))
         });
+        // The floor for any `evaluate` returning this table as `Vec<EvalRow>` of `String`s: allocating and
+        // copying the finished rows, with no evaluation at all.
+        c.bench_function(
+            &format!("floor: clone the finished table, {label}"),
+            |bch| bch.iter(|| std::hint::black_box(&v.rows).clone()),
+        );
     }
 }
 
-criterion_group!(benches, bench);
+/// Loading (parsing, validating and compiling) the 50-rule, 101-item bundle: done once per bundle
+/// change, not per admission, but it must stay cheap since compiling is where the work moved.
+fn load(c: &mut Criterion) {
+    let doc = bundle_doc("STOP", true);
+    c.bench_function("bundle load (parse, validate, compile)", |bch| {
+        bch.iter(|| Bundle::from_slice(std::hint::black_box(doc.as_bytes()), "bench bundle"))
+    });
+}
+
+criterion_group!(benches, bench, load);
 criterion_main!(benches);

@@ -245,8 +245,6 @@ pub(crate) struct GateItems {
     pub exact: HashMap<String, Vec<usize>>,
     /// Indexes of wildcard / `regexp:` items, in bundle order.
     pub patterns: Vec<usize>,
-    /// All of `patterns` in one automaton (set index `k` is `patterns[k]`), built by [`GateItems::seal`].
-    pub set: Option<regex::RegexSet>,
 }
 
 impl GateItems {
@@ -257,40 +255,6 @@ impl GateItems {
             _ => self.patterns.push(idx),
         }
         self.items.push(item);
-    }
-
-    /// Builds the pattern set once all items are in.
-    fn seal(&mut self) {
-        let sources: Vec<String> = self
-            .patterns
-            .iter()
-            .map(|i| match &self.items[*i].pattern {
-                Pattern::Regex(r) => r.as_str().to_string(),
-                _ => String::new(),
-            })
-            .collect();
-        // Every source compiled on its own already, so the set compiles too; if it ever did not, lookups
-        // fall back to matching the patterns one by one.
-        self.set = regex::RegexSet::new(sources).ok();
-    }
-
-    /// Indexes (into `items`) of the pattern items matching `trigger_id`, in bundle order.
-    pub(crate) fn pattern_matches(&self, trigger_id: &str) -> Vec<usize> {
-        match &self.set {
-            // Most ids match no pattern: answer that without building the match set.
-            Some(set) if !set.is_match(trigger_id) => Vec::new(),
-            Some(set) => set
-                .matches(trigger_id)
-                .iter()
-                .map(|k| self.patterns[k])
-                .collect(),
-            None => self
-                .patterns
-                .iter()
-                .copied()
-                .filter(|i| self.items[*i].pattern.matches(trigger_id))
-                .collect(),
-        }
     }
 }
 
@@ -535,7 +499,6 @@ impl Builder {
                 self.err(&wloc, format!("duplicate whitelist id `{wid}`"));
                 continue;
             }
-            by_gate.values_mut().for_each(GateItems::seal);
             allowlists.insert(
                 wid.clone(),
                 Allowlist {

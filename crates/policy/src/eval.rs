@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use portcullis_sbom::Sbom;
 use portcullis_vuln::MatchReport;
 
-use crate::bundle::{Allowlist, Bundle, ImageSel, Selector};
+use std::borrow::Cow;
+
+use crate::bundle::{Allowlist, Bundle, GateItems, ImageSel, Policy, Rule, Selector};
 use crate::gates::{self, Ctx};
 use crate::pattern::{Pattern, TagParts};
 use crate::{Action, EvalRow, FinalReason, Verdict};
@@ -121,20 +123,19 @@ impl Selector {
     }
 }
 
-impl Allowlist {
-    /// The first non-expired item matching `gate`/`trigger_id`: exact trigger ids first, then patterns
+impl GateItems {
+    /// The first non-expired item matching `trigger_id`: exact trigger ids first, then patterns
     /// (anchore-engine's keyed-then-unkeyed candidate order). Returns the item's index.
-    fn find(&self, gate: &str, trigger_id: &str, now: DateTime<Utc>) -> Option<usize> {
-        let g = self.by_gate.get(gate)?;
-        let live = |i: &usize| g.items[*i].expires_on.is_none_or(|t| now < t);
-        g.exact
+    fn find(&self, trigger_id: &str, now: DateTime<Utc>) -> Option<usize> {
+        let live = |i: &usize| self.items[*i].expires_on.is_none_or(|t| now < t);
+        self.exact
             .get(trigger_id)
             .and_then(|v| v.iter().copied().find(live))
             .or_else(|| {
-                if g.patterns.is_empty() {
-                    return None;
-                }
-                g.pattern_matches(trigger_id).into_iter().find(live)
+                self.patterns
+                    .iter()
+                    .copied()
+                    .find(|i| live(i) && self.items[*i].pattern.matches(trigger_id))
             })
     }
 }
@@ -142,9 +143,32 @@ impl Allowlist {
 /// The allowlist decision for one fired trigger: (allowlist index, item index).
 type AllowHit = Option<(usize, usize)>;
 
+/// What fired a row: a finding (its index in the match report), or another trigger (its index in
+/// `Walk::others`, which holds that trigger's id and check output).
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Finding(usize),
+    Other(usize),
+}
+
+/// One evaluation-table row in compact form: references into the bundle, indexes into the input. A table
+/// has thousands of rows per image; building each as an [`EvalRow`] (eight owned strings and a formatted
+/// message) is most of the cost of an evaluation, so that happens only when a [`Verdict`] is asked for.
+#[derive(Debug, Clone, Copy)]
+struct Row<'a> {
+    policy: &'a Policy,
+    rule: &'a Rule,
+    source: Source,
+    action: Action,
+    /// The allowlist and the index of its matching item among the items of the row's gate.
+    hit: Option<(&'a Allowlist, usize)>,
+}
+
 /// What walking the mapped policies produced.
-struct Walk {
-    rows: Vec<EvalRow>,
+struct Walk<'a> {
+    rows: Vec<Row<'a>>,
+    /// (trigger id, check output) of the rows not fired by a finding.
+    others: Vec<(String, String)>,
     policy_action: Action,
     policy_ids: Vec<String>,
     mapping: Option<String>,
@@ -172,6 +196,228 @@ impl Decision {
     }
 }
 
+/// A full evaluation whose table borrows the bundle and the input instead of copying them: every row is
+/// there, with its trigger id, gate, trigger, action, allowlist match, policy and rule, and its check
+/// output is rendered when asked for ([`TableRow::check_output`]). [`Evaluation::into_verdict`] makes the
+/// owned [`Verdict`] (what [`Bundle::evaluate_with`] returns); a caller that only reads the table (to
+/// explain a denial, to count rows) can skip that copy.
+pub struct Evaluation<'a> {
+    bundle: &'a Bundle,
+    ctx: Ctx<'a>,
+    walk: Walk<'a>,
+    final_action: Action,
+    final_reason: FinalReason,
+    allowed: Option<String>,
+    denied: Option<String>,
+}
+
+impl std::fmt::Debug for Evaluation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluation")
+            .field("bundle", &self.bundle.id())
+            .field("tag", &self.ctx.input.tag)
+            .field("final_action", &self.final_action)
+            .field("final_reason", &self.final_reason)
+            .field("rows", &self.walk.rows.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Evaluation<'a> {
+    /// Final action.
+    pub fn final_action(&self) -> Action {
+        self.final_action
+    }
+
+    /// Why.
+    pub fn final_reason(&self) -> FinalReason {
+        self.final_reason
+    }
+
+    /// The policies' own result before image allow/deny lists.
+    pub fn policy_final_action(&self) -> Action {
+        self.walk.policy_action
+    }
+
+    /// True when the image passes (`GO` or `WARN`).
+    pub fn passed(&self) -> bool {
+        self.final_action != Action::Stop
+    }
+
+    /// Triggers that could not be evaluated (as in [`Verdict::not_evaluated`]).
+    pub fn not_evaluated(&self) -> &[String] {
+        &self.walk.not_evaluated
+    }
+
+    /// Number of table rows.
+    pub fn len(&self) -> usize {
+        self.walk.rows.len()
+    }
+
+    /// True when no trigger fired.
+    pub fn is_empty(&self) -> bool {
+        self.walk.rows.is_empty()
+    }
+
+    /// The table rows, in evaluation order (the order of [`Verdict::rows`]).
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = TableRow<'_, 'a>> + '_ {
+        self.walk
+            .rows
+            .iter()
+            .map(move |row| TableRow { eval: self, row })
+    }
+
+    /// The owned verdict with every row built as an [`EvalRow`] (check outputs rendered).
+    pub fn into_verdict(mut self) -> Verdict {
+        let input = self.ctx.input;
+        let image_id = input.image_id();
+        let mut others = std::mem::take(&mut self.walk.others);
+        let rows: Vec<EvalRow> = self
+            .walk
+            .rows
+            .iter()
+            .map(|row| {
+                let r = TableRow { eval: &self, row };
+                let (trigger_id, check_output) = match row.source {
+                    Source::Other(i) => std::mem::take(&mut others[i]),
+                    Source::Finding(fi) => (
+                        self.ctx.vuln_id(fi).to_string(),
+                        gates::finding_msg(&row.rule.check, &self.ctx, fi),
+                    ),
+                };
+                r.with_texts(&image_id, trigger_id, check_output)
+            })
+            .collect();
+        let b = self.bundle;
+        Verdict {
+            bundle_id: b.id().to_string(),
+            bundle_name: b.doc.name.clone(),
+            bundle_digest: b.digest.clone(),
+            final_action: self.final_action,
+            final_reason: self.final_reason,
+            policy_ids: self.walk.policy_ids,
+            rows,
+            not_evaluated: self.walk.not_evaluated,
+            image_id,
+            tag: input.tag.to_string(),
+            mapping: self.walk.mapping,
+            policy_final_action: self.walk.policy_action,
+            matched_whitelisted_image: self.allowed,
+            matched_blacklisted_image: self.denied,
+            warnings: self.walk.warnings,
+        }
+    }
+}
+
+/// One row of an [`Evaluation`]'s table: the columns of an [`EvalRow`], borrowed.
+#[derive(Clone, Copy)]
+pub struct TableRow<'e, 'a> {
+    eval: &'e Evaluation<'a>,
+    row: &'e Row<'a>,
+}
+
+impl std::fmt::Debug for TableRow<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableRow")
+            .field("trigger_id", &self.trigger_id())
+            .field("gate", &self.gate())
+            .field("trigger", &self.trigger())
+            .field("gate_action", &self.gate_action())
+            .field("whitelisted", &self.whitelisted())
+            .field("policy_id", &self.policy_id())
+            .field("rule_id", &self.rule_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'e> TableRow<'e, '_> {
+    /// Trigger id, e.g. `CVE-2023-0286+openssl`.
+    pub fn trigger_id(&self) -> &'e str {
+        match self.row.source {
+            Source::Finding(fi) => self.eval.ctx.vuln_id(fi),
+            Source::Other(i) => &self.eval.walk.others[i].0,
+        }
+    }
+
+    /// Gate name.
+    pub fn gate(&self) -> &'static str {
+        self.row.rule.gate.name
+    }
+
+    /// Trigger name.
+    pub fn trigger(&self) -> &'static str {
+        self.row.rule.trigger.name
+    }
+
+    /// The action (GO when allowlisted).
+    pub fn gate_action(&self) -> Action {
+        self.row.action
+    }
+
+    /// The allowlist (id) that matched this row, when one did.
+    pub fn whitelisted(&self) -> Option<&'e str> {
+        self.row.hit.map(|(a, _)| a.id.as_str())
+    }
+
+    /// Name of the allowlist that matched, when one did and has a name.
+    pub fn whitelist_name(&self) -> Option<&'e str> {
+        self.row.hit.and_then(|(a, _)| a.name.as_deref())
+    }
+
+    /// Id of the allowlist item that matched, when one did.
+    pub fn whitelist_item_id(&self) -> Option<&'e str> {
+        self.row
+            .hit
+            .map(|(a, ii)| item_id(a, self.row.rule.gate.name, ii))
+    }
+
+    /// The policy the rule belongs to.
+    pub fn policy_id(&self) -> &'e str {
+        &self.row.policy.id
+    }
+
+    /// The rule id.
+    pub fn rule_id(&self) -> &'e str {
+        &self.row.rule.id
+    }
+
+    /// The human-readable check output (rendered now for a row a finding fired).
+    pub fn check_output(&self) -> Cow<'e, str> {
+        match self.row.source {
+            Source::Finding(fi) => {
+                Cow::Owned(gates::finding_msg(&self.row.rule.check, &self.eval.ctx, fi))
+            }
+            Source::Other(i) => Cow::Borrowed(&self.eval.walk.others[i].1),
+        }
+    }
+
+    /// This row as an owned [`EvalRow`].
+    pub fn to_eval_row(&self) -> EvalRow {
+        self.with_texts(
+            &self.eval.ctx.input.image_id(),
+            self.trigger_id().to_string(),
+            self.check_output().into_owned(),
+        )
+    }
+
+    fn with_texts(&self, image_id: &str, trigger_id: String, check_output: String) -> EvalRow {
+        EvalRow {
+            image_id: image_id.to_string(),
+            repo_tag: self.eval.ctx.input.tag.to_string(),
+            trigger_id,
+            gate: self.gate().to_string(),
+            trigger: self.trigger().to_string(),
+            check_output,
+            gate_action: self.row.action,
+            whitelisted: self.whitelisted().map(str::to_string),
+            policy_id: self.policy_id().to_string(),
+            rule_id: self.rule_id().to_string(),
+            whitelist_name: self.whitelist_name().map(str::to_string),
+            whitelist_item_id: self.whitelist_item_id().map(str::to_string),
+        }
+    }
+}
+
 impl Bundle {
     /// Evaluates an image with the default options (unmapped → GO).
     pub fn evaluate(&self, input: &ImageInput<'_>) -> Verdict {
@@ -180,26 +426,29 @@ impl Bundle {
 
     /// Evaluates an image: the full verdict with every evaluation-table row.
     pub fn evaluate_with(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Verdict {
+        self.evaluate_table(input, opts).into_verdict()
+    }
+
+    /// Evaluates an image, keeping the table compact (see [`Evaluation`]): the same rows, actions and
+    /// final action as [`Bundle::evaluate_with`], without copying them into owned strings.
+    pub fn evaluate_table<'a>(
+        &'a self,
+        input: &ImageInput<'a>,
+        opts: &EvalOptions,
+    ) -> Evaluation<'a> {
         let parts = TagParts::parse(input.tag);
-        let walk = self.walk(input, opts, &parts, true);
+        let ctx = Ctx::new(input);
+        let walk = self.walk(&ctx, opts, &parts, true);
         let (final_action, final_reason, allowed, denied) =
             self.image_lists(input, &parts, walk.policy_action);
-        Verdict {
-            bundle_id: self.id().to_string(),
-            bundle_name: self.doc.name.clone(),
-            bundle_digest: self.digest.clone(),
+        Evaluation {
+            bundle: self,
+            ctx,
+            walk,
             final_action,
             final_reason,
-            policy_ids: walk.policy_ids,
-            rows: walk.rows,
-            not_evaluated: walk.not_evaluated,
-            image_id: input.image_id(),
-            tag: input.tag.to_string(),
-            mapping: walk.mapping,
-            policy_final_action: walk.policy_action,
-            matched_whitelisted_image: allowed,
-            matched_blacklisted_image: denied,
-            warnings: walk.warnings,
+            allowed,
+            denied,
         }
     }
 
@@ -209,7 +458,8 @@ impl Bundle {
     /// triggers without data that it met before stopping.
     pub fn decide(&self, input: &ImageInput<'_>, opts: &EvalOptions) -> Decision {
         let parts = TagParts::parse(input.tag);
-        let walk = self.walk(input, opts, &parts, false);
+        let ctx = Ctx::new(input);
+        let walk = self.walk(&ctx, opts, &parts, false);
         let (final_action, final_reason, _, _) =
             self.image_lists(input, &parts, walk.policy_action);
         Decision {
@@ -246,17 +496,19 @@ impl Bundle {
         (action, reason, allowed, denied)
     }
 
-    fn walk(
-        &self,
-        input: &ImageInput<'_>,
+    fn walk<'a>(
+        &'a self,
+        ctx: &Ctx<'a>,
         opts: &EvalOptions,
         parts: &TagParts,
         full: bool,
-    ) -> Walk {
+    ) -> Walk<'a> {
+        let input = &ctx.input;
         let md = &input.sbom.metadata;
         let (id_ref, digest_ref) = (md.image_id.as_deref(), md.manifest_digest.as_deref());
         let mut walk = Walk {
             rows: Vec::new(),
+            others: Vec::new(),
             policy_action: opts.unmapped,
             policy_ids: Vec::new(),
             mapping: None,
@@ -273,25 +525,19 @@ impl Bundle {
         walk.policy_action = Action::Go;
         walk.policy_ids = m.policy_ids.clone();
         walk.mapping = Some(m.selector.label());
-        let allowlists: Vec<&Allowlist> = m
+        let allowlists: Vec<&'a Allowlist> = m
             .whitelist_ids
             .iter()
             .filter_map(|w| self.allowlists.get(w))
             .collect();
-        let ctx = Ctx::new(input);
-        let image_id = if full {
-            input.image_id()
-        } else {
-            String::new()
-        };
         // Vulnerability trigger ids repeat across rules: decide each finding against the allowlists once.
         let mut memo: Vec<Option<AllowHit>> = vec![None; input.report.findings.len()];
-        let lookup = |gate: &'static str, id: &str| -> AllowHit {
-            allowlists
+        let lookup = |items: &[(usize, &GateItems)], id: &str| -> AllowHit {
+            items
                 .iter()
-                .enumerate()
-                .find_map(|(ai, a)| a.find(gate, id, input.now).map(|ii| (ai, ii)))
+                .find_map(|(ai, g)| g.find(id, input.now).map(|ii| (*ai, ii)))
         };
+        let mut buffer = Vec::new();
         for pid in &m.policy_ids {
             let Some(policy) = self.policies.get(pid) else {
                 continue;
@@ -308,23 +554,28 @@ impl Bundle {
                 if !full && rule.action <= walk.policy_action && !rule.check.is_unevaluable() {
                     continue;
                 }
-                let outcome = gates::run(&rule.check, &ctx, full);
+                let mut outcome = gates::run(&rule.check, ctx, full, std::mem::take(&mut buffer));
                 if let Some(reason) = outcome.not_evaluated {
                     walk.not_evaluated.push(format!(
                         "{}.{} (rule {}): could not be evaluated: {reason}",
                         rule.gate.name, rule.trigger.name, rule.id
                     ));
                 }
-                let gate = rule.gate.name;
-                for fired in outcome.fired {
-                    let hit = if allowlists.is_empty() {
+                // The mapped allowlists' items for this rule's gate; none: nothing to look up.
+                let items: Vec<(usize, &GateItems)> = allowlists
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(ai, a)| a.by_gate.get(rule.gate.name).map(|g| (ai, g)))
+                    .collect();
+                for fired in outcome.fired.drain(..) {
+                    let hit = if items.is_empty() {
                         None
                     } else {
-                        match fired.finding {
+                        match fired.finding() {
                             Some(fi) => {
-                                *memo[fi].get_or_insert_with(|| lookup(gate, fired.id(&ctx)))
+                                *memo[fi].get_or_insert_with(|| lookup(&items, fired.id(ctx)))
                             }
-                            None => lookup(gate, fired.id(&ctx)),
+                            None => lookup(&items, fired.id(ctx)),
                         }
                     };
                     let action = if hit.is_some() {
@@ -341,31 +592,31 @@ impl Bundle {
                         }
                         continue;
                     }
-                    let hit = hit.map(|(ai, ii)| (allowlists[ai], ii));
-                    walk.rows.push(EvalRow {
-                        image_id: image_id.clone(),
-                        repo_tag: input.tag.to_string(),
-                        trigger_id: fired.id(&ctx).to_string(),
-                        gate: gate.to_string(),
-                        trigger: rule.trigger.name.to_string(),
-                        check_output: fired.msg,
-                        gate_action: action,
-                        whitelisted: hit.map(|(a, _)| a.id.clone()),
-                        policy_id: policy.id.clone(),
-                        rule_id: rule.id.clone(),
-                        whitelist_name: hit.and_then(|(a, _)| a.name.clone()),
-                        whitelist_item_id: hit.map(|(a, ii)| item_id(a, gate, ii)),
+                    let source = match fired.finding() {
+                        Some(fi) => Source::Finding(fi),
+                        None => {
+                            walk.others.push(fired.into_texts());
+                            Source::Other(walk.others.len() - 1)
+                        }
+                    };
+                    walk.rows.push(Row {
+                        policy,
+                        rule,
+                        source,
+                        action,
+                        hit: hit.map(|(ai, ii)| (allowlists[ai], ii)),
                     });
                 }
+                buffer = outcome.fired;
             }
         }
         walk
     }
 }
 
-fn item_id(a: &Allowlist, gate: &str, ii: usize) -> String {
+fn item_id<'a>(a: &'a Allowlist, gate: &str, ii: usize) -> &'a str {
     a.by_gate
         .get(gate)
-        .map(|g| g.items[ii].id.clone())
+        .map(|g| g.items[ii].id.as_str())
         .unwrap_or_default()
 }

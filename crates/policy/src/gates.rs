@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use portcullis_sbom::{Package, PackageType};
@@ -36,10 +37,15 @@ impl Class {
     }
 
     fn admits(self, t: PackageType) -> bool {
+        self.admits_os(is_os(t))
+    }
+
+    /// As [`Class::admits`], given whether the package is an OS package.
+    fn admits_os(self, os: bool) -> bool {
         match self {
             Class::All => true,
-            Class::Os => is_os(t),
-            Class::NonOs => !is_os(t),
+            Class::Os => os,
+            Class::NonOs => !os,
         }
     }
 }
@@ -108,6 +114,24 @@ pub(crate) struct VulnPackage {
     max_days_since_creation: Option<i64>,
     max_days_since_fix: Option<i64>,
     path_exclude: Option<Regex>,
+}
+
+impl VulnPackage {
+    /// The score conditions: (condition, index into [`Facts::scores`], parameter name).
+    fn conds(&self) -> [(Option<Score>, usize, &'static str); 6] {
+        [
+            (self.base, 0, "cvss_v3_base_score"),
+            (self.exploitability, 1, "cvss_v3_exploitability_score"),
+            (self.impact, 2, "cvss_v3_impact_score"),
+            (self.vendor_base, 3, "vendor_cvss_v3_base_score"),
+            (
+                self.vendor_exploitability,
+                4,
+                "vendor_cvss_v3_exploitability_score",
+            ),
+            (self.vendor_impact, 5, "vendor_cvss_v3_impact_score"),
+        ]
+    }
 }
 
 /// A compiled trigger.
@@ -397,15 +421,15 @@ pub(crate) fn compile(
     })
 }
 
-/// One fired trigger instance. Vulnerability trigger ids borrow from the evaluation context.
+/// One fired trigger instance: a finding (thousands per evaluation, kept to an index), or another trigger
+/// with its id and check output.
 #[derive(Debug, Clone)]
-pub(crate) struct Fired<'c> {
-    /// The trigger id; for a finding, use [`Fired::id`].
-    trigger_id: Cow<'c, str>,
-    /// For vulnerability triggers: the finding's index in the match report.
-    pub finding: Option<usize>,
-    /// The check output; empty when the caller asked for decisions only.
-    pub msg: String,
+pub(crate) enum Fired<'c> {
+    /// A vulnerability trigger: the finding's index in the match report; its trigger id comes from the
+    /// context and its check output from [`finding_msg`].
+    Finding(usize),
+    /// Any other trigger: its id and check output (empty when the caller asked for decisions only).
+    Other(Box<(Cow<'c, str>, String)>),
 }
 
 /// What running a check produced: fired instances and, when the data was (partly) missing, why.
@@ -417,31 +441,45 @@ pub(crate) struct Outcome<'c> {
 }
 
 impl Fired<'_> {
+    /// The finding that fired, if a finding did.
+    pub(crate) fn finding(&self) -> Option<usize> {
+        match self {
+            Fired::Finding(fi) => Some(*fi),
+            Fired::Other(_) => None,
+        }
+    }
+
+    /// The trigger id and check output of a trigger not fired by a finding (empty for a finding).
+    pub(crate) fn into_texts(self) -> (String, String) {
+        match self {
+            Fired::Finding(_) => (String::new(), String::new()),
+            Fired::Other(b) => {
+                let (id, msg) = *b;
+                (id.into_owned(), msg)
+            }
+        }
+    }
+
     /// The trigger id (a finding's `CVE-…+package` comes from the context).
     pub(crate) fn id<'s>(&'s self, ctx: &'s Ctx<'_>) -> &'s str {
-        match self.finding {
-            Some(fi) => ctx.vuln_id(fi),
-            None => &self.trigger_id,
+        match self {
+            Fired::Finding(fi) => ctx.vuln_id(*fi),
+            Fired::Other(b) => &b.0,
         }
     }
 }
 
 impl<'c> Outcome<'c> {
     fn fire(&mut self, trigger_id: impl Into<Cow<'c, str>>, msg: impl FnOnce() -> String) {
-        self.fired.push(Fired {
-            trigger_id: trigger_id.into(),
-            finding: None,
-            msg: if self.want_msgs { msg() } else { String::new() },
-        });
+        let msg = if self.want_msgs { msg() } else { String::new() };
+        self.fired
+            .push(Fired::Other(Box::new((trigger_id.into(), msg))));
     }
 
-    /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds.
-    fn fire_finding(&mut self, fi: usize, msg: impl FnOnce() -> String) {
-        self.fired.push(Fired {
-            trigger_id: Cow::Borrowed(""),
-            finding: Some(fi),
-            msg: if self.want_msgs { msg() } else { String::new() },
-        });
+    /// Fires for finding `fi`, whose trigger id (`CVE-…+package`) the context holds; its check output is
+    /// rendered on demand by [`finding_msg`].
+    fn fire_finding(&mut self, fi: usize) {
+        self.fired.push(Fired::Finding(fi));
     }
 
     fn missing(reason: impl Into<String>) -> Outcome<'c> {
@@ -463,9 +501,14 @@ pub(crate) struct Ctx<'a> {
     facts: Vec<Facts>,
 }
 
-/// What rules compare about a finding, derived once per evaluation.
+/// What rules compare about a finding, derived once per evaluation and kept together (rules scan every
+/// finding; the findings themselves are large and only read for what fired).
 pub(crate) struct Facts {
     severity: usize,
+    /// An OS package (Anchore's `os` class).
+    os: bool,
+    /// Marked won't-fix (excluded by `vendor_only`).
+    wont_fix: bool,
     /// NVD CVSS v3 base, exploitability, impact; then the vendors' (`-1` when unknown, as Anchore).
     scores: [f64; 6],
     fix_available: bool,
@@ -480,6 +523,8 @@ impl Facts {
         let (vb, ve, vi) = cvss_v3(f, false);
         Facts {
             severity: f.severity as usize,
+            os: is_os(f.package_type),
+            wont_fix: f.fix_state == FixState::WontFix,
             scores: [b, e, i, vb, ve, vi],
             fix_available: fix_available(f),
             published: OnceCell::new(),
@@ -493,7 +538,11 @@ impl<'a> Ctx<'a> {
     pub(crate) fn vuln_id(&self, fi: usize) -> &str {
         self.vuln_ids[fi].get_or_init(|| {
             let f = &self.input.report.findings[fi];
-            format!("{}+{}", f.id, f.package_name)
+            let mut id = String::with_capacity(f.id.len() + 1 + f.package_name.len());
+            id.push_str(&f.id);
+            id.push('+');
+            id.push_str(&f.package_name);
+            id
         })
     }
 
@@ -679,16 +728,35 @@ fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     sa.len().cmp(&sb.len())
 }
 
+/// An RFC 3339 time, else the `YYYY-MM-DD` date it starts with (midnight UTC).
 fn parse_date(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
+    let rfc3339 = || {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+    };
+    // A bare date (the common case in vulnerability data) cannot be RFC 3339: skip that attempt.
+    (if s.len() > 10 { rfc3339() } else { None }).or_else(|| {
+        iso_date(s)
+            .or_else(|| s.get(..10)?.parse::<NaiveDate>().ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+    })
+}
+
+/// `YYYY-MM-DD` at the start of `s`, read digit by digit: vulnerability data has a date per finding, and
+/// chrono's general parser costs several times more per date; anything else is left to chrono.
+fn iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes().get(..10)?;
+    let num = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
         })
+    };
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
 }
 
 /// Highest CVSS v3 (base, exploitability, impact) over the scores from NVD (`nvd == true`) or from vendors.
@@ -741,23 +809,76 @@ fn fix_available(f: &Finding) -> bool {
     f.fixed_in.is_some() || f.fix_state == FixState::Fixed
 }
 
-fn vuln_msg(f: &Finding, extra: &str) -> String {
-    let fix = f
-        .fixed_in
-        .as_ref()
-        .map(|v| format!("(fixed in: {v})"))
-        .unwrap_or_default();
-    format!(
-        "{} Vulnerability found in {} package type ({}) - {} {}{}({} - {})",
+/// `vulnerabilities.package`'s check output, written into one buffer (it is rendered for thousands of
+/// rows per evaluation): `HIGH Vulnerability found in os package type (deb) - openssl (fixed in: 3.0.8-1)
+/// (cvss_v3_base_score=7.4)(CVE-2023-0286 - https://…)`, the score part only for the rule's score
+/// conditions.
+fn vuln_msg(v: &VulnPackage, f: &Finding, facts: &Facts) -> String {
+    let url = f.url.as_deref().unwrap_or("");
+    let mut s = String::with_capacity(96 + f.package_name.len() + f.id.len() + url.len());
+    for part in [
         severity_name(f.severity),
+        " Vulnerability found in ",
         pkg_class(f.package_type),
+        " package type (",
         pkg_type_name(f.package_type),
-        f.package_name,
-        fix,
-        extra,
-        f.id,
-        f.url.as_deref().unwrap_or("")
-    )
+        ") - ",
+        &f.package_name,
+        " ",
+    ] {
+        s.push_str(part);
+    }
+    if let Some(v) = &f.fixed_in {
+        s.push_str("(fixed in: ");
+        s.push_str(v);
+        s.push(')');
+    }
+    let mut first = true;
+    for (_, k, name) in v.conds().iter().filter(|(c, _, _)| c.is_some()) {
+        s.push_str(if first { "(" } else { " " });
+        first = false;
+        s.push_str(name);
+        let _ = write!(s, "={}", facts.scores[*k]);
+    }
+    if !first {
+        s.push(')');
+    }
+    for part in ["(", &f.id, " - ", url, ")"] {
+        s.push_str(part);
+    }
+    s
+}
+
+/// The check output of a row that a finding fired (finding `fi` of the input, fired by `check`): rendered
+/// on demand, since a table has thousands of them and most are never read.
+pub(crate) fn finding_msg(check: &Check, ctx: &Ctx<'_>, fi: usize) -> String {
+    let f = &ctx.input.report.findings[fi];
+    match check {
+        Check::VulnPackage(v) => vuln_msg(v, f, &ctx.facts[fi]),
+        Check::VulnDeny { ids, .. } => {
+            let id = ids
+                .iter()
+                .find(|id| **id == f.id || f.aliases.iter().any(|a| a == *id))
+                .map(String::as_str)
+                .unwrap_or(&f.id);
+            format!(
+                "Blacklisted vulnerabilities detected: [{id}] in package {} {}",
+                f.package_name, f.package_version
+            )
+        }
+        Check::Kev(_) => format!(
+            "{} in {} {} is on CISA's Known Exploited Vulnerabilities list",
+            f.id, f.package_name, f.package_version
+        ),
+        Check::Epss { .. } => format!(
+            "{} in {} {} has EPSS score {}",
+            f.id,
+            f.package_name,
+            f.package_version,
+            f.epss.unwrap_or_default()
+        ),
+        _ => String::new(),
+    }
 }
 
 fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>) {
@@ -769,25 +890,29 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
         (Some(true), Some(d)) => Some(now - chrono::Duration::days(d)),
         _ => None,
     };
-    let conds = [
-        (v.base, 0usize, "cvss_v3_base_score"),
-        (v.exploitability, 1, "cvss_v3_exploitability_score"),
-        (v.impact, 2, "cvss_v3_impact_score"),
-        (v.vendor_base, 3, "vendor_cvss_v3_base_score"),
-        (
-            v.vendor_exploitability,
-            4,
-            "vendor_cvss_v3_exploitability_score",
-        ),
-        (v.vendor_impact, 5, "vendor_cvss_v3_impact_score"),
-    ];
-    for (fi, (f, facts)) in ctx.input.report.findings.iter().zip(&ctx.facts).enumerate() {
-        if !v.class.admits(f.package_type)
+    // Only the score conditions the rule sets, checked cheapest first; dates (parsed on first use) last.
+    let scores: Vec<(Score, usize)> = v
+        .conds()
+        .iter()
+        .filter_map(|(c, k, _)| c.map(|c| (c, *k)))
+        .collect();
+    let findings = &ctx.input.report.findings;
+    for (fi, facts) in ctx.facts.iter().enumerate() {
+        if !v.class.admits_os(facts.os)
             || !v.severity_cmp.test(facts.severity, v.severity)
-            || (v.vendor_only && f.fix_state == FixState::WontFix)
+            || (v.vendor_only && facts.wont_fix)
+            || scores
+                .iter()
+                .any(|(c, k)| !c.cmp.test(facts.scores[*k], c.value))
         {
             continue;
         }
+        if let Some(fa) = v.fix_available
+            && fa != facts.fix_available
+        {
+            continue;
+        }
+        let f = &findings[fi];
         // An unknown publication or fix date does not exempt a finding (fail closed).
         if let Some(limit) = created_before
             && let Some(p) = facts
@@ -806,35 +931,12 @@ fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>
         {
             continue;
         }
-        if conds
-            .iter()
-            .any(|(c, k, _)| c.is_some_and(|c| !c.cmp.test(facts.scores[*k], c.value)))
-        {
-            continue;
-        }
-        if let Some(fa) = v.fix_available
-            && fa != facts.fix_available
-        {
-            continue;
-        }
         if let Some(re) = &v.path_exclude
             && re.is_match(&f.package_location)
         {
             continue;
         }
-        out.fire_finding(fi, || {
-            let scores: Vec<String> = conds
-                .iter()
-                .filter(|(c, _, _)| c.is_some())
-                .map(|(_, k, name)| format!("{name}={}", facts.scores[*k]))
-                .collect();
-            let extra = if scores.is_empty() {
-                String::new()
-            } else {
-                format!("({})", scores.join(" "))
-            };
-            vuln_msg(f, &extra)
-        });
+        out.fire_finding(fi);
     }
 }
 
@@ -867,11 +969,17 @@ fn pkg_matches(p: &Package, name: &str, version: Option<&String>) -> bool {
     p.name == name && version.is_none_or(|v| &p.version == v)
 }
 
-/// Runs one compiled check.
-pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outcome<'c> {
+/// Runs one compiled check; `fired` is an empty buffer to fire into (one is reused across rules).
+pub(crate) fn run<'c>(
+    check: &Check,
+    ctx: &'c Ctx<'_>,
+    want_msgs: bool,
+    fired: Vec<Fired<'c>>,
+) -> Outcome<'c> {
     let mut out = Outcome {
+        fired,
+        not_evaluated: None,
         want_msgs,
-        ..Outcome::default()
     };
     let input = &ctx.input;
     let df = &ctx.df;
@@ -1212,16 +1320,11 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
                 if *vendor_only && f.fix_state == FixState::WontFix {
                     continue;
                 }
-                if let Some(id) = ids
+                if ids
                     .iter()
-                    .find(|id| **id == f.id || f.aliases.iter().any(|a| a == *id))
+                    .any(|id| *id == f.id || f.aliases.iter().any(|a| a == id))
                 {
-                    out.fire_finding(fi, || {
-                        format!(
-                            "Blacklisted vulnerabilities detected: [{id}] in package {} {}",
-                            f.package_name, f.package_version
-                        )
-                    });
+                    out.fire_finding(fi);
                 }
             }
         }
@@ -1258,19 +1361,14 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
             }
         },
         Check::Kev(class) => {
-            for (fi, f) in input
+            for (fi, _) in input
                 .report
                 .findings
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| f.kev && class.admits(f.package_type))
             {
-                out.fire_finding(fi, || {
-                    format!(
-                        "{} in {} {} is on CISA's Known Exploited Vulnerabilities list",
-                        f.id, f.package_name, f.package_version
-                    )
-                });
+                out.fire_finding(fi);
             }
         }
         Check::Epss { score, class } => {
@@ -1284,12 +1382,7 @@ pub(crate) fn run<'c>(check: &Check, ctx: &'c Ctx<'_>, want_msgs: bool) -> Outco
             {
                 match f.epss {
                     None => unscored += 1,
-                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(fi, || {
-                        format!(
-                            "{} in {} {} has EPSS score {e}",
-                            f.id, f.package_name, f.package_version
-                        )
-                    }),
+                    Some(e) if score.cmp.test(e, score.value) => out.fire_finding(fi),
                     Some(_) => {}
                 }
             }
@@ -1332,6 +1425,37 @@ mod tests {
         assert_eq!(version_cmp("3.0.13-1", "3.0.13-1"), Equal);
         assert_eq!(version_cmp("12", "11"), Greater);
         assert_eq!(version_cmp("1.0", "1.0.1"), Less);
+    }
+
+    #[test]
+    fn dates_parse_as_chrono_does() {
+        for s in [
+            "2023-06-01",
+            "2024-02-29",
+            "2023-02-29",
+            "2023-13-01",
+            "2023-6-01",
+            "2023-06-01T10:20:30Z",
+            "2023-06-01T10:20:30+02:00",
+            "2023-06-01 10:20",
+            "2023/06/01",
+            "+2023-06-1",
+            "20230601",
+            "",
+            "2023-06-0x",
+        ] {
+            let chrono = DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d")
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map(|t| t.and_utc())
+                });
+            assert_eq!(parse_date(s), chrono, "{s}");
+        }
+        assert!(parse_date("2023-06-01").is_some());
     }
 
     #[test]

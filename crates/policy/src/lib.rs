@@ -7,6 +7,10 @@
 //!   `portcullis policy describe`) and compile it; [`Error::Invalid`] lists every problem with its rule.
 //! - [`Bundle::evaluate`] runs it on an [`ImageInput`] with anchore-engine's semantics (see the `eval` module
 //!   notes on [`EvalOptions`]); [`report`] renders the Anchore evaluation table as text or JSON.
+//! - Admission-time speed: [`Bundle::decide`] gives the final action without the table;
+//!   [`Bundle::evaluate_table`] gives the whole table as an [`Evaluation`] that borrows the bundle and the
+//!   input (check outputs rendered when read), and [`Evaluation::into_verdict`] turns it into the owned
+//!   [`Verdict`] that [`Bundle::evaluate`] returns. Figures: `benches/README.md`.
 //! - A trigger whose data the analyser does not collect (or that the input does not carry) never passes
 //!   silently: it is listed in [`Verdict::not_evaluated`] with the reason. It does not change the final
 //!   action — a caller that must fail closed can treat a non-empty `not_evaluated` as a failure.
@@ -27,7 +31,7 @@ pub use bundle::{Bundle, BundleDoc, Problem};
 pub use cap::{CapDecision, CapSet, ScanStatus};
 /// The `chrono` this API's times use (so callers need not depend on it themselves).
 pub use chrono;
-pub use eval::{Decision, EvalOptions, ImageInput};
+pub use eval::{Decision, EvalOptions, Evaluation, ImageInput, TableRow};
 
 /// Errors of the policy stage.
 #[derive(Debug, thiserror::Error)]
