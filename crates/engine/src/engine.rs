@@ -794,6 +794,8 @@ impl Engine {
 
     async fn worker_loop(self: Arc<Self>, n: usize, mut shutdown: watch::Receiver<bool>) {
         let worker = format!("{}/{n}", self.config.replica_id);
+        // Consecutive failed claims: logged once, then retried with a growing pause (store down).
+        let mut failures: u32 = 0;
         while !*shutdown.borrow() {
             let (s, w, lease, limits) = (
                 self.store.clone(),
@@ -802,6 +804,14 @@ impl Engine {
                 self.config.rate_limits.clone(),
             );
             let claim = blocking(move || Ok(s.claim(&w, lease, &limits)?)).await;
+            if claim.is_ok() && failures > 0 {
+                tracing::info!(
+                    worker,
+                    failures,
+                    "claiming from the analysis queue works again"
+                );
+                failures = 0;
+            }
             match claim {
                 Ok(Some(c)) => self.process(c).await,
                 Ok(None) => {
@@ -811,8 +821,18 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "claiming from the analysis queue failed");
-                    tokio::time::sleep(self.config.poll).await;
+                    if failures == 0 {
+                        tracing::error!(worker, error = %e, "claiming from the analysis queue failed; retrying with backoff");
+                    } else {
+                        tracing::debug!(worker, error = %e, "claiming from the analysis queue failed again");
+                    }
+                    failures = failures.saturating_add(1);
+                    let pause = (self.config.poll * 2u32.saturating_pow(failures.min(6)))
+                        .min(Duration::from_secs(30));
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = shutdown.changed() => {}
+                    }
                 }
             }
         }

@@ -172,6 +172,7 @@ impl EngineVerdicts {
             // (bounded), and a few times for other failures (a registry not reachable yet, credentials from
             // a pull secret still on their way).
             let mut pending: Vec<(String, String, u32)> = Vec::new();
+            let mut refresh_failures: u64 = 0;
             loop {
                 let mut batch = std::mem::take(&mut pending);
                 while let Ok((pull, requestor)) = rx.try_recv() {
@@ -202,8 +203,21 @@ impl EngineVerdicts {
                     }
                 }
                 let t = this.clone();
-                if let Err(e) = blocking(move || t.refresh()).await {
-                    tracing::error!(error = %e, "refreshing admission verdicts failed; answering from the cached snapshot");
+                match blocking(move || t.refresh()).await {
+                    Ok(()) if refresh_failures > 0 => {
+                        tracing::info!(
+                            refresh_failures,
+                            "refreshing admission verdicts works again"
+                        );
+                        refresh_failures = 0;
+                    }
+                    Ok(()) => {}
+                    Err(e) => {
+                        if refresh_failures == 0 {
+                            tracing::error!(error = %e, "refreshing admission verdicts failed; answering from the cached snapshot");
+                        }
+                        refresh_failures += 1;
+                    }
                 }
                 // Ready once the first refresh was tried: with the store down, admission still answers (from
                 // an empty cache, by each mode's unknown-image rule) rather than leaving the webhook without

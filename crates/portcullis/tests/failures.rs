@@ -178,3 +178,88 @@ fn serve_starts_with_an_unusable_vulnerability_database() {
             .starts_with(b"this is not a SQLite")
     );
 }
+
+#[test]
+fn serve_starts_with_its_sqlite_file_locked_and_opens_it_when_released() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store.db");
+    // Another process holds an exclusive lock on the store file (a backup tool, a stuck sqlite3 shell) until
+    // its standard input closes.
+    let mut locker = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('PRAGMA locking_mode=EXCLUSIVE')\n\
+             c.execute('BEGIN EXCLUSIVE')\n\
+             c.execute('CREATE TABLE IF NOT EXISTS held(a)')\n\
+             print('locked', flush=True)\n\
+             sys.stdin.read()\n\
+             c.execute('COMMIT')\n\
+             c.close()\n",
+        )
+        .arg(&store)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 holds the SQLite lock");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(locker.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--store",
+            store.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let answer = validate(&http, port, &review_with(PINNED, "uid-locked"));
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    let env = [
+        ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
+        ("PORTCULLIS_TOKEN", TOKEN.to_string()),
+        ("PORTCULLIS_DATA_DIR", data.display().to_string()),
+    ];
+    let (code, _, err) = cli(&env, &["system", "status"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("unavailable") && err.contains("locked"),
+        "{err}"
+    );
+
+    // The lock is released: the store opens (and is migrated) without a restart.
+    drop(locker.stdin.take());
+    locker.wait().unwrap();
+    let t = Instant::now();
+    loop {
+        let (code, out, _) = cli(&env, &["system", "status", "--json"]);
+        if code == 0 {
+            assert!(out.contains("sqlite"), "{out}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the store never opened:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
