@@ -143,7 +143,11 @@ pub fn copyright_licenses(text: &str) -> Vec<String> {
 }
 
 /// Catalogues every dpkg database in the view.
-pub fn catalog(fs: &FsView, distro: Option<&Distro>) -> Result<Vec<Package>, Error> {
+pub fn catalog(
+    fs: &FsView,
+    distro: Option<&Distro>,
+    problems: &mut Vec<crate::Problem>,
+) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
     for status in STATUS_FILES {
         if !fsutil::is_kept_file(fs, status) {
@@ -152,7 +156,15 @@ pub fn catalog(fs: &FsView, distro: Option<&Distro>) -> Result<Vec<Package>, Err
         let text = fsutil::read_text(fs, status)?;
         let status_layer = fsutil::layer_of(fs, status);
         for st in parse_control(status, &text)? {
-            if let Some(p) = package(fs, distro, status, &st, status_layer.clone(), false)? {
+            if let Some(p) = package(
+                fs,
+                distro,
+                status,
+                &st,
+                status_layer.clone(),
+                false,
+                problems,
+            )? {
                 out.push(p);
             }
         }
@@ -166,7 +178,7 @@ pub fn catalog(fs: &FsView, distro: Option<&Distro>) -> Result<Vec<Package>, Err
             let text = fsutil::read_text(fs, f)?;
             let layer = fsutil::layer_of(fs, f);
             for st in parse_control(f, &text)? {
-                if let Some(p) = package(fs, distro, f, &st, layer.clone(), true)? {
+                if let Some(p) = package(fs, distro, f, &st, layer.clone(), true, problems)? {
                     out.push(p);
                 }
             }
@@ -182,23 +194,35 @@ fn package(
     st: &Stanza,
     layer: Option<String>,
     distroless: bool,
+    problems: &mut Vec<crate::Problem>,
 ) -> Result<Option<Package>, Error> {
     if !is_present(st.get("Status")) {
         return Ok(None);
     }
-    // A stanza without a package name identifies nothing (syft's fixtures have one); say so and go on.
+    // A stanza without a package name identifies nothing (syft's fixtures have one); report it and go on.
     let Some(name) = st.get("Package").filter(|s| !s.is_empty()) else {
-        tracing::warn!(
+        problems.push(crate::Problem::new(
+            fs,
+            "dpkg",
             path,
-            line = st.line,
-            "dpkg stanza without a Package name skipped"
-        );
+            None,
+            format!("stanza at line {} has no Package name; skipped", st.line),
+        ));
         return Ok(None);
     };
-    // A package without a version is kept (with an empty version) rather than lost.
+    // A package without a version is kept (with an empty version) rather than lost, and reported.
     let version = st.get("Version").unwrap_or_default();
     if version.is_empty() {
-        tracing::warn!(path, package = name, "dpkg package without a Version");
+        problems.push(crate::Problem::new(
+            fs,
+            "dpkg",
+            path,
+            None,
+            format!(
+                "package {name} (line {}) has no Version; kept with an empty version",
+                st.line
+            ),
+        ));
     }
     let arch = st.get("Architecture").map(str::to_string);
     let (source_name, source_version) = match st.get("Source") {
@@ -306,8 +330,16 @@ mod tests {
     #[test]
     fn full_status_with_source_version_and_purl() {
         let fs = view_of(&syft("pkg/cataloger/debian/testdata/image-dpkg"));
-        let pkgs = catalog(&fs, Some(&debian12())).unwrap();
+        let mut problems = Vec::new();
+        let pkgs = catalog(&fs, Some(&debian12()), &mut problems).unwrap();
         assert_eq!(pkgs.len(), 1, "{pkgs:#?}");
+        // The fixture also has a stanza without a name: reported, not guessed.
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "/var/lib/dpkg/status");
+        assert_eq!(
+            problems[0].message,
+            "stanza at line 1 has no Package name; skipped"
+        );
         let p = &pkgs[0];
         assert_eq!(p.name, "libpam-runtime");
         assert_eq!(p.version, "1.1.8-3.6");
@@ -324,7 +356,7 @@ mod tests {
     #[test]
     fn distroless_status_d_with_md5sums_files() {
         let fs = view_of(&syft("pkg/cataloger/debian/testdata/image-distroless-deb"));
-        let pkgs = catalog(&fs, Some(&debian12())).unwrap();
+        let pkgs = catalog(&fs, Some(&debian12()), &mut Vec::new()).unwrap();
         assert_eq!(pkgs.len(), 1);
         let p = &pkgs[0];
         assert_eq!(p.name, "libsqlite3-0");
@@ -357,13 +389,30 @@ mod tests {
             err.contains("/var/lib/dpkg/status.d/corrupt") && err.contains("line"),
             "{err}"
         );
-        // `Package:` with no value: parsed, then skipped by `package` (see below).
+        // `Package:` with no value: parsed, then skipped by `package` and reported as a problem.
         let empty = parse_control("empty", &read("empty")).unwrap();
         assert_eq!(empty.len(), 1);
+        let mut problems = Vec::new();
         assert!(
-            package(&FsView::default(), None, "empty", &empty[0], None, true)
-                .unwrap()
-                .is_none()
+            package(
+                &FsView::default(),
+                None,
+                "empty",
+                &empty[0],
+                None,
+                true,
+                &mut problems
+            )
+            .unwrap()
+            .is_none()
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].cataloger, "dpkg");
+        assert_eq!(problems[0].path, "empty");
+        assert!(
+            problems[0].message.contains("has no Package name"),
+            "{}",
+            problems[0].message
         );
         // A removed package (deinstall / config-files) is not reported.
         let deinstall = parse_control("deinstall", &read("deinstall")).unwrap();
@@ -386,7 +435,7 @@ mod tests {
         let pkgs: Vec<Package> = parse_control("m", &text)
             .unwrap()
             .iter()
-            .filter_map(|st| package(&fs, None, "m", st, None, true).unwrap())
+            .filter_map(|st| package(&fs, None, "m", st, None, true, &mut Vec::new()).unwrap())
             .collect();
         let names: Vec<(&str, &str)> = pkgs
             .iter()

@@ -185,7 +185,7 @@ pub struct Problem {
     pub layer: Option<String>,
     /// Index of that layer, base = 0 (`None` for directory sources).
     pub layer_index: Option<usize>,
-    /// The cataloger that met it: `python`, `npm`, `java`, `binary`, `gem`, `php`, `dotnet`.
+    /// The cataloger that met it: `dpkg`, `python`, `npm`, `java`, `binary`, `gem`, `php`, `dotnet`.
     pub cataloger: String,
     /// What is wrong with the file.
     pub message: String,
@@ -317,10 +317,10 @@ fn catalog_inner(
 ) -> Result<Sbom, Error> {
     let distro = distro::detect_distro(fs)?;
     let mut packages = Vec::new();
-    packages.extend(dpkg::catalog(fs, distro.as_ref())?);
+    let mut problems = Vec::new();
+    packages.extend(dpkg::catalog(fs, distro.as_ref(), &mut problems)?);
     packages.extend(apk::catalog(fs, distro.as_ref())?);
     packages.extend(rpm::catalog(fs, distro.as_ref())?);
-    let mut problems = Vec::new();
     packages.extend(lang::catalog(fs, &mut problems)?);
     sort_packages(&mut packages);
     let special_files = fs
