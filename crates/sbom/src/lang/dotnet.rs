@@ -2,7 +2,7 @@
 
 use portcullis_image::FsView;
 
-use super::problem;
+use super::read_parsed;
 use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 /// True for the files this cataloger reads.
@@ -32,23 +32,8 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
     let mut out = Vec::new();
     let files: Vec<&str> = fsutil::kept_files(fs, wanted).collect();
     for path in files {
-        let list = match fsutil::read_text(fs, path).map(|t| parse_deps(&t)) {
-            Ok(Ok(l)) => l,
-            Ok(Err(e)) => {
-                problem(
-                    problems,
-                    fs,
-                    "dotnet",
-                    path,
-                    None,
-                    format!("malformed .deps.json: {e}"),
-                );
-                continue;
-            }
-            Err(e) => {
-                problem(problems, fs, "dotnet", path, None, e);
-                continue;
-            }
+        let Some(list) = read_parsed(fs, problems, "dotnet", path, ".deps.json", parse_deps) else {
+            continue;
         };
         for (name, version) in list {
             out.push(Package {

@@ -65,6 +65,38 @@ pub(crate) fn problem(
     problems.push(p);
 }
 
+/// Reads the text file at `path` and parses it with `parse`; an unreadable file or a parse error (`what`
+/// names the format, e.g. `composer installed.json`) becomes a [`Problem`] and `None`.
+pub(crate) fn read_parsed<T, E: std::fmt::Display>(
+    fs: &FsView,
+    problems: &mut Vec<Problem>,
+    cataloger: &str,
+    path: &str,
+    what: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Option<T> {
+    match crate::fsutil::read_text(fs, path) {
+        Ok(text) => match parse(&text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                problem(
+                    problems,
+                    fs,
+                    cataloger,
+                    path,
+                    None,
+                    format!("malformed {what}: {e}"),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            problem(problems, fs, cataloger, path, None, e);
+            None
+        }
+    }
+}
+
 /// Licence names from a JSON value that is a string, `{ "type": … }`, or an array of either.
 pub(crate) fn json_licenses(v: Option<&serde_json::Value>) -> Vec<String> {
     use serde_json::Value;

@@ -3,7 +3,7 @@
 
 use portcullis_image::FsView;
 
-use super::{json_licenses, parent, problem};
+use super::{json_licenses, parent, problem, read_parsed};
 use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 /// True for the files this cataloger reads.
@@ -129,21 +129,11 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
         )) {
             continue;
         }
-        match fsutil::read_text(fs, path).map(|t| parse_lock(&t)) {
-            Ok(Ok(list)) => {
-                for (n, v, l) in list {
-                    out.push(package(&n, &v, l, path, fs));
-                }
+        if let Some(list) = read_parsed(fs, problems, "npm", path, "package-lock.json", parse_lock)
+        {
+            for (n, v, l) in list {
+                out.push(package(&n, &v, l, path, fs));
             }
-            Ok(Err(e)) => problem(
-                problems,
-                fs,
-                "npm",
-                path,
-                None,
-                format!("malformed package-lock.json: {e}"),
-            ),
-            Err(e) => problem(problems, fs, "npm", path, None, e),
         }
     }
     Ok(out)

@@ -2,7 +2,7 @@
 
 use portcullis_image::FsView;
 
-use super::{json_licenses, problem};
+use super::{json_licenses, read_parsed};
 use crate::{Error, Package, PackageType, Problem, fsutil, purl::purl};
 
 /// True for the files this cataloger reads.
@@ -42,23 +42,15 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
     let mut out = Vec::new();
     let files: Vec<&str> = fsutil::kept_files(fs, wanted).collect();
     for path in files {
-        let list = match fsutil::read_text(fs, path).map(|t| parse_installed(&t)) {
-            Ok(Ok(l)) => l,
-            Ok(Err(e)) => {
-                problem(
-                    problems,
-                    fs,
-                    "php",
-                    path,
-                    None,
-                    format!("malformed composer installed.json: {e}"),
-                );
-                continue;
-            }
-            Err(e) => {
-                problem(problems, fs, "php", path, None, e);
-                continue;
-            }
+        let Some(list) = read_parsed(
+            fs,
+            problems,
+            "php",
+            path,
+            "composer installed.json",
+            parse_installed,
+        ) else {
+            continue;
         };
         for (name, version, licenses) in list {
             let (ns, n) = name.split_once('/').unwrap_or(("", &name));
