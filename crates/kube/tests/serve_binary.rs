@@ -158,6 +158,29 @@ fn kubectl_until(cluster: &Cluster, args: &[&str], ok: impl Fn(&str) -> bool) ->
     }
 }
 
+/// Registers the validating webhook by URL (`https://127.0.0.1:port`, trusting `ca_pem`), failurePolicy Fail,
+/// with kube-system and portcullis excluded.
+fn register_webhook(cluster: &Cluster, dir: &std::path::Path, port: u16, ca_pem: &str) {
+    let yaml = portcullis_server::webhook::render(&portcullis_server::webhook::WebhookOptions {
+        name: "portcullis".into(),
+        namespace: "portcullis".into(),
+        service: "portcullis".into(),
+        port: 443,
+        url: Some(format!("https://127.0.0.1:{port}")),
+        ca_bundle_pem: ca_pem.to_string(),
+        timeout_seconds: 10,
+        failure_policy: "Fail".into(),
+        exclude_namespaces: vec!["kube-system".into(), "portcullis".into()],
+        mutating: false,
+    })
+    .unwrap();
+    let wh = dir.join("webhooks.yaml");
+    std::fs::write(&wh, yaml).unwrap();
+    cluster
+        .kubectl(&["apply", "-f", wh.to_str().unwrap()])
+        .expect("register webhooks");
+}
+
 fn create_pod(cluster: &Cluster, ns: &str, name: &str, image: &str) -> Result<String, String> {
     let f = cluster.dir().join(format!("{ns}-{name}.yaml"));
     std::fs::write(
@@ -267,24 +290,7 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let yaml = portcullis_server::webhook::render(&portcullis_server::webhook::WebhookOptions {
-        name: "portcullis".into(),
-        namespace: "portcullis".into(),
-        service: "portcullis".into(),
-        port: 443,
-        url: Some(format!("https://127.0.0.1:{port}")),
-        ca_bundle_pem: b.ca_cert_pem.clone(),
-        timeout_seconds: 5,
-        failure_policy: "Fail".into(),
-        exclude_namespaces: vec!["kube-system".into(), "portcullis".into()],
-        mutating: false,
-    })
-    .unwrap();
-    let wh = dir.path().join("webhooks.yaml");
-    std::fs::write(&wh, yaml).unwrap();
-    cluster
-        .kubectl(&["apply", "-f", wh.to_str().unwrap()])
-        .expect("register webhooks");
+    register_webhook(&cluster, dir.path(), port, &b.ca_cert_pem);
 
     // Policy mode.
     create_pod(&cluster, "prod", "good", GOOD).expect("passing image admitted");
@@ -522,24 +528,7 @@ async fn pull_secrets_of_the_workload_are_used_to_analyse_its_images() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let ca_pem = std::fs::read_to_string(&ca).unwrap();
-    let yaml = portcullis_server::webhook::render(&portcullis_server::webhook::WebhookOptions {
-        name: "portcullis".into(),
-        namespace: "portcullis".into(),
-        service: "portcullis".into(),
-        port: 443,
-        url: Some(format!("https://127.0.0.1:{port}")),
-        ca_bundle_pem: ca_pem.clone(),
-        timeout_seconds: 10,
-        failure_policy: "Fail".into(),
-        exclude_namespaces: vec!["kube-system".into()],
-        mutating: false,
-    })
-    .unwrap();
-    let wh = tmp.path().join("webhooks.yaml");
-    std::fs::write(&wh, yaml).unwrap();
-    cluster
-        .kubectl(&["apply", "-f", wh.to_str().unwrap()])
-        .expect("register webhooks");
+    register_webhook(&cluster, tmp.path(), port, &ca_pem);
 
     let pod = |ns: &str, name: &str, image: &str| {
         let f = tmp.path().join(format!("{ns}-{name}.yaml"));

@@ -29,6 +29,83 @@ fn review_with(image: &str, uid: &str) -> serde_json::Value {
     review
 }
 
+/// `portcullis serve` in a temp dir with an admission config of `mode` and `args`, ready to answer.
+struct Started {
+    _serve: Serve,
+    http: reqwest::blocking::Client,
+    port: u16,
+    log: std::path::PathBuf,
+    /// Environment for the engine client commands.
+    env: [(&'static str, String); 3],
+}
+
+impl Started {
+    fn new(tmp: &std::path::Path, mode: &str, args: &[&str]) -> Started {
+        let data = tmp.join("data");
+        let log = tmp.join("serve.log");
+        let config = tmp.join("admission.yaml");
+        std::fs::write(
+            &config,
+            format!("default: {{ mode: {mode}, policy: default }}\n"),
+        )
+        .unwrap();
+        let port = free_port().unwrap();
+        let mut all = args.to_vec();
+        all.extend(["-c", config.to_str().unwrap()]);
+        let serve = Serve::start(
+            port,
+            &data,
+            &log,
+            &all,
+            &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+        );
+        let http = https_client(&data);
+        wait_ready(&http, port, &log);
+        Started {
+            _serve: serve,
+            http,
+            port,
+            env: [
+                ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
+                ("PORTCULLIS_TOKEN", TOKEN.to_string()),
+                ("PORTCULLIS_DATA_DIR", data.display().to_string()),
+            ],
+            log,
+        }
+    }
+
+    fn validate(&self, image: &str, uid: &str) -> serde_json::Value {
+        validate(&self.http, self.port, &review_with(image, uid))
+    }
+
+    /// `portcullis system status`: (exit code, stdout, stderr).
+    fn status(&self, json: bool) -> (i32, String, String) {
+        let args: &[&str] = if json {
+            &["system", "status", "--json"]
+        } else {
+            &["system", "status"]
+        };
+        cli(&self.env, args)
+    }
+
+    /// Waits (60 s) until `system status --json` succeeds, i.e. the store is open; returns its output.
+    fn wait_store_open(&self) -> String {
+        let t = Instant::now();
+        loop {
+            let (code, out, _) = self.status(true);
+            if code == 0 {
+                return out;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the store never opened:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
 #[test]
 fn serve_starts_with_postgresql_down_and_catches_up_when_it_returns() {
     let pg = PgServer::start().expect("PostgreSQL (scripts/setup.d/60-store.sh)");
@@ -36,21 +113,8 @@ fn serve_starts_with_postgresql_down_and_catches_up_when_it_returns() {
     pg.stop().unwrap();
 
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let log = tmp.path().join("serve.log");
-    let config = tmp.path().join("admission.yaml");
-    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
-    let port = free_port().unwrap();
     let started = Instant::now();
-    let _serve = Serve::start(
-        port,
-        &data,
-        &log,
-        &["--store", &url, "-c", config.to_str().unwrap()],
-        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
-    );
-    let http = https_client(&data);
-    wait_ready(&http, port, &log);
+    let s = Started::new(tmp.path(), "policy", &["--store", &url]);
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "serve must not wait for the database"
@@ -58,7 +122,7 @@ fn serve_starts_with_postgresql_down_and_catches_up_when_it_returns() {
 
     // The webhook answers by the mode's unknown-image rule, fast, and says why.
     let t = Instant::now();
-    let answer = validate(&http, port, &review_with(PINNED, "uid-down-1"));
+    let answer = s.validate(PINNED, "uid-down-1");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     let resp = &answer["response"];
     assert_eq!(resp["uid"], "uid-down-1");
@@ -69,12 +133,7 @@ fn serve_starts_with_postgresql_down_and_catches_up_when_it_returns() {
         "{msg}"
     );
     // The engine API says the store is unavailable (503), naming it without the password.
-    let env = [
-        ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
-        ("PORTCULLIS_TOKEN", TOKEN.to_string()),
-        ("PORTCULLIS_DATA_DIR", data.display().to_string()),
-    ];
-    let (code, out, err) = cli(&env, &["system", "status"]);
+    let (code, out, err) = s.status(false);
     assert_ne!(code, 0, "{out}");
     assert!(
         err.contains("unavailable") && err.contains("127.0.0.1"),
@@ -83,34 +142,18 @@ fn serve_starts_with_postgresql_down_and_catches_up_when_it_returns() {
 
     // PostgreSQL comes back: the store opens, and the queued image and the recorded decision are not lost.
     pg.resume().unwrap();
-    let t = Instant::now();
-    loop {
-        let (code, out, _) = cli(&env, &["system", "status", "--json"]);
-        if code == 0 {
-            assert!(out.contains("postgres"), "{out}");
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the store never reopened:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let t = Instant::now();
-    loop {
-        let images: serde_json::Value = http
-            .get(format!("https://localhost:{port}/v1/images"))
+    assert!(s.wait_store_open().contains("postgres"));
+    let get = |path: &str| -> serde_json::Value {
+        s.http
+            .get(format!("https://localhost:{}{path}", s.port))
             .bearer_auth(TOKEN)
             .send()
             .and_then(|r| r.json())
-            .unwrap();
-        let decisions: serde_json::Value = http
-            .get(format!("https://localhost:{port}/v1/decisions"))
-            .bearer_auth(TOKEN)
-            .send()
-            .and_then(|r| r.json())
-            .unwrap();
+            .unwrap()
+    };
+    let t = Instant::now();
+    loop {
+        let (images, decisions) = (get("/v1/images"), get("/v1/decisions"));
         let queued = images.to_string().contains("4cb2b9019f1757be");
         let recorded = decisions.to_string().contains("uid-down-1");
         if queued && recorded {
@@ -127,32 +170,18 @@ fn serve_starts_with_postgresql_down_and_catches_up_when_it_returns() {
 #[test]
 fn serve_starts_with_an_unusable_vulnerability_database() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let log = tmp.path().join("serve.log");
     let vuln_db = tmp.path().join("vuln.db");
     std::fs::write(
         &vuln_db,
         b"this is not a SQLite database, it was truncated by a bad copy\n",
     )
     .unwrap();
-    let config = tmp.path().join("admission.yaml");
-    std::fs::write(&config, "default: { mode: passive, policy: default }\n").unwrap();
-    let port = free_port().unwrap();
-    let _serve = Serve::start(
-        port,
-        &data,
-        &log,
-        &[
-            "--vuln-db",
-            vuln_db.to_str().unwrap(),
-            "-c",
-            config.to_str().unwrap(),
-        ],
-        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    let s = Started::new(
+        tmp.path(),
+        "passive",
+        &["--vuln-db", vuln_db.to_str().unwrap()],
     );
-    let http = https_client(&data);
-    wait_ready(&http, port, &log);
-    let stderr = std::fs::read_to_string(&log).unwrap();
+    let stderr = std::fs::read_to_string(&s.log).unwrap();
     assert!(
         stderr.contains("WARNING: vulnerability database")
             && stderr.contains(vuln_db.to_str().unwrap())
@@ -160,14 +189,9 @@ fn serve_starts_with_an_unusable_vulnerability_database() {
         "{stderr}"
     );
     // Passive mode admits and queues; the engine reports it runs without a matcher.
-    let answer = validate(&http, port, &review_with(PINNED, "uid-novuln"));
+    let answer = s.validate(PINNED, "uid-novuln");
     assert_eq!(answer["response"]["allowed"], true, "{answer}");
-    let env = [
-        ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
-        ("PORTCULLIS_TOKEN", TOKEN.to_string()),
-        ("PORTCULLIS_DATA_DIR", data.display().to_string()),
-    ];
-    let (code, out, err) = cli(&env, &["system", "status", "--json"]);
+    let (code, out, err) = s.status(true);
     assert_eq!(code, 0, "{err}");
     let status: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(status["stages"]["matcher"], false, "{status}");
@@ -212,33 +236,10 @@ fn serve_starts_with_its_sqlite_file_locked_and_opens_it_when_released() {
     .unwrap();
     assert_eq!(line.trim(), "locked");
 
-    let data = tmp.path().join("data");
-    let log = tmp.path().join("serve.log");
-    let config = tmp.path().join("admission.yaml");
-    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
-    let port = free_port().unwrap();
-    let _serve = Serve::start(
-        port,
-        &data,
-        &log,
-        &[
-            "--store",
-            store.to_str().unwrap(),
-            "-c",
-            config.to_str().unwrap(),
-        ],
-        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
-    );
-    let http = https_client(&data);
-    wait_ready(&http, port, &log);
-    let answer = validate(&http, port, &review_with(PINNED, "uid-locked"));
+    let s = Started::new(tmp.path(), "policy", &["--store", store.to_str().unwrap()]);
+    let answer = s.validate(PINNED, "uid-locked");
     assert_eq!(answer["response"]["allowed"], false, "{answer}");
-    let env = [
-        ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
-        ("PORTCULLIS_TOKEN", TOKEN.to_string()),
-        ("PORTCULLIS_DATA_DIR", data.display().to_string()),
-    ];
-    let (code, _, err) = cli(&env, &["system", "status"]);
+    let (code, _, err) = s.status(false);
     assert_ne!(code, 0);
     assert!(
         err.contains("unavailable") && err.contains("locked"),
@@ -248,18 +249,5 @@ fn serve_starts_with_its_sqlite_file_locked_and_opens_it_when_released() {
     // The lock is released: the store opens (and is migrated) without a restart.
     drop(locker.stdin.take());
     locker.wait().unwrap();
-    let t = Instant::now();
-    loop {
-        let (code, out, _) = cli(&env, &["system", "status", "--json"]);
-        if code == 0 {
-            assert!(out.contains("sqlite"), "{out}");
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "the store never opened:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    assert!(s.wait_store_open().contains("sqlite"));
 }
