@@ -129,15 +129,19 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
         let mut files = Vec::new();
         if let Some(dir) = info_dir {
             let record = format!("{dir}/RECORD");
-            if fsutil::is_kept_file(fs, &record)
-                && let Ok(r) = fsutil::read_text(fs, &record)
-            {
-                let site = parent(dir);
-                for line in r.lines() {
-                    let Some(rel) = record_path(line) else {
-                        continue;
-                    };
-                    files.push(crate::fsutil::normalise(&format!("{site}/{rel}")));
+            if fsutil::is_kept_file(fs, &record) {
+                match fsutil::read_text(fs, &record) {
+                    Ok(r) => {
+                        let site = parent(dir);
+                        for line in r.lines() {
+                            let Some(rel) = record_path(line) else {
+                                continue;
+                            };
+                            files.push(crate::fsutil::normalise(&format!("{site}/{rel}")));
+                        }
+                    }
+                    // The package is kept (from METADATA), without its file list; say why.
+                    Err(e) => problem(problems, fs, "python", &record, None, e),
                 }
             }
         }
@@ -175,6 +179,38 @@ fn record_path(line: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::fsutil::testutil::{syft, view_of};
+
+    #[test]
+    fn an_unreadable_record_is_a_problem_and_the_package_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = dir
+            .path()
+            .join("usr/lib/python3/site-packages/foo-1.0.dist-info");
+        std::fs::create_dir_all(&info).unwrap();
+        std::fs::write(
+            info.join("METADATA"),
+            "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n",
+        )
+        .unwrap();
+        std::fs::write(info.join("RECORD"), "foo/__init__.py,,\n").unwrap();
+        let fs = view_of(dir.path());
+        // The file disappears between listing and reading (a fault that cannot be caused otherwise here).
+        std::fs::remove_file(info.join("RECORD")).unwrap();
+        let mut problems = Vec::new();
+        let pkgs = catalog(&fs, &mut problems).unwrap();
+        assert_eq!(pkgs.len(), 1, "{pkgs:?}");
+        assert_eq!(
+            (pkgs[0].name.as_str(), pkgs[0].version.as_str()),
+            ("foo", "1.0")
+        );
+        assert!(pkgs[0].files.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].path,
+            "/usr/lib/python3/site-packages/foo-1.0.dist-info/RECORD"
+        );
+        assert_eq!(problems[0].cataloger, "python");
+    }
 
     #[test]
     fn syft_site_packages_fixtures() {
