@@ -133,9 +133,19 @@ pub fn evaluator_validation(spec: &ContainerAdmissionPolicySpec) -> Vec<String> 
 #[derive(Clone, Default)]
 pub struct PolicySet {
     inner: Arc<RwLock<(u64, Vec<ContainerAdmissionPolicy>)>>,
+    /// Where each change is put in force, compiled (the webhook's policies).
+    sink: Option<portcullis_admission::AdmissionPolicies>,
 }
 
 impl PolicySet {
+    /// A set that also compiles every change into `sink`, which the admission path reads.
+    pub fn feeding(sink: portcullis_admission::AdmissionPolicies) -> Self {
+        PolicySet {
+            sink: Some(sink),
+            ..Default::default()
+        }
+    }
+
     /// Valid policies ordered by `order` (missing = last) then name.
     pub fn snapshot(&self) -> Vec<ContainerAdmissionPolicy> {
         self.inner.read().map(|g| g.1.clone()).unwrap_or_default()
@@ -163,11 +173,25 @@ impl PolicySet {
             oa.total_cmp(&ob)
                 .then_with(|| a.name_any().cmp(&b.name_any()))
         });
-        if let Ok(mut g) = self.inner.write()
-            && g.1 != policies
-        {
-            g.0 += 1;
-            g.1 = policies;
+        let changed = match self.inner.write() {
+            Ok(mut g) if g.1 != policies => {
+                g.0 += 1;
+                g.1 = policies;
+                true
+            }
+            _ => false,
+        };
+        if let Some(sink) = self.sink.as_ref().filter(|_| changed) {
+            match self.compile() {
+                Ok(compiled) => {
+                    tracing::info!(
+                        policies = compiled.len(),
+                        "ContainerAdmissionPolicies in force"
+                    );
+                    sink.replace(compiled);
+                }
+                Err(e) => tracing::error!(error = %e, "ContainerAdmissionPolicies do not compile"),
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::audit::{NamespaceCache, audit_pods, write_audit_reports};
 use crate::cap::{PolicySet, watch_policies};
 use crate::crd::ReportScope;
 use crate::leader::LeaderElector;
-use crate::report::{DenialEvents, ImageOutcome, apply_report, build_report, report_name};
+use crate::report::{DenialEvents, ImageOutcome, apply_report, build_report};
 use crate::settings::KubeSettings;
 
 /// Decisions waiting for their Kubernetes side effects.
@@ -68,6 +68,8 @@ struct Recorded {
 struct KubeVerdicts {
     inner: Arc<dyn ImageVerdicts>,
     tx: mpsc::Sender<Recorded>,
+    /// Whether any side effect is on (reports, events, pull secrets); if not, nothing is copied or sent.
+    wanted: bool,
 }
 
 impl ImageVerdicts for KubeVerdicts {
@@ -85,7 +87,10 @@ impl ImageVerdicts for KubeVerdicts {
     }
     fn record(&self, review: &Review, decision: &Decision) {
         self.inner.record(review, decision);
-        if decision.skipped.is_some() || decision.endpoint != Endpoint::Validate || decision.dry_run
+        if !self.wanted
+            || decision.skipped.is_some()
+            || decision.endpoint != Endpoint::Validate
+            || decision.dry_run
         {
             return;
         }
@@ -110,7 +115,7 @@ pub fn start(
     tokio::spawn(watch_namespaces);
 
     let policies = AdmissionPolicies::default();
-    let set = PolicySet::default();
+    let set = PolicySet::feeding(policies.clone());
     {
         let (client, set) = (client.clone(), set.clone());
         tokio::spawn(async move {
@@ -119,31 +124,6 @@ pub fn start(
                     tracing::warn!(error = %e, "ContainerAdmissionPolicy watch ended; restarting");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-    }
-    {
-        let (set, policies) = (set.clone(), policies.clone());
-        tokio::spawn(async move {
-            let mut seen = 0;
-            loop {
-                let generation = set.generation();
-                if generation != seen {
-                    match set.compile() {
-                        Ok(compiled) => {
-                            tracing::info!(
-                                policies = compiled.len(),
-                                "ContainerAdmissionPolicies in force"
-                            );
-                            policies.replace(compiled);
-                            seen = generation;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "ContainerAdmissionPolicies do not compile")
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });
     }
@@ -201,6 +181,7 @@ pub fn start(
         });
     }
 
+    let wanted = opts.settings.reports || opts.settings.events || opts.learn_credentials.is_some();
     let (tx, rx) = mpsc::channel(QUEUE);
     tokio::spawn(side_effects(
         client,
@@ -213,7 +194,7 @@ pub fn start(
     Integration {
         namespaces: crate::audit::namespace_lookup(cache),
         policies,
-        verdicts: Arc::new(KubeVerdicts { inner, tx }),
+        verdicts: Arc::new(KubeVerdicts { inner, tx, wanted }),
         leading,
     }
 }
@@ -333,20 +314,19 @@ async fn side_effects(
                 name: name.clone(),
                 uid: None,
             };
+            // build_report names the report and sets its namespace and labels; add what admission knows.
             let mut report = build_report(scope, &outcomes, &now());
-            report.metadata.name = Some(report_name(&req.kind.kind, &name));
-            report.metadata.namespace = Some(ns.clone());
-            report.metadata.labels = Some(BTreeMap::from([
-                (
-                    "app.kubernetes.io/managed-by".to_string(),
-                    "portcullis".to_string(),
-                ),
-                ("portcullis.dev/source".to_string(), "admission".to_string()),
-                (
-                    "portcullis.dev/allowed".to_string(),
-                    decision.allowed.to_string(),
-                ),
-            ]));
+            report
+                .metadata
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .extend([
+                    ("portcullis.dev/source".to_string(), "admission".to_string()),
+                    (
+                        "portcullis.dev/allowed".to_string(),
+                        decision.allowed.to_string(),
+                    ),
+                ]);
             if let Err(e) = apply_report(&client, &report).await {
                 tracing::warn!(error = %e, "writing the ImageReport failed");
             }
