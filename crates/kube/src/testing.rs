@@ -276,8 +276,23 @@ fn kubeconfig_text(server: &str, ca: &Path, cert: &Path, key: &Path) -> String {
 
 impl Cluster {
     /// Starts etcd, kube-apiserver and (if asked) kube-controller-manager, and waits until the API
-    /// server reports ready.
+    /// server reports ready. The ports are picked free just before use; when one is taken in between (by
+    /// another process's outgoing connection, say), the start is retried on fresh ports, at most three times.
     pub async fn start(opts: ClusterOptions) -> Result<Cluster, HarnessError> {
+        let mut attempt = 1;
+        loop {
+            match Cluster::start_once(opts.clone()).await {
+                Err(HarnessError::Exited { log, .. })
+                    if attempt < 3 && log.contains("address already in use") =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(opts: ClusterOptions) -> Result<Cluster, HarnessError> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("portcullis-cluster-")
