@@ -1,8 +1,8 @@
 //! The tracker's `data/DSA/list` and `data/DLA/list` text files: `[date] DSA-n pkg - desc`, then `{CVE…}` and
 //! `[release] - pkg version` lines.
 
-use super::{Collector, File, Importer};
 use super::debian::{Stmt, debian_row};
+use super::{Collector, File, Importer};
 use crate::model::debian_namespace;
 
 /// A file named `list` that starts with `[`.
@@ -70,7 +70,7 @@ impl Importer for DsaList {
                 };
                 for cve in cves.clone() {
                     debian_row(
-                c,
+                        c,
                         name,
                         Stmt {
                             id: &cve,

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Collector, File, Importer, s};
 use super::debian::{Stmt, debian_row};
+use super::{Collector, File, Importer, s};
 use crate::model::{DEBIAN_INHERITING, VulnInfo, debian_namespace, severity_from_word};
 
 /// A `vuln-list-debian` record: has `Header` and `Annotations`.
@@ -66,7 +66,7 @@ impl Importer for TrackerRecord {
                 for cve in &cves {
                     let kind = a.kind.clone().unwrap_or_default();
                     debian_row(
-                c,
+                        c,
                         name,
                         Stmt {
                             id: cve,
@@ -106,7 +106,7 @@ impl Importer for TrackerRecord {
                     .or(pkg_sev);
                 let kind = a.kind.clone().unwrap_or_default();
                 debian_row(
-                c,
+                    c,
                     name,
                     Stmt {
                         id: &id,
@@ -123,7 +123,7 @@ impl Importer for TrackerRecord {
             if let Some(a) = sid {
                 let kind = a.kind.clone().unwrap_or_default();
                 debian_row(
-                c,
+                    c,
                     name,
                     Stmt {
                         id: &id,
@@ -138,7 +138,7 @@ impl Importer for TrackerRecord {
                 for ns in DEBIAN_INHERITING {
                     if !explicit.iter().any(|e| e == ns) {
                         debian_row(
-                c,
+                            c,
                             name,
                             Stmt {
                                 id: &id,
@@ -205,7 +205,11 @@ mod tests {
         assert_eq!(a.severity, Some(Severity::Negligible));
         assert!(row(&b.affected, "debian:unstable", "libhttp-tiny-perl").is_some());
         // `[experimental]` is no release an image runs
-        assert!(b.affected.iter().all(|a| a.namespace != "debian:experimental"));
+        assert!(
+            b.affected
+                .iter()
+                .all(|a| a.namespace != "debian:experimental")
+        );
         assert_eq!(
             b.vulns[0].url.as_deref(),
             Some("https://security-tracker.debian.org/tracker/CVE-2023-31486")
@@ -217,7 +221,10 @@ mod tests {
         let b = import_one("DSA-5514-1.json", DSA);
         assert!(b.bad.is_empty(), "{:?}", b.bad);
         assert_eq!(b.records["debian-dsa"], 1);
-        for (ns, fixed) in [("debian:11", "2.31-13+deb11u7"), ("debian:12", "2.36-9+deb12u3")] {
+        for (ns, fixed) in [
+            ("debian:11", "2.31-13+deb11u7"),
+            ("debian:12", "2.36-9+deb12u3"),
+        ] {
             let a = row(&b.affected, ns, "glibc").expect(ns);
             assert_eq!(a.vuln_id, "CVE-2023-4911");
             assert_eq!(

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::{Collector, File, Importer, s};
 use super::debian::{Stmt, debian_row};
+use super::{Collector, File, Importer, s};
 use crate::model::{VulnInfo, debian_namespace, severity_from_word};
 
 /// The tracker JSON dump: an object of packages whose first entry is an object of `CVE-`/`TEMP-` ids with
@@ -72,7 +72,7 @@ impl Importer for TrackerJson {
                     };
                     let fixed = s(r, "fixed_version");
                     debian_row(
-                c,
+                        c,
                         name,
                         Stmt {
                             id: cve,
@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn detects_the_dump() {
-        assert_eq!(owner("tracker/data/json", DUMP), Some("debian-tracker-json"));
+        assert_eq!(
+            owner("tracker/data/json", DUMP),
+            Some("debian-tracker-json")
+        );
         assert_eq!(owner("debian.json", DUMP), Some("debian-tracker-json"));
     }
 

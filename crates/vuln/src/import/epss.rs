@@ -76,7 +76,10 @@ mod tests {
     fn wrong_header_and_bad_line_are_reported() {
         let b = import_one("e.csv", b"#model_version:x\ncve,score\n");
         assert!(b.bad[0].reason.contains("header"), "{:?}", b.bad);
-        let b = import_one("e.csv", b"#model_version:x\ncve,epss,percentile\nCVE-1,0.1,0.2\nnope\n");
+        let b = import_one(
+            "e.csv",
+            b"#model_version:x\ncve,epss,percentile\nCVE-1,0.1,0.2\nnope\n",
+        );
         assert_eq!(b.epss.len(), 1);
         assert!(b.bad[0].reason.contains("line 4"), "{:?}", b.bad);
     }

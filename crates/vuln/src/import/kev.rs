@@ -36,7 +36,10 @@ mod tests {
 
     #[test]
     fn detects_the_catalog_and_reads_each_cve() {
-        assert_eq!(owner("known_exploited_vulnerabilities.json", KEV), Some("kev"));
+        assert_eq!(
+            owner("known_exploited_vulnerabilities.json", KEV),
+            Some("kev")
+        );
         let b = import_one("known_exploited_vulnerabilities.json", KEV);
         assert_eq!(b.kev, ["CVE-2025-48384", "CVE-2024-8068"]);
         assert_eq!(b.records["kev"], 2);

@@ -113,7 +113,10 @@ mod tests {
             ("CVE-2014-8883", "npm", "nhouston")
         );
         assert_eq!(a.ranges, [Range::Expr("<=99.999.99999".into())]);
-        assert_eq!((a.fix_state, a.fixed_in.as_deref()), (FixState::NotFixed, None));
+        assert_eq!(
+            (a.fix_state, a.fixed_in.as_deref()),
+            (FixState::NotFixed, None)
+        );
         assert_eq!(a.severity, Some(Severity::Medium));
         assert_eq!(b.vulns[0].aliases, ["NSWG-ECO-25"]);
         assert_eq!(b.vulns[0].cvss[0].version, "3.0");

@@ -101,11 +101,17 @@ mod tests {
         let b = import_one("CVE-2021-28429.json", PAGE);
         assert!(b.bad.is_empty(), "{:?}", b.bad);
         let v = &b.vulns[0];
-        assert_eq!((v.id.as_str(), v.origin.as_str()), ("CVE-2021-28429", "nvd"));
+        assert_eq!(
+            (v.id.as_str(), v.origin.as_str()),
+            ("CVE-2021-28429", "nvd")
+        );
         assert_eq!(v.severity, Some(Severity::Medium));
         assert_eq!(v.cvss[0].version, "3.1");
         assert_eq!(v.cvss[0].base_score, 5.5);
         assert_eq!(v.cvss[0].exploitability_score, Some(1.8));
-        assert!(b.affected.is_empty(), "NVD records carry no package statements");
+        assert!(
+            b.affected.is_empty(),
+            "NVD records carry no package statements"
+        );
     }
 }

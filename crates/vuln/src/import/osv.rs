@@ -275,7 +275,10 @@ mod tests {
             }
         );
         assert!(a.ranges.contains(&Range::Exact("1.4.9.1".into())));
-        assert_eq!((a.fix_state, a.fixed_in.as_deref()), (FixState::NotFixed, None));
+        assert_eq!(
+            (a.fix_state, a.fixed_in.as_deref()),
+            (FixState::NotFixed, None)
+        );
         assert_eq!(b.vulns[0].aliases, ["CVE-2022-4899"]);
     }
 
