@@ -247,8 +247,10 @@ impl Index {
             .collect();
         let kev = ids.iter().any(|i| self.kev.contains(*i));
         let epss = ids.iter().find_map(|i| self.epss.get(*i)).map(|e| e.score);
+        // a statement that says "not fixed" names no fix even when its range ends at a version (Debian: a release
+        // affected below unstable's fix, which it cannot install)
         let fix_state = match row.fix_state {
-            FixState::WontFix | FixState::Unknown => row.fix_state,
+            FixState::WontFix | FixState::Unknown | FixState::NotFixed => row.fix_state,
             _ if fixed.is_some() => FixState::Fixed,
             _ => FixState::NotFixed,
         };

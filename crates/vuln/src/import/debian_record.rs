@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::debian::{Stmt, debian_row};
+use super::debian::{FIXED_IN_UNSTABLE, Stmt, debian_row};
 use super::{Collector, File, Importer, s};
 use crate::model::{DEBIAN_INHERITING, VulnInfo, debian_namespace, severity_from_word};
 
@@ -135,6 +135,12 @@ impl Importer for TrackerRecord {
                         priority: 3,
                     },
                 );
+                // a fix in unstable is not a fix a stable release can install
+                let inherited = if kind == "fixed" {
+                    FIXED_IN_UNSTABLE
+                } else {
+                    &kind
+                };
                 for ns in DEBIAN_INHERITING {
                     if !explicit.iter().any(|e| e == ns) {
                         debian_row(
@@ -144,7 +150,7 @@ impl Importer for TrackerRecord {
                                 id: &id,
                                 ns,
                                 pkg: &pkg,
-                                kind: &kind,
+                                kind: inherited,
                                 version: a.version.as_deref(),
                                 severity: pkg_sev,
                                 priority: 1,
@@ -170,7 +176,7 @@ impl Importer for TrackerRecord {
 #[cfg(test)]
 mod tests {
     use crate::import::testing::{import_one, owner};
-    use crate::model::Affected;
+    use crate::model::{Affected, Range};
     use crate::{FixState, Severity};
 
     const PERL: &[u8] = include_bytes!("testdata/debian/CVE-2023-31486.json");
@@ -214,6 +220,30 @@ mod tests {
             b.vulns[0].url.as_deref(),
             Some("https://security-tracker.debian.org/tracker/CVE-2023-31486")
         );
+    }
+
+    #[test]
+    fn release_without_a_line_is_open_below_the_unstable_fix() {
+        let b = import_one("CVE-2023-31486.json", PERL);
+        for ns in ["debian:10", "debian:11", "debian:12", "debian:13"] {
+            let a = row(&b.affected, ns, "perl").expect(ns);
+            assert_eq!(
+                (a.fix_state, a.fixed_in.as_deref(), a.priority),
+                (FixState::NotFixed, None, 1),
+                "{ns}"
+            );
+            // at or above unstable's fix the release is not affected
+            assert_eq!(
+                a.ranges,
+                [Range::Interval {
+                    introduced: None,
+                    fixed: Some("5.38.2-2".into()),
+                    last_affected: None
+                }],
+                "{ns}"
+            );
+            assert_eq!(a.severity, Some(Severity::Negligible));
+        }
     }
 
     #[test]
