@@ -346,7 +346,7 @@ mod tests {
     /// (each importer's own tests check that it is the one).
     #[test]
     fn each_fixture_has_exactly_one_claimant() {
-        let fixtures: [(&str, &[u8]); 13] = [
+        let fixtures: [(&str, &[u8]); 14] = [
             (
                 "GO-2022-0378.json",
                 include_bytes!("testdata/GO-2022-0378.json"),
@@ -379,6 +379,10 @@ mod tests {
                 "CVE-2021-28429.json",
                 include_bytes!("testdata/nvd-CVE-2021-28429.json"),
             ),
+            (
+                "CVE-2024-34156.json",
+                include_bytes!("testdata/nvd-record-CVE-2024-34156.json"),
+            ),
             ("kev.json", include_bytes!("testdata/kev.json")),
             ("epss.csv", include_bytes!("testdata/epss.csv")),
         ];
@@ -403,7 +407,7 @@ mod tests {
         }
         owners.sort();
         owners.dedup();
-        // the thirteen fixtures belong to eleven different formats
+        // the fourteen fixtures belong to eleven different formats
         assert_eq!(owners.len(), 11, "{owners:?}");
     }
 

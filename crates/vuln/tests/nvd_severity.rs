@@ -1,0 +1,171 @@
+//! Issue #15 part 3: a finding keeps its vendor severity and falls back to NVD's CVSS severity when the vendor
+//! gives none — with the real NVD records of `../shared/vulndata/nvd` (one `cve` object per file, as
+//! `vuln-list-nvd` stores them) next to the real Debian tracker records and a PyPA advisory.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use portcullis_sbom::{Distro, Package, PackageType, Sbom};
+use portcullis_vuln::{Finding, MatchReport, Severity, VulnDb};
+use serde_json::Value;
+
+fn shared() -> PathBuf {
+    std::env::var_os("PORTCULLIS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
+}
+
+fn vulndata(rel: &str) -> PathBuf {
+    let p = shared().join("vulndata").join(rel);
+    assert!(p.exists(), "{} missing", p.display());
+    p
+}
+
+fn json_files(dir: &Path) -> Vec<Value> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect()
+}
+
+/// Debian tracker records, NVD records and PYSEC-2023-74 (requests) in one database.
+fn db(dir: &Path) -> VulnDb {
+    let mut db = VulnDb::open(dir.join("v.db")).unwrap();
+    for src in [
+        vulndata("debian/vuln-list-debian"),
+        vulndata("nvd/vuln-list-nvd"),
+        vulndata("pypa/vulns/requests/PYSEC-2023-74.yaml"),
+    ] {
+        let report = db.import(src.to_str().unwrap()).unwrap();
+        assert!(report.bad_records.is_empty(), "{:?}", report.bad_records);
+    }
+    db
+}
+
+fn package(t: PackageType, name: &str, version: &str) -> Package {
+    Package {
+        name: name.into(),
+        version: version.into(),
+        package_type: t,
+        purl: String::new(),
+        source_name: None,
+        source_version: None,
+        arch: None,
+        licenses: vec![],
+        location: "/var/lib/dpkg/status".into(),
+        files: vec![],
+        layer: None,
+    }
+}
+
+fn bookworm(packages: Vec<Package>) -> Sbom {
+    Sbom {
+        distro: Some(Distro {
+            id: "debian".into(),
+            version_id: Some("12".into()),
+            codename: Some("bookworm".into()),
+            ..Default::default()
+        }),
+        packages,
+        ..Default::default()
+    }
+}
+
+fn find<'a>(r: &'a MatchReport, id: &str) -> &'a Finding {
+    r.findings
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("no {id} in {:?}", r.findings))
+}
+
+#[test]
+fn no_unknown_severity_where_the_nvd_record_has_a_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(dir.path());
+    // every source package the Debian records name, at a version below every fix
+    let mut sources = BTreeSet::new();
+    for rec in json_files(&vulndata("debian/vuln-list-debian/tracker")) {
+        for a in rec["Annotations"].as_array().into_iter().flatten() {
+            if let Some(p) = a["Package"].as_str() {
+                sources.insert(p.to_string());
+            }
+        }
+    }
+    let image = bookworm(
+        sources
+            .iter()
+            .map(|s| package(PackageType::Deb, s, "0.0.1-1"))
+            .collect(),
+    );
+    let report = db.match_sbom(&image).unwrap();
+    // the CVEs whose NVD record carries a CVSS score (the Awaiting Analysis ones carry none)
+    let scored: BTreeSet<String> = json_files(&vulndata("nvd/vuln-list-nvd/api"))
+        .iter()
+        .filter(|r| {
+            r["metrics"].as_object().is_some_and(|m| {
+                m.values()
+                    .flat_map(|v| v.as_array().into_iter().flatten())
+                    .any(|x| x["cvssData"]["baseScore"].is_number())
+            })
+        })
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let checked: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| scored.contains(&f.id))
+        .collect();
+    assert!(checked.len() >= 8, "{checked:?}");
+    for f in &checked {
+        assert_ne!(f.severity, Severity::Unknown, "{} {}", f.id, f.package_name);
+        assert!(
+            f.cvss.iter().any(|c| c.base_score > 0.0),
+            "{}: NVD's score is carried",
+            f.id
+        );
+    }
+
+    // glibc CVE-2023-4911: the tracker gives no severity, NVD's primary CVSS 3.1 is 7.8 (HIGH)
+    let f = find(&report, "CVE-2023-4911");
+    assert_eq!(f.severity, Severity::High);
+    assert!(
+        f.cvss
+            .iter()
+            .any(|c| c.source == "nvd@nist.gov" && c.version == "3.1" && c.base_score == 7.8),
+        "{:?}",
+        f.cvss
+    );
+    // apt CVE-2011-3374: the tracker says unimportant, NVD says LOW (3.7) — the vendor's word is kept, both scores
+    // stay available
+    let f = find(&report, "CVE-2011-3374");
+    assert_eq!(f.severity, Severity::Negligible);
+    assert!(
+        f.cvss
+            .iter()
+            .any(|c| c.version == "3.1" && c.base_score == 3.7),
+        "{:?}",
+        f.cvss
+    );
+}
+
+#[test]
+fn language_advisory_without_severity_takes_nvds_by_alias() {
+    // PYSEC-2023-74 (requests < 2.31.0) has no severity; it aliases CVE-2023-32681, NVD primary CVSS 3.1 6.1
+    let dir = tempfile::tempdir().unwrap();
+    let db = db(dir.path());
+    let sbom = Sbom {
+        packages: vec![package(PackageType::Python, "requests", "2.30.0")],
+        ..Default::default()
+    };
+    let report = db.match_sbom(&sbom).unwrap();
+    let f = find(&report, "PYSEC-2023-74");
+    assert_eq!(f.severity, Severity::Medium);
+    assert!(f.aliases.iter().any(|a| a == "CVE-2023-32681"));
+    assert!(
+        f.cvss
+            .iter()
+            .any(|c| c.version == "3.1" && c.base_score == 6.1)
+    );
+}
