@@ -159,6 +159,7 @@ struct Collector {
     source: String,
     batch: Batch,
     hasher: Sha256,
+    limits: archive::Limits,
 }
 
 impl Collector {
@@ -167,6 +168,7 @@ impl Collector {
             source: source.to_string(),
             batch: Batch::default(),
             hasher: Sha256::new(),
+            limits: archive::Limits::default(),
         }
     }
 
