@@ -289,11 +289,7 @@ impl Analyser for RegistryAnalyser {
 mod tests {
     use super::*;
 
-    fn shared() -> std::path::PathBuf {
-        std::env::var_os("PORTCULLIS_SHARED")
-            .map(Into::into)
-            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into())
-    }
+    use portcullis_testkit::shared;
 
     #[test]
     fn real_bundles_validate_and_invalid_ones_fail_with_the_policy_crates_errors() {

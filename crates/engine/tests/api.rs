@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use portcullis_engine::VulnKind;
 use portcullis_engine::client::ClientError;
-use portcullis_store::testing::PgServer;
 use portcullis_store::{AnalysisStatus, DecisionFilter, Enqueued, NewDecision, Store};
+use portcullis_testkit::PgServer;
 use serde_json::json;
 
 fn default_bundle() -> serde_json::Value {

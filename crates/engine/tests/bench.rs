@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use portcullis_admission::{ImageState, ImageVerdicts};
-use portcullis_store::testing::PgServer;
 use portcullis_store::{EnqueueRequest, RateLimits, Store};
+use portcullis_testkit::PgServer;
 
 fn queue_round_trips(s: &dyn Store, n: usize) -> Duration {
     let start = Instant::now();

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use portcullis_store::testing::PgServer;
 use portcullis_store::{AnalysisStatus, Store};
+use portcullis_testkit::PgServer;
 
 const CHILD_ENV: &str = "PORTCULLIS_TEST_REPLICA_CHILD_URL";
 const TEST_NAME: &str = "two_replicas_share_the_queue_and_survive_kill_9";

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use portcullis_image::squash::Compression;
-use portcullis_image::testing::{OciWriter, TestImage, write_layer_file};
 use portcullis_image::{PullOptions, Source};
+use portcullis_testkit::{OciWriter, TestImage, write_layer_file};
 
 const RUNS: usize = 7;
 

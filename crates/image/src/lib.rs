@@ -21,8 +21,8 @@
 //!
 //! Modules: [`reference`](mod@reference) (Docker normalisation), [`registry`] (client: auth, HTTPS/HTTP choice, retries, blob
 //! cache), [`auth`] (docker config and pull secrets), [`manifest`] (OCI / Docker schema 2 documents),
-//! [`squash`] (OCI layer rules, limits), [`fsview`] (the result); `testing` (feature `testing`) starts real
-//! registries and builds images for tests.
+//! [`squash`] (OCI layer rules, limits), [`fsview`] (the result). The test registry and image builders live
+//! in the dev-only `portcullis-testkit` crate.
 
 mod archive;
 pub mod auth;
@@ -33,8 +33,6 @@ pub mod reference;
 pub mod registry;
 mod source;
 pub mod squash;
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
 
 pub use auth::{
     credential_for, credentials_from_default_docker_config, credentials_from_docker_config,

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use portcullis_image::squash::Compression;
-use portcullis_image::testing::{LayerBuilder, OciWriter, TestImage, write_layer_file};
 use portcullis_image::{PullOptions, Source};
+use portcullis_testkit::{LayerBuilder, OciWriter, TestImage, write_layer_file};
 
 const FILES: usize = 200_000;
 const ENV: &str = "PORTCULLIS_RSS_LAYOUT";

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use portcullis_image::testing::{LayerBuilder, Mode, OciWriter, Registry, TestImage, Written};
 use portcullis_image::{Client, Credential, Error, Image, ImageRef, Limits, PullOptions};
+use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage, Written};
 
 fn all(_: &str, _: u64, _: u32) -> bool {
     true
@@ -400,7 +400,7 @@ fn registry_bad_inputs_give_precise_errors() {
     ));
 
     // Unreachable registry: nothing listens on this port.
-    let port = portcullis_image::testing::free_port().unwrap();
+    let port = portcullis_testkit::free_port().unwrap();
     let started = std::time::Instant::now();
     match pull(&opts, &format!("127.0.0.1:{port}/app:v1"), &work) {
         Err(e @ Error::Unreachable { .. }) => {
@@ -430,7 +430,7 @@ fn registry_bad_inputs_give_precise_errors() {
 
 #[test]
 fn plain_http_is_refused_for_non_loopback_registries_unless_marked_insecure() {
-    let ip = portcullis_image::testing::non_loopback_ip()
+    let ip = portcullis_testkit::non_loopback_ip()
         .expect("a non-loopback IPv4 address is needed for this test");
     let reg = Registry::start_on(Mode::Plain, &ip.to_string()).expect("registry");
     let t = tempfile::tempdir().unwrap();

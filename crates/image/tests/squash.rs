@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use portcullis_image::squash::Compression;
-use portcullis_image::testing::{LayerBuilder, OciWriter, TestImage};
 use portcullis_image::{EntryKind, Error, Image, Limits, PullOptions, Source};
+use portcullis_testkit::{LayerBuilder, OciWriter, TestImage};
 
 fn all(_: &str, _: u64, _: u32) -> bool {
     true
@@ -263,7 +263,7 @@ fn truncated_and_corrupt_layers_name_image_layer_and_place() {
         "{e}"
     );
     // Truncated gzip.
-    let gz = portcullis_image::testing::gzip(&good);
+    let gz = portcullis_testkit::gzip(&good);
     let mut w = OciWriter::new(&t.path().join("oci2")).unwrap();
     let (d, s) = w.blob(&gz[..gz.len() / 2]).unwrap();
     let _ = s;
@@ -502,7 +502,7 @@ fn docker_archive_written_by_skopeo_opens_like_the_layout() {
 #[test]
 fn gnu_tar_layers_of_real_directories_squash_exactly() {
     use portcullis_image::FsView;
-    use portcullis_image::testing::LayerFile;
+    use portcullis_testkit::LayerFile;
     let real = Path::new("/usr/share/doc");
     assert!(
         real.is_dir(),
@@ -610,7 +610,7 @@ fn gnu_tar_layers_of_real_directories_squash_exactly() {
 /// special files, symlinks and hard-linked files, and the image opens to the same tree.
 #[test]
 fn layer_file_from_dir_round_trips_a_root_filesystem() {
-    use portcullis_image::testing::layer_file_from_dir;
+    use portcullis_testkit::layer_file_from_dir;
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("rootfs");
     std::fs::create_dir_all(root.join("dev")).unwrap();

@@ -2,7 +2,7 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let yaml = portcullis_kube::crd::crds_yaml()?;
-    let root = portcullis_kube::testing::repo_root();
+    let root = portcullis_testkit::repo_root();
     for path in [
         "deploy/crds/portcullis.yaml",
         "deploy/helm/portcullis/crds/portcullis.yaml",

@@ -1,8 +1,8 @@
 //! Kubernetes-native parts of Portcullis: registry credentials from pull secrets ([`pullsecrets`]),
 //! the ContainerAdmissionPolicy and ImageReport custom resources ([`crd`], [`cap`]), per-workload reports and
-//! denial Events ([`report`]), the periodic audit of running Pods and a namespace cache ([`audit`]), Lease-based leader election ([`leader`]), and a real control plane for
-//! end-to-end tests ([`testing`]); [`integration`] starts them all for `portcullis serve` from the
-//! [`settings`] file.
+//! denial Events ([`report`]), the periodic audit of running Pods and a namespace cache ([`audit`]), and
+//! Lease-based leader election ([`leader`]); [`integration`] starts them all for `portcullis serve` from the
+//! [`settings`] file. The test control plane lives in the dev-only `portcullis-testkit` crate.
 
 pub mod audit;
 pub mod cap;
@@ -12,4 +12,3 @@ pub mod leader;
 pub mod pullsecrets;
 pub mod report;
 pub mod settings;
-pub mod testing;

@@ -9,7 +9,7 @@ use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use portcullis_kube::testing::{Cluster, ClusterOptions, repo_root, tool};
+use portcullis_testkit::{Cluster, ClusterOptions, repo_root, tool};
 
 fn chart() -> PathBuf {
     repo_root().join("deploy/helm/portcullis")

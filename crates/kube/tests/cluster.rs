@@ -6,7 +6,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::api::{Api, ListParams, PostParams};
-use portcullis_kube::testing::{Cluster, ClusterOptions};
+use portcullis_testkit::{Cluster, ClusterOptions};
 use serde_json::json;
 
 async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T

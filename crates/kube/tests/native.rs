@@ -11,14 +11,8 @@ use portcullis_kube::crd::{ContainerAdmissionPolicy, ImageReport, ReportScope};
 use portcullis_kube::leader::LeaderElector;
 use portcullis_kube::pullsecrets::pod_pull_credentials;
 use portcullis_kube::report::{DenialEvents, ImageOutcome, apply_report, build_report};
-use portcullis_kube::testing::{Cluster, ClusterOptions, repo_root};
+use portcullis_testkit::{Cluster, ClusterOptions, repo_root, shared};
 use serde_json::json;
-
-fn shared() -> std::path::PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(Into::into)
-        .unwrap_or_else(|| repo_root().join("../shared"))
-}
 
 async fn api_only() -> Cluster {
     Cluster::start(ClusterOptions {

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use portcullis_admission::{VerdictEntry, VerdictsFile};
-use portcullis_kube::testing::{Cluster, ClusterOptions, free_port, repo_root, tool};
 use portcullis_policy::{Action, EvalRow, FinalReason, Verdict};
+use portcullis_testkit::{Cluster, ClusterOptions, free_port, repo_root, tool};
 
 const GOOD: &str = "127.0.0.1:5000/shop/good:1";
 const BAD: &str = "127.0.0.1:5000/shop/bad:1";
@@ -424,7 +424,7 @@ async fn portcullis_serve_binary_with_the_chart_arguments() {
 
 /// A minimal Debian image (os-release and one dpkg package) written as an OCI layout.
 fn write_image(dir: &std::path::Path) {
-    use portcullis_image::testing::{LayerBuilder, OciWriter, TestImage};
+    use portcullis_testkit::{LayerBuilder, OciWriter, TestImage};
     let mut w = OciWriter::new(dir).expect("OCI layout");
     let m = w
         .image(&TestImage::new(vec![
@@ -444,7 +444,7 @@ fn write_image(dir: &std::path::Path) {
 /// namespaces the chart's `pullSecrets` setting covers.
 #[tokio::test]
 async fn pull_secrets_of_the_workload_are_used_to_analyse_its_images() {
-    use portcullis_image::testing::{Mode, Registry};
+    use portcullis_testkit::{Mode, Registry};
     let reg = tokio::task::spawn_blocking(|| {
         Registry::start(Mode::TlsBasic {
             user: "puller".into(),

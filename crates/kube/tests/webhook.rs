@@ -18,10 +18,10 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 use portcullis_admission::{ImageVerdicts, MemoryVerdicts, VerdictEntry, VerdictsFile};
-use portcullis_kube::testing::{Cluster, ClusterOptions};
 use portcullis_policy::{Action, EvalRow, FinalReason, Verdict};
 use portcullis_server::webhook::{WebhookOptions, render};
 use portcullis_server::{Parts, Running, ServerConfig, certs, start};
+use portcullis_testkit::{Cluster, ClusterOptions};
 
 const GOOD: &str = "127.0.0.1:5000/shop/good:1";
 const BAD: &str = "127.0.0.1:5000/shop/bad:1";
@@ -201,7 +201,7 @@ fn register(cluster: &Cluster, port: u16, ca_pem: &str, failure_policy: &str) {
 
 /// `kubectl create` of a manifest; Ok((stdout, stderr)) or Err(stderr).
 fn create(cluster: &Cluster, manifest: &str, extra: &[&str]) -> Result<(String, String), String> {
-    let kubectl = portcullis_kube::testing::tool("kubectl").unwrap();
+    let kubectl = portcullis_testkit::tool("kubectl").unwrap();
     let f = tempfile::NamedTempFile::new_in(cluster.dir()).unwrap();
     std::fs::write(f.path(), manifest).unwrap();
     let out = std::process::Command::new(kubectl)
@@ -265,7 +265,7 @@ async fn portcullis_webhook_in_the_real_api_server() {
     let cfgdir = tempfile::tempdir().unwrap();
     let config = cfgdir.path().join("admission.yaml");
     write_config(&config, true);
-    let port = portcullis_kube::testing::free_port().unwrap();
+    let port = portcullis_testkit::free_port().unwrap();
     let v = verdicts();
     let server = serve(&tls, &config, port, v.clone()).await;
     register(&cluster, port, &ca, "Fail");
@@ -566,7 +566,7 @@ async fn audit_reports_running_pods_that_would_now_be_denied() {
     assert_eq!(rs_group.1.len(), 2);
 
     // What would now be denied is written as one ImageReport per workload.
-    let crds = portcullis_kube::testing::repo_root().join("deploy/crds/portcullis.yaml");
+    let crds = portcullis_testkit::repo_root().join("deploy/crds/portcullis.yaml");
     cluster
         .kubectl(&["apply", "--server-side", "-f", crds.to_str().unwrap()])
         .unwrap();

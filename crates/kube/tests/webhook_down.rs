@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use portcullis_kube::testing::{Cluster, ClusterOptions, repo_root, tool};
+use portcullis_testkit::{Cluster, ClusterOptions, repo_root, tool};
 
 fn render(failure_policy: &str) -> String {
     let helm = tool("helm").expect("helm");

@@ -6,6 +6,7 @@ use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_policy::{Bundle, EvalOptions, ImageInput};
 use portcullis_sbom::{FileRecord, ImageMetadata, Package, PackageType, Sbom};
+use portcullis_testkit::package;
 use portcullis_vuln::{Cvss, Finding, FixState, MatchReport, Severity};
 
 const SEVERITIES: [Severity; 5] = [
@@ -24,18 +25,17 @@ fn image() -> (Sbom, MatchReport) {
         PackageType::Java,
     ];
     let packages: Vec<Package> = (0..1000)
-        .map(|i| Package {
-            name: format!("pkg{i}"),
-            version: format!("1.{}.{}", i % 17, i % 5),
-            package_type: types[i % types.len()],
-            purl: format!("pkg:generic/pkg{i}"),
-            source_name: None,
-            source_version: None,
-            arch: None,
-            licenses: vec![["MIT", "GPL-2.0", "BSD-3-Clause", "Apache-2.0"][i % 4].into()],
-            location: format!("/usr/lib/pkg{i}"),
-            files: vec![format!("/usr/lib/pkg{i}/lib.so")],
-            layer: None,
+        .map(|i| {
+            package(
+                types[i % types.len()],
+                &format!("pkg{i}"),
+                &format!("1.{}.{}", i % 17, i % 5),
+            )
+            .purl(format!("pkg:generic/pkg{i}"))
+            .licenses([["MIT", "GPL-2.0", "BSD-3-Clause", "Apache-2.0"][i % 4]])
+            .location(format!("/usr/lib/pkg{i}"))
+            .files([format!("/usr/lib/pkg{i}/lib.so")])
+            .build()
         })
         .collect();
     let findings: Vec<Finding> = (0..2000)

@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Serve, cli, fixture, https_client, validate, wait_ready};
-use portcullis_image::testing::free_port;
-use portcullis_store::testing::PgServer;
+use portcullis_testkit::PgServer;
+use portcullis_testkit::free_port;
 
 const TOKEN: &str = "failures-admin-token";
 /// nginx by digest, so queueing it needs no registry.

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{BIN, Serve, cli, shared};
-use portcullis_image::testing::{LayerBuilder, Mode, OciWriter, Registry, TestImage, free_port};
+use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage, free_port};
 
 const TOKEN: &str = "walkthrough-admin-token";
 

@@ -149,11 +149,7 @@ pub(crate) mod testutil {
     }
 
     /// Root of the shared data.
-    pub(crate) fn shared() -> std::path::PathBuf {
-        std::env::var_os("PORTCULLIS_SHARED")
-            .map(Into::into)
-            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into())
-    }
+    pub(crate) use portcullis_testkit::shared;
 
     /// A syft fixture directory (`syft/syft/...`).
     pub(crate) fn syft(rel: &str) -> std::path::PathBuf {

@@ -6,11 +6,11 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use portcullis_image::testing::{
-    LayerBuilder, Mode, OciWriter, Registry, TestImage, Written, layer_file_from_dir,
-};
 use portcullis_image::{ImageRef, PullOptions, Source, squash::Compression};
 use portcullis_sbom::PackageType;
+use portcullis_testkit::{
+    LayerBuilder, Mode, OciWriter, Registry, TestImage, Written, layer_file_from_dir,
+};
 
 fn dpkg_query(root: &std::path::Path) -> Vec<String> {
     let out = Command::new("dpkg-query")
@@ -44,8 +44,8 @@ fn layout() -> (PathBuf, Written) {
                 .whiteout("etc/debian_version")
                 .tar();
             let top_file = tmp.join("top.tar");
-            std::fs::write(&top_file, portcullis_image::testing::gzip(&top)).unwrap();
-            let top_lf = portcullis_image::testing::LayerFile {
+            std::fs::write(&top_file, portcullis_testkit::gzip(&top)).unwrap();
+            let top_lf = portcullis_testkit::LayerFile {
                 path: top_file,
                 diff_id: portcullis_image::manifest::sha256(&top),
                 digest: portcullis_image::manifest::sha256(
@@ -192,7 +192,7 @@ async fn oci_layout_and_registry_pull() {
 
 #[tokio::test]
 async fn unreachable_registry_and_bad_sources_are_clear_errors() {
-    let port = portcullis_image::testing::free_port().unwrap();
+    let port = portcullis_testkit::free_port().unwrap();
     let r = ImageRef::parse(&format!("127.0.0.1:{port}/nothing/here:latest")).unwrap();
     let opts = PullOptions {
         timeout: Some(std::time::Duration::from_secs(2)),

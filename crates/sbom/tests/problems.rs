@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use portcullis_image::testing::{LayerBuilder, Mode, OciWriter, Registry, TestImage, Written};
 use portcullis_image::{ImageRef, PullOptions, Source};
 use portcullis_sbom::{Error, OutputFormat, PackageType, Sbom};
+use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage, Written};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

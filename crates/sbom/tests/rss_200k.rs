@@ -10,9 +10,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use portcullis_image::squash::Compression;
-use portcullis_image::testing::{OciWriter, TestImage, write_layer_file};
 use portcullis_image::{PullOptions, Source};
 use portcullis_sbom::PackageType;
+use portcullis_testkit::{OciWriter, TestImage, write_layer_file};
 
 const DPKG: usize = 2_000;
 const PY: usize = 1_000;

@@ -15,8 +15,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub mod testing;
-
 pub use reopen::Reopening;
 
 use sql::SqlStore;

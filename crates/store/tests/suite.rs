@@ -1,15 +1,15 @@
 //! The store test suite, run against both real backends: an SQLite file and a throwaway PostgreSQL server
-//! (started by `portcullis_store::testing::PgServer`; the PostgreSQL tests fail when it is not installed).
+//! (started by `portcullis_testkit::PgServer`; the PostgreSQL tests fail when it is not installed).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use portcullis_store::testing::PgServer;
 use portcullis_store::{
     AnalysisStatus, Backend, DecisionFilter, EnqueueRequest, Enqueued, Error, FailOutcome,
     FeedRecord, NewDecision, NewEvaluation, RateLimits, RetryPolicy, SCHEMA_VERSION, Store,
 };
+use portcullis_testkit::PgServer;
 use serde_json::json;
 
 /// A backend under test; `open` opens (another handle on) the same database.

@@ -5,32 +5,15 @@
 //! - `import_all_vulndata`: importing all of `../shared/vulndata` into a fresh SQLite database (target ≤ 30 s).
 //! - `load_index`: opening the database and loading the in-memory index.
 
-use std::path::PathBuf;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};
+use portcullis_testkit::{package, shared};
 use portcullis_vuln::VulnDb;
 
-fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
-
 fn pkg(t: PackageType, name: &str, version: &str, source: Option<String>) -> Package {
-    Package {
-        name: name.into(),
-        version: version.into(),
-        package_type: t,
-        purl: String::new(),
-        source_name: source,
-        source_version: None,
-        arch: None,
-        licenses: vec![],
-        location: "bench".into(),
-        files: vec![],
-        layer: None,
-    }
+    let mut p = package(t, name, version).location("bench").build();
+    p.source_name = source;
+    p
 }
 
 fn sbom(db: &rusqlite::Connection) -> Sbom {

@@ -12,16 +12,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use portcullis_testkit::shared;
 use portcullis_vuln::{Scheme, compare};
 
 const MIN_PAIRS: usize = 10_000;
 const SETUP: &str = "run `scripts/setup.d/30-vuln.sh` (as root) to install it";
-
-fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
 
 fn cache() -> PathBuf {
     dirs::home_dir()

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use portcullis_sbom::{Package, PackageType, Sbom};
+use portcullis_sbom::{PackageType, Sbom};
 use portcullis_vuln::VulnDb;
 
 fn osv(id: &str, eco: &str, name: &str, fixed: &str) -> String {
@@ -23,19 +23,11 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 fn pypi(name: &str, version: &str) -> Sbom {
     Sbom {
-        packages: vec![Package {
-            name: name.into(),
-            version: version.into(),
-            package_type: PackageType::Python,
-            purl: String::new(),
-            source_name: None,
-            source_version: None,
-            arch: None,
-            licenses: vec![],
-            location: "site-packages".into(),
-            files: vec![],
-            layer: None,
-        }],
+        packages: vec![
+            portcullis_testkit::package(PackageType::Python, name, version)
+                .location("site-packages")
+                .build(),
+        ],
         ..Default::default()
     }
 }

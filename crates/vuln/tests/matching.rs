@@ -5,13 +5,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};
+use portcullis_testkit::{package, shared};
 use portcullis_vuln::{Finding, FixState, MatchReport, Severity, VulnDb};
-
-fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
 
 /// One database with all of vulndata, imported once for every test of this file.
 fn db_path() -> &'static PathBuf {
@@ -34,19 +29,11 @@ fn db_path() -> &'static PathBuf {
 }
 
 fn pkg(t: PackageType, name: &str, version: &str, source: Option<&str>) -> Package {
-    Package {
-        name: name.into(),
-        version: version.into(),
-        package_type: t,
-        purl: String::new(),
-        source_name: source.map(str::to_string),
-        source_version: None,
-        arch: None,
-        licenses: vec![],
-        location: "/var/lib/dpkg/status".into(),
-        files: vec![],
-        layer: None,
-    }
+    let mut p = package(t, name, version)
+        .location("/var/lib/dpkg/status")
+        .build();
+    p.source_name = source.map(str::to_string);
+    p
 }
 
 fn bookworm(packages: Vec<Package>) -> Sbom {

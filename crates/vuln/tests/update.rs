@@ -6,14 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use portcullis_sbom::{Package, PackageType, Sbom};
+use portcullis_sbom::{PackageType, Sbom};
+use portcullis_testkit::{package, shared};
 use portcullis_vuln::VulnDb;
-
-fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
 
 /// Serves files of `root` over HTTP/1.1 until the test ends (one thread, connection: close).
 fn serve(root: PathBuf) -> String {
@@ -77,19 +72,11 @@ fn osv_tar_gz(path: &Path) {
 
 fn npm(name: &str, v: &str) -> Sbom {
     Sbom {
-        packages: vec![Package {
-            name: name.into(),
-            version: v.into(),
-            package_type: PackageType::Npm,
-            purl: String::new(),
-            source_name: None,
-            source_version: None,
-            arch: None,
-            licenses: vec![],
-            location: "package-lock.json".into(),
-            files: vec![],
-            layer: None,
-        }],
+        packages: vec![
+            package(PackageType::Npm, name, v)
+                .location("package-lock.json")
+                .build(),
+        ],
         ..Default::default()
     }
 }

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use portcullis_admission::{VerdictEntry, VerdictsFile};
 use portcullis_policy::{Action, EvalRow, FinalReason, Verdict};
@@ -11,11 +10,8 @@ use portcullis_sbom::PackageType;
 use portcullis_vuln::{Finding, FixState, Severity};
 
 /// `<repo>/../shared`, or `PORTCULLIS_SHARED`.
-pub fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
+#[allow(unused_imports)] // not every test target of this crate reads the shared data
+pub use portcullis_testkit::shared;
 
 /// Every captured review: (file name, bytes).
 pub fn fixtures() -> Vec<(String, Vec<u8>)> {

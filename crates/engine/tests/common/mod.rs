@@ -22,11 +22,8 @@ use tokio::sync::watch;
 
 pub const TOKEN: &str = "test-admin-token-7f3a";
 
-pub fn shared() -> std::path::PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(Into::into)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into())
-}
+#[allow(unused_imports)] // not every test target of this crate reads the shared data
+pub use portcullis_testkit::shared;
 
 /// A digest made from a number.
 pub fn digest(n: usize) -> String {
@@ -79,19 +76,10 @@ impl TableAnalyser {
 }
 
 pub fn pkg(name: &str, version: &str, t: PackageType) -> Package {
-    Package {
-        name: name.into(),
-        version: version.into(),
-        package_type: t,
-        purl: format!("pkg:x/{name}@{version}"),
-        source_name: None,
-        source_version: None,
-        arch: None,
-        licenses: vec![],
-        location: "/var/lib/dpkg/status".into(),
-        files: vec![],
-        layer: None,
-    }
+    portcullis_testkit::package(t, name, version)
+        .purl(format!("pkg:x/{name}@{version}"))
+        .location("/var/lib/dpkg/status")
+        .build()
 }
 
 impl Analyser for TableAnalyser {

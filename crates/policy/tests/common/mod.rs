@@ -9,11 +9,8 @@ use portcullis_sbom::{Distro, FileRecord, ImageMetadata, Package, PackageType, S
 use portcullis_vuln::{Cvss, Finding, FixState, MatchReport, Severity};
 
 /// `<repo>/../shared`, or `PORTCULLIS_SHARED`.
-pub fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
+#[allow(unused_imports)] // not every test target of this crate reads the shared data
+pub use portcullis_testkit::shared;
 
 /// A bundle from `shared/policies/anchore-engine/`.
 pub fn bundle_path(name: &str) -> PathBuf {
@@ -42,19 +39,10 @@ pub fn now() -> DateTime<Utc> {
 }
 
 pub fn pkg(name: &str, version: &str, t: PackageType) -> Package {
-    Package {
-        name: name.into(),
-        version: version.into(),
-        package_type: t,
-        purl: format!("pkg:generic/{name}@{version}"),
-        source_name: None,
-        source_version: None,
-        arch: None,
-        licenses: vec![],
-        location: "/var/lib/dpkg/status".into(),
-        files: vec![],
-        layer: None,
-    }
+    portcullis_testkit::package(t, name, version)
+        .purl(format!("pkg:generic/{name}@{version}"))
+        .location("/var/lib/dpkg/status")
+        .build()
 }
 
 /// A small Debian image: openssl, libc6, an npm package, a gem, a setuid binary, a guessed history.

@@ -10,11 +10,8 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_portcullis");
 
 /// `<repo>/../shared`, or `PORTCULLIS_SHARED`.
-pub fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")))
-}
+#[allow(unused_imports)] // not every test target of this crate reads the shared data
+pub use portcullis_testkit::shared;
 
 /// A captured AdmissionReview from `../shared/fixtures/admission-review`.
 pub fn fixture(name: &str) -> PathBuf {

@@ -6,12 +6,9 @@ use std::process::Command;
 
 use portcullis_image::FsView;
 
-/// Root of the shared data (`PORTCULLIS_SHARED`, else `<repo>/../shared`).
-pub fn shared() -> PathBuf {
-    std::env::var_os("PORTCULLIS_SHARED")
-        .map(Into::into)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into())
-}
+/// `<repo>/../shared`, or `PORTCULLIS_SHARED`.
+#[allow(unused_imports)] // not every test target of this crate reads the shared data
+pub use portcullis_testkit::shared;
 
 /// The view of a root-filesystem directory, keeping (in place) exactly the files `portcullis_sbom::wanted`
 /// selects — as the squasher would.

@@ -8,7 +8,7 @@
 //! directory (logs are printed first if `PORTCULLIS_KEEP_CLUSTER_LOGS` is set).
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -68,11 +68,6 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> HarnessError {
     move |source| HarnessError::Io { what, source }
 }
 
-/// The repository root (two levels above this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 static BIN_DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
 /// The directory holding the control-plane binaries: `PORTCULLIS_K8S_BIN` if set, else whatever
@@ -83,7 +78,7 @@ pub fn bin_dir() -> Result<PathBuf, HarnessError> {
             if let Some(dir) = std::env::var_os("PORTCULLIS_K8S_BIN") {
                 return Ok(PathBuf::from(dir));
             }
-            let script = repo_root().join("scripts/cluster-build");
+            let script = crate::repo_root().join("scripts/cluster-build");
             let out = Command::new("bash")
                 .arg(&script)
                 .stderr(Stdio::inherit())
@@ -127,10 +122,9 @@ pub fn tool(name: &str) -> Result<PathBuf, HarnessError> {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
-pub fn free_port() -> Result<u16, HarnessError> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(io("binding a free loopback port"))?;
-    Ok(l.local_addr().map_err(io("reading bound port"))?.port())
+/// A free loopback port, as a harness error.
+fn free_port() -> Result<u16, HarnessError> {
+    crate::free_port().map_err(io("binding a free loopback port"))
 }
 
 /// A certificate authority able to sign serving and client certificates (also usable by tests for

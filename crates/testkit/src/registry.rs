@@ -56,11 +56,6 @@ fn other(msg: impl Into<String>) -> io::Error {
     io::Error::other(msg.into())
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released; the race with other processes is negligible in tests).
-pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 impl Registry {
     /// Starts a registry in `mode` on 127.0.0.1 and waits until it accepts connections.
     pub fn start(mode: Mode) -> io::Result<Registry> {

@@ -1,6 +1,6 @@
 //! `scripts/cluster-up`: start the test control plane and keep it running until Ctrl-C.
 
-use portcullis_kube::testing::{Cluster, ClusterOptions, tool};
+use portcullis_testkit::{Cluster, ClusterOptions, tool};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::manifest::sha256;
-use crate::squash::Compression;
+use portcullis_image::manifest::{OCI_INDEX, OCI_MANIFEST};
+
+use super::files::sha256;
+use portcullis_image::squash::Compression;
 
 /// An image to write: platform, layers (uncompressed tars, base first) and configuration extras.
 #[derive(Debug, Clone)]
@@ -193,7 +195,7 @@ impl OciWriter {
         let (cd, cs) = self.blob(&serde_json::to_vec(&config)?)?;
         let manifest = json!({
             "schemaVersion": 2,
-            "mediaType": crate::manifest::OCI_MANIFEST,
+            "mediaType": OCI_MANIFEST,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
             "layers": layers,
         });
@@ -205,7 +207,7 @@ impl OciWriter {
         Ok(Written {
             digest: md,
             size: ms,
-            media_type: crate::manifest::OCI_MANIFEST.into(),
+            media_type: OCI_MANIFEST.into(),
             config_digest: cd,
             layer_digests: layers
                 .iter()
@@ -223,12 +225,12 @@ impl OciWriter {
                 json!({"mediaType": w.media_type, "digest": w.digest, "size": w.size, "platform": w.platform})
             })
             .collect();
-        let index = json!({"schemaVersion": 2, "mediaType": crate::manifest::OCI_INDEX, "manifests": entries});
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
         let (d, s) = self.blob(&serde_json::to_vec(&index)?)?;
         Ok(Written {
             digest: d,
             size: s,
-            media_type: crate::manifest::OCI_INDEX.into(),
+            media_type: OCI_INDEX.into(),
             config_digest: String::new(),
             layer_digests: Vec::new(),
             platform: None,
@@ -246,7 +248,7 @@ impl OciWriter {
 
     /// Writes `index.json`; returns the layout directory.
     pub fn finish(&self) -> io::Result<PathBuf> {
-        let index = json!({"schemaVersion": 2, "mediaType": crate::manifest::OCI_INDEX, "manifests": self.index});
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index});
         std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index)?)?;
         Ok(self.dir.clone())
     }

@@ -1,8 +1,7 @@
-//! Test support: a throwaway PostgreSQL server, started with the Debian `initdb`/`pg_ctl` binaries in a temp
-//! directory on a free port (as the `postgres` user when running as root) and stopped on drop. Used by this
-//! crate's and the engine's tests; fails with a clear message when PostgreSQL is not installed.
+//! A throwaway PostgreSQL server, started with the Debian `initdb`/`pg_ctl` binaries in a temp directory on a
+//! free port (as the `postgres` user when running as root) and stopped on drop. Used by the store's, the
+//! engine's and the binary's tests; fails with a clear message when PostgreSQL is not installed.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,13 +25,6 @@ fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
 }
 
 impl PgServer {
@@ -67,7 +59,7 @@ impl PgServer {
                 );
             }
         }
-        let port = free_port()?;
+        let port = crate::free_port().map_err(|e| format!("no free port: {e}"))?;
         let server = PgServer {
             dir,
             port,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::squash::Compression;
+use portcullis_image::squash::Compression;
 
 /// A layer blob on disk.
 #[derive(Debug, Clone)]
@@ -21,6 +21,11 @@ pub struct LayerFile {
     pub size: u64,
     /// OCI media type matching the compression.
     pub media_type: String,
+}
+
+/// `sha256:…` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// A writer that hashes and counts what passes through it.
