@@ -113,6 +113,26 @@ fn point_release_fix_in_cve_record() {
 }
 
 #[test]
+fn debian_point_release_matches_on_the_major_release() {
+    // the SBOM reports /etc/debian_version's point release (12.5); the advisories are per major release
+    let mut sbom = bookworm(vec![pkg(
+        PackageType::Deb,
+        "libgnutls30",
+        "3.7.9-2",
+        Some("gnutls28"),
+    )]);
+    if let Some(d) = sbom.distro.as_mut() {
+        d.version_id = Some("12.5".into());
+    }
+    assert_eq!(
+        portcullis_vuln::distro_namespace(sbom.distro.as_ref().unwrap()).as_deref(),
+        Some("debian:12")
+    );
+    let r = run(&sbom);
+    assert!(find(&r, "CVE-2023-5981", "libgnutls30").is_some());
+}
+
+#[test]
 fn unfixed_debian_cve_is_not_fixed_and_negligible() {
     // CVE-2011-3374: `- apt <unfixed> (unimportant; bug #642480)`, no bookworm line → inherited
     let r = run(&bookworm(vec![pkg(PackageType::Deb, "apt", "2.6.1", None)]));
