@@ -57,7 +57,7 @@ fn writers_round_trip_through_reader() {
     }
     let cdx: serde_json::Value =
         serde_json::from_slice(&render(&sbom, OutputFormat::CycloneDxJson).unwrap()).unwrap();
-    assert_eq!(cdx["specVersion"], "1.5");
+    assert_eq!(cdx["specVersion"], "1.6");
     let spdx: serde_json::Value =
         serde_json::from_slice(&render(&sbom, OutputFormat::SpdxJson).unwrap()).unwrap();
     assert_eq!(spdx["spdxVersion"], "SPDX-2.3");

@@ -316,3 +316,49 @@ fn rubygems_patched_versions() {
     assert_eq!(hits[0].package_version, "1.4.2");
     assert_eq!(hits[0].fixed_in.as_deref(), Some("1.4.3"));
 }
+
+/// `portcullis scan -o cyclonedx-json` output (CycloneDX 1.6 with vulnerabilities) passes cyclonedx-python-lib's
+/// strict JSON-schema validation (venv from `scripts/setup.d/21-sbom.sh`).
+#[test]
+fn scan_cyclonedx_passes_strict_schema_validation() {
+    let venv = PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+        .join(".cache/portcullis/sbom-validators");
+    assert!(
+        venv.join(".complete").is_file(),
+        "{} missing: run scripts/setup.d/21-sbom.sh",
+        venv.display()
+    );
+    let sbom = bookworm(vec![pkg(
+        PackageType::Deb,
+        "libgnutls30",
+        "3.7.9-2",
+        Some("gnutls28"),
+    )]);
+    let r = run(&sbom);
+    assert!(!r.findings.is_empty());
+    let doc =
+        portcullis_vuln::report::render(&r, &sbom, portcullis_vuln::report::Format::CycloneDxJson);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.cdx.json");
+    std::fs::write(&file, doc).unwrap();
+    let script = r#"
+import sys
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+with open(sys.argv[1]) as f:
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(f.read())
+print(error if error else "valid")
+sys.exit(1 if error else 0)
+"#;
+    let out = std::process::Command::new(venv.join("bin/python"))
+        .args(["-c", script])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
