@@ -5,7 +5,8 @@
 //! As Syft does: an archive is one package (the pom whose artifact the file is named after, the only pom, or the
 //! manifest); the poms of shaded content are packages nested in it (`/app.jar:META-INF/maven/g/a/pom.properties`).
 //! A group comes from a pom or the manifest (`Bundle-SymbolicName`, `Implementation-Vendor-Id`,
-//! `Automatic-Module-Name`; Jenkins plugins' `Group-Id`), never from the file name.
+//! `Automatic-Module-Name`; Jenkins plugins' `Group-Id`), never from the file name. Debian's system jars
+//! (`/usr/share/java/log4j-1.2-1.2.17.jar`) take the coordinates Debian's `/usr/share/maven-repo` gives them.
 
 use std::io::{Read, Seek};
 
@@ -385,9 +386,43 @@ impl IntoPkg for (String, String, String, String) {
     }
 }
 
+/// Debian's Maven repository (`/usr/share/maven-repo/<group path>/<artifact>/<version>/<artifact>-<version>.jar`,
+/// symbolic links to the system jars in `/usr/share/java`): jar path → (group, artifact, version). Debian's
+/// generic versions (`debian`, `1.2.x`) are skipped; the real version names the jar.
+fn debian_maven_repo(fs: &FsView) -> std::collections::BTreeMap<String, (String, String, String)> {
+    const REPO: &str = "/usr/share/maven-repo/";
+    let mut out = std::collections::BTreeMap::new();
+    for (path, entry) in fs.children(REPO) {
+        if !matches!(entry.kind, portcullis_image::EntryKind::Symlink(_)) || !path.ends_with(".jar")
+        {
+            continue;
+        }
+        let rel: Vec<&str> = path[REPO.len()..].split('/').collect();
+        let [group @ .., artifact, version, file] = rel.as_slice() else {
+            continue;
+        };
+        if group.is_empty()
+            || *version == "debian"
+            || version.ends_with(".x")
+            || *file != format!("{artifact}-{version}.jar")
+        {
+            continue;
+        }
+        if let Some(target) = fs.resolve(path) {
+            out.entry(target).or_insert((
+                group.join("."),
+                artifact.to_string(),
+                version.to_string(),
+            ));
+        }
+    }
+    out
+}
+
 /// Catalogues Java archives.
 pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
+    let debian = debian_maven_repo(fs);
     let files: Vec<&str> = fsutil::kept_files(fs, wanted).collect();
     for path in files {
         let file = match std::fs::File::open(fs.content_path(path)) {
@@ -404,6 +439,14 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
         }
         for (at, e) in inner {
             problem(problems, fs, "java", path, Some(&at), e);
+        }
+        if let Some((g, a, v)) = debian.get(path) {
+            // a Debian system jar: the coordinates Debian registered for it win over its file name and manifest
+            let main = (format!("{g}:{a}"), v.clone(), path.to_string(), Vec::new());
+            match found.iter_mut().find(|f| f.2 == path) {
+                Some(f) => (f.0, f.1) = (main.0, main.1),
+                None => found.insert(0, main),
+            }
         }
         for (name, version, location, licenses) in found {
             let (g, a) = name.split_once(':').unwrap_or(("", &name));
@@ -426,290 +469,4 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fsutil::testutil::syft;
-    use std::io::Write;
-
-    #[test]
-    fn manifest_and_pom_fixtures() {
-        let dir = syft("pkg/cataloger/java/testdata");
-        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-        let m = parse_manifest(&read("manifest/continuation"));
-        assert!(
-            m.iter()
-                .any(|(_, v)| v.ends_with("plugin-pom/example-jenkins-plugin")),
-            "continuation lines joined: {m:?}"
-        );
-        for f in [
-            "small",
-            "standard-info",
-            "extra-info",
-            "extra-empty-lines",
-            "leading-space",
-            "version-with-date",
-        ] {
-            assert!(
-                !parse_manifest(&read(&format!("manifest/{f}"))).is_empty(),
-                "{f}"
-            );
-        }
-        let (g, a, v) = parse_pom_properties(&read("pom/small.pom.properties")).unwrap();
-        assert!(!g.is_empty() && !a.is_empty() && !v.is_empty());
-        assert!(parse_pom_properties(&read("pom/colon-delimited.pom.properties")).is_some());
-        let mut out = Vec::new();
-        let corrupt = std::fs::File::open(dir.join("corrupt/example.jar")).unwrap();
-        assert!(archive_packages(corrupt, "/corrupt.jar", 0, &mut out, &mut Vec::new()).is_err());
-    }
-
-    fn jar(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut buf = std::io::Cursor::new(Vec::new());
-        let mut w = zip::ZipWriter::new(&mut buf);
-        for (n, b) in entries {
-            w.start_file(*n, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            w.write_all(b).unwrap();
-        }
-        w.finish().unwrap();
-        buf.into_inner()
-    }
-
-    /// Zips a Syft `jar-metadata` fixture directory (a jar's metadata, unpacked) into a jar.
-    fn fixture_jar(dir: &std::path::Path) -> Vec<u8> {
-        let mut files = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap().flatten() {
-                if e.path().is_dir() {
-                    stack.push(e.path());
-                } else {
-                    let name = e.path().strip_prefix(dir).unwrap().display().to_string();
-                    files.push((name, std::fs::read(e.path()).unwrap()));
-                }
-            }
-        }
-        files.sort();
-        let entries: Vec<(&str, &[u8])> = files
-            .iter()
-            .map(|(n, b)| (n.as_str(), b.as_slice()))
-            .collect();
-        jar(&entries)
-    }
-
-    fn catalogue(bytes: Vec<u8>, location: &str) -> Vec<(String, String, String)> {
-        let mut out = Vec::new();
-        let mut problems = Vec::new();
-        archive_packages(
-            std::io::Cursor::new(bytes),
-            location,
-            0,
-            &mut out,
-            &mut problems,
-        )
-        .unwrap();
-        assert!(problems.is_empty(), "{problems:?}");
-        out.into_iter().map(|(n, v, l, _)| (n, v, l)).collect()
-    }
-
-    fn own(name: &str, version: &str, location: &str) -> (String, String, String) {
-        (name.into(), version.into(), location.into())
-    }
-
-    #[test]
-    fn syft_jar_metadata_fixtures() {
-        let dir = syft("pkg/cataloger/java/testdata/jar-metadata");
-        let run = |fixture: &str, file: &str| {
-            catalogue(fixture_jar(&dir.join(fixture)), &format!("/lib/{file}"))
-        };
-        // pom.xml without pom.properties
-        assert_eq!(
-            run("jackson-core-2.15.2", "jackson-core-2.15.2.jar"),
-            vec![own(
-                "com.fasterxml.jackson.core:jackson-core",
-                "2.15.2",
-                "/lib/jackson-core-2.15.2.jar"
-            )]
-        );
-        assert_eq!(
-            run("micronaut-aop-4.9.11", "micronaut-aop-4.9.11.jar"),
-            vec![own(
-                "io.micronaut:micronaut-aop",
-                "4.9.11",
-                "/lib/micronaut-aop-4.9.11.jar"
-            )]
-        );
-        assert_eq!(
-            run("commons-lang3-3.12.0", "commons-lang3-3.12.0.jar"),
-            vec![own(
-                "org.apache.commons:commons-lang3",
-                "3.12.0",
-                "/lib/commons-lang3-3.12.0.jar"
-            )]
-        );
-        // the group is not taken from the file name
-        let f = "com.fasterxml.jackson.core.jackson-core-2.15.2.jar";
-        assert_eq!(
-            run("com.fasterxml.jackson.core.jackson-core-2.15.2", f),
-            vec![own(
-                "com.fasterxml.jackson.core:jackson-core",
-                "2.15.2",
-                &format!("/lib/{f}")
-            )]
-        );
-        // pom.properties and pom.xml of one artifact: one package
-        assert_eq!(
-            run("opensaml-core-3.4.6", "opensaml-core-3.4.6.jar"),
-            vec![own(
-                "org.opensaml:opensaml-core",
-                "3.4.6",
-                "/lib/opensaml-core-3.4.6.jar"
-            )]
-        );
-        // Jenkins plugin
-        assert_eq!(
-            run("jenkins-plugins/gradle/2.11", "gradle.hpi"),
-            vec![own(
-                "org.jenkins-ci.plugins:gradle",
-                "2.11",
-                "/lib/gradle.hpi"
-            )]
-        );
-        // several poms: the one the file is named after is the archive, the other one is nested in it
-        let f = "api-all-2.0.0-sources.jar";
-        let got = run("api-all-2.0.0-sources", f);
-        assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!(
-            got[0],
-            own(
-                "org.apache.directory.api:api-all",
-                "2.0.0",
-                &format!("/lib/{f}")
-            )
-        );
-        assert_eq!(got[1].0, "org.apache.directory.api:api-asn1-api");
-        assert_eq!(
-            got[1].2,
-            format!("/lib/{f}:META-INF/maven/org.apache.directory.api/api-asn1-api/pom.properties")
-        );
-        let got = run("org.multiple-thename", "org.multiple-thename.jar");
-        assert_eq!(got[0].0, "org.multiple:thename");
-        assert_eq!(got[0].2, "/lib/org.multiple-thename.jar");
-        assert_eq!(got.len(), 2, "{got:?}");
-    }
-
-    #[test]
-    fn manifest_groups_and_shaded_content() {
-        // Gradle-built jar: group from Automatic-Module-Name, never from the file name
-        let m = jar(&[(
-            "META-INF/MANIFEST.MF",
-            b"Manifest-Version: 1.0\nAutomatic-Module-Name: io.micronaut.aop\nImplementation-Version: 4.9.11\n\n",
-        )]);
-        assert_eq!(
-            catalogue(m, "/app/micronaut-aop-4.9.11.jar"),
-            vec![own(
-                "io.micronaut:micronaut-aop",
-                "4.9.11",
-                "/app/micronaut-aop-4.9.11.jar"
-            )]
-        );
-        let m = jar(&[(
-            "META-INF/MANIFEST.MF",
-            b"Manifest-Version: 1.0\nBundle-SymbolicName: com.example.lib;singleton:=true\nBundle-Version: 2.0\n\n",
-        )]);
-        assert_eq!(
-            catalogue(m, "/app/com.example.lib-2.0.jar"),
-            vec![own(
-                "com.example:lib",
-                "2.0",
-                "/app/com.example.lib-2.0.jar"
-            )]
-        );
-        let bare = jar(&[("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n\n")]);
-        assert_eq!(
-            catalogue(bare, "/app/org.acme.tool-1.2.jar"),
-            vec![own("org.acme.tool", "1.2", "/app/org.acme.tool-1.2.jar")],
-            "no group invented from the file name"
-        );
-        // an uber-jar: one package for the archive (from the manifest), its shaded poms nested in it
-        let pp = |g: &str, a: &str, v: &str| format!("groupId={g}\nartifactId={a}\nversion={v}\n");
-        let (guava, slf4j) = (
-            pp("com.google.guava", "guava", "31.1-jre"),
-            pp("org.slf4j", "slf4j-api", "2.0.9"),
-        );
-        let uber = jar(&[
-            (
-                "META-INF/MANIFEST.MF",
-                b"Manifest-Version: 1.0\nImplementation-Version: 3.1\nImplementation-Vendor-Id: com.example\n\n",
-            ),
-            ("META-INF/maven/com.google.guava/guava/pom.properties", guava.as_bytes()),
-            ("META-INF/maven/org.slf4j/slf4j-api/pom.properties", slf4j.as_bytes()),
-        ]);
-        assert_eq!(
-            catalogue(uber, "/srv/service-3.1.jar"),
-            vec![
-                own("com.example:service", "3.1", "/srv/service-3.1.jar"),
-                own(
-                    "com.google.guava:guava",
-                    "31.1-jre",
-                    "/srv/service-3.1.jar:META-INF/maven/com.google.guava/guava/pom.properties"
-                ),
-                own(
-                    "org.slf4j:slf4j-api",
-                    "2.0.9",
-                    "/srv/service-3.1.jar:META-INF/maven/org.slf4j/slf4j-api/pom.properties"
-                ),
-            ]
-        );
-        // pom.xml: the parent's group and version, `${project.version}` resolved
-        let pom = br#"<project xmlns="http://maven.apache.org/POM/4.0.0"><parent><groupId>org.example</groupId>
-            <artifactId>parent</artifactId><version>7.1</version></parent><artifactId>lib</artifactId>
-            <name>${project.version}</name></project>"#;
-        assert_eq!(
-            parse_pom_xml(std::str::from_utf8(pom).unwrap()),
-            Some(("org.example".into(), "lib".into(), "7.1".into()))
-        );
-        assert_eq!(
-            parse_pom_xml("<project><artifactId>x</artifactId></project>"),
-            None
-        );
-        assert_eq!(parse_pom_xml("not xml"), None);
-    }
-
-    #[test]
-    fn nested_jars_in_a_war() {
-        let inner = jar(&[(
-            "META-INF/maven/org.apache.commons/commons-text/pom.properties",
-            b"groupId=org.apache.commons\nartifactId=commons-text\nversion=1.10.0\n",
-        )]);
-        let plain = jar(&[(
-            "META-INF/MANIFEST.MF",
-            b"Manifest-Version: 1.0\nImplementation-Version: 2.3\n\n",
-        )]);
-        let war = jar(&[
-            ("WEB-INF/lib/commons-text-1.10.0.jar", &inner),
-            ("WEB-INF/lib/thing-2.3.jar", &plain),
-        ]);
-        let mut out = Vec::new();
-        archive_packages(
-            std::io::Cursor::new(war),
-            "/app.war",
-            0,
-            &mut out,
-            &mut Vec::new(),
-        )
-        .unwrap();
-        assert!(
-            out.contains(&(
-                "org.apache.commons:commons-text".into(),
-                "1.10.0".into(),
-                "/app.war:WEB-INF/lib/commons-text-1.10.0.jar".into(),
-                vec![]
-            )),
-            "{out:?}"
-        );
-        assert!(
-            out.iter().any(|(n, v, _, _)| n == "thing" && v == "2.3"),
-            "{out:?}"
-        );
-    }
-}
+mod tests;
