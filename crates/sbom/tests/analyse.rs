@@ -211,3 +211,109 @@ async fn unreachable_registry_and_bad_sources_are_clear_errors() {
         .to_string();
     assert!(err.contains("/nonexistent/layout"), "{err}");
 }
+
+/// The cached venv of the reference validators (`scripts/setup.d/21-sbom.sh`).
+fn validators_python() -> PathBuf {
+    let venv = dirs_home().join(".cache/portcullis/sbom-validators");
+    assert!(
+        venv.join(".complete").is_file(),
+        "{} missing: run scripts/setup.d/21-sbom.sh (pip install spdx-tools cyclonedx-python-lib)",
+        venv.display()
+    );
+    venv.join("bin/python")
+}
+
+fn dirs_home() -> PathBuf {
+    PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+}
+
+/// Runs `python -c script args…` and returns (success, stdout + stderr).
+fn validate(python: &std::path::Path, script: &str, file: &std::path::Path) -> (bool, String) {
+    let out = Command::new(python)
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .expect("run the validator");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+const PYSPDXTOOLS: &str = r#"
+import sys
+from spdx_tools.spdx.parser.parse_anything import parse_file
+from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+messages = validate_full_spdx_document(parse_file(sys.argv[1]))
+for m in messages:
+    print(m.validation_message)
+print(f"{len(messages)} SPDX validation errors")
+sys.exit(1 if messages else 0)
+"#;
+
+const CYCLONEDX_STRICT: &str = r#"
+import sys
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+with open(sys.argv[1]) as f:
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(f.read())
+print(error if error else "valid CycloneDX 1.6")
+sys.exit(1 if error else 0)
+"#;
+
+/// The SPDX 2.3 and CycloneDX 1.6 documents of the test image pass the SPDX project's validator (pyspdxtools'
+/// full validation, which checks every licence id against the SPDX list) and cyclonedx-python-lib's strict
+/// JSON-schema validation.
+#[tokio::test]
+async fn spdx_and_cyclonedx_pass_the_reference_validators() {
+    let python = validators_python();
+    let (dir, _) = layout();
+    let work = tempfile::tempdir().unwrap();
+    let source = Source::OciLayout(dir, Some("test".into()));
+    let sbom = portcullis_sbom::analyse(&source, &PullOptions::default(), work.path())
+        .await
+        .unwrap();
+    // Debian's short licence names are in it (the class the validator rejected)
+    assert!(
+        sbom.packages
+            .iter()
+            .any(|p| p.licenses.iter().any(|l| l == "GPL-2+")),
+        "no GPL-2+ licence catalogued"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let spdx = out.path().join("sbom.spdx.json");
+    let cdx = out.path().join("sbom.cdx.json");
+    std::fs::write(
+        &spdx,
+        portcullis_sbom::render(&sbom, portcullis_sbom::OutputFormat::SpdxJson).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        &cdx,
+        portcullis_sbom::render(&sbom, portcullis_sbom::OutputFormat::CycloneDxJson).unwrap(),
+    )
+    .unwrap();
+    let (ok, text) = validate(&python, PYSPDXTOOLS, &spdx);
+    assert!(ok, "pyspdxtools rejects our SPDX document:\n{text}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&spdx).unwrap()).unwrap();
+    let declared: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["licenseDeclared"].as_str())
+        .collect();
+    assert!(declared.contains(&"GPL-2.0-or-later"), "GPL-2+ not mapped");
+    assert!(
+        declared
+            .iter()
+            .any(|d| d.contains("LicenseRef-public-domain")),
+        "public-domain not a LicenseRef"
+    );
+    let (ok, text) = validate(&python, CYCLONEDX_STRICT, &cdx);
+    assert!(
+        ok,
+        "cyclonedx-python-lib rejects our CycloneDX document:\n{text}"
+    );
+}

@@ -49,9 +49,12 @@ fn bookworm_minbase_matches_dpkg_query_exactly() {
     assert_eq!(got, want);
 
     let distro = sbom.distro.expect("distro detected");
+    // the point release of /etc/debian_version (`12.12`), not only os-release's `12`
+    let point = std::fs::read_to_string(root.join("etc/debian_version")).unwrap();
+    assert!(point.trim().starts_with("12."), "{point}");
     assert_eq!(
         (distro.id.as_str(), distro.version_id.as_deref()),
-        ("debian", Some("12"))
+        ("debian", Some(point.trim()))
     );
     assert_eq!(distro.codename.as_deref(), Some("bookworm"));
     // Every package owns files (from info/*.list), and purls carry the distro.

@@ -1,7 +1,7 @@
 //! Language catalogers against real content: a Go binary built with `go build`, packages installed with pip and
-//! npm, a jar fetched from Maven Central with `mvn dependency:get`. Each result is compared with what the
-//! ecosystem's own tool reports (`go version -m`, `pip list`, `npm ls`). Built artefacts are cached under
-//! `$HOME/.cache/portcullis/` (built in a temp dir, then renamed).
+//! npm, a jar fetched from Maven Central with `mvn dependency:get`, Debian's own log4j 1.2 package. Each result
+//! is compared with what the ecosystem's own tool reports (`go version -m`, `pip list`, `npm ls`). Built
+//! artefacts are cached under `$HOME/.cache/portcullis/` (built in a temp dir, then renamed).
 
 mod common;
 
@@ -208,6 +208,40 @@ fn maven_central_jar() {
         "pkg:maven/org.apache.commons/commons-text@1.10.0"
     );
     assert_eq!(java[0].location, "/opt/app/lib/commons-text-1.10.0.jar");
+}
+
+#[test]
+fn debian_system_jar_is_its_maven_artifact() {
+    // Debian's own package: /usr/share/java/log4j-1.2-1.2.17.jar has no pom; /usr/share/maven-repo names it
+    let root = cached("debian-liblog4j1.2-java", |tmp| {
+        std::fs::create_dir_all(tmp).unwrap();
+        run(Command::new("apt-get")
+            .args(["download", "liblog4j1.2-java"])
+            .current_dir(tmp));
+        let deb = std::fs::read_dir(tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "deb"))
+            .expect("apt-get download wrote no .deb");
+        run(Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(tmp.join("root")));
+    });
+    let sbom = catalog(&root.join("root"));
+    let java: Vec<_> = sbom
+        .packages
+        .iter()
+        .filter(|p| p.package_type == PackageType::Java)
+        .collect();
+    assert_eq!(java.len(), 1, "{java:#?}");
+    assert_eq!(
+        (java[0].name.as_str(), java[0].version.as_str()),
+        ("log4j:log4j", "1.2.17")
+    );
+    assert_eq!(java[0].purl, "pkg:maven/log4j/log4j@1.2.17");
+    assert_eq!(java[0].location, "/usr/share/java/log4j-1.2-1.2.17.jar");
 }
 
 #[test]

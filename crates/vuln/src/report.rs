@@ -1,4 +1,4 @@
-//! Rendering match results: table, JSON, SARIF 2.1.0 and CycloneDX 1.5 JSON (with vulnerabilities), plus the
+//! Rendering match results: table, JSON, SARIF 2.1.0 and CycloneDX 1.6 JSON (with vulnerabilities), plus the
 //! `--only-fixed` filter and the `--fail-on` gate.
 
 use std::str::FromStr;
@@ -17,7 +17,7 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0.
     Sarif,
-    /// CycloneDX 1.5 JSON with a `vulnerabilities` section.
+    /// CycloneDX 1.6 JSON with a `vulnerabilities` section.
     CycloneDxJson,
 }
 
@@ -316,8 +316,9 @@ fn cyclonedx(report: &MatchReport, sbom: &Sbom) -> Value {
         })
         .collect();
     json!({
+        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
+        "specVersion": "1.6",
         "version": 1,
         "metadata": {
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

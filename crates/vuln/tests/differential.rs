@@ -3,9 +3,13 @@
 //!
 //! References: `dpkg --compare-versions`, rpm's own comparison (`python3-rpm`, `rpm.ver`), Python
 //! `packaging.version` (`/usr/bin/python3`), npm's `semver` package (installed by `scripts/setup.d/30-vuln.sh` in
-//! `~/.cache/portcullis/npm-semver`). Versions: the Debian `Packages` indexes in `/var/lib/apt/lists`, the
-//! versions in `../shared/vulndata` (Debian tracker, PyPA, RHEL), and PyPI/npm version lists fetched by the setup
-//! script into `~/.cache/portcullis/versions`. Pairs are chosen deterministically (fixed seed).
+//! `~/.cache/portcullis/npm-semver`), Maven's `ComparableVersion` (the maven-artifact jar), RubyGems'
+//! `Gem::Version` (Debian's ruby) and composer/semver's `VersionParser` + `Comparator` (Debian's php-cli +
+//! php-composer-semver), the last three installed by `scripts/setup.d/31-vuln-oracles.sh` and driven by the
+//! programs in `tests/oracles/`. Versions: the Debian `Packages` indexes in `/var/lib/apt/lists`, the versions in
+//! `../shared/vulndata` (Debian tracker, PyPA, RHEL, rubysec, GHSA), and PyPI/npm/Maven Central version lists
+//! fetched by the setup scripts into `~/.cache/portcullis/versions`. Pairs are chosen deterministically (fixed
+//! seed).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -16,7 +20,7 @@ use portcullis_testkit::shared;
 use portcullis_vuln::{Scheme, compare};
 
 const MIN_PAIRS: usize = 10_000;
-const SETUP: &str = "run `scripts/setup.d/30-vuln.sh` (as root) to install it";
+const SETUP: &str = "run `scripts/setup.d/30-vuln.sh` and `scripts/setup.d/31-vuln-oracles.sh` (as root) to install it";
 
 fn cache() -> PathBuf {
     dirs::home_dir()
@@ -402,4 +406,203 @@ process.stdout.write(out.join("\n") + "\n");
     );
     let reference = run_ref("node", &["-e", &script], &tsv(&pairs), "node + npm semver");
     check(Scheme::Semver, &pairs, &reference);
+}
+
+/// Versions of Maven Central version lists (`~/.cache/portcullis/versions/maven`) and the Maven advisories in
+/// `../shared/vulndata`.
+fn maven_versions() -> Groups {
+    let mut g = lists_in(&cache().join("versions/maven"), "Maven Central");
+    osv_versions(&mut g, "Maven");
+    g
+}
+
+/// One group per `*.txt` file (one version a line) of `dir`.
+fn lists_in(dir: &Path, what: &str) -> Groups {
+    let mut g = Groups::new();
+    for e in std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}; {SETUP}", dir.display()))
+        .flatten()
+    {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        g.entry(e.file_name().to_string_lossy().to_string())
+            .or_default()
+            .extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+            );
+    }
+    assert!(
+        g.len() >= 10,
+        "{what} version lists missing in {}; {SETUP}",
+        dir.display()
+    );
+    g
+}
+
+/// Versions (listed and range events) of the OSV records of `ecosystem` in `../shared/vulndata`.
+fn osv_versions(g: &mut Groups, ecosystem: &str) {
+    walk(&shared().join("vulndata"), &mut |p| {
+        if p.extension().is_none_or(|e| e != "json") {
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(p) else {
+            return;
+        };
+        if !text.contains(ecosystem) {
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return;
+        };
+        for a in v["affected"].as_array().into_iter().flatten() {
+            if a["package"]["ecosystem"].as_str() != Some(ecosystem) {
+                continue;
+            }
+            let set = g
+                .entry(a["package"]["name"].as_str().unwrap_or("?").to_string())
+                .or_default();
+            let listed = a["versions"].as_array().into_iter().flatten();
+            let events = a["ranges"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r["events"].as_array().into_iter().flatten())
+                .flat_map(|e| e.as_object().into_iter().flat_map(|o| o.values()));
+            for ver in listed.chain(events).filter_map(|x| x.as_str()) {
+                if ver != "0" {
+                    set.insert(ver.to_string());
+                }
+            }
+        }
+    });
+}
+
+/// Versions named in the ruby-advisory-db requirements (`patched_versions`, `unaffected_versions`) in
+/// `../shared/vulndata/rubysec`, per gem.
+fn rubysec_versions() -> Groups {
+    let mut g = Groups::new();
+    let re = regex::Regex::new(r"[0-9][0-9A-Za-z.\-]*").unwrap();
+    walk(&shared().join("vulndata/rubysec"), &mut |p| {
+        if p.extension().is_none_or(|e| e != "yml") {
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(p) else {
+            return;
+        };
+        let Ok(v) = serde_yaml_ng::from_str::<serde_json::Value>(&text) else {
+            return;
+        };
+        let name = v["gem"].as_str().or(v["engine"].as_str()).unwrap_or("?");
+        let set = g.entry(name.to_string()).or_default();
+        for key in ["patched_versions", "unaffected_versions"] {
+            for req in v[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str())
+            {
+                set.extend(re.find_iter(req).map(|m| m.as_str().to_string()));
+            }
+        }
+    });
+    assert!(
+        g.len() > 100,
+        "rubysec advisories missing in {}",
+        shared().display()
+    );
+    g
+}
+
+/// Versions of the Composer lock files and installed.json fixtures in `../shared/vulndata/syft`.
+fn packagist_fixture_versions(g: &mut Groups) {
+    walk(
+        &shared().join("vulndata/syft/syft/pkg/cataloger/php"),
+        &mut |p| {
+            let Ok(text) = std::fs::read_to_string(p) else {
+                return;
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                return;
+            };
+            let pkgs = v["packages"].as_array().or(v.as_array());
+            for pkg in pkgs.into_iter().flatten() {
+                if let Some(ver) = pkg["version"].as_str() {
+                    g.entry("packagist".into())
+                        .or_default()
+                        .insert(ver.to_string());
+                }
+            }
+        },
+    );
+}
+
+fn oracle(name: &str) -> String {
+    format!("{}/tests/oracles/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The canonical Maven cases (ComparableVersionTest) of `tests/data/maven-canonical.tsv`.
+fn maven_canonical_pairs() -> Vec<(String, String)> {
+    let path = format!(
+        "{}/tests/data/maven-canonical.tsv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let mut c = l.split('\t');
+            (c.next().unwrap().to_string(), c.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn maven_agrees_with_comparable_version() {
+    let g = maven_versions();
+    let mut pairs = pairs(&g, MIN_PAIRS + 2000, 0x05ee_d3a7);
+    pairs.extend(maven_canonical_pairs());
+    let jar = cache().join("maven-artifact/maven-artifact-3.9.9.jar");
+    assert!(jar.exists(), "{} missing; {SETUP}", jar.display());
+    let jar = jar.display().to_string();
+    let source = oracle("MavenCompare.java");
+    let reference = run_ref(
+        "java",
+        &["-cp", &jar, &source],
+        &tsv(&pairs),
+        "java + maven-artifact ComparableVersion",
+    );
+    check(Scheme::Maven, &pairs, &reference);
+}
+
+#[test]
+fn gem_agrees_with_gem_version() {
+    let mut g = rubysec_versions();
+    g.extend(pypi_versions());
+    let pairs = pairs(&g, MIN_PAIRS + 2000, 0x05ee_d9e3);
+    let script = oracle("gem_compare.rb");
+    let reference = run_ref("ruby", &[&script], &tsv(&pairs), "ruby Gem::Version");
+    check(Scheme::Gem, &pairs, &reference);
+}
+
+#[test]
+fn composer_agrees_with_composer_semver() {
+    let mut g = Groups::new();
+    packagist_fixture_versions(&mut g);
+    g.extend(npm_versions());
+    g.extend(pypi_versions());
+    g.extend(maven_versions());
+    let pairs = pairs(&g, MIN_PAIRS + 6000, 0x05ee_dc0e);
+    let script = oracle("composer_compare.php");
+    let autoload = "/usr/share/php/Composer/Semver/autoload.php";
+    assert!(Path::new(autoload).exists(), "{autoload} missing; {SETUP}");
+    let reference = run_ref(
+        "php",
+        &[&script, autoload],
+        &tsv(&pairs),
+        "php + composer/semver",
+    );
+    check(Scheme::Composer, &pairs, &reference);
 }

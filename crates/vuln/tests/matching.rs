@@ -100,6 +100,26 @@ fn point_release_fix_in_cve_record() {
 }
 
 #[test]
+fn debian_point_release_matches_on_the_major_release() {
+    // the SBOM reports /etc/debian_version's point release (12.5); the advisories are per major release
+    let mut sbom = bookworm(vec![pkg(
+        PackageType::Deb,
+        "libgnutls30",
+        "3.7.9-2",
+        Some("gnutls28"),
+    )]);
+    if let Some(d) = sbom.distro.as_mut() {
+        d.version_id = Some("12.5".into());
+    }
+    assert_eq!(
+        portcullis_vuln::distro_namespace(sbom.distro.as_ref().unwrap()).as_deref(),
+        Some("debian:12")
+    );
+    let r = run(&sbom);
+    assert!(find(&r, "CVE-2023-5981", "libgnutls30").is_some());
+}
+
+#[test]
 fn unfixed_debian_cve_is_not_fixed_and_negligible() {
     // CVE-2011-3374: `- apt <unfixed> (unimportant; bug #642480)`, no bookworm line → inherited
     let r = run(&bookworm(vec![pkg(PackageType::Deb, "apt", "2.6.1", None)]));
@@ -282,4 +302,50 @@ fn rubygems_patched_versions() {
     assert_eq!(hits.len(), 1, "only 1.4.2 is vulnerable: {hits:?}");
     assert_eq!(hits[0].package_version, "1.4.2");
     assert_eq!(hits[0].fixed_in.as_deref(), Some("1.4.3"));
+}
+
+/// `portcullis scan -o cyclonedx-json` output (CycloneDX 1.6 with vulnerabilities) passes cyclonedx-python-lib's
+/// strict JSON-schema validation (venv from `scripts/setup.d/21-sbom.sh`).
+#[test]
+fn scan_cyclonedx_passes_strict_schema_validation() {
+    let venv = PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+        .join(".cache/portcullis/sbom-validators");
+    assert!(
+        venv.join(".complete").is_file(),
+        "{} missing: run scripts/setup.d/21-sbom.sh",
+        venv.display()
+    );
+    let sbom = bookworm(vec![pkg(
+        PackageType::Deb,
+        "libgnutls30",
+        "3.7.9-2",
+        Some("gnutls28"),
+    )]);
+    let r = run(&sbom);
+    assert!(!r.findings.is_empty());
+    let doc =
+        portcullis_vuln::report::render(&r, &sbom, portcullis_vuln::report::Format::CycloneDxJson);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.cdx.json");
+    std::fs::write(&file, doc).unwrap();
+    let script = r#"
+import sys
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+with open(sys.argv[1]) as f:
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(f.read())
+print(error if error else "valid")
+sys.exit(1 if error else 0)
+"#;
+    let out = std::process::Command::new(venv.join("bin/python"))
+        .args(["-c", script])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,4 +1,4 @@
-//! CycloneDX 1.5 JSON writer.
+//! CycloneDX 1.6 JSON writer.
 
 use serde_json::{Value, json};
 
@@ -62,9 +62,9 @@ pub(crate) fn render(sbom: &Sbom) -> Value {
     }
     let m = &sbom.metadata;
     json!({
-        "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
+        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
+        "specVersion": "1.6",
         "serialNumber": format!("urn:uuid:{}", super::content_uuid(sbom)),
         "version": 1,
         "metadata": {

@@ -1,4 +1,4 @@
-//! SBOM formats: writers (native JSON, table, CycloneDX 1.5 JSON, SPDX 2.3 JSON) and a reader that
+//! SBOM formats: writers (native JSON, table, CycloneDX 1.6 JSON, SPDX 2.3 JSON) and a reader that
 //! auto-detects native, CycloneDX, SPDX and Syft JSON ([`read_sbom`]).
 
 mod cyclonedx;
@@ -17,7 +17,7 @@ pub enum OutputFormat {
     Table,
     /// The native, documented JSON schema (`crates/sbom/SCHEMA.md`).
     Json,
-    /// CycloneDX 1.5 JSON.
+    /// CycloneDX 1.6 JSON.
     CycloneDxJson,
     /// SPDX 2.3 JSON.
     SpdxJson,

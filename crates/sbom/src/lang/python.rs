@@ -91,6 +91,24 @@ pub fn normalise(name: &str) -> String {
     out
 }
 
+/// The interpreter's own `Python-X.Y.egg-info` (Debian's `lib-dynload/Python-3.11.egg-info`): metadata of CPython
+/// itself, not a PyPI distribution, so it is no Python package (the interpreter is catalogued as a binary/OS
+/// package).
+fn is_interpreter_egg_info(path: &str, name: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let Some(ver) = file
+        .strip_prefix("Python-")
+        .and_then(|f| f.strip_suffix(".egg-info"))
+    else {
+        return false;
+    };
+    name == "Python"
+        && !ver.is_empty()
+        && ver
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+}
+
 /// Catalogues every Python distribution.
 pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>, Error> {
     let mut out = Vec::new();
@@ -110,6 +128,9 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
             }
         };
         let m = parse_metadata(&text);
+        if is_interpreter_egg_info(path, &m.name) {
+            continue;
+        }
         if m.name.is_empty() {
             problem(
                 problems,
@@ -250,6 +271,36 @@ mod tests {
         // A RECORD that is not CSV does not lose the package.
         let malformed = find("malformed-record/dist-info/METADATA");
         assert!(!malformed.name.is_empty());
+    }
+
+    #[test]
+    fn interpreter_egg_info_is_not_a_pypi_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let dynload = dir.path().join("usr/lib/python3.11/lib-dynload");
+        std::fs::create_dir_all(&dynload).unwrap();
+        // Debian's python3.11 ships this file: CPython's own metadata
+        std::fs::write(
+            dynload.join("Python-3.11.egg-info"),
+            "Metadata-Version: 2.1\nName: Python\nVersion: 3.11.2\n",
+        )
+        .unwrap();
+        let site = dir.path().join("usr/lib/python3/dist-packages");
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(
+            site.join("six-1.16.0.egg-info"),
+            "Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\n",
+        )
+        .unwrap();
+        let mut problems = Vec::new();
+        let pkgs = catalog(&view_of(dir.path()), &mut problems).unwrap();
+        let names: Vec<&str> = pkgs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["six"], "{pkgs:#?}");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(!is_interpreter_egg_info(
+            "/x/Python-3.11.egg-info",
+            "python-foo"
+        ));
+        assert!(!is_interpreter_egg_info("/x/Python-foo.egg-info", "Python"));
     }
 
     #[test]

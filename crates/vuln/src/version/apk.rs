@@ -1,126 +1,224 @@
-//! Alpine (apk) version ordering: `digits{.digits}[letter]{_suffix[digits]}[~hash][-r<n>]`.
+//! Alpine (apk) version ordering: `digits{.digits}{letter}{_suffix{digits}}{-r<n>}`, letters may be followed by
+//! more digits (`5.7.1p1-r0`, `1.8.28p1-r1`).
 //!
-//! Hand-written: no Rust crate implements apk-tools' ordering; this follows apk-tools' `version.c` token order
-//! (`_alpha < _beta < _pre < _rc < (none) < _cvs < _svn < _git < _hg < _p`, then `-r` revision).
+//! Hand-written: no Rust crate implements apk-tools' ordering. This is a port of apk-tools' `version.c` token
+//! machine (`next_token`/`get_token`/`apk_version_compare_blob`): the same token types and transitions, leading
+//! zeros of a `.`-component counted as a negative value (`1.02 < 1.2`), suffixes `_alpha < _beta < _pre < _rc <
+//! (none) < _cvs < _svn < _git < _hg < _p`, then `-r` revision. Like apk, [`compare`] orders any pair (an invalid
+//! tail stops the comparison where apk stops); [`validate`] is `apk_version_validate`. Numbers of any length are
+//! compared exactly (apk-tools' `int` would overflow on `_pre20191002222144`).
 
 use std::cmp::Ordering;
 
-#[derive(Debug, PartialEq, Eq)]
-struct Apk {
-    numbers: Vec<String>,
-    letter: Option<u8>,
-    suffixes: Vec<(i32, u64)>,
-    revision: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tok {
+    Invalid,
+    DigitOrZero,
+    Digit,
+    Letter,
+    Suffix,
+    SuffixNo,
+    RevisionNo,
+    End,
 }
 
-fn suffix_rank(s: &str) -> Option<i32> {
-    Some(match s {
-        "alpha" => -4,
-        "beta" => -3,
-        "pre" => -2,
-        "rc" => -1,
-        "cvs" => 1,
-        "svn" => 2,
-        "git" => 3,
-        "hg" => 4,
-        "p" => 5,
-        _ => return None,
-    })
+/// A token value: small values (letters, suffix ranks, negative zero counts) or a run of digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Val {
+    Small(i64),
+    /// Digits without leading zeros (empty is zero).
+    Digits(String),
 }
 
-fn parse(v: &str) -> Result<Apk, String> {
-    let v = v.trim();
-    let (main, revision) = match v.rsplit_once("-r") {
-        Some((m, r)) => (
-            m,
-            r.parse::<u64>()
-                .map_err(|_| format!("revision `-r{r}` is not a number"))?,
-        ),
-        None => (v, 0),
-    };
-    let main = main.split_once('~').map(|(m, _)| m).unwrap_or(main);
-    let (head, suffix_part) = match main.split_once('_') {
-        Some((h, s)) => (h, Some(s)),
-        None => (main, None),
-    };
-    let mut letter = None;
-    let mut head = head;
-    if let Some(&last) = head.as_bytes().last()
-        && last.is_ascii_alphabetic()
-    {
-        letter = Some(last);
-        head = &head[..head.len() - 1];
-    }
-    if head.is_empty() {
-        return Err("version must start with a number".into());
-    }
-    let mut numbers = Vec::new();
-    for n in head.split('.') {
-        if n.is_empty() || !n.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(format!("`{n}` is not a number"));
-        }
-        numbers.push(n.to_string());
-    }
-    let mut suffixes = Vec::new();
-    if let Some(sp) = suffix_part {
-        for s in sp.split('_') {
-            let name_end = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
-            let rank =
-                suffix_rank(&s[..name_end]).ok_or_else(|| format!("unknown suffix `_{s}`"))?;
-            let num = if name_end < s.len() {
-                s[name_end..]
-                    .parse::<u64>()
-                    .map_err(|_| format!("bad suffix number in `_{s}`"))?
+impl Val {
+    fn cmp(&self, other: &Val) -> Ordering {
+        let as_digits = |v: &Val| match v {
+            Val::Digits(d) => Some(d.clone()),
+            Val::Small(n) if *n >= 0 => Some(if *n == 0 {
+                String::new()
             } else {
-                0
-            };
-            suffixes.push((rank, num));
-        }
-    }
-    Ok(Apk {
-        numbers,
-        letter,
-        suffixes,
-        revision,
-    })
-}
-
-fn cmp_num(i: usize, a: &str, b: &str) -> Ordering {
-    // apk compares components after the first with a leading zero as decimal fractions (string order).
-    if i > 0 && (a.starts_with('0') || b.starts_with('0')) {
-        return a.cmp(b);
-    }
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
-/// Compares two apk versions.
-pub fn compare(a: &str, b: &str) -> Result<Ordering, String> {
-    let (a, b) = (parse(a)?, parse(b)?);
-    for i in 0..a.numbers.len().max(b.numbers.len()) {
-        match (a.numbers.get(i), b.numbers.get(i)) {
-            (Some(x), Some(y)) => match cmp_num(i, x, y) {
-                Ordering::Equal => {}
-                o => return Ok(o),
+                n.to_string()
+            }),
+            Val::Small(_) => None,
+        };
+        match (as_digits(self), as_digits(other)) {
+            (Some(a), Some(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(&b)),
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (None, None) => match (self, other) {
+                (Val::Small(a), Val::Small(b)) => a.cmp(b),
+                _ => Ordering::Equal,
             },
-            (Some(_), None) => return Ok(Ordering::Greater),
-            (None, Some(_)) => return Ok(Ordering::Less),
-            (None, None) => {}
         }
     }
-    match a.letter.cmp(&b.letter) {
+    fn is_negative(&self) -> bool {
+        matches!(self, Val::Small(n) if *n < 0)
+    }
+}
+
+const PRE_SUFFIXES: [&str; 4] = ["alpha", "beta", "pre", "rc"];
+const POST_SUFFIXES: [&str; 5] = ["cvs", "svn", "git", "hg", "p"];
+
+/// `next_token`: the type of the token that starts at `s[*pos]`, consuming a separator.
+fn next_token(t: &mut Tok, s: &[u8], pos: &mut usize) {
+    let rest = &s[*pos..];
+    let mut n = Tok::Invalid;
+    if rest.is_empty() || rest[0] == 0 {
+        n = Tok::End;
+    } else if matches!(*t, Tok::Digit | Tok::DigitOrZero) && rest[0].is_ascii_lowercase() {
+        n = Tok::Letter;
+    } else if *t == Tok::Letter && rest[0].is_ascii_digit() {
+        n = Tok::Digit;
+    } else if *t == Tok::Suffix && rest[0].is_ascii_digit() {
+        n = Tok::SuffixNo;
+    } else {
+        match rest[0] {
+            b'.' => n = Tok::DigitOrZero,
+            b'_' => n = Tok::Suffix,
+            b'-' if rest.len() > 1 && rest[1] == b'r' => {
+                n = Tok::RevisionNo;
+                *pos += 1;
+            }
+            _ => {}
+        }
+        *pos += 1;
+    }
+    if n < *t
+        && !((n == Tok::DigitOrZero && *t == Tok::Digit)
+            || (n == Tok::Suffix && *t == Tok::SuffixNo)
+            || (n == Tok::Digit && *t == Tok::Letter))
+    {
+        n = Tok::Invalid;
+    }
+    *t = n;
+}
+
+/// `get_token`: the value of the token of type `*t` at `s[*pos]`, advancing to the next token.
+fn get_token(t: &mut Tok, s: &[u8], pos: &mut usize) -> Val {
+    let rest = &s[*pos..];
+    if rest.is_empty() {
+        *t = Tok::End;
+        return Val::Small(0);
+    }
+    let mut i = 0usize;
+    let mut nt = Tok::Invalid;
+    let v;
+    let digits = |from: usize| {
+        let mut j = from;
+        while j < rest.len() && rest[j].is_ascii_digit() {
+            j += 1;
+        }
+        j
+    };
+    match *t {
+        Tok::DigitOrZero if rest[0] == b'0' => {
+            while i < rest.len() && rest[i] == b'0' {
+                i += 1;
+            }
+            // the digits (or `.`) after the zeros are read as a digit token; a zero component followed by a
+            // suffix, letter or revision goes straight on to it (apk-tools 2.14's `6.0_pre1 < 6.0`)
+            if rest
+                .get(i)
+                .is_some_and(|&c| c.is_ascii_digit() || c == b'.')
+            {
+                nt = Tok::Digit;
+            }
+            v = Val::Small(-(i as i64));
+        }
+        Tok::DigitOrZero | Tok::Digit | Tok::SuffixNo | Tok::RevisionNo => {
+            i = digits(0);
+            let d = std::str::from_utf8(&rest[..i]).unwrap_or_default();
+            v = Val::Digits(d.trim_start_matches('0').to_string());
+        }
+        Tok::Letter => {
+            v = Val::Small(i64::from(rest[0]));
+            i = 1;
+        }
+        Tok::Suffix => {
+            let pre = PRE_SUFFIXES
+                .iter()
+                .position(|x| rest.starts_with(x.as_bytes()));
+            let post = POST_SUFFIXES
+                .iter()
+                .position(|x| rest.starts_with(x.as_bytes()));
+            match (pre, post) {
+                (Some(k), _) => {
+                    i = PRE_SUFFIXES[k].len();
+                    v = Val::Small(k as i64 - PRE_SUFFIXES.len() as i64);
+                }
+                (None, Some(k)) => {
+                    i = POST_SUFFIXES[k].len();
+                    v = Val::Small(k as i64);
+                }
+                (None, None) => {
+                    *t = Tok::Invalid;
+                    return Val::Small(-1);
+                }
+            }
+        }
+        _ => {
+            *t = Tok::Invalid;
+            return Val::Small(-1);
+        }
+    }
+    *pos += i;
+    if *pos >= s.len() {
+        *t = Tok::End;
+    } else if nt != Tok::Invalid {
+        *t = nt;
+    } else {
+        next_token(t, s, pos);
+    }
+    v
+}
+
+/// `apk_version_validate`: whether apk accepts `v` as a version.
+pub fn validate(v: &str) -> Result<(), String> {
+    let s = v.trim().as_bytes();
+    let (mut t, mut pos) = (Tok::Digit, 0usize);
+    while t != Tok::End && t != Tok::Invalid {
+        get_token(&mut t, s, &mut pos);
+    }
+    if t == Tok::End && !s.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{v}` is not an apk version (digits{{.digits}}[letter]{{_suffix[digits]}}[-r<n>]; suffixes alpha, \
+             beta, pre, rc, cvs, svn, git, hg, p)"
+        ))
+    }
+}
+
+/// Compares two apk versions as `apk_version_compare` does.
+pub fn compare(a: &str, b: &str) -> Result<Ordering, String> {
+    let (a, b) = (a.trim().as_bytes(), b.trim().as_bytes());
+    if a.is_empty() || b.is_empty() {
+        return Err("empty version".into());
+    }
+    let (mut at, mut bt) = (Tok::Digit, Tok::Digit);
+    let (mut ap, mut bp) = (0usize, 0usize);
+    let (mut av, mut bv) = (Val::Small(0), Val::Small(0));
+    while at == bt && at != Tok::End && at != Tok::Invalid && av.cmp(&bv).is_eq() {
+        av = get_token(&mut at, a, &mut ap);
+        bv = get_token(&mut bt, b, &mut bp);
+    }
+    match av.cmp(&bv) {
         Ordering::Equal => {}
         o => return Ok(o),
     }
-    for i in 0..a.suffixes.len().max(b.suffixes.len()) {
-        let x = a.suffixes.get(i).copied().unwrap_or((0, 0));
-        let y = b.suffixes.get(i).copied().unwrap_or((0, 0));
-        match x.cmp(&y) {
-            Ordering::Equal => {}
-            o => return Ok(o),
-        }
+    if at == bt {
+        return Ok(Ordering::Equal);
     }
-    Ok(a.revision.cmp(&b.revision))
+    // the non-terminating version is greater unless it goes on with a pre-release suffix
+    let (mut tt, mut tp) = (at, ap);
+    if at == Tok::Suffix && get_token(&mut tt, a, &mut tp).is_negative() {
+        return Ok(Ordering::Less);
+    }
+    let (mut tt, mut tp) = (bt, bp);
+    if bt == Tok::Suffix && get_token(&mut tt, b, &mut tp).is_negative() {
+        return Ok(Ordering::Greater);
+    }
+    Ok(bt.cmp(&at))
 }
 
 #[cfg(test)]
@@ -137,6 +235,14 @@ mod tests {
         lt("1.2", "1.2.1");
         lt("2.9.10", "2.10.0");
         lt("1.0_alpha", "1.0_beta2");
-        assert!(compare("abc", "1").is_err());
+        lt("5.7.1-r0", "5.7.1p1-r0");
+        lt("1.8.28p1-r1", "1.8.28p2-r0");
+        lt("6.6.2", "6.6.2_p1");
+        lt("1.02", "1.2");
+        assert!(validate("5.7.1p1-r0").is_ok());
+        assert!(validate("6.6.2_p1").is_ok());
+        assert!(validate("abc").is_err());
+        assert!(validate("1.0_foo").is_err());
+        assert!(compare("", "1").is_err());
     }
 }

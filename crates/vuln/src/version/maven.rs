@@ -1,66 +1,134 @@
 //! Maven version ordering (`ComparableVersion`) and Maven/NuGet interval ranges (`[1.0,2.0)`, `(,1.2],[1.5,)`).
 //!
-//! Hand-written: no maintained Rust crate implements Maven 3's `ComparableVersion`; this follows its item model
-//! (int, qualifier string, nested list on `-` and digit/letter transitions, trailing "null" items dropped).
+//! Hand-written: no maintained Rust crate implements Maven 3's `ComparableVersion`. This is a line-by-line port
+//! of `org.apache.maven.artifact.versioning.ComparableVersion` (maven-artifact 3.9): the same tokeniser (a `-`, a
+//! digit/letter transition and a `.X` qualifier open a sub-list), the same int/long/BigInteger item kinds, the
+//! same normalisation (trailing null items dropped) and the same comparison table. The differential test runs the
+//! real class on the same pairs.
 
 use std::cmp::Ordering;
 
+/// Maven's well-known qualifiers, in order; an unknown qualifier sorts after all of them, lexically.
+const QUALIFIERS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
+
+/// Maven's numeric item kinds: an int item is always below a long item, a long item below a big one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum NumKind {
+    Int,
+    Long,
+    Big,
+}
+
 #[derive(Debug, Clone)]
 enum Item {
-    Int(String),
+    /// A number: its kind (by digit count, as Maven picks it) and its digits without leading zeros.
+    Num(NumKind, String),
+    /// A qualifier (lower case, aliases applied).
     Str(String),
+    /// A sub-list (after `-` or a digit/letter transition).
     List(Vec<Item>),
 }
 
-const QUALIFIERS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
-
-fn qualifier_key(q: &str) -> String {
-    let q = match q {
-        "ga" | "final" | "release" => "",
-        "cr" => "rc",
-        other => other,
-    };
+/// Maven's `comparableQualifier`: the index of a known qualifier, else `7-<qualifier>` (compared as strings).
+fn comparable_qualifier(q: &str) -> String {
     match QUALIFIERS.iter().position(|x| *x == q) {
         Some(i) => i.to_string(),
         None => format!("{}-{q}", QUALIFIERS.len()),
     }
 }
 
+/// The comparable form of the empty (release) qualifier.
+fn release_index() -> String {
+    comparable_qualifier("")
+}
+
+fn string_item(value: &str, followed_by_digit: bool) -> Item {
+    let mut v = value;
+    if followed_by_digit && v.chars().count() == 1 {
+        v = match v {
+            "a" => "alpha",
+            "b" => "beta",
+            "m" => "milestone",
+            o => o,
+        };
+    }
+    let v = match v {
+        "ga" | "final" | "release" => "",
+        "cr" => "rc",
+        o => o,
+    };
+    Item::Str(v.to_string())
+}
+
+fn num_item(digits: &str) -> Item {
+    // Maven strips leading zeros but keeps an all-zero string as it is, then picks the kind by length.
+    let stripped = match digits.find(|c| c != '0') {
+        Some(i) => &digits[i..],
+        None if digits.is_empty() => "0",
+        None => digits,
+    };
+    let kind = match stripped.len() {
+        0..=9 => NumKind::Int,
+        10..=18 => NumKind::Long,
+        _ => NumKind::Big,
+    };
+    let value = stripped.trim_start_matches('0');
+    Item::Num(kind, value.to_string())
+}
+
+fn parse_item(is_digit: bool, buf: &str) -> Item {
+    if is_digit {
+        num_item(buf)
+    } else {
+        string_item(buf, false)
+    }
+}
+
+fn cmp_digits(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 impl Item {
     fn is_null(&self) -> bool {
         match self {
-            Item::Int(n) => n.is_empty() || n == "0",
-            Item::Str(s) => qualifier_key(s) == qualifier_key(""),
+            Item::Num(_, v) => v.is_empty(),
+            Item::Str(s) => comparable_qualifier(s) == release_index(),
             Item::List(l) => l.is_empty(),
         }
     }
 
-    fn cmp_opt(&self, other: Option<&Item>) -> Ordering {
+    /// `Item.compareTo(other)`; `None` is Java's `null` (the other version has no item here).
+    fn compare(&self, other: Option<&Item>) -> Ordering {
         match (self, other) {
-            (Item::Int(_), None) => {
-                if self.is_null() {
+            (Item::Num(_, v), None) => {
+                if v.is_empty() {
                     Ordering::Equal
                 } else {
                     Ordering::Greater
                 }
             }
-            (Item::Str(s), None) => qualifier_key(s).cmp(&qualifier_key("")),
-            (Item::List(l), None) => l.first().map_or(Ordering::Equal, |f| f.cmp_opt(None)),
-            (Item::Int(a), Some(Item::Int(b))) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
-            (Item::Int(_), Some(_)) => Ordering::Greater,
-            (Item::Str(_), Some(Item::Int(_))) => Ordering::Less,
-            (Item::Str(a), Some(Item::Str(b))) => qualifier_key(a).cmp(&qualifier_key(b)),
-            (Item::Str(_), Some(Item::List(_))) => Ordering::Less,
-            (Item::List(_), Some(Item::Int(_))) => Ordering::Less,
+            (Item::Str(s), None) => comparable_qualifier(s).cmp(&release_index()),
+            (Item::List(l), None) => l
+                .iter()
+                .map(|i| i.compare(None))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal),
+            (Item::Num(ka, a), Some(Item::Num(kb, b))) => ka.cmp(kb).then_with(|| cmp_digits(a, b)),
+            (Item::Num(..), Some(_)) => Ordering::Greater,
+            (Item::Str(_), Some(Item::Num(..) | Item::List(_))) => Ordering::Less,
+            (Item::Str(a), Some(Item::Str(b))) => {
+                comparable_qualifier(a).cmp(&comparable_qualifier(b))
+            }
+            (Item::List(_), Some(Item::Num(..))) => Ordering::Less,
             (Item::List(_), Some(Item::Str(_))) => Ordering::Greater,
             (Item::List(a), Some(Item::List(b))) => {
                 for i in 0..a.len().max(b.len()) {
                     let o = match (a.get(i), b.get(i)) {
-                        (Some(x), y) => x.cmp_opt(y),
-                        (None, Some(y)) => y.cmp_opt(None).reverse(),
+                        (Some(l), r) => l.compare(r),
+                        (None, Some(r)) => r.compare(None).reverse(),
                         (None, None) => Ordering::Equal,
                     };
-                    if o != Ordering::Equal {
+                    if o.is_ne() {
                         return o;
                     }
                 }
@@ -70,106 +138,110 @@ impl Item {
     }
 }
 
-fn parse_item(s: &str, followed_by_digit: bool) -> Item {
-    if s.bytes().all(|c| c.is_ascii_digit()) {
-        return Item::Int(s.trim_start_matches('0').to_string());
-    }
-    let s = if followed_by_digit && s.len() == 1 {
-        match s {
-            "a" => "alpha",
-            "b" => "beta",
-            "m" => "milestone",
-            o => o,
-        }
-    } else {
-        s
-    };
-    Item::Str(s.to_string())
+/// Parse-time list node: items, where a sub-list is a reference into the arena.
+enum Node {
+    Leaf(Item),
+    Sub(usize),
 }
 
-fn normalize(list: &mut Vec<Item>) {
-    while let Some(last) = list.last_mut() {
-        if let Item::List(inner) = last {
-            normalize(inner);
-        }
-        if last.is_null() {
-            list.pop();
-        } else {
+/// `ListItem.normalize()`: drop null items from the end, stepping over (non-null) sub-lists.
+fn normalize(arena: &mut [Vec<Node>], idx: usize) {
+    let mut i = arena[idx].len();
+    while i > 0 {
+        i -= 1;
+        let null = match &arena[idx][i] {
+            Node::Leaf(item) => item.is_null(),
+            Node::Sub(j) => arena[*j].is_empty(),
+        };
+        if null {
+            arena[idx].remove(i);
+        } else if matches!(arena[idx][i], Node::Leaf(_)) {
             break;
         }
     }
-    for item in list.iter_mut() {
-        if let Item::List(inner) = item {
-            normalize(inner);
-        }
-    }
 }
 
-/// Parses a version into nested item lists (a path of `List` indices models Maven's stack).
-fn parse(v: &str) -> Result<Item, String> {
-    let v = v.trim().to_ascii_lowercase();
-    if v.is_empty() {
-        return Err("empty version".into());
-    }
-    // Each `-` or digit/letter transition opens a sublist nested in the current one; build it as a chain.
-    let mut chain: Vec<Vec<Item>> = vec![Vec::new()];
-    let bytes = v.as_bytes();
-    let mut start = 0usize;
+fn build(arena: &mut Vec<Vec<Node>>, idx: usize) -> Item {
+    let nodes = std::mem::take(&mut arena[idx]);
+    Item::List(
+        nodes
+            .into_iter()
+            .map(|n| match n {
+                Node::Leaf(item) => item,
+                Node::Sub(j) => build(arena, j),
+            })
+            .collect(),
+    )
+}
+
+/// `ComparableVersion.parseVersion`.
+fn parse(version: &str) -> Item {
+    let version = version.to_lowercase();
+    let mut arena: Vec<Vec<Node>> = vec![Vec::new()];
+    let mut stack = vec![0usize];
+    let mut list = 0usize;
+    // opens a sub-list inside `list` and makes it the current one
+    let open = |arena: &mut Vec<Vec<Node>>, stack: &mut Vec<usize>, list: &mut usize| {
+        arena.push(Vec::new());
+        let j = arena.len() - 1;
+        arena[*list].push(Node::Sub(j));
+        stack.push(j);
+        *list = j;
+    };
     let mut is_digit = false;
-    let push_sub = |chain: &mut Vec<Vec<Item>>| chain.push(Vec::new());
-    for i in 0..bytes.len() {
-        let c = bytes[i];
-        let cur = chain.len() - 1;
-        if c == b'.' {
-            if i == start {
-                chain[cur].push(Item::Int(String::new()));
+    let mut start = 0usize;
+    for (i, c) in version.char_indices() {
+        if c == '.' || c == '-' {
+            let item = if i == start {
+                num_item("0")
             } else {
-                chain[cur].push(parse_item(&v[start..i], false));
-            }
+                parse_item(is_digit, &version[start..i])
+            };
+            arena[list].push(Node::Leaf(item));
             start = i + 1;
-        } else if c == b'-' {
-            if i == start {
-                chain[cur].push(Item::Int(String::new()));
-            } else {
-                chain[cur].push(parse_item(&v[start..i], false));
+            if c == '-' {
+                open(&mut arena, &mut stack, &mut list);
             }
-            start = i + 1;
-            push_sub(&mut chain);
         } else if c.is_ascii_digit() {
             if !is_digit && i > start {
-                chain[cur].push(parse_item(&v[start..i], true));
+                // 1.0.0.X1 < 1.0.0-X2: treat .X as -X for any string qualifier X
+                if !arena[list].is_empty() {
+                    open(&mut arena, &mut stack, &mut list);
+                }
+                arena[list].push(Node::Leaf(string_item(&version[start..i], true)));
                 start = i;
-                push_sub(&mut chain);
+                open(&mut arena, &mut stack, &mut list);
             }
             is_digit = true;
         } else {
             if is_digit && i > start {
-                chain[cur].push(parse_item(&v[start..i], false));
+                arena[list].push(Node::Leaf(parse_item(true, &version[start..i])));
                 start = i;
-                push_sub(&mut chain);
+                open(&mut arena, &mut stack, &mut list);
             }
             is_digit = false;
         }
     }
-    if bytes.len() > start {
-        let cur = chain.len() - 1;
-        chain[cur].push(parse_item(&v[start..], false));
-    }
-    // fold the chain: each list is the last element of its parent
-    let mut acc: Option<Vec<Item>> = None;
-    while let Some(mut list) = chain.pop() {
-        if let Some(child) = acc.take() {
-            list.push(Item::List(child));
+    if version.len() > start {
+        if !is_digit && !arena[list].is_empty() {
+            open(&mut arena, &mut stack, &mut list);
         }
-        normalize(&mut list);
-        acc = Some(list);
+        arena[list].push(Node::Leaf(parse_item(is_digit, &version[start..])));
     }
-    Ok(Item::List(acc.unwrap_or_default()))
+    while let Some(idx) = stack.pop() {
+        normalize(&mut arena, idx);
+    }
+    build(&mut arena, 0)
 }
 
-/// Compares two Maven versions.
+/// Compares two Maven versions exactly as Maven's `ComparableVersion.compareTo` does. Every string is a version to
+/// Maven; surrounding white space is dropped and an empty version is refused (no advisory means one).
 pub fn compare(a: &str, b: &str) -> Result<Ordering, String> {
-    Ok(parse(a)?.cmp_opt(Some(&parse(b)?)))
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() || b.is_empty() {
+        return Err("empty version".into());
+    }
+    Ok(parse(a).compare(Some(&parse(b))))
 }
 
 /// Whether `version` lies in a Maven/NuGet interval range list (`[1.0,2.0)`, `(,1.0],[1.2,)`, `[1.5]`); a bare

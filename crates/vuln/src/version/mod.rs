@@ -191,6 +191,7 @@ pub fn compare(scheme: Scheme, a: &str, b: &str) -> Result<Ordering, VersionErro
 pub fn validate(scheme: Scheme, v: &str) -> Result<(), VersionError> {
     match scheme {
         Scheme::Dpkg => dpkg::validate(v).map_err(|e| err(scheme, v, e)),
+        Scheme::Apk => apk::validate(v).map_err(|e| err(scheme, v, e)),
         _ => compare(scheme, v, v).map(|_| ()),
     }
 }
