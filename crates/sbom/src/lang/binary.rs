@@ -88,11 +88,12 @@ pub fn parse_go_buildinfo(
         let mut strs = Vec::new();
         for _ in 0..2 {
             let (len, n) = read_varint(rest).ok_or("bad varint in build info")?;
-            let s = rest
-                .get(n..n + len)
+            let end = n
+                .checked_add(len)
+                .filter(|&e| e <= rest.len())
                 .ok_or("build info string runs past the section")?;
-            strs.push(String::from_utf8_lossy(s).into_owned());
-            rest = &rest[n + len..];
+            strs.push(String::from_utf8_lossy(&rest[n..end]).into_owned());
+            rest = &rest[end..];
         }
         (strs[0].clone(), strs[1].clone())
     } else {
@@ -295,6 +296,20 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `go_buildinfo` fuzz target: a string length varint near `usize::MAX` overflowed `n + len`.
+    #[test]
+    fn huge_varint_length_is_an_error_not_an_overflow() {
+        let mut data = GO_MAGIC.to_vec();
+        data.resize(14, 0);
+        data.extend_from_slice(&[8, 2]);
+        data.resize(32, 0);
+        data.extend_from_slice(&[
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, b'x',
+        ]);
+        let e = parse_go_buildinfo(&data, &|_, _| None).unwrap_err();
+        assert_eq!(e, "build info string runs past the section");
+    }
 
     #[test]
     fn modinfo_with_replacement() {
