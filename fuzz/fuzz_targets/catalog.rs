@@ -26,7 +26,9 @@ const PATHS: [&str; 16] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, bytes)) = data.split_first() else { return };
+    let Some((&sel, bytes)) = data.split_first() else {
+        return;
+    };
     let path = PATHS[sel as usize % PATHS.len()];
     let fs = portcullis_fuzz::one_file_view(path, bytes, 0o755);
     let _ = portcullis_sbom::catalog(&fs, "fuzz/image", Default::default());

@@ -14,5 +14,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = binary::parse_go_buildinfo(data, &read_at);
     let _ = binary::parse_modinfo(&String::from_utf8_lossy(data), "go1.22");
     let fs = portcullis_fuzz::one_file_view("/usr/local/bin/app", data, 0o755);
-    let _ = binary::binary_packages(&fs.content_path("/usr/local/bin/app"), "/usr/local/bin/app", &fs);
+    let _ = binary::binary_packages(
+        &fs.content_path("/usr/local/bin/app"),
+        "/usr/local/bin/app",
+        &fs,
+    );
 });

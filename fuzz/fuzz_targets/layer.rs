@@ -4,12 +4,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis_image::squash::Squasher;
 use portcullis_image::Limits;
+use portcullis_image::squash::Squasher;
 
 fuzz_target!(|data: &[u8]| {
     let work = portcullis_fuzz::scratch().join("squash");
-    let limits = Limits { max_entries: 100_000, max_kept_file: 8 << 20, max_kept_total: 32 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_entries: 100_000,
+        max_kept_file: 8 << 20,
+        max_kept_total: 32 << 20,
+        ..Limits::default()
+    };
     let wanted = portcullis_sbom::wanted;
     let mut sq = Squasher::new("fuzz/image", &work, &wanted, limits).expect("squasher");
     let applied = sq.apply_layer("sha256:fuzz", data, None);

@@ -14,7 +14,9 @@ const TYPES: [Option<&str>; 5] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, bytes)) = data.split_first() else { return };
+    let Some((&sel, bytes)) = data.split_first() else {
+        return;
+    };
     let ct = TYPES[sel as usize % TYPES.len()];
     match manifest::parse("fuzz/image", bytes, ct) {
         Ok(manifest::Parsed::Index(ds)) => {

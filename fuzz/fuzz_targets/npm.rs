@@ -5,10 +5,15 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const PATHS: [&str; 2] = ["/app/package-lock.json", "/app/node_modules/fuzz/package.json"];
+const PATHS: [&str; 2] = [
+    "/app/package-lock.json",
+    "/app/node_modules/fuzz/package.json",
+];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, bytes)) = data.split_first() else { return };
+    let Some((&sel, bytes)) = data.split_first() else {
+        return;
+    };
     if let Ok(text) = std::str::from_utf8(bytes) {
         let _ = portcullis_sbom::lang::npm::parse_lock(text);
     }

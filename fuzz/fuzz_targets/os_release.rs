@@ -6,11 +6,18 @@
 use libfuzzer_sys::fuzz_target;
 use portcullis_sbom::distro;
 
-const PATHS: [&str; 5] =
-    ["/etc/os-release", "/usr/lib/os-release", "/etc/redhat-release", "/etc/alpine-release", "/etc/debian_version"];
+const PATHS: [&str; 5] = [
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/redhat-release",
+    "/etc/alpine-release",
+    "/etc/debian_version",
+];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, bytes)) = data.split_first() else { return };
+    let Some((&sel, bytes)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(bytes);
     let _ = distro::parse_os_release(&text);
     let _ = distro::parse_release_line(&text);

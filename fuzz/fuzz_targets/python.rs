@@ -13,7 +13,9 @@ const PATHS: [&str; 4] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, bytes)) = data.split_first() else { return };
+    let Some((&sel, bytes)) = data.split_first() else {
+        return;
+    };
     let _ = portcullis_sbom::lang::python::parse_metadata(&String::from_utf8_lossy(bytes));
     let fs = portcullis_fuzz::one_file_view(PATHS[sel as usize % PATHS.len()], bytes, 0o644);
     let _ = portcullis_sbom::lang::python::catalog(&fs, &mut Vec::new());

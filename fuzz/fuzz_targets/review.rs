@@ -4,15 +4,20 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis_admission::{Config, Context, Endpoint, MemoryVerdicts, Review, decide, extract, read_input};
+use portcullis_admission::{
+    Config, Context, Endpoint, MemoryVerdicts, Review, decide, extract, read_input,
+};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(review) = Review::parse(data) {
         let _ = extract(&review);
         let verdicts = MemoryVerdicts::new();
         for mode in ["policy", "analysis", "audit", "passive", "breakglass"] {
-            let cfg = Config::parse(&format!("default: {{ mode: {mode}, mutate: true }}"), "fuzz")
-                .expect("static config");
+            let cfg = Config::parse(
+                &format!("default: {{ mode: {mode}, mutate: true }}"),
+                "fuzz",
+            )
+            .expect("static config");
             for ep in [Endpoint::Validate, Endpoint::Mutate] {
                 let d = decide(&review, &cfg, &verdicts, &Context::new(ep));
                 let _ = d.to_review_json();

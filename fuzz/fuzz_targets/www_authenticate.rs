@@ -6,9 +6,14 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(challenges) = http_auth::parse_challenges(text) {
-        for c in challenges.iter().filter(|c| c.scheme.eq_ignore_ascii_case("bearer")) {
+        for c in challenges
+            .iter()
+            .filter(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+        {
             for (k, v) in &c.params {
                 if k.eq_ignore_ascii_case("realm") || k.eq_ignore_ascii_case("service") {
                     let _ = v.to_unescaped();

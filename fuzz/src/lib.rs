@@ -11,7 +11,11 @@ use portcullis_image::{Entry, EntryKind, FsView};
 pub fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
         let dir = base.join(format!("portcullis-fuzz-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch directory");
@@ -28,7 +32,15 @@ pub fn one_file_view(path: &str, content: &[u8], mode: u32) -> FsView {
     std::fs::create_dir_all(disk.parent().expect("absolute path")).expect("view directories");
     std::fs::write(&disk, content).expect("view file");
     let mut entries = BTreeMap::new();
-    let entry = |kind, size, mode| Entry { kind, size, mode, uid: 0, gid: 0, layer: 0, kept: false };
+    let entry = |kind, size, mode| Entry {
+        kind,
+        size,
+        mode,
+        uid: 0,
+        gid: 0,
+        layer: 0,
+        kept: false,
+    };
     let mut dir = String::new();
     let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     entries.insert("/".to_string(), entry(EntryKind::Dir, 0, 0o755));
@@ -40,7 +52,11 @@ pub fn one_file_view(path: &str, content: &[u8], mode: u32) -> FsView {
     let mut file = entry(EntryKind::File, content.len() as u64, mode);
     file.kept = true;
     entries.insert(path.to_string(), file);
-    FsView { entries, content_dir: root, layer_digests: vec![format!("sha256:{}", "0".repeat(64))] }
+    FsView {
+        entries,
+        content_dir: root,
+        layer_digests: vec![format!("sha256:{}", "0".repeat(64))],
+    }
 }
 
 /// Writes `content` to a scratch file named `name` and returns its path.
