@@ -379,8 +379,8 @@ pub struct IndexMatcher {
 
 impl IndexMatcher {
     /// Loads the index of a vulnerability database.
-    pub fn load(db: &portcullis_vuln::VulnDb) -> Result<IndexMatcher, String> {
-        let index = db.load_index().map_err(|e| e.to_string())?;
+    pub fn load(db: &portcullis_vuln::VulnDb) -> Result<IndexMatcher, portcullis_vuln::Error> {
+        let index = db.load_index()?;
         Ok(IndexMatcher {
             index: std::sync::RwLock::new(std::sync::Arc::new(index)),
         })
