@@ -230,6 +230,14 @@ pub struct Selector {
     pub assign: Assignment,
 }
 
+/// Namespace metadata for namespace selectors (labels/annotations), passed to [`crate::decide()`] and
+/// [`crate::plan()`] as [`NamespaceMeta`]; the kube integration implements it over a watch cache. Must answer
+/// from memory.
+pub trait NamespaceLookup: Send + Sync {
+    /// Metadata of namespace `name`, when known.
+    fn namespace(&self, name: &str) -> Option<NamespaceMeta>;
+}
+
 /// Namespace metadata, when a lookup can provide it (the review itself carries only the name).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NamespaceMeta {

@@ -85,10 +85,7 @@ pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
     reasons.extend(d.warnings.iter().cloned());
     NewDecision {
         who: req.user_info.username.clone(),
-        operation: serde_json::to_value(&req.operation)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        operation: req.operation.as_str().to_string(),
         kind: req.kind.kind.clone(),
         namespace: review.namespace().to_string(),
         name: d.object.rsplit('/').next().unwrap_or_default().to_string(),

@@ -26,6 +26,7 @@
 
 mod archive;
 pub mod auth;
+mod digest;
 mod error;
 pub mod fsview;
 pub mod manifest;
@@ -38,6 +39,7 @@ pub use auth::{
     credential_for, credentials_from_default_docker_config, credentials_from_docker_config,
     credentials_from_docker_config_file, credentials_from_dockerconfigjson,
 };
+pub use digest::{Digest, DigestError};
 pub use error::Error;
 pub use fsview::{Entry, EntryKind, FsView};
 pub use reference::ImageRef;

@@ -50,7 +50,7 @@ pub struct IntegrationOptions {
 /// The parts the server plugs in.
 pub struct Integration {
     /// Namespace metadata from the watch cache.
-    pub namespaces: Arc<dyn portcullis_server::NamespaceLookup>,
+    pub namespaces: Arc<dyn portcullis_admission::NamespaceLookup>,
     /// ContainerAdmissionPolicies in force, kept current by the watcher.
     pub policies: AdmissionPolicies,
     /// The verdict source, wrapped so that recorded decisions also reach Kubernetes.

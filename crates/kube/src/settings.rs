@@ -153,7 +153,7 @@ impl KubeSettings {
 
     /// The audit interval.
     pub fn audit_interval(&self) -> Result<Duration, String> {
-        portcullis_server::parse_go_duration(&self.audit.interval)
+        portcullis_admission::parse_go_duration(&self.audit.interval)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
                 format!(

@@ -16,7 +16,7 @@ use crate::catalog::{SEVERITIES, TriggerSpec};
 
 /// Operating-system package ecosystems (Anchore's "os" package class).
 fn is_os(t: PackageType) -> bool {
-    matches!(t, PackageType::Deb | PackageType::Apk | PackageType::Rpm)
+    t.is_os_package()
 }
 
 /// Anchore's package-class filter.
@@ -779,19 +779,7 @@ fn pkg_class(t: PackageType) -> &'static str {
 }
 
 fn pkg_type_name(t: PackageType) -> &'static str {
-    match t {
-        PackageType::Deb => "deb",
-        PackageType::Apk => "apk",
-        PackageType::Rpm => "rpm",
-        PackageType::Python => "python",
-        PackageType::Npm => "npm",
-        PackageType::Java => "java",
-        PackageType::GoModule => "go-module",
-        PackageType::RustCrate => "rust-crate",
-        PackageType::Gem => "gem",
-        PackageType::Php => "php",
-        PackageType::Dotnet => "dotnet",
-    }
+    t.as_str()
 }
 
 fn severity_name(s: Severity) -> &'static str {

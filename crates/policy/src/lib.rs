@@ -84,6 +84,17 @@ pub enum Action {
     Stop,
 }
 
+impl Action {
+    /// The lower-case name the JSON and the store use (`go`, `warn`, `stop`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Go => "go",
+            Action::Warn => "warn",
+            Action::Stop => "stop",
+        }
+    }
+}
+
 /// Why the final action is what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -177,5 +188,17 @@ impl Verdict {
     /// True when the image passes (`GO` or `WARN`).
     pub fn passed(&self) -> bool {
         self.final_action != Action::Stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_the_serde_names() {
+        for a in [Action::Go, Action::Warn, Action::Stop] {
+            assert_eq!(serde_json::to_value(a).unwrap().as_str(), Some(a.as_str()));
+        }
     }
 }

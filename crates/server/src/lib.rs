@@ -35,8 +35,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use portcullis_admission::{
-    AdmissionPolicies, Config, Context, Endpoint, ImageVerdicts, NamespaceMeta, Review, decide,
-    extract, parse_image,
+    AdmissionPolicies, Config, Context, Endpoint, ImageVerdicts, NamespaceLookup, Review, decide,
+    parse_go_duration, plan,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -73,13 +73,6 @@ pub enum ServerError {
     /// The ContainerAdmissionPolicy file is invalid.
     #[error(transparent)]
     Policies(#[from] portcullis_admission::PoliciesFileError),
-}
-
-/// Namespace metadata for namespace selectors (labels/annotations); the kube integration implements it over a
-/// watch cache. Must answer from memory.
-pub trait NamespaceLookup: Send + Sync {
-    /// Metadata of namespace `name`, when known.
-    fn namespace(&self, name: &str) -> Option<NamespaceMeta>;
 }
 
 /// Server settings.
@@ -184,37 +177,6 @@ struct WebhookQuery {
     timeout: Option<String>,
 }
 
-/// Parses a Go duration as the API server writes it (`10s`, `1m30s`, `500ms`).
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += Duration::try_from_secs_f64(n * scale).ok()?;
-    }
-    Some(total)
-}
-
 fn bad_request(msg: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -263,28 +225,24 @@ async fn review(
         .as_ref()
         .and_then(|n| n.namespace(review.namespace()));
 
-    // Tags the verdict source has no digest for: ask the registry, within the deadline.
+    // Tags the verdict source has no digest for: ask the registry, within the deadline. `plan` applies the
+    // same skip rules as `decide`, so images the decision will not look at are never resolved.
     let mut resolved: HashMap<String, String> = HashMap::new();
-    if state.cfg.resolve_tags && !cfg.is_exempt(review.namespace()) {
+    if state.cfg.resolve_tags {
         let mut lookups = Vec::new();
-        for u in extract(&review).unwrap_or_default() {
-            if !u.changed && !cfg.recheck_unchanged {
-                continue;
-            }
-            let Ok(r) = parse_image(&u.image) else {
-                continue;
-            };
-            if r.digest.is_some() || state.verdicts.resolve_cached(&r).is_some() {
+        for p in plan(&review, &cfg, ns_meta.as_ref()) {
+            let r = p.reference;
+            if state.verdicts.resolve_cached(&r).is_some() {
                 continue;
             }
             if let Some(d) = state.resolver.cached(&r) {
-                resolved.insert(u.image, d);
+                resolved.insert(p.image, d);
                 continue;
             }
             let res = state.resolver.clone();
             lookups.push(async move {
                 let remaining = deadline.saturating_sub(start.elapsed());
-                (u.image, res.resolve(&r, remaining).await)
+                (p.image, res.resolve(&r, remaining).await)
             });
         }
         if !lookups.is_empty() {
@@ -614,19 +572,4 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         task,
         state,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_go_duration("abc"), None);
-        assert_eq!(parse_go_duration(""), None);
-        assert_eq!(parse_go_duration("10"), None);
-    }
 }

@@ -616,7 +616,7 @@ async fn registry_down_or_dying_mid_request_keeps_decisions_flowing() {
 
 struct Namespaces;
 
-impl portcullis_server::NamespaceLookup for Namespaces {
+impl portcullis_admission::NamespaceLookup for Namespaces {
     fn namespace(&self, name: &str) -> Option<portcullis_admission::NamespaceMeta> {
         (name == "shop").then(|| portcullis_admission::NamespaceMeta {
             name: name.into(),

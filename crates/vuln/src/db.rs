@@ -128,20 +128,6 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
-fn sev_str(s: Severity) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn state_str(s: FixState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 impl VulnDb {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
@@ -252,9 +238,9 @@ impl VulnDb {
                     a.namespace,
                     a.package,
                     ranges,
-                    state_str(a.fix_state),
+                    a.fix_state.as_str(),
                     a.fixed_in,
-                    a.severity.map(sev_str),
+                    a.severity.map(Severity::as_str),
                     a.priority
                 ])
                 .map_err(&e)?;

@@ -37,6 +37,58 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 6] = [
+        Severity::Unknown,
+        Severity::Negligible,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The lower-case name the JSON and the database use (`high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Unknown => "unknown",
+            Severity::Negligible => "negligible",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A severity name that is not one of [`Severity::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity `{given}`; use negligible, low, medium, high or critical")]
+pub struct UnknownSeverity {
+    /// The name given.
+    pub given: String,
+}
+
+impl std::str::FromStr for Severity {
+    type Err = UnknownSeverity;
+
+    /// Parses the name [`Severity::as_str`] writes, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownSeverity {
+                given: s.to_ascii_lowercase(),
+            })
+    }
+}
+
 /// Whether (and how) a vulnerability is fixed for the matched package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -52,6 +104,25 @@ pub enum FixState {
     /// Unknown.
     #[default]
     Unknown,
+}
+
+impl FixState {
+    /// The kebab-case name the JSON and the database use (`not-fixed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixState::Fixed => "fixed",
+            FixState::NotFixed => "not-fixed",
+            FixState::WontFix => "wont-fix",
+            FixState::NotAffected => "not-affected",
+            FixState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for FixState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A CVSS score.
@@ -154,4 +225,32 @@ pub enum Error {
     /// A version or range did not parse.
     #[error(transparent)]
     Version(#[from] VersionError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_and_fix_state_names_are_the_serde_names() {
+        for s in Severity::ALL {
+            let json = serde_json::to_value(s).unwrap();
+            assert_eq!(json.as_str(), Some(s.as_str()), "{s:?}");
+            assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+            assert_eq!(s.as_str().to_uppercase().parse::<Severity>(), Ok(s));
+        }
+        assert!(Severity::ALL.windows(2).all(|w| w[0] < w[1]));
+        let e = "severe".parse::<Severity>().unwrap_err();
+        assert!(e.to_string().contains("`severe`"), "{e}");
+        for f in [
+            FixState::Fixed,
+            FixState::NotFixed,
+            FixState::WontFix,
+            FixState::NotAffected,
+            FixState::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(f).unwrap().as_str(), Some(f.as_str()));
+        }
+    }
 }

@@ -45,30 +45,16 @@ fn read_sbom(path: &std::path::Path) -> anyhow::Result<Sbom> {
     })
 }
 
+/// Analyses `source` with [`portcullis_sbom::analyse`], the pipeline `portcullis sbom` and the engine run too.
 fn analyse(source: &str) -> anyhow::Result<Sbom> {
     let src = portcullis_image::Source::parse(source)?;
     let work = std::env::temp_dir().join(format!("portcullis-scan-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let rt = tokio::runtime::Runtime::new()?;
     let opts = portcullis_image::PullOptions::default();
-    let image = rt.block_on(portcullis_image::open(
-        &src,
-        &opts,
-        &work,
-        &portcullis_sbom::wanted,
-    ));
-    let result = image.map_err(anyhow::Error::from).and_then(|image| {
-        let metadata = portcullis_sbom::ImageMetadata {
-            manifest_digest: image.manifest_digest.clone(),
-            image_id: Some(image.image_id.clone()),
-            reference: image.reference.as_ref().map(|r| r.to_string()),
-            layer_count: image.layers.len(),
-            ..Default::default()
-        };
-        Ok(portcullis_sbom::catalog(&image.fs, source, metadata)?)
-    });
+    let result = rt.block_on(portcullis_sbom::analyse(&src, &opts, &work));
     let _ = std::fs::remove_dir_all(&work);
-    result
+    Ok(result?)
 }
 
 /// Runs the subcommand.
