@@ -112,6 +112,10 @@ pub struct Index {
     pub(crate) kev: HashSet<String>,
     pub(crate) epss: HashMap<String, Epss>,
     pub(crate) db_version: String,
+    /// namespace → the oldest import time (RFC 3339) among the sources that stored data for it.
+    pub(crate) ns_synced: HashMap<String, String>,
+    /// The oldest import time of all sources; `None` when nothing was imported.
+    pub(crate) synced_at: Option<String>,
 }
 
 /// The vulnerability database.
@@ -399,6 +403,24 @@ impl VulnDb {
         })
     }
 
+    /// source → its import time (RFC 3339).
+    fn imported_at(&self) -> Result<HashMap<String, String>, Error> {
+        let e = db_err(&self.path);
+        let mut st = self
+            .conn
+            .prepare("SELECT source, imported_at FROM provenance")
+            .map_err(&e)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(&e)?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let (s, at) = r.map_err(&e)?;
+            out.insert(s, at);
+        }
+        Ok(out)
+    }
+
     /// The in-memory index (loaded on first use).
     pub fn index(&self) -> Result<&Index, Error> {
         if let Some(i) = self.index.get() {
@@ -419,7 +441,8 @@ impl VulnDb {
         let mut st = self
             .conn
             .prepare(
-                "SELECT vuln_id, namespace, package, ranges, fix_state, fixed_in, severity, priority FROM affected",
+                "SELECT vuln_id, namespace, package, ranges, fix_state, fixed_in, severity, priority, source \
+                 FROM affected",
             )
             .map_err(&e)?;
         let rows = st
@@ -433,12 +456,24 @@ impl VulnDb {
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, Option<String>>(6)?,
                     r.get::<_, u8>(7)?,
+                    r.get::<_, String>(8)?,
                 ))
             })
             .map_err(&e)?;
+        let imported = self.imported_at()?;
+        idx.synced_at = imported.values().min().cloned();
         for row in rows {
-            let (vuln_id, namespace, package, ranges, state, fixed_in, sev, priority) =
+            let (vuln_id, namespace, package, ranges, state, fixed_in, sev, priority, source) =
                 row.map_err(&e)?;
+            if let Some(at) = imported.get(&source) {
+                match idx.ns_synced.get_mut(&namespace) {
+                    Some(cur) if *cur <= *at => {}
+                    Some(cur) => *cur = at.clone(),
+                    None => {
+                        idx.ns_synced.insert(namespace.clone(), at.clone());
+                    }
+                }
+            }
             let ranges: Vec<Range> = serde_json::from_str(&ranges).map_err(|x| {
                 Error::Import(format!(
                     "{}: corrupt ranges for {vuln_id} {namespace}/{package}: {x}",
