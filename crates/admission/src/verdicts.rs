@@ -47,6 +47,12 @@ pub trait ImageVerdicts: Send + Sync {
     fn ready(&self) -> bool {
         true
     }
+    /// Why policy bundle `policy` (an id, a name, or `default` for the active bundle) cannot be used for
+    /// `policy` mode, when it cannot (`/readyz` reports it). Defaults to no problem.
+    fn policy_problem(&self, policy: &str) -> Option<String> {
+        let _ = policy;
+        None
+    }
     /// Appends a validating decision to the audit trail. Called once per non-dry-run `/validate` review; must
     /// not block (implementations hand the record off). Defaults to recording nothing.
     fn record(&self, review: &crate::Review, decision: &crate::Decision) {

@@ -151,6 +151,10 @@ pub struct VulnReport {
     pub db_version: String,
     /// Findings.
     pub vulnerabilities: Vec<Finding>,
+    /// What the vulnerability data covered: its sync time and the packages that had no data to be matched
+    /// against (absent for findings stored before coverage was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<portcullis_vuln::Coverage>,
 }
 
 /// The result of a policy check.
@@ -396,6 +400,7 @@ impl Engine {
             image_digest: digest.to_string(),
             vulnerability_type: kind,
             db_version: report.db_version.clone(),
+            coverage: report.coverage.clone(),
             vulnerabilities: report
                 .findings
                 .into_iter()

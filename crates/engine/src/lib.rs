@@ -5,6 +5,7 @@
 //! blocking HTTP client the CLI uses.
 
 pub mod api;
+pub mod bundles;
 pub mod client;
 mod engine;
 pub mod service;

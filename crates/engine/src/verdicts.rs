@@ -44,6 +44,8 @@ struct Snapshot {
     tag_digest: HashMap<String, String>,
     /// (digest, tag, policy) → (bundle digest, db version, verdict).
     verdicts: HashMap<VerdictKey, (String, String, Arc<Verdict>)>,
+    /// The stored bundles as (id, name, active); `None` until the store was read once.
+    policies: Option<Vec<(String, Option<String>, bool)>>,
 }
 
 /// Admission's verdict source over the engine.
@@ -306,6 +308,12 @@ impl EngineVerdicts {
             );
         }
         let policies = self.engine.policies()?;
+        snap.policies = Some(
+            policies
+                .iter()
+                .map(|p| (p.id.clone(), p.name.clone(), p.active))
+                .collect(),
+        );
         let wanted: Vec<String> = self
             .wanted_policies
             .lock()
@@ -442,5 +450,41 @@ impl ImageVerdicts for EngineVerdicts {
 
     fn ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    fn policy_problem(&self, policy: &str) -> Option<String> {
+        let snap = self.current();
+        // Never read (store down since the start): the store is the problem, and each mode's unknown-image
+        // rule answers meanwhile.
+        let policies = snap.policies.as_ref()?;
+        let found = policies
+            .iter()
+            .any(|(id, name, _)| id == policy || name.as_deref() == Some(policy))
+            || (policy == "default" && policies.iter().any(|(_, _, active)| *active));
+        if found {
+            return None;
+        }
+        let known: Vec<&str> = policies.iter().map(|(id, _, _)| id.as_str()).collect();
+        Some(if policy == "default" {
+            format!(
+                "no policy bundle is active (stored: {}): activate one (`portcullis policy activate ID`, \
+                 `serve --active-bundle ID`)",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        } else {
+            format!(
+                "no policy bundle has id or name {policy:?} (stored: {}): add it (`serve --policy-bundle FILE`, \
+                 `portcullis policy add`) or change the admission configuration",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
     }
 }

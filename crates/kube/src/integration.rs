@@ -85,6 +85,9 @@ impl ImageVerdicts for KubeVerdicts {
     fn ready(&self) -> bool {
         self.inner.ready()
     }
+    fn policy_problem(&self, policy: &str) -> Option<String> {
+        self.inner.policy_problem(policy)
+    }
     fn record(&self, review: &Review, decision: &Decision) {
         self.inner.record(review, decision);
         if !self.wanted

@@ -356,10 +356,12 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
             get(move || {
                 let s = s3.clone();
                 async move {
-                    if s.serving.load(Ordering::Relaxed) && s.verdicts.ready() {
-                        (StatusCode::OK, "ready\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                    if !(s.serving.load(Ordering::Relaxed) && s.verdicts.ready()) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string());
+                    }
+                    match policy_mode_problem(&s) {
+                        None => (StatusCode::OK, "ready\n".to_string()),
+                        Some(p) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {p}\n")),
                     }
                 }
             }),
@@ -383,6 +385,25 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
         app = app.merge(extra);
     }
     app
+}
+
+/// Why `policy` mode cannot work now: the first policy an assignment in `policy` mode names that the verdict
+/// source cannot use (then every image would be denied as not evaluated), with what to do.
+fn policy_mode_problem(s: &AppState) -> Option<String> {
+    let cfg = s.admission.read().ok()?.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    std::iter::once(&cfg.default)
+        .chain(cfg.selectors.iter().map(|sel| &sel.assign))
+        .filter(|a| a.mode == portcullis_admission::Mode::Policy)
+        .filter(|a| seen.insert(a.policy.clone()))
+        .find_map(|a| {
+            s.verdicts.policy_problem(&a.policy).map(|p| {
+                format!(
+                    "admission mode `policy` uses policy bundle {:?}, which cannot be used: {p}",
+                    a.policy
+                )
+            })
+        })
 }
 
 /// A running server.
