@@ -439,3 +439,122 @@ fn policy_bundle_files_are_stored_activated_and_reloaded_and_readyz_names_a_miss
         "{logged}"
     );
 }
+
+#[test]
+fn after_a_restart_the_first_review_after_ready_is_answered_from_loaded_verdicts() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("clean");
+    write_image(
+        &dir,
+        BOOKWORM,
+        &dpkg_entry("base-files", "base-files", "12.4+deb12u5"),
+        None,
+    );
+    reg.push(&dir, "v1", "restart/clean:1", false)
+        .expect("push the test image");
+    let image = format!("{}/restart/clean:1", reg.addr);
+    let vuln_db = tmp.path().join("vuln.db");
+    let debian = shared().join("vulndata/debian");
+    let (code, _, err) = cli(
+        &[],
+        &[
+            "db",
+            "import",
+            debian.to_str().unwrap(),
+            "--db",
+            vuln_db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "db import failed: {err}");
+    // The configuration names its bundle by id (not `default`): its verdicts must be loaded before ready.
+    let bundle = tmp.path().join("team.json");
+    std::fs::write(&bundle, bundle_doc("team", "Team", Some(true)).to_string()).unwrap();
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: team }\n").unwrap();
+    let data = tmp.path().join("data");
+    let args = [
+        "--vuln-db",
+        vuln_db.to_str().unwrap(),
+        "-c",
+        config.to_str().unwrap(),
+        "--policy-bundle",
+        bundle.to_str().unwrap(),
+    ];
+
+    let log = tmp.path().join("serve-1.log");
+    let port = free_port().unwrap();
+    let serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &args,
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let env = env_for(port, &data);
+    let (code, out, err) = cli(&env, &["image", "add", &image]);
+    assert_eq!(code, 0, "image add: {out}{err}");
+    let (code, out, err) = cli(
+        &env,
+        &[
+            "image",
+            "wait",
+            &image,
+            "--timeout",
+            "120",
+            "--interval",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "image wait: {out}{err}");
+    // The snapshot picks the analysis up in the background.
+    let t = Instant::now();
+    let r = loop {
+        let r = validate(&http, port, &review(&image, "uid-before"));
+        if r["response"]["allowed"] == true || t.elapsed() > Duration::from_secs(30) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        r["response"]["allowed"], true,
+        "passes before the restart: {r}"
+    );
+    drop(serve);
+
+    // Restart: poll /readyz as a kubelet does; the first review after ready is admitted.
+    let log = tmp.path().join("serve-2.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &args,
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let t = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("https://localhost:{port}/readyz")).send()
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "serve never became ready:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = validate(&http, port, &review(&image, "uid-after"));
+    assert_eq!(
+        r["response"]["allowed"],
+        true,
+        "first review after ready: {r}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}

@@ -406,6 +406,21 @@ fn policy_mode_problem(s: &AppState) -> Option<String> {
         })
 }
 
+/// The policy names an admission configuration looks verdicts up for (its default and every selector's).
+fn config_policies(cfg: &Config) -> Vec<String> {
+    let mut names: Vec<String> = std::iter::once(&cfg.default)
+        .chain(cfg.selectors.iter().map(|sel| &sel.assign))
+        .map(|a| a.policy.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Longest a reloaded admission configuration waits for the verdicts of the policies it names before it is
+/// put in force anyway.
+const CONFIG_SWAP_WAIT: Duration = Duration::from_secs(30);
+
 /// A running server.
 pub struct Running {
     /// The bound address (useful with port 0).
@@ -485,6 +500,11 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    // Ask for the verdicts of the configuration's policies now: `/readyz` waits for them, so the first review
+    // after ready is not denied as "not evaluated yet".
+    parts
+        .verdicts
+        .prepare_policies(&config_policies(&admission));
     let policies = parts.policies.unwrap_or_default();
     let initial_policies_stamp = cfg.admission_policies.as_deref().and_then(file_stamp);
     if let Some(p) = &cfg.admission_policies {
@@ -549,18 +569,31 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                 }
             }
             if let Some(p) = rs.cfg.admission_config.as_deref() {
+                let mut loaded = None;
                 reload_if_changed(
                     p,
                     &mut cfg_stamp,
                     &rs.metrics,
                     "config",
                     Config::load,
-                    |c| {
-                        if let Ok(mut a) = rs.admission.write() {
-                            *a = Arc::new(c);
-                        }
-                    },
+                    |c| loaded = Some(c),
                 );
+                if let Some(c) = loaded {
+                    // Swap only once the verdicts the new configuration asks for are loaded (bounded), so
+                    // the change does not deny images that pass.
+                    let names = config_policies(&c);
+                    rs.verdicts.prepare_policies(&names);
+                    let t = Instant::now();
+                    while !rs.verdicts.policies_ready(&names) && t.elapsed() < CONFIG_SWAP_WAIT {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    if !rs.verdicts.policies_ready(&names) {
+                        tracing::warn!(policies = ?names, "verdicts for the new admission configuration's policies are not loaded yet; putting it in force anyway");
+                    }
+                    if let Ok(mut a) = rs.admission.write() {
+                        *a = Arc::new(c);
+                    }
+                }
             }
             if let Some(p) = rs.cfg.admission_policies.as_deref() {
                 reload_if_changed(
