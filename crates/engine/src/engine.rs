@@ -191,6 +191,9 @@ pub struct Status {
     pub queue: QueueStats,
     /// Vulnerability DB version in use, when a matcher is configured.
     pub db_version: Option<String>,
+    /// The vulnerability data's last sync and coverage, when a matcher is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vuln_data: Option<crate::stages::VulnDataState>,
     /// Which stages are configured.
     pub stages: BTreeMap<String, bool>,
 }
@@ -681,6 +684,7 @@ impl Engine {
             workers: self.config.workers,
             queue: self.store.queue_stats()?,
             db_version: self.stages.matcher.as_ref().map(|m| m.db_version()),
+            vuln_data: self.stages.matcher.as_ref().and_then(|m| m.data_state()),
             stages,
         })
     }

@@ -173,6 +173,15 @@ fn the_default_bundle_denies_fixable_cves_and_distros_without_data_and_warns_on_
     wait_ready(&http, port, &log);
     let env = env_for(port, &data);
 
+    // `system status` shows the data's last sync and coverage.
+    let (code, out, err) = cli(&env, &["system", "status"]);
+    assert_eq!(code, 0, "system status: {out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Vulnerability data: last synced "))
+        .unwrap_or_else(|| panic!("no data line:\n{out}"));
+    assert!(line.contains("debian:12") && line.contains("npm"), "{line}");
+
     // Out of the box the default bundle is the active one.
     let (code, out, err) = cli(&env, &["policy", "list"]);
     assert_eq!(code, 0, "policy list: {out}{err}");

@@ -3,7 +3,9 @@
 //! [`start`] binds a TLS listener (rustls, HTTP/1.1 + HTTP/2) serving:
 //! - `POST /validate`, `POST /mutate`: AdmissionReview in, AdmissionReview out (same version); a body that is
 //!   not an AdmissionReview gets `400` with the reason, a body over the limit `413`;
-//! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded and verdict source ready);
+//! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded, verdict source ready with the verdicts of
+//!   the admission configuration's policies loaded, and no `policy`-mode rule naming an unusable bundle — the
+//!   503 body says which and what to do);
 //! - `GET /metrics` (OpenMetrics text);
 //! - every route of the optional extra [`axum::Router`] (the engine's REST API).
 //!
