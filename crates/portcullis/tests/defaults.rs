@@ -567,3 +567,86 @@ fn after_a_restart_the_first_review_after_ready_is_answered_from_loaded_verdicts
         std::fs::read_to_string(&log).unwrap_or_default()
     );
 }
+
+#[test]
+fn db_export_writes_one_bundle_that_db_import_and_serve_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a.db");
+    let debian = shared().join("vulndata/debian");
+    let (code, _, err) = cli(
+        &[],
+        &[
+            "db",
+            "import",
+            debian.to_str().unwrap(),
+            "--db",
+            a.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "db import failed: {err}");
+    let bundle = tmp.path().join("vuln.bundle");
+    let (code, out, err) = cli(
+        &[],
+        &[
+            "db",
+            "export",
+            bundle.to_str().unwrap(),
+            "--db",
+            a.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "db export: {out}{err}");
+    let status = |db: &Path| -> serde_json::Value {
+        let (code, out, err) = cli(
+            &[],
+            &["db", "status", "--json", "--db", db.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "db status: {err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let version = status(&a)["db_version"].as_str().unwrap().to_string();
+    assert!(!version.is_empty());
+
+    let b = tmp.path().join("b.db");
+    let (code, out, err) = cli(
+        &[],
+        &[
+            "db",
+            "import",
+            bundle.to_str().unwrap(),
+            "--db",
+            b.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "db import of the bundle: {out}{err}");
+    assert_eq!(status(&b)["db_version"], version.as_str());
+    assert_eq!(status(&b)["namespaces"], status(&a)["namespaces"]);
+
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let c = tmp.path().join("c.db");
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            c.to_str().unwrap(),
+            "--vuln-db-bundle",
+            bundle.to_str().unwrap(),
+        ],
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let (code, out, err) = cli(&env_for(port, &data), &["system", "status", "--json"]);
+    assert_eq!(code, 0, "system status: {out}{err}");
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["db_version"], version.as_str(), "{st}");
+    assert!(
+        st["vuln_data"]["namespaces"].get("debian:12").is_some(),
+        "{st}"
+    );
+    assert!(st["vuln_data"]["synced_at"].is_string(), "{st}");
+}

@@ -11,7 +11,9 @@ pub mod model;
 pub mod report;
 pub mod version;
 
-pub use db::{ImportReport, Index, Provenance, Status, VulnDb, resolve_db_path};
+pub use db::{
+    ImportReport, Index, Provenance, Status, VulnDb, install_bundle, is_bundle, resolve_db_path,
+};
 pub use import::BadRecord;
 pub use matcher::distro_namespace;
 pub use version::{Scheme, VersionError, compare, satisfies};

@@ -129,3 +129,51 @@ fn coverage_names_the_packages_without_data_and_the_sync_time_of_the_data_used()
     assert!(!c.distro_covered);
     assert_eq!(c.packages_without_data[0].namespace, None);
 }
+
+#[test]
+fn an_exported_bundle_installs_atomically_and_a_bad_one_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    let mut db = VulnDb::open(&src).unwrap();
+    db.import(shared().join("vulndata/osv/rustsec").to_str().unwrap())
+        .unwrap();
+    let bundle = dir.path().join("vuln.bundle");
+    db.export(&bundle).unwrap();
+    assert!(portcullis_vuln::is_bundle(&bundle));
+    let version = db.db_version().unwrap();
+
+    let target = dir.path().join("target/vuln.db");
+    let st = portcullis_vuln::install_bundle(&bundle, &target).unwrap();
+    assert_eq!(st.db_version, version);
+    let installed = VulnDb::open(&target).unwrap();
+    assert_eq!(
+        installed.status().unwrap().sources,
+        db.status().unwrap().sources
+    );
+    drop(installed);
+
+    // Not a bundle, or an empty database: refused, the installed data stays.
+    let not = dir.path().join("not.bundle");
+    std::fs::write(&not, "hello").unwrap();
+    let e = portcullis_vuln::install_bundle(&not, &target).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("not a vulnerability database bundle"),
+        "{e}"
+    );
+    let empty_src = VulnDb::open(dir.path().join("empty.db")).unwrap();
+    let empty = dir.path().join("empty.bundle");
+    empty_src.export(&empty).unwrap();
+    let e = portcullis_vuln::install_bundle(&empty, &target).unwrap_err();
+    assert!(e.to_string().contains("holds no imported data"), "{e}");
+    assert_eq!(
+        VulnDb::open(&target).unwrap().db_version().unwrap(),
+        version
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("target"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -60,6 +60,11 @@ pub struct Args {
     /// Vulnerability database file (default: `PORTCULLIS_DB`, else the user's data directory).
     #[arg(long = "vuln-db")]
     pub vuln_db: Option<PathBuf>,
+    /// A vulnerability database bundle (`portcullis db export`) installed into the vulnerability database at
+    /// start (checked first, then renamed in; an unusable bundle stops the start), so replicas serve the
+    /// same pinned data.
+    #[arg(long, env = "PORTCULLIS_VULN_DB_BUNDLE")]
+    pub vuln_db_bundle: Option<PathBuf>,
     /// Concurrent analyses in this replica.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
@@ -268,6 +273,20 @@ async fn start_engine(
             .map(|s| s.to_string())
             .collect(),
     };
+    if let Some(bundle) = &args.vuln_db_bundle {
+        let st = portcullis_vuln::install_bundle(bundle, &vuln_path).with_context(|| {
+            format!(
+                "installing the vulnerability database bundle {} into {}",
+                bundle.display(),
+                vuln_path.display()
+            )
+        })?;
+        eprintln!(
+            "portcullis: vulnerability data {} installed from {}",
+            st.db_version,
+            bundle.display()
+        );
+    }
     // Unusable vulnerability data does not stop the webhook: without a matcher, images get SBOMs but no
     // findings, so policy evaluation reports them unevaluated and each mode's rule decides (policy denies).
     type Vulns = (Option<Arc<dyn Matcher>>, Option<Arc<dyn FeedSource>>);
