@@ -285,6 +285,7 @@ impl Engine {
             image_digest: digest.to_string(),
             vulnerability_type: kind,
             db_version: report.db_version.clone(),
+            coverage: report.coverage.clone(),
             vulnerabilities: report
                 .findings
                 .into_iter()
@@ -570,6 +571,7 @@ impl Engine {
             workers: self.config.workers,
             queue: self.store.queue_stats()?.into(),
             db_version: self.stages.matcher.as_ref().map(|m| m.db_version()),
+            vuln_data: self.stages.matcher.as_ref().and_then(|m| m.data_state()),
             stages,
         })
     }

@@ -5,6 +5,7 @@
 //! types in [`api`]; the CLI's HTTP client is the `portcullis-client` crate.
 
 pub mod api;
+pub mod bundles;
 mod engine;
 pub mod service;
 pub mod stages;

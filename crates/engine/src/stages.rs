@@ -63,10 +63,23 @@ pub trait Analyser: Send + Sync + 'static {
     fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>>;
 }
 
+/// How fresh the vulnerability data is and what it covers (`system status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct VulnDataState {
+    /// The oldest import time of all sources (RFC 3339); `None` when nothing was imported.
+    pub synced_at: Option<String>,
+    /// Namespaces with data (`debian:12`, `npm`, …) → the oldest import time of their sources.
+    pub namespaces: std::collections::BTreeMap<String, Option<String>>,
+}
+
 /// Matches SBOMs against the current vulnerability data.
 pub trait Matcher: Send + Sync + 'static {
     /// Version of the vulnerability data [`Matcher::match_sbom`] uses now.
     fn db_version(&self) -> String;
+    /// The data's age and coverage, when the matcher knows them.
+    fn data_state(&self) -> Option<VulnDataState> {
+        None
+    }
     /// Matches one SBOM.
     fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError>;
 }
@@ -395,6 +408,17 @@ impl IndexMatcher {
 impl Matcher for IndexMatcher {
     fn db_version(&self) -> String {
         self.current().db_version().to_string()
+    }
+
+    fn data_state(&self) -> Option<VulnDataState> {
+        let index = self.current();
+        Some(VulnDataState {
+            synced_at: index.synced_at().map(str::to_string),
+            namespaces: index
+                .namespaces()
+                .map(|(ns, at)| (ns.to_string(), at.map(str::to_string)))
+                .collect(),
+        })
     }
 
     fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError> {

@@ -85,6 +85,15 @@ impl ImageVerdicts for KubeVerdicts {
     fn ready(&self) -> bool {
         self.inner.ready()
     }
+    fn policy_problem(&self, policy: &str) -> Option<String> {
+        self.inner.policy_problem(policy)
+    }
+    fn prepare_policies(&self, policies: &[String]) {
+        self.inner.prepare_policies(policies)
+    }
+    fn policies_ready(&self, policies: &[String]) -> bool {
+        self.inner.policies_ready(policies)
+    }
     fn record(&self, review: &Review, decision: &Decision) {
         self.inner.record(review, decision);
         if !self.wanted

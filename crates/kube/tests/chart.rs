@@ -249,6 +249,40 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
 }
 
 #[test]
+fn chart_policies_and_active_bundle_reach_serve() {
+    let values = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        values.path(),
+        "admission:\n  policyBundle: Strict\n  activeBundle: strict\npolicies:\n  strict.json: |\n    \
+         {\"id\": \"strict\", \"name\": \"Strict\", \"policies\": []}\n",
+    )
+    .unwrap();
+    let out = helm_template(&["-f", values.path().to_str().unwrap()]).unwrap();
+    assert!(
+        out.contains("- --policy-bundle=/etc/portcullis/config/policy-strict.json"),
+        "{out}"
+    );
+    assert!(out.contains("- --active-bundle=strict"), "{out}");
+    assert!(
+        out.contains("policy-strict.json: |"),
+        "bundle in the ConfigMap"
+    );
+    assert!(
+        out.contains(r#"policy: "Strict""#),
+        "admission default policy"
+    );
+
+    let out = helm_template(&[]).unwrap();
+    assert!(!out.contains("--policy-bundle") && !out.contains("--active-bundle"));
+
+    let e = helm_template(&["--set-string", "policies.x=not-json"]).unwrap_err();
+    assert!(
+        e.contains("policies.x must be an Anchore policy bundle as a JSON string"),
+        "{e}"
+    );
+}
+
+#[test]
 fn rendered_manifests_are_current() {
     let values = repo_root().join("deploy/manifests/values.yaml");
     let out = helm_template(&["--include-crds", "-f", values.to_str().unwrap()]).unwrap();

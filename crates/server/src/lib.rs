@@ -3,7 +3,9 @@
 //! [`start`] binds a TLS listener (rustls, HTTP/1.1 + HTTP/2) serving:
 //! - `POST /validate`, `POST /mutate`: AdmissionReview in, AdmissionReview out (same version); a body that is
 //!   not an AdmissionReview gets `400` with the reason, a body over the limit `413`;
-//! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded and verdict source ready);
+//! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded, verdict source ready with the verdicts of
+//!   the admission configuration's policies loaded, and no `policy`-mode rule naming an unusable bundle — the
+//!   503 body says which and what to do);
 //! - `GET /metrics` (OpenMetrics text);
 //! - every route of the optional extra [`axum::Router`] (the engine's REST API).
 //!
@@ -314,10 +316,12 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
             get(move || {
                 let s = s3.clone();
                 async move {
-                    if s.serving.load(Ordering::Relaxed) && s.verdicts.ready() {
-                        (StatusCode::OK, "ready\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                    if !(s.serving.load(Ordering::Relaxed) && s.verdicts.ready()) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string());
+                    }
+                    match policy_mode_problem(&s) {
+                        None => (StatusCode::OK, "ready\n".to_string()),
+                        Some(p) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {p}\n")),
                     }
                 }
             }),
@@ -342,6 +346,40 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
     }
     app
 }
+
+/// Why `policy` mode cannot work now: the first policy an assignment in `policy` mode names that the verdict
+/// source cannot use (then every image would be denied as not evaluated), with what to do.
+fn policy_mode_problem(s: &AppState) -> Option<String> {
+    let cfg = s.admission.read().ok()?.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    std::iter::once(&cfg.default)
+        .chain(cfg.selectors.iter().map(|sel| &sel.assign))
+        .filter(|a| a.mode == portcullis_admission::Mode::Policy)
+        .filter(|a| seen.insert(a.policy.clone()))
+        .find_map(|a| {
+            s.verdicts.policy_problem(&a.policy).map(|p| {
+                format!(
+                    "admission mode `policy` uses policy bundle {:?}, which cannot be used: {p}",
+                    a.policy
+                )
+            })
+        })
+}
+
+/// The policy names an admission configuration looks verdicts up for (its default and every selector's).
+fn config_policies(cfg: &Config) -> Vec<String> {
+    let mut names: Vec<String> = std::iter::once(&cfg.default)
+        .chain(cfg.selectors.iter().map(|sel| &sel.assign))
+        .map(|a| a.policy.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Longest a reloaded admission configuration waits for the verdicts of the policies it names before it is
+/// put in force anyway.
+const CONFIG_SWAP_WAIT: Duration = Duration::from_secs(30);
 
 /// A running server.
 pub struct Running {
@@ -422,6 +460,11 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    // Ask for the verdicts of the configuration's policies now: `/readyz` waits for them, so the first review
+    // after ready is not denied as "not evaluated yet".
+    parts
+        .verdicts
+        .prepare_policies(&config_policies(&admission));
     let policies = parts.policies.unwrap_or_default();
     let initial_policies_stamp = cfg.admission_policies.as_deref().and_then(file_stamp);
     if let Some(p) = &cfg.admission_policies {
@@ -486,18 +529,31 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                 }
             }
             if let Some(p) = rs.cfg.admission_config.as_deref() {
+                let mut loaded = None;
                 reload_if_changed(
                     p,
                     &mut cfg_stamp,
                     &rs.metrics,
                     "config",
                     Config::load,
-                    |c| {
-                        if let Ok(mut a) = rs.admission.write() {
-                            *a = Arc::new(c);
-                        }
-                    },
+                    |c| loaded = Some(c),
                 );
+                if let Some(c) = loaded {
+                    // Swap only once the verdicts the new configuration asks for are loaded (bounded), so
+                    // the change does not deny images that pass.
+                    let names = config_policies(&c);
+                    rs.verdicts.prepare_policies(&names);
+                    let t = Instant::now();
+                    while !rs.verdicts.policies_ready(&names) && t.elapsed() < CONFIG_SWAP_WAIT {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    if !rs.verdicts.policies_ready(&names) {
+                        tracing::warn!(policies = ?names, "verdicts for the new admission configuration's policies are not loaded yet; putting it in force anyway");
+                    }
+                    if let Ok(mut a) = rs.admission.write() {
+                        *a = Arc::new(c);
+                    }
+                }
             }
             if let Some(p) = rs.cfg.admission_policies.as_deref() {
                 reload_if_changed(

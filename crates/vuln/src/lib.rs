@@ -11,7 +11,9 @@ pub mod model;
 pub mod report;
 pub mod version;
 
-pub use db::{ImportReport, Index, Provenance, Status, VulnDb, resolve_db_path};
+pub use db::{
+    ImportReport, Index, Provenance, Status, VulnDb, install_bundle, is_bundle, resolve_db_path,
+};
 pub use import::BadRecord;
 pub use matcher::distro_namespace;
 pub use version::{Scheme, VersionError, compare, satisfies};
@@ -188,6 +190,44 @@ pub struct MatchReport {
     pub findings: Vec<Finding>,
     /// Version of the vulnerability database used.
     pub db_version: String,
+    /// What the database had data for (absent in reports made before coverage was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+}
+
+/// Most packages listed by name in [`Coverage::packages_without_data`] (the count is always exact).
+pub const MAX_UNCOVERED_LISTED: usize = 500;
+
+/// What the vulnerability data covered for one SBOM: how fresh it was and which packages had nothing to be
+/// matched against, so that missing data is never mistaken for "no vulnerabilities".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Coverage {
+    /// When the data this SBOM was matched against was last synced (RFC 3339): the oldest import among the
+    /// sources of the namespaces it used, else the oldest import of all; `None` when nothing was imported.
+    pub synced_at: Option<String>,
+    /// The namespace of the image's distro (`debian:12`), when a distro was detected.
+    pub distro_namespace: Option<String>,
+    /// False when the image has a distro or OS packages and the database holds no data for that distro
+    /// release (or the distro is unknown): its OS packages could not be checked at all.
+    pub distro_covered: bool,
+    /// Packages with no data to match against (their namespace is missing from the database), at most
+    /// [`MAX_UNCOVERED_LISTED`].
+    pub packages_without_data: Vec<UncoveredPackage>,
+    /// How many packages had no data (all of them, also those not listed).
+    pub packages_without_data_count: usize,
+}
+
+/// A package the vulnerability data could not say anything about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UncoveredPackage {
+    /// Package name.
+    pub name: String,
+    /// Package version.
+    pub version: String,
+    /// Package type.
+    pub package_type: portcullis_sbom::PackageType,
+    /// The namespace that has no data (`rhel:9`, `nuget`); `None` when the distro is unknown.
+    pub namespace: Option<String>,
 }
 
 /// Errors of the vulnerability stage.

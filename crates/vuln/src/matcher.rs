@@ -8,7 +8,10 @@ use portcullis_sbom::{Distro, Package, PackageType, Sbom};
 
 use crate::db::{Index, VulnDb};
 use crate::model::{Affected, Range, debian_namespace, normalize_name, scheme_for_namespace};
-use crate::{Error, Finding, FixState, MatchReport, Scheme, Severity, compare, satisfies};
+use crate::{
+    Coverage, Error, Finding, FixState, MAX_UNCOVERED_LISTED, MatchReport, Scheme, Severity,
+    UncoveredPackage, compare, satisfies,
+};
 
 impl VulnDb {
     /// Matches every package of `sbom` against the database.
@@ -153,6 +156,66 @@ impl Index {
         &self.db_version
     }
 
+    /// When the data was last synced (RFC 3339): the oldest import of all sources; `None` before any import.
+    pub fn synced_at(&self) -> Option<&str> {
+        self.synced_at.as_deref()
+    }
+
+    /// The namespaces that have data (`debian:12`, `npm`, …), each with the oldest import time of its sources.
+    pub fn namespaces(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.by_package
+            .keys()
+            .map(|ns| (ns.as_str(), self.ns_synced.get(ns).map(String::as_str)))
+    }
+
+    /// What the data covers for `sbom`: its freshness and the packages that have nothing to be matched
+    /// against.
+    pub fn coverage(&self, sbom: &Sbom) -> Coverage {
+        let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
+        let mut cov = Coverage {
+            distro_namespace: distro_ns.clone(),
+            ..Default::default()
+        };
+        let mut used: HashSet<&str> = HashSet::new();
+        let mut has_os = false;
+        for p in &sbom.packages {
+            let ns = match language_namespace(p.package_type) {
+                Some(ns) => Some(ns),
+                None => {
+                    has_os = true;
+                    distro_ns.as_deref()
+                }
+            };
+            match ns.and_then(|ns| self.by_package.get_key_value(ns)) {
+                Some((ns, _)) => {
+                    used.insert(ns.as_str());
+                }
+                None => {
+                    cov.packages_without_data_count += 1;
+                    if cov.packages_without_data.len() < MAX_UNCOVERED_LISTED {
+                        cov.packages_without_data.push(UncoveredPackage {
+                            name: p.name.clone(),
+                            version: p.version.clone(),
+                            package_type: p.package_type,
+                            namespace: ns.map(str::to_string),
+                        });
+                    }
+                }
+            }
+        }
+        cov.distro_covered = match &distro_ns {
+            Some(ns) => self.by_package.contains_key(ns),
+            None => !has_os,
+        };
+        cov.synced_at = used
+            .iter()
+            .filter_map(|ns| self.ns_synced.get(*ns))
+            .min()
+            .or(self.synced_at.as_ref())
+            .cloned();
+        cov
+    }
+
     /// Matches every package of `sbom`.
     pub fn match_sbom(&self, sbom: &Sbom) -> MatchReport {
         let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
@@ -201,6 +264,7 @@ impl Index {
         MatchReport {
             findings,
             db_version: self.db_version.clone(),
+            coverage: Some(self.coverage(sbom)),
         }
     }
 

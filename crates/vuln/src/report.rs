@@ -343,6 +343,7 @@ mod tests {
                 finding("CVE-2", Severity::Low, FixState::WontFix, None),
             ],
             db_version: "1.test".into(),
+            coverage: None,
         };
         let sbom = Sbom {
             source: "img".into(),

@@ -406,6 +406,10 @@ pub struct VulnReport {
     pub db_version: String,
     /// Findings.
     pub vulnerabilities: Vec<Finding>,
+    /// What the vulnerability data covered: its sync time and the packages that had no data to be matched
+    /// against (absent for findings stored before coverage was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<portcullis_vuln::Coverage>,
 }
 
 /// The result of a policy check.
@@ -442,6 +446,9 @@ pub struct Status {
     pub queue: QueueCounts,
     /// Vulnerability DB version in use, when a matcher is configured.
     pub db_version: Option<String>,
+    /// The vulnerability data's last sync and coverage, when a matcher is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vuln_data: Option<crate::stages::VulnDataState>,
     /// Which stages are configured.
     pub stages: BTreeMap<String, bool>,
 }

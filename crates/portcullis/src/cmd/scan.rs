@@ -86,6 +86,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.only_fixed {
         only_fixed(&mut report);
     }
+    if let Some(c) = report
+        .coverage
+        .as_ref()
+        .filter(|c| c.packages_without_data_count > 0)
+    {
+        let listed: Vec<String> = c
+            .packages_without_data
+            .iter()
+            .take(20)
+            .map(|p| {
+                format!(
+                    "{} {} ({})",
+                    p.name,
+                    p.version,
+                    p.namespace.as_deref().unwrap_or("unknown distro")
+                )
+            })
+            .collect();
+        eprintln!(
+            "note: {} package(s) had no vulnerability data to match against, so their vulnerabilities are \
+             unknown: {}{} (the JSON output lists them under coverage.packages_without_data)",
+            c.packages_without_data_count,
+            listed.join(", "),
+            if c.packages_without_data_count > listed.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
+    }
     let mut text = render(&report, &sbom, args.output);
     if !text.ends_with('\n') {
         text.push('\n');

@@ -39,8 +39,16 @@ pub struct Args {
     )]
     pub kube_config: Option<PathBuf>,
     /// Answer from a verdicts file instead of running the engine (no store, no analysis, no REST API).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["policy_bundles", "active_bundle"])]
     pub verdicts: Option<PathBuf>,
+    /// An Anchore policy bundle file (JSON) to store at start and again whenever it changes; repeatable.
+    /// A bundle with `"active": true` becomes the active bundle when loaded. Portcullis's own default bundle
+    /// (`portcullis-default`) is always stored, and active while no other bundle is.
+    #[arg(long = "policy-bundle")]
+    pub policy_bundles: Vec<PathBuf>,
+    /// The id of the bundle to activate at start (one of the `--policy-bundle` files', or one already stored).
+    #[arg(long)]
+    pub active_bundle: Option<String>,
     /// Where generated state lives (SQLite store, vulnerability DB, generated TLS files and admin token, work
     /// and cache directories). Default: the user's data directory + `/portcullis`.
     #[arg(long, env = "PORTCULLIS_DATA_DIR")]
@@ -52,6 +60,11 @@ pub struct Args {
     /// Vulnerability database file (default: `PORTCULLIS_DB`, else the user's data directory).
     #[arg(long = "vuln-db")]
     pub vuln_db: Option<PathBuf>,
+    /// A vulnerability database bundle (`portcullis db export`) installed into the vulnerability database at
+    /// start (checked first, then renamed in; an unusable bundle stops the start), so replicas serve the
+    /// same pinned data.
+    #[arg(long, env = "PORTCULLIS_VULN_DB_BUNDLE")]
+    pub vuln_db_bundle: Option<PathBuf>,
     /// Concurrent analyses in this replica.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
@@ -260,6 +273,20 @@ async fn start_engine(
             .map(|s| s.to_string())
             .collect(),
     };
+    if let Some(bundle) = &args.vuln_db_bundle {
+        let st = portcullis_vuln::install_bundle(bundle, &vuln_path).with_context(|| {
+            format!(
+                "installing the vulnerability database bundle {} into {}",
+                bundle.display(),
+                vuln_path.display()
+            )
+        })?;
+        eprintln!(
+            "portcullis: vulnerability data {} installed from {}",
+            st.db_version,
+            bundle.display()
+        );
+    }
     // Unusable vulnerability data does not stop the webhook: without a matcher, images get SBOMs but no
     // findings, so policy evaluation reports them unevaluated and each mode's rule decides (policy denies).
     type Vulns = (Option<Arc<dyn Matcher>>, Option<Arc<dyn FeedSource>>);
@@ -301,6 +328,14 @@ async fn start_engine(
         opts.credentials = portcullis_image::credentials_from_docker_config_file(auth)
             .with_context(|| format!("reading registry credentials from {}", auth.display()))?;
     }
+    for path in &args.policy_bundles {
+        let file =
+            portcullis_engine::bundles::read_bundle_file(path).map_err(anyhow::Error::msg)?;
+        use portcullis_engine::stages::Evaluator as _;
+        portcullis_engine::stages::PolicyEvaluator::default()
+            .compile(&file.bundle)
+            .map_err(|e| anyhow::anyhow!("policy bundle file {}: {e}", path.display()))?;
+    }
     let work_dir = data_dir.join("work");
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("cannot create {}", work_dir.display()))?;
@@ -313,6 +348,11 @@ async fn start_engine(
             max_body_bytes: args.max_body_bytes,
         },
         verdict_refresh: std::time::Duration::from_secs(2),
+        bundles: portcullis_engine::bundles::BundleSources {
+            files: args.policy_bundles.clone(),
+            active: args.active_bundle.clone(),
+            interval: std::time::Duration::from_secs(2),
+        },
     };
     config.engine.workers = args.workers.max(1);
     Ok(start_service(config, stages, shutdown).await?)
