@@ -108,7 +108,7 @@ pub(crate) fn boolean(v: Option<&String>) -> Option<bool> {
 
 /// Python's `re.match`: anchored at the start only.
 pub(crate) fn re_match(pattern: &str, what: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
+    crate::pattern::user_regex(&format!("^(?:{pattern})")).map_err(|e| {
         let why = e.to_string();
         let why = why
             .lines()

@@ -77,7 +77,7 @@ impl Gate for RetrievedFiles {
             "content_regex" => Ok(Check::Regex {
                 path: s("path"),
                 must_match: s("check").eq_ignore_ascii_case("match"),
-                re: Regex::new(&s("regex"))
+                re: crate::pattern::user_regex(&s("regex"))
                     .map_err(|e| format!("parameter `regex` is not a valid regex: {e}"))?,
             }),
             other => Err(format!(

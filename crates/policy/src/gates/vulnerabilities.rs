@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use chrono::{DateTime, Utc};
 use portcullis_sbom::PackageType;
 use portcullis_vuln::{Finding, FixState, Severity};
 use regex::Regex;
@@ -376,7 +377,8 @@ impl Gate for Vulnerabilities {
             Check::StaleFeed(days) => match input.feed_synced {
                 None => out.missing("the vulnerability database's last sync time was not given"),
                 Some(t) => {
-                    if input.now - t > chrono::Duration::days(*days) {
+                    // A limit past chrono's range: the feed is never that old.
+                    if chrono::Duration::try_days(*days).is_some_and(|max| input.now - t > max) {
                         out.fire(
                             "stale_feed_data", || format!("The vulnerability feed for this image distro is older than MAXAGE ({days}) days"),
                         );
@@ -532,13 +534,19 @@ fn vuln_msg(v: &VulnPackage, f: &Finding, facts: &Facts) -> String {
     s
 }
 
+/// `days` days before `now`; the earliest time chrono has when that is out of its range (parameters are
+/// whole numbers up to `i64::MAX`, and `chrono::Duration::days` would panic).
+fn days_before(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    chrono::Duration::try_days(days)
+        .and_then(|d| now.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 fn run_vuln_package<'c>(v: &VulnPackage, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>) {
     let now = ctx.input.now;
-    let created_before = v
-        .max_days_since_creation
-        .map(|d| now - chrono::Duration::days(d));
+    let created_before = v.max_days_since_creation.map(|d| days_before(now, d));
     let fixed_before = match (v.fix_available, v.max_days_since_fix) {
-        (Some(true), Some(d)) => Some(now - chrono::Duration::days(d)),
+        (Some(true), Some(d)) => Some(days_before(now, d)),
         _ => None,
     };
     // Only the score conditions the rule sets, checked cheapest first; dates (parsed on first use) last.
