@@ -22,16 +22,19 @@ pub enum ParamType {
     Str,
     /// A regular expression (checked when the rule is compiled).
     Regex,
-    /// An integer.
+    /// A whole number, not negative (Anchore's `IntegerValidator`: digits only).
     Int,
-    /// A decimal number.
+    /// A decimal number: `-`, digits, `.` and digits (Anchore's `FloatValidator`; no exponent, `inf`,
+    /// `NaN`).
     Float,
     /// `true` or `false`.
     Bool,
     /// One of the listed values (case-insensitive).
     Enum(&'static [&'static str]),
-    /// A comma-separated list of strings.
+    /// A comma-separated list of strings, none empty (Anchore's `CommaDelimitedStringListValidator`).
     List,
+    /// A comma-separated list of whole numbers (Anchore's `CommaDelimitedNumberListValidator`).
+    IntList,
     /// A comma-separated list of the listed values.
     EnumList(&'static [&'static str]),
 }
@@ -41,15 +44,24 @@ impl ParamType {
     pub fn check(&self, value: &str) -> Result<(), String> {
         let v = value.trim();
         match self {
-            ParamType::Str | ParamType::List | ParamType::Regex => Ok(()),
-            ParamType::Int => v
-                .parse::<i64>()
+            ParamType::Str | ParamType::Regex => Ok(()),
+            ParamType::Int => whole_number(v).map(|_| ()).ok_or_else(|| {
+                format!("`{value}` is not an integer: give a whole number, digits only (e.g. `30`)")
+            }),
+            ParamType::Float => decimal(v)
                 .map(|_| ())
-                .map_err(|_| format!("`{value}` is not an integer")),
-            ParamType::Float => v
-                .parse::<f64>()
-                .map(|_| ())
-                .map_err(|_| format!("`{value}` is not a number")),
+                .ok_or_else(|| format!("`{value}` is not a decimal number (e.g. `7.5` or `-1`)")),
+            ParamType::List => list_items(value).map(|_| ()),
+            ParamType::IntList => {
+                for item in list_items(value)? {
+                    if whole_number(item).is_none() {
+                        return Err(format!(
+                            "list item `{item}` is not a whole number (e.g. `0,1000`)"
+                        ));
+                    }
+                }
+                Ok(())
+            }
             ParamType::Bool => match v.to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),
                 _ => Err(format!("`{value}` is not `true` or `false`")),
@@ -84,9 +96,45 @@ impl ParamType {
             ParamType::Float => "number".into(),
             ParamType::Bool => "boolean".into(),
             ParamType::List => "comma-separated list".into(),
+            ParamType::IntList => "comma-separated list of whole numbers".into(),
             ParamType::Enum(v) => format!("one of: {}", v.join(", ")),
             ParamType::EnumList(v) => format!("comma-separated list of: {}", v.join(", ")),
         }
+    }
+}
+
+/// A whole number as Anchore's `IntegerValidator` accepts it (ASCII digits, surrounding space trimmed),
+/// within `i64`.
+pub(crate) fn whole_number(v: &str) -> Option<i64> {
+    let v = v.trim();
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.parse().ok())
+        .flatten()
+}
+
+/// A decimal number as Anchore's `FloatValidator` accepts it: an optional `-`, digits, an optional `.`
+/// and digits, at least one digit. Rust's own parser would also take `inf`, `NaN` and exponents — a `NaN`
+/// threshold compares false with every score, so such a rule would never fire.
+pub(crate) fn decimal(v: &str) -> Option<f64> {
+    let v = v.trim();
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let ok = !(int.is_empty() && frac.is_empty())
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| v.parse().ok()).flatten()
+}
+
+/// The items of a comma-separated list, trimmed; `Err` for an empty list or an empty item.
+fn list_items(value: &str) -> Result<Vec<&str>, String> {
+    let items: Vec<&str> = value.split(',').map(str::trim).collect();
+    match items.iter().position(|i| i.is_empty()) {
+        None => Ok(items),
+        Some(_) if items.len() == 1 => Err("the list is empty; give at least one item".into()),
+        Some(n) => Err(format!(
+            "item {} of the list `{value}` is empty; remove the extra comma",
+            n + 1
+        )),
     }
 }
 
@@ -378,5 +426,38 @@ mod tests {
         assert!(ParamType::Enum(SEVERITIES).check("High").is_ok());
         assert!(ParamType::Enum(SEVERITIES).check("urgent").is_err());
         assert!(ParamType::EnumList(&["a", "b"]).check("a, c").is_err());
+    }
+
+    /// Issue #16: parameter values as strict as Anchore's validators.
+    #[test]
+    fn numbers_and_lists_are_as_strict_as_anchore() {
+        for ok in ["0", "30", " 7 "] {
+            assert!(ParamType::Int.check(ok).is_ok(), "{ok}");
+        }
+        for bad in ["-1", "1.5", "1e3", "", "+3", "30d", "99999999999999999999"] {
+            assert!(ParamType::Int.check(bad).is_err(), "{bad}");
+        }
+        for ok in ["5", "5.0", "-1", ".5", "7.", " 9.8 "] {
+            assert!(ParamType::Float.check(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "NaN", "inf", "-inf", "1e3", "", "-", ".", "5,0", "high", "--1",
+        ] {
+            let e = ParamType::Float.check(bad).unwrap_err();
+            assert!(e.contains("not a decimal number"), "{bad}: {e}");
+        }
+        assert!(ParamType::List.check("a, b").is_ok());
+        assert!(ParamType::List.check(" ").unwrap_err().contains("empty"));
+        assert!(
+            ParamType::List
+                .check("a,,b")
+                .unwrap_err()
+                .contains("item 2")
+        );
+        assert!(ParamType::List.check("a,").unwrap_err().contains("item 2"));
+        assert!(ParamType::IntList.check("0, 1000").is_ok());
+        let e = ParamType::IntList.check("0,root").unwrap_err();
+        assert!(e.contains("`root` is not a whole number"), "{e}");
+        assert!(ParamType::IntList.check("").is_err());
     }
 }

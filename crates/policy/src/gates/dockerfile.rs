@@ -139,7 +139,7 @@ impl Gate for Dockerfile {
                 &[
                     p(
                         "ports",
-                        ParamType::List,
+                        ParamType::IntList,
                         true,
                         "Ports to check.",
                         "80,8080,8088",

@@ -4,9 +4,7 @@ use regex::Regex;
 
 use super::common::re_match;
 use super::{Ctx, Gate, Outcome, Params};
-use crate::catalog::{
-    COMPARISONS, GateSpec, Lifecycle, ParamType, TriggerSpec, gate_def, p, t, t_missing,
-};
+use crate::catalog::{GateSpec, Lifecycle, ParamType, TriggerSpec, gate_def, p, t, t_missing};
 
 const NO_CONTENT: &str = "the analyser does not retain file contents";
 
@@ -94,10 +92,10 @@ impl Gate for Files {
                     ),
                     p(
                         "mode_op",
-                        ParamType::Enum(COMPARISONS),
+                        ParamType::Enum(&["equals", "not_equals"]),
                         false,
                         "File mode operation to perform.",
-                        "=",
+                        "equals",
                     ),
                     p(
                         "skip_missing",

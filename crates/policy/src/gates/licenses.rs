@@ -87,20 +87,37 @@ impl Gate for Licenses {
             .iter()
             .filter(|p| class.admits(p.package_type))
         {
-            let hit = p.licenses.iter().find(|l| {
-                licenses.iter().any(|want| {
-                    if *exact {
-                        *l == want
-                    } else {
-                        l.contains(want.as_str())
-                    }
+            // Every matching licence of the package, each once, in the package's order (Anchore lists them
+            // all: `git(BSD-2-clause), git(Boost)`).
+            let hits: Vec<&String> = p
+                .licenses
+                .iter()
+                .enumerate()
+                .filter(|(i, l)| {
+                    !p.licenses[..*i].contains(l)
+                        && licenses.iter().any(|want| {
+                            if *exact {
+                                *l == want
+                            } else {
+                                l.contains(want.as_str())
+                            }
+                        })
                 })
-            });
-            if let Some(l) = hit {
+                .map(|(_, l)| l)
+                .collect();
+            // The trigger id names the first match, so allowlist items written for it keep applying.
+            if let Some(first) = hits.first() {
                 let kind = if *exact { "exact" } else { "partial" };
-                out.fire(
-                    format!("{}+{}", p.name, l), || format!("LICENSE BLACKLISTED ({kind} match): package {} {} is distributed under {l}", p.name, p.version),
-                );
+                out.fire(format!("{}+{first}", p.name), || {
+                    let list: Vec<String> =
+                        hits.iter().map(|l| format!("{}({l})", p.name)).collect();
+                    format!(
+                        "LICENSE BLACKLISTED ({kind} match): package {} {} is distributed under {}",
+                        p.name,
+                        p.version,
+                        list.join(", ")
+                    )
+                });
             }
         }
     }

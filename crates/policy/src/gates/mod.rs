@@ -53,6 +53,12 @@ pub(crate) trait Gate {
     /// collects). `Err` says why the rule cannot be evaluated (e.g. a bad regex).
     fn compile(trigger: &'static TriggerSpec, params: &Params) -> Result<Self::Check, String>;
 
+    /// Checks a rule's parameters together, beyond each one's type in [`Gate::SPEC`] (e.g. a value whose
+    /// form depends on another parameter). `Err` says what is wrong and how to fix it; the bundle is refused.
+    fn validate(_trigger: &'static TriggerSpec, _params: &Params) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Runs a compiled rule against the image in `ctx`, firing into `out` (or marking it not evaluated).
     fn run<'c>(check: &Self::Check, ctx: &'c Ctx<'_>, out: &mut Outcome<'c>);
 
@@ -227,6 +233,20 @@ macro_rules! registry {
 
         /// Every gate, in `policy describe` order: the registered gates, then the end-of-life ones.
         pub static GATES: &[GateSpec] = &[$(<$module::$gate as Gate>::SPEC,)* $($eol,)*];
+
+        /// Checks a rule's parameters together ([`Gate::validate`]); `Err` refuses the bundle.
+        pub(crate) fn validate(
+            gate: &str,
+            trigger: &'static TriggerSpec,
+            params: &Params,
+        ) -> Result<(), String> {
+            $(
+                if gate == <$module::$gate as Gate>::SPEC.name {
+                    return <$module::$gate as Gate>::validate(trigger, params);
+                }
+            )*
+            Ok(())
+        }
 
         fn compile_gate(
             gate: &str,

@@ -58,7 +58,7 @@ impl Gate for PasswdFile {
                 "Triggers if specified user id is found in the /etc/passwd file.",
                 &[p(
                     "user_ids",
-                    ParamType::List,
+                    ParamType::IntList,
                     true,
                     "List of userids (numeric) that will cause the trigger to fire if found in /etc/passwd.",
                     "0,1",
@@ -69,7 +69,7 @@ impl Gate for PasswdFile {
                 "Triggers if specified group id is found in the /etc/passwd file.",
                 &[p(
                     "group_ids",
-                    ParamType::List,
+                    ParamType::IntList,
                     true,
                     "List of groupids (numeric) that will cause the trigger ot fire if found in /etc/passwd.",
                     "999,20",
