@@ -2,9 +2,9 @@
 
 use regex::{Regex, RegexBuilder};
 
-/// The most memory a regular expression from a bundle or policy may compile to (its program, and each of
-/// its lazy DFA caches), in bytes: a short pattern with counted repetitions (`(?:x{1000}){1000}`) compiles
-/// to far more; the `regex` crate refuses it with "exceeds size limit" instead of allocating.
+/// The most memory a regular expression from a bundle or policy may compile to, in bytes: a short pattern
+/// with counted repetitions (`(?:x{1000}){1000}`) compiles to far more; the `regex` crate refuses it with
+/// "exceeds size limit" instead of allocating. (Its lazy DFA cache is bounded by the crate's default.)
 pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Compiles a regular expression written by a bundle or policy author, within [`REGEX_SIZE_LIMIT`] (the
@@ -12,7 +12,6 @@ pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub(crate) fn user_regex(pattern: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
 }
 
