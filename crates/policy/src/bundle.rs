@@ -761,6 +761,11 @@ impl Builder {
                 );
             }
         }
+        if self.errors.len() == before
+            && let Err(e) = gates::validate(gate.name, trigger, &params)
+        {
+            self.err(&loc, e);
+        }
         if self.errors.len() != before {
             return None;
         }
