@@ -18,11 +18,24 @@ impl VulnDb {
 }
 
 /// The namespace of an OS package for a distro (`debian:12`, `ubuntu:22.04`, `alpine:3.18`, `rhel:9`).
+///
+/// RHEL and UBI (all variants: minimal, micro, init have `ID=rhel`) and CentOS (Stream) use Red Hat's data by
+/// major release, as the vendors' scanners do; AlmaLinux and Rocky their own; Amazon Linux `amazon:2` /
+/// `amazon:2023`; SUSE by `major.minor` (`sles:15.5`, `opensuse-leap:15.5`, `sle-micro:5.5`); the rolling
+/// distributions (Wolfi, Chainguard, openSUSE Tumbleweed) have no version.
 pub fn distro_namespace(d: &Distro) -> Option<String> {
     let id = d.id.to_ascii_lowercase();
     let ver = d.version_id.as_deref().unwrap_or("").trim();
     let major = ver.split('.').next().unwrap_or("");
+    let major_minor = || ver.split('.').take(2).collect::<Vec<_>>().join(".");
     match id.as_str() {
+        "rhel" | "centos" => (!major.is_empty()).then(|| format!("rhel:{major}")),
+        "amzn" => (!major.is_empty()).then(|| format!("amazon:{major}")),
+        "wolfi" | "chainguard" | "opensuse-tumbleweed" => Some(id),
+        "sles" | "sled" | "sle-micro" | "opensuse-leap" | "opensuse-leap-micro" => {
+            let family = if id == "sled" { "sles" } else { id.as_str() };
+            (!ver.is_empty()).then(|| format!("{family}:{}", major_minor()))
+        }
         "debian" => {
             if !major.is_empty() {
                 Some(format!("debian:{major}"))
@@ -43,6 +56,20 @@ pub fn distro_namespace(d: &Distro) -> Option<String> {
     }
 }
 
+/// The namespaces to look an OS package up in, most specific first: the release's own, then for SUSE the major
+/// release's (`sles:12.5`, `sles:12`: SUSE publishes some products, e.g. Package Hub 12, for every service pack).
+fn distro_namespaces(d: &Distro) -> Vec<String> {
+    let mut out: Vec<String> = distro_namespace(d).into_iter().collect();
+    if let Some(ns) = out.first()
+        && let Some((family, ver)) = ns.split_once(':')
+        && matches!(family, "sles" | "sle-micro")
+        && let Some((major, _)) = ver.split_once('.')
+    {
+        out.push(format!("{family}:{major}"));
+    }
+    out
+}
+
 fn language_namespace(t: PackageType) -> Option<&'static str> {
     Some(match t {
         PackageType::Python => "pypi",
@@ -58,10 +85,7 @@ fn language_namespace(t: PackageType) -> Option<&'static str> {
 }
 
 /// Where to look a package up: (namespace, name, version) for the binary and, for OS packages, the source name.
-fn targets<'a>(
-    p: &'a Package,
-    distro_ns: Option<&'a str>,
-) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
+fn targets<'a>(p: &'a Package, distro_ns: &'a [String]) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
     let mut out = Vec::with_capacity(2);
     if let Some(ns) = language_namespace(p.package_type) {
         let name = match ns {
@@ -71,15 +95,24 @@ fn targets<'a>(
         out.push((ns, name, p.version.as_str()));
         return out;
     }
-    let Some(ns) = distro_ns else {
-        return out;
-    };
-    out.push((ns, Cow::Borrowed(p.name.as_str()), p.version.as_str()));
-    if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
-        let v = p.source_version.as_deref().unwrap_or(&p.version);
-        out.push((ns, Cow::Borrowed(src.as_str()), v));
+    for ns in distro_ns {
+        out.push((
+            ns.as_str(),
+            Cow::Borrowed(p.name.as_str()),
+            p.version.as_str(),
+        ));
+        if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
+            let v = p.source_version.as_deref().unwrap_or(&p.version);
+            out.push((ns.as_str(), Cow::Borrowed(src.as_str()), v));
+        }
     }
     out
+}
+
+/// True for an rpm EVR built in a module stream (its release carries `.module_el9…` or `.module+el8…`).
+fn is_module_build(evr: &str) -> bool {
+    evr.rsplit_once('-')
+        .is_some_and(|(_, release)| release.contains(".module"))
 }
 
 fn cmp(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
@@ -103,10 +136,16 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
                 let hi = fixed
                     .as_deref()
                     .is_none_or(|f| cmp(scheme, version, f) == Some(Ordering::Less));
+                // rpm module streams are separate builds: a module package's fix (`.module_el9…`,
+                // `.module+el8…` in its release) says nothing about the non-module package and vice versa
+                let same_stream = scheme != Scheme::Rpm
+                    || fixed
+                        .as_deref()
+                        .is_none_or(|f| is_module_build(f) == is_module_build(version));
                 let last = last_affected.as_deref().is_none_or(|l| {
                     cmp(scheme, version, l).is_some_and(|o| o != Ordering::Greater)
                 });
-                (lo && hi && last, fixed.clone())
+                (lo && hi && last && same_stream, fixed.clone())
             }
             // OSV `versions` lists enumerate published version strings, which is what package databases record:
             // compare them as strings (a scheme comparison of every listed version per package is the matcher's
@@ -155,11 +194,15 @@ impl Index {
 
     /// Matches every package of `sbom`.
     pub fn match_sbom(&self, sbom: &Sbom) -> MatchReport {
-        let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
+        let distro_ns = sbom
+            .distro
+            .as_ref()
+            .map(distro_namespaces)
+            .unwrap_or_default();
         let mut findings = Vec::new();
         let mut seen = HashSet::new();
         for (pi, p) in sbom.packages.iter().enumerate() {
-            for (ns, name, version) in targets(p, distro_ns.as_deref()) {
+            for (ns, name, version) in targets(p, &distro_ns) {
                 let Some(rows) = self.by_package.get(ns).and_then(|m| m.get(name.as_ref())) else {
                     continue;
                 };

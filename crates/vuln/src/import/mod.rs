@@ -31,6 +31,7 @@ mod node_npm;
 mod nvd;
 mod osv;
 mod rubysec;
+mod wolfi;
 
 /// Every advisory format, in the order their `detect` is asked: the first importer that claims a file reads it.
 /// Adding a format: one new file `<format>.rs` in this folder, its `mod` line above and one line here.
@@ -43,6 +44,7 @@ const IMPORTERS: &[&dyn Importer] = &[
     &node_core::CoreAdvisory,
     &alpine::Secdb,
     &rubysec::RubySec,
+    &wolfi::WolfiAdvisories,
     &debian_tracker_json::TrackerJson,
     &epss::EpssCsv,
     &debian_dsa_list::DsaList,
