@@ -30,6 +30,8 @@ pub fn distro_namespace(d: &Distro) -> Option<String> {
     let major_minor = || ver.split('.').take(2).collect::<Vec<_>>().join(".");
     match id.as_str() {
         "rhel" | "centos" => (!major.is_empty()).then(|| format!("rhel:{major}")),
+        // Amazon Linux 1 (AMI) numbers its releases by date: 2018.03
+        "amzn" if major.len() == 4 && major < "2022" => Some("amazon:1".into()),
         "amzn" => (!major.is_empty()).then(|| format!("amazon:{major}")),
         "wolfi" | "chainguard" | "opensuse-tumbleweed" => Some(id),
         "sles" | "sled" | "sle-micro" | "opensuse-leap" | "opensuse-leap-micro" => {

@@ -1,5 +1,5 @@
-//! rpm and apk distributions end to end: real advisories (AlmaLinux, Rocky, Red Hat and SUSE OSV; Wolfi and
-//! Chainguard OSV/secdb/advisories) imported into a real SQLite database, matched against root filesystems whose
+//! rpm and apk distributions end to end: real advisories (AlmaLinux, Rocky, Red Hat and SUSE OSV; Amazon Linux
+//! updateinfo; Wolfi and Chainguard OSV/secdb/advisories) imported into a real SQLite database, matched against root filesystems whose
 //! package databases were written by the real `rpm` (packages built with `rpmbuild`, names and versions taken
 //! from the advisories) or in the apk `installed` format, catalogued by the real sbom code with their os-release.
 //! Expected fixed versions are quoted from the records next to each assertion.
@@ -19,7 +19,9 @@ fn shared() -> PathBuf {
 }
 
 /// The advisory sources of these distributions (not all of vulndata: these tests are about them).
-const SOURCES: [&str; 8] = [
+const SOURCES: [&str; 10] = [
+    "vuls-data-update/pkg/fetch/amazon/testdata/fixtures",
+    "vuln-list-update/amazon/testdata/fixtures",
     "almalinux-osv-database",
     "vunnel/tests/unit/providers/rocky/test-fixtures/osv",
     "osv-schema/tools/redhat/testdata/OSV",
@@ -271,6 +273,58 @@ fn sles_12_uses_suse_data() {
     assert_eq!(f.fixed_in.as_deref(), Some("1.4.5-5.1"));
     assert!(f.aliases.contains(&"CVE-2016-1704".to_string()), "{f:?}");
     assert!(find(&r, "openSUSE-SU-2016:1623-1", "mosh", "1.2.5-8.1").is_none());
+}
+
+#[test]
+fn amazon_linux_2023_and_2_from_updateinfo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = rpm_root(
+        tmp.path(),
+        "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n",
+        &[
+            // updateinfo_2023: ALAS2023-2023-001 rsyslog fixed 8.2204.0-3.amzn2023.0.2 (epoch 0)
+            ("rsyslog", "8.2204.0-3.amzn2023"),
+            ("rsyslog-mmaudit", "8.2204.0-3.amzn2023.0.2"),
+        ],
+    );
+    let (_, r) = scan(&root);
+    assert_eq!(
+        fixed(&r, "ALAS2023-2023-001", "rsyslog", "8.2204.0-3.amzn2023"),
+        "8.2204.0-3.amzn2023.0.2"
+    );
+    let f = find(&r, "ALAS2023-2023-001", "rsyslog", "8.2204.0-3.amzn2023").unwrap();
+    assert_eq!(f.namespace, "amazon:2023");
+    assert!(f.aliases.contains(&"CVE-2022-24903".to_string()), "{f:?}");
+    assert!(
+        find(
+            &r,
+            "ALAS2023-2023-001",
+            "rsyslog-mmaudit",
+            "8.2204.0-3.amzn2023.0.2"
+        )
+        .is_none()
+    );
+
+    let tmp2 = tempfile::tempdir().unwrap();
+    let root = rpm_root(
+        tmp2.path(),
+        "NAME=\"Amazon Linux\"\nVERSION=\"2\"\nID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n",
+        // updateinfo_2: ALAS2-2018-939 kernel fixed 4.9.76-38.79.amzn2; the 2023 rsyslog fix is not for AL2
+        &[
+            ("kernel", "4.9.75-1.56.amzn2"),
+            ("rsyslog", "8.24.0-57.amzn2"),
+        ],
+    );
+    let (_, r) = scan(&root);
+    assert_eq!(
+        fixed(&r, "ALAS2-2018-939", "kernel", "4.9.75-1.56.amzn2"),
+        "4.9.76-38.79.amzn2"
+    );
+    assert!(
+        r.findings.iter().all(|f| f.id != "ALAS2023-2023-001"),
+        "{:#?}",
+        r.findings
+    );
 }
 
 /// A root filesystem with `os_release` and an apk `installed` database (the format of Alpine's, which Wolfi and

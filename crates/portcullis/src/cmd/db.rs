@@ -21,6 +21,13 @@ pub const DEFAULT_SOURCES: &[&str] = &[
     "https://osv-vulnerabilities.storage.googleapis.com/NuGet/all.zip",
     "https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip",
     "https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/AlmaLinux/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Rocky%20Linux/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Red%20Hat/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/SUSE/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/openSUSE/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Wolfi/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Chainguard/all.zip",
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
     "https://epss.cyentia.com/epss_scores-current.csv.gz",
 ];

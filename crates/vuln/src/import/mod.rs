@@ -19,6 +19,7 @@ use crate::model::{Affected, Epss, Range, VulnInfo};
 use crate::{Error, FixState, Scheme, Severity, version};
 
 mod alpine;
+mod amazon;
 mod archive;
 mod debian;
 mod debian_dsa_list;
@@ -43,6 +44,7 @@ const IMPORTERS: &[&dyn Importer] = &[
     &node_npm::NpmAdvisory,
     &node_core::CoreAdvisory,
     &alpine::Secdb,
+    &amazon::UpdateInfo,
     &rubysec::RubySec,
     &wolfi::WolfiAdvisories,
     &debian_tracker_json::TrackerJson,

@@ -107,6 +107,14 @@ impl Importer for Osv {
                     continue;
                 };
                 let Some(ns) = osv_namespace(&eco) else {
+                    // Red Hat's and SUSE's feeds also cover products that are no OS image (OpenShift, JBoss,
+                    // SUSE Manager tools…): out of scope, not bad data
+                    if ["Red Hat:", "SUSE:", "openSUSE:"]
+                        .iter()
+                        .any(|p| eco.starts_with(p))
+                    {
+                        continue;
+                    }
                     c.bad(
                         name,
                         Some(&id),
