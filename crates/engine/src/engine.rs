@@ -151,6 +151,9 @@ pub struct VulnReport {
     pub db_version: String,
     /// Findings.
     pub vulnerabilities: Vec<Finding>,
+    /// Packages not checked because the database has no data for their release or ecosystem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched: Vec<portcullis_vuln::Unmatched>,
 }
 
 /// The result of a policy check.
@@ -400,6 +403,11 @@ impl Engine {
                 .findings
                 .into_iter()
                 .filter(|f| kind.includes(f.package_type))
+                .collect(),
+            unmatched: report
+                .unmatched
+                .into_iter()
+                .filter(|u| kind.includes(u.package_type))
                 .collect(),
         })
     }

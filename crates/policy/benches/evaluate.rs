@@ -95,6 +95,7 @@ fn image() -> (Sbom, MatchReport) {
         MatchReport {
             findings,
             db_version: "bench".into(),
+            ..Default::default()
         },
     )
 }

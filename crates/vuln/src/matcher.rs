@@ -2,13 +2,15 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};
 
 use crate::db::{Index, VulnDb};
 use crate::model::{Affected, Range, debian_namespace, normalize_name, scheme_for_namespace};
-use crate::{Error, Finding, FixState, MatchReport, Scheme, Severity, compare, satisfies};
+use crate::{
+    Error, Finding, FixState, MatchReport, Scheme, Severity, Unmatched, compare, satisfies,
+};
 
 impl VulnDb {
     /// Matches every package of `sbom` against the database.
@@ -203,8 +205,18 @@ impl Index {
             .unwrap_or_default();
         let mut findings = Vec::new();
         let mut seen = HashSet::new();
+        // (namespace, type) → packages whose namespaces have no data at all
+        let mut unmatched: BTreeMap<(String, PackageType), usize> = BTreeMap::new();
         for (pi, p) in sbom.packages.iter().enumerate() {
-            for (ns, name, version) in targets(p, &distro_ns) {
+            let targets = targets(p, &distro_ns);
+            if !targets
+                .iter()
+                .any(|(ns, ..)| self.by_package.contains_key(*ns))
+            {
+                let ns = targets.first().map(|t| t.0.to_string()).unwrap_or_default();
+                *unmatched.entry((ns, p.package_type)).or_default() += 1;
+            }
+            for (ns, name, version) in targets {
                 let Some(rows) = self.by_package.get(ns).and_then(|m| m.get(name.as_ref())) else {
                     continue;
                 };
@@ -243,9 +255,39 @@ impl Index {
                 .then_with(|| a.package_name.cmp(&b.package_name))
                 .then_with(|| a.package_version.cmp(&b.package_version))
         });
+        let distro = sbom.distro.as_ref();
+        let unmatched = unmatched
+            .into_iter()
+            .map(|((namespace, package_type), packages)| {
+                let reason = if namespace.is_empty() {
+                    match distro {
+                        Some(d) => format!(
+                            "distribution `{}` {} is not supported: no vulnerability data applies to its packages",
+                            d.id,
+                            d.version_id.as_deref().unwrap_or("(no VERSION_ID)")
+                        ),
+                        None => "no distribution recognised (no /etc/os-release or release file): its \
+                                 packages cannot be looked up"
+                            .to_string(),
+                    }
+                } else {
+                    format!(
+                        "no vulnerability data for `{namespace}` in the database: import it (`portcullis db \
+                         update`, or `db import` of the vendor's advisories)"
+                    )
+                };
+                Unmatched {
+                    namespace,
+                    package_type,
+                    packages,
+                    reason,
+                }
+            })
+            .collect();
         MatchReport {
             findings,
             db_version: self.db_version.clone(),
+            unmatched,
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use portcullis_image::FsView;
 use portcullis_sbom::{ImageMetadata, Sbom};
+use portcullis_vuln::report::{Format, render};
 use portcullis_vuln::{Finding, FixState, MatchReport, VulnDb};
 
 fn shared() -> PathBuf {
@@ -156,6 +157,7 @@ fn almalinux_9_epoch_and_fixed_version() {
     );
     let (sbom, r) = scan(&root);
     assert_eq!(sbom.packages.len(), 5, "{:?}", sbom.packages);
+    assert!(r.unmatched.is_empty(), "{:?}", r.unmatched);
     assert_eq!(
         fixed(&r, "ALSA-2022:4587", "pcs", "0.11.1-9.el9"),
         "0.11.1-10.el9"
@@ -324,6 +326,58 @@ fn amazon_linux_2023_and_2_from_updateinfo() {
         r.findings.iter().all(|f| f.id != "ALAS2023-2023-001"),
         "{:#?}",
         r.findings
+    );
+}
+
+#[test]
+fn a_release_without_data_is_reported_not_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    // the database has Red Hat data for RHEL 8 streams only (RHSA-2024:4546/6220): a UBI 9 image is not covered
+    let root = rpm_root(
+        tmp.path(),
+        "NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.4 (Plow)\"\nID=\"rhel\"\nID_LIKE=\"fedora\"\n\
+         VERSION_ID=\"9.4\"\n",
+        &[("git-lfs", "2.13.3-3.el8_6"), ("bash", "5.1.8-9.el9")],
+    );
+    let (sbom, r) = scan(&root);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.unmatched.len(), 1, "{:?}", r.unmatched);
+    let u = &r.unmatched[0];
+    assert_eq!((u.namespace.as_str(), u.packages), ("rhel:9", 2));
+    assert!(
+        u.reason.contains("no vulnerability data for `rhel:9`"),
+        "{}",
+        u.reason
+    );
+    let table = render(&r, &sbom, Format::Table);
+    assert!(
+        table.contains("NOT CHECKED: 2 rpm package(s): no vulnerability data for `rhel:9`"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render(&r, &sbom, Format::Json)).unwrap();
+    assert_eq!(json["unmatched"][0]["namespace"], "rhel:9");
+    assert_eq!(json["unmatched"][0]["packages"], 2);
+    let sarif: serde_json::Value = serde_json::from_str(&render(&r, &sbom, Format::Sarif)).unwrap();
+    let note = &sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
+    assert_eq!(note["level"], "warning");
+    assert!(
+        note["message"]["text"].as_str().unwrap().contains("rhel:9"),
+        "{note}"
+    );
+
+    // an unrecognised distribution is said too
+    let tmp = tempfile::tempdir().unwrap();
+    let root = rpm_root(
+        tmp.path(),
+        "ID=madeup\nVERSION_ID=1\n",
+        &[("bash", "5.1.8-9")],
+    );
+    let (_, r) = scan(&root);
+    assert_eq!(r.unmatched.len(), 1, "{:?}", r.unmatched);
+    assert!(
+        r.unmatched[0].reason.contains("madeup:1"),
+        "{:?}",
+        r.unmatched
     );
 }
 

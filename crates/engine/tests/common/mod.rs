@@ -208,6 +208,7 @@ impl Matcher for TableMatcher {
         Ok(MatchReport {
             findings,
             db_version: self.db_version(),
+            ..Default::default()
         })
     }
 }
