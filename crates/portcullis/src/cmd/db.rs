@@ -28,6 +28,8 @@ pub const DEFAULT_SOURCES: &[&str] = &[
     "https://osv-vulnerabilities.storage.googleapis.com/openSUSE/all.zip",
     "https://osv-vulnerabilities.storage.googleapis.com/Wolfi/all.zip",
     "https://osv-vulnerabilities.storage.googleapis.com/Chainguard/all.zip",
+    "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list",
+    "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list",
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
     "https://epss.cyentia.com/epss_scores-current.csv.gz",
 ];
