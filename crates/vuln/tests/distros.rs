@@ -450,3 +450,59 @@ fn chainguard_osv_fixed_and_not_affected() {
     );
     assert!(find(&r, "CGA-xcpc-gm23-prj9", "syncthing-compat", "2.0.13-r0").is_none());
 }
+
+#[test]
+fn namespaces_from_real_os_release_files() {
+    // syft's os-release fixtures (real files of those distributions)
+    let os = shared().join("vulndata/syft/syft/linux/testdata/os");
+    let cases = [
+        (
+            "almalinux/from-os-release/etc/os-release",
+            Some("almalinux:8"),
+        ),
+        ("rockylinux/from-os-release/etc/os-release", Some("rocky:8")),
+        ("redhat/from-os-release/usr/lib/os-release", Some("rhel:7")),
+        ("centos/usr/lib/os-release", Some("rhel:8")),
+        ("amazon/etc/os-release", Some("amazon:2")),
+        ("sles/etc/os-release", Some("sles:15.2")),
+        ("opensuse-leap/etc/os-release", Some("opensuse-leap:15.2")),
+        ("wolfi/etc/os-release", Some("wolfi")),
+    ];
+    for (file, want) in cases {
+        let text = std::fs::read_to_string(os.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let d = portcullis_sbom::distro::parse_os_release(&text).expect(file);
+        assert_eq!(
+            portcullis_vuln::distro_namespace(&d).as_deref(),
+            want,
+            "{file}"
+        );
+    }
+    // variants as their images write them
+    for (text, want) in [
+        // UBI 9 minimal / micro: ID=rhel
+        (
+            "ID=\"rhel\"\nVERSION_ID=\"9.4\"\nVARIANT=\"Red Hat Enterprise Linux Minimal\"\n",
+            "rhel:9",
+        ),
+        // CentOS Stream 9
+        (
+            "ID=\"centos\"\nVERSION_ID=\"9\"\nNAME=\"CentOS Stream\"\n",
+            "rhel:9",
+        ),
+        ("ID=\"amzn\"\nVERSION_ID=\"2023\"\n", "amazon:2023"),
+        ("ID=\"amzn\"\nVERSION_ID=\"2018.03\"\n", "amazon:1"),
+        ("ID=\"sle-micro\"\nVERSION_ID=\"5.5\"\n", "sle-micro:5.5"),
+        (
+            "ID=\"opensuse-tumbleweed\"\nVERSION_ID=\"20240101\"\n",
+            "opensuse-tumbleweed",
+        ),
+        ("ID=chainguard\nNAME=\"Chainguard\"\n", "chainguard"),
+    ] {
+        let d = portcullis_sbom::distro::parse_os_release(text).unwrap();
+        assert_eq!(
+            portcullis_vuln::distro_namespace(&d).as_deref(),
+            Some(want),
+            "{text}"
+        );
+    }
+}
