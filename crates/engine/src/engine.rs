@@ -291,6 +291,11 @@ impl Engine {
                 .into_iter()
                 .filter(|f| kind.includes(f.package_type))
                 .collect(),
+            unmatched: report
+                .unmatched
+                .into_iter()
+                .filter(|u| kind.includes(u.package_type))
+                .collect(),
         })
     }
 

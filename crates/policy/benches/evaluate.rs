@@ -95,7 +95,7 @@ fn image() -> (Sbom, MatchReport) {
         MatchReport {
             findings,
             db_version: "bench".into(),
-            coverage: None,
+            ..Default::default()
         },
     )
 }

@@ -190,6 +190,11 @@ pub struct MatchReport {
     pub findings: Vec<Finding>,
     /// Version of the vulnerability database used.
     pub db_version: String,
+    /// Packages that were not checked because the database has no data for their distro release or ecosystem
+    /// (or their distro was not recognised), grouped by namespace: "no findings" does not mean "no
+    /// vulnerabilities" for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched: Vec<Unmatched>,
     /// What the database had data for (absent in reports made before coverage was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
@@ -228,6 +233,19 @@ pub struct UncoveredPackage {
     pub package_type: portcullis_sbom::PackageType,
     /// The namespace that has no data (`rhel:9`, `nuget`); `None` when the distro is unknown.
     pub namespace: Option<String>,
+}
+
+/// Packages of one namespace that could not be checked, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmatched {
+    /// The namespace looked up (`rhel:9`, `nuget`); empty when the packages' distro was not recognised.
+    pub namespace: String,
+    /// The package type (`rpm`, `deb`, `apk`, `python`, …).
+    pub package_type: portcullis_sbom::PackageType,
+    /// How many packages.
+    pub packages: usize,
+    /// Why, and what to do.
+    pub reason: String,
 }
 
 /// Errors of the vulnerability stage.

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};
 
@@ -10,7 +10,7 @@ use crate::db::{Index, VulnDb};
 use crate::model::{Affected, Range, debian_namespace, normalize_name, scheme_for_namespace};
 use crate::{
     Coverage, Error, Finding, FixState, MAX_UNCOVERED_LISTED, MatchReport, Scheme, Severity,
-    UncoveredPackage, compare, satisfies,
+    UncoveredPackage, Unmatched, compare, satisfies,
 };
 
 impl VulnDb {
@@ -21,11 +21,26 @@ impl VulnDb {
 }
 
 /// The namespace of an OS package for a distro (`debian:12`, `ubuntu:22.04`, `alpine:3.18`, `rhel:9`).
+///
+/// RHEL and UBI (all variants: minimal, micro, init have `ID=rhel`) and CentOS (Stream) use Red Hat's data by
+/// major release, as the vendors' scanners do; AlmaLinux and Rocky their own; Amazon Linux `amazon:2` /
+/// `amazon:2023`; SUSE by `major.minor` (`sles:15.5`, `opensuse-leap:15.5`, `sle-micro:5.5`); the rolling
+/// distributions (Wolfi, Chainguard, openSUSE Tumbleweed) have no version.
 pub fn distro_namespace(d: &Distro) -> Option<String> {
     let id = d.id.to_ascii_lowercase();
     let ver = d.version_id.as_deref().unwrap_or("").trim();
     let major = ver.split('.').next().unwrap_or("");
+    let major_minor = || ver.split('.').take(2).collect::<Vec<_>>().join(".");
     match id.as_str() {
+        "rhel" | "centos" => (!major.is_empty()).then(|| format!("rhel:{major}")),
+        // Amazon Linux 1 (AMI) numbers its releases by date: 2018.03
+        "amzn" if major.len() == 4 && major < "2022" => Some("amazon:1".into()),
+        "amzn" => (!major.is_empty()).then(|| format!("amazon:{major}")),
+        "wolfi" | "chainguard" | "opensuse-tumbleweed" => Some(id),
+        "sles" | "sled" | "sle-micro" | "opensuse-leap" | "opensuse-leap-micro" => {
+            let family = if id == "sled" { "sles" } else { id.as_str() };
+            (!ver.is_empty()).then(|| format!("{family}:{}", major_minor()))
+        }
         "debian" => {
             if !major.is_empty() {
                 Some(format!("debian:{major}"))
@@ -46,6 +61,20 @@ pub fn distro_namespace(d: &Distro) -> Option<String> {
     }
 }
 
+/// The namespaces to look an OS package up in, most specific first: the release's own, then for SUSE the major
+/// release's (`sles:12.5`, `sles:12`: SUSE publishes some products, e.g. Package Hub 12, for every service pack).
+fn distro_namespaces(d: &Distro) -> Vec<String> {
+    let mut out: Vec<String> = distro_namespace(d).into_iter().collect();
+    if let Some(ns) = out.first()
+        && let Some((family, ver)) = ns.split_once(':')
+        && matches!(family, "sles" | "sle-micro")
+        && let Some((major, _)) = ver.split_once('.')
+    {
+        out.push(format!("{family}:{major}"));
+    }
+    out
+}
+
 fn language_namespace(t: PackageType) -> Option<&'static str> {
     Some(match t {
         PackageType::Python => "pypi",
@@ -61,10 +90,7 @@ fn language_namespace(t: PackageType) -> Option<&'static str> {
 }
 
 /// Where to look a package up: (namespace, name, version) for the binary and, for OS packages, the source name.
-fn targets<'a>(
-    p: &'a Package,
-    distro_ns: Option<&'a str>,
-) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
+fn targets<'a>(p: &'a Package, distro_ns: &'a [String]) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
     let mut out = Vec::with_capacity(2);
     if let Some(ns) = language_namespace(p.package_type) {
         let name = match ns {
@@ -74,15 +100,24 @@ fn targets<'a>(
         out.push((ns, name, p.version.as_str()));
         return out;
     }
-    let Some(ns) = distro_ns else {
-        return out;
-    };
-    out.push((ns, Cow::Borrowed(p.name.as_str()), p.version.as_str()));
-    if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
-        let v = p.source_version.as_deref().unwrap_or(&p.version);
-        out.push((ns, Cow::Borrowed(src.as_str()), v));
+    for ns in distro_ns {
+        out.push((
+            ns.as_str(),
+            Cow::Borrowed(p.name.as_str()),
+            p.version.as_str(),
+        ));
+        if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
+            let v = p.source_version.as_deref().unwrap_or(&p.version);
+            out.push((ns.as_str(), Cow::Borrowed(src.as_str()), v));
+        }
     }
     out
+}
+
+/// True for an rpm EVR built in a module stream (its release carries `.module_el9…` or `.module+el8…`).
+fn is_module_build(evr: &str) -> bool {
+    evr.rsplit_once('-')
+        .is_some_and(|(_, release)| release.contains(".module"))
 }
 
 fn cmp(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
@@ -106,10 +141,16 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
                 let hi = fixed
                     .as_deref()
                     .is_none_or(|f| cmp(scheme, version, f) == Some(Ordering::Less));
+                // rpm module streams are separate builds: a module package's fix (`.module_el9…`,
+                // `.module+el8…` in its release) says nothing about the non-module package and vice versa
+                let same_stream = scheme != Scheme::Rpm
+                    || fixed
+                        .as_deref()
+                        .is_none_or(|f| is_module_build(f) == is_module_build(version));
                 let last = last_affected.as_deref().is_none_or(|l| {
                     cmp(scheme, version, l).is_some_and(|o| o != Ordering::Greater)
                 });
-                (lo && hi && last, fixed.clone())
+                (lo && hi && last && same_stream, fixed.clone())
             }
             // OSV `versions` lists enumerate published version strings, which is what package databases record:
             // compare them as strings (a scheme comparison of every listed version per package is the matcher's
@@ -218,11 +259,25 @@ impl Index {
 
     /// Matches every package of `sbom`.
     pub fn match_sbom(&self, sbom: &Sbom) -> MatchReport {
-        let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
+        let distro_ns = sbom
+            .distro
+            .as_ref()
+            .map(distro_namespaces)
+            .unwrap_or_default();
         let mut findings = Vec::new();
         let mut seen = HashSet::new();
+        // (namespace, type) → packages whose namespaces have no data at all
+        let mut unmatched: BTreeMap<(String, PackageType), usize> = BTreeMap::new();
         for (pi, p) in sbom.packages.iter().enumerate() {
-            for (ns, name, version) in targets(p, distro_ns.as_deref()) {
+            let targets = targets(p, &distro_ns);
+            if !targets
+                .iter()
+                .any(|(ns, ..)| self.by_package.contains_key(*ns))
+            {
+                let ns = targets.first().map(|t| t.0.to_string()).unwrap_or_default();
+                *unmatched.entry((ns, p.package_type)).or_default() += 1;
+            }
+            for (ns, name, version) in targets {
                 let Some(rows) = self.by_package.get(ns).and_then(|m| m.get(name.as_ref())) else {
                     continue;
                 };
@@ -261,10 +316,40 @@ impl Index {
                 .then_with(|| a.package_name.cmp(&b.package_name))
                 .then_with(|| a.package_version.cmp(&b.package_version))
         });
+        let distro = sbom.distro.as_ref();
+        let unmatched = unmatched
+            .into_iter()
+            .map(|((namespace, package_type), packages)| {
+                let reason = if namespace.is_empty() {
+                    match distro {
+                        Some(d) => format!(
+                            "distribution `{}` {} is not supported: no vulnerability data applies to its packages",
+                            d.id,
+                            d.version_id.as_deref().unwrap_or("(no VERSION_ID)")
+                        ),
+                        None => "no distribution recognised (no /etc/os-release or release file): its \
+                                 packages cannot be looked up"
+                            .to_string(),
+                    }
+                } else {
+                    format!(
+                        "no vulnerability data for `{namespace}` in the database: import it (`portcullis db \
+                         update`, or `db import` of the vendor's advisories)"
+                    )
+                };
+                Unmatched {
+                    namespace,
+                    package_type,
+                    packages,
+                    reason,
+                }
+            })
+            .collect();
         MatchReport {
             findings,
             db_version: self.db_version.clone(),
             coverage: Some(self.coverage(sbom)),
+            unmatched,
         }
     }
 

@@ -134,6 +134,16 @@ fn table(report: &MatchReport) -> String {
         rows.len(),
         report.db_version
     ));
+    for u in &report.unmatched {
+        let ty = serde_json::to_value(u.package_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "NOT CHECKED: {} {ty} package(s): {}\n",
+            u.packages, u.reason
+        ));
+    }
     out
 }
 
@@ -204,6 +214,15 @@ fn sarif(report: &MatchReport, sbom: &Sbom) -> Value {
                 "rules": rules,
             }},
             "properties": {"vulnerabilityDbVersion": report.db_version, "source": sbom.source},
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": report.unmatched.iter().map(|u| json!({
+                    "level": "warning",
+                    "descriptor": {"id": "vulnerability-data-unavailable"},
+                    "message": {"text": format!("{} package(s) not checked: {}", u.packages, u.reason)},
+                    "properties": {"namespace": u.namespace, "packages": u.packages},
+                })).collect::<Vec<_>>(),
+            }],
             "results": results,
         }],
     })
@@ -344,6 +363,7 @@ mod tests {
             ],
             db_version: "1.test".into(),
             coverage: None,
+            unmatched: Vec::new(),
         };
         let sbom = Sbom {
             source: "img".into(),

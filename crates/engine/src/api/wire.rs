@@ -410,6 +410,9 @@ pub struct VulnReport {
     /// against (absent for findings stored before coverage was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<portcullis_vuln::Coverage>,
+    /// Packages not checked because the database has no data for their release or ecosystem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched: Vec<portcullis_vuln::Unmatched>,
 }
 
 /// The result of a policy check.

@@ -198,7 +198,7 @@ impl Matcher for TableMatcher {
         Ok(MatchReport {
             findings,
             db_version: self.db_version(),
-            coverage: None,
+            ..Default::default()
         })
     }
 }

@@ -169,6 +169,6 @@ pub fn report() -> MatchReport {
     MatchReport {
         findings: vec![glibc, ossl, lodash, wontfix],
         db_version: "test".into(),
-        coverage: None,
+        ..Default::default()
     }
 }

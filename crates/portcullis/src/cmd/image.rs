@@ -238,6 +238,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         &rows
                     )
                 );
+                for u in &report.unmatched {
+                    println!("NOT CHECKED: {} package(s): {}", u.packages, u.reason);
+                }
             }
         }
         Cmd::Wait {
