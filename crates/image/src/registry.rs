@@ -667,7 +667,11 @@ impl Client {
                 }
                 let file = std::fs::File::open(&path)
                     .map_err(|e| Error::io("cannot open blob", &path, e))?;
+                let again = file
+                    .try_clone()
+                    .map_err(|e| Error::io("cannot open blob", &path, e))?;
                 sq.apply_layer(&l.digest, file, l.diff_id.as_deref())?;
+                sq.keep_source(again, 0, None)?;
             }
             Ok(sq.finish())
         })?;
