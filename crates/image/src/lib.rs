@@ -26,6 +26,7 @@
 
 mod archive;
 pub mod auth;
+mod cache;
 mod error;
 pub mod fsview;
 pub mod manifest;
@@ -166,6 +167,7 @@ impl Default for PullOptions {
             timeout: Some(std::time::Duration::from_secs(60)),
             retries: 3,
             max_document_bytes: 4 << 20,
+            max_cache_bytes: 4 << 30,
             network: NetworkPolicy::default(),
         }
     }
@@ -245,6 +247,8 @@ pub struct PullOptions {
     pub retries: u32,
     /// Largest manifest, index, config, token or error answer read from a registry.
     pub max_document_bytes: u64,
+    /// Size bound of the blob cache (`cache_dir`): after each pull the least recently used blobs are removed.
+    pub max_cache_bytes: u64,
     /// Which registries, token realms and redirect targets may be contacted.
     pub network: NetworkPolicy,
 }

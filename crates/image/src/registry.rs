@@ -563,6 +563,7 @@ impl Client {
         let hex = manifest::check_digest(&r.to_string(), digest)?;
         let dest = dir.join("blobs/sha256").join(hex);
         if dest.is_file() {
+            crate::cache::touch(&dest);
             self.cached.fetch_add(1, Ordering::Relaxed);
             return Ok((dest, true));
         }
@@ -732,7 +733,20 @@ impl Client {
                 sq.keep_source(again, 0, None)?;
             }
             Ok(sq.finish())
-        })?;
+        });
+        if let (Some(c), Ok(_)) = (&self.opts.cache_dir, &fs) {
+            let keep: Vec<PathBuf> = infos
+                .iter()
+                .filter_map(|l| l.digest.strip_prefix("sha256:"))
+                .map(|h| c.join("blobs/sha256").join(h))
+                .collect();
+            let keep: Vec<&Path> = keep.iter().map(PathBuf::as_path).collect();
+            let removed = crate::cache::evict(c, self.opts.max_cache_bytes, &keep);
+            if removed > 0 {
+                tracing::debug!(removed, "evicted least recently used blobs from the cache");
+            }
+        }
+        let fs = fs?;
         Ok(Image {
             reference: Some(r.clone()),
             manifest_digest: Some(manifest_digest),
