@@ -85,6 +85,17 @@ pub struct Squasher<'w> {
     path_bytes: u64,
     /// Uncompressed bytes of the layers applied so far.
     image_bytes: u64,
+    /// Set by [`Squasher::finish`]: the content directory then belongs to the returned view.
+    finished: bool,
+}
+
+impl Drop for Squasher<'_> {
+    /// A squash that did not finish (an error, a panic, a dropped future) removes its content directory.
+    fn drop(&mut self) {
+        if !self.finished && !self.view.content_dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.view.content_dir);
+        }
+    }
 }
 
 /// Normalises a tar member name to an absolute path (`./usr/bin/` → `/usr/bin`). `..` components and absolute
@@ -192,6 +203,7 @@ impl<'w> Squasher<'w> {
             sources: Vec::new(),
             path_bytes: 0,
             image_bytes: 0,
+            finished: false,
         })
     }
 
@@ -215,7 +227,8 @@ impl<'w> Squasher<'w> {
                 e.kind = EntryKind::File;
             }
         }
-        self.view
+        self.finished = true;
+        std::mem::take(&mut self.view)
     }
 
     fn err(&self, layer: &str, path: Option<&str>, reason: impl Into<String>) -> Error {

@@ -309,3 +309,29 @@ fn wanted_hard_links_to_unwanted_files_get_the_content_of_their_time() {
         "the unwanted target itself is not kept"
     );
 }
+
+/// A layer that fails half-way leaves nothing in the work directory: kept contents are removed with the squash.
+#[test]
+fn a_failed_squash_leaves_no_work_files() {
+    let bad = LayerBuilder::new()
+        .file("var/lib/dpkg/status", "kept before the failure")
+        .file(&format!("{}f", "a/".repeat(300)), "x")
+        .tar();
+    let t = tempfile::tempdir().unwrap();
+    let oci = layout(t.path(), vec![bad]);
+    let work = t.path().join("work");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(portcullis_image::open(
+            &Source::OciLayout(oci, None),
+            &PullOptions::default(),
+            &work,
+            &|_, _, _| true,
+        ))
+        .unwrap_err();
+    assert!(e.to_string().contains("max_path_depth"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(left.is_empty(), "work directory not cleaned: {left:?}");
+}
