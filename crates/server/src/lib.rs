@@ -15,6 +15,7 @@
 //! or the mode's unknown-image rule, so the API server never times out waiting for Portcullis.
 
 pub mod certs;
+mod conn;
 pub mod metrics;
 pub mod resolve;
 pub mod tls;
@@ -110,6 +111,15 @@ pub struct ServerConfig {
     pub negative_ttl: Duration,
     /// How long in-flight requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Time a new connection gets for its TLS handshake, and each request for its headers (HTTP/1.1; an idle
+    /// keep-alive connection waiting for its next request is closed after this too).
+    pub header_read_timeout: Duration,
+    /// A connection on which nothing is read or written for this long is closed.
+    pub idle_timeout: Duration,
+    /// Time a webhook request gets to arrive in full and be answered (above any webhook `timeoutSeconds`).
+    pub request_timeout: Duration,
+    /// Most connections open at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -131,6 +141,10 @@ impl ServerConfig {
             digest_ttl: Duration::from_secs(60),
             negative_ttl: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(40),
+            max_connections: 4096,
         }
     }
 }
@@ -308,6 +322,10 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             state.cfg.max_concurrency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.cfg.request_timeout,
+            conn::request_deadline,
         ));
     let mut app = webhook
         .route("/healthz", get(|| async { "ok\n" }))
@@ -569,11 +587,34 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
     });
 
     let grace = cfg.shutdown_grace;
+    let (header_timeout, idle_timeout, max_connections) = (
+        cfg.header_read_timeout,
+        cfg.idle_timeout,
+        cfg.max_connections,
+    );
     let accept_state = state.clone();
     let task = tokio::spawn(async move {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        builder
+            .http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(idle_timeout / 2)
+            .keep_alive_timeout(header_timeout);
+        let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
         loop {
+            // A slot first: at the cap, new connections wait in the listen backlog, not in memory.
+            let permit = tokio::select! {
+                _ = stop_rx.changed() => break,
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             let (tcp, _peer) = tokio::select! {
                 _ = stop_rx.changed() => break,
                 acc = listener.accept() => match acc {
@@ -592,15 +633,18 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
             let watcher = graceful.watcher();
             let builder = builder.clone();
             tokio::spawn(async move {
-                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
-                    .await
-                {
+                let _permit = permit;
+                let tcp = conn::IdleIo::new(tcp, idle_timeout);
+                let tls = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
                         return;
                     }
-                    Err(_) => return,
+                    Err(_) => {
+                        tracing::debug!(?header_timeout, "TLS handshake not completed in time");
+                        return;
+                    }
                 };
                 let conn = builder
                     .serve_connection(TokioIo::new(tls), svc)

@@ -217,6 +217,28 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
+/// Creates the database file with mode 0600 when it does not exist (SQLite gives its `-wal` and `-shm` files the
+/// database file's mode), and takes group and other access away from an existing one.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl VulnDb {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
@@ -227,6 +249,10 @@ impl VulnDb {
                 source: e,
             })?;
         }
+        create_private(&path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
         let conn = Connection::open(&path).map_err(db_err(&path))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
             .map_err(db_err(&path))?;

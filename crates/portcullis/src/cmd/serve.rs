@@ -77,6 +77,25 @@ pub struct Args {
     /// Extra CA certificate (PEM) trusted for registries; repeatable.
     #[arg(long = "registry-ca")]
     pub registry_cas: Vec<PathBuf>,
+    /// Registry allowlist entry (host glob `*.corp.example`, `host:port` or CIDR); repeatable. When given, only
+    /// matching registries, token realms and redirect targets are contacted.
+    #[arg(
+        long = "registry-allow",
+        env = "PORTCULLIS_REGISTRY_ALLOW",
+        value_delimiter = ','
+    )]
+    pub registry_allow: Vec<String>,
+    /// Registry denylist entry (host glob or CIDR, checked after DNS too); repeatable.
+    #[arg(
+        long = "registry-deny",
+        env = "PORTCULLIS_REGISTRY_DENY",
+        value_delimiter = ','
+    )]
+    pub registry_deny: Vec<String>,
+    /// Refuse loopback registries unless allowlisted or marked insecure (link-local and metadata addresses are
+    /// always refused unless allowlisted).
+    #[arg(long, env = "PORTCULLIS_REFUSE_LOOPBACK_REGISTRIES")]
+    pub refuse_loopback_registries: bool,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -322,6 +341,11 @@ async fn start_engine(
         insecure_registries: args.insecure_registries.clone(),
         ca_certs: args.registry_cas.clone(),
         cache_dir: Some(data_dir.join("blobs")),
+        network: portcullis_image::NetworkPolicy {
+            allow: args.registry_allow.clone(),
+            deny: args.registry_deny.clone(),
+            allow_loopback: !args.refuse_loopback_registries,
+        },
         ..Default::default()
     };
     if let Some(auth) = &args.registry_auth {
