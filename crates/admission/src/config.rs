@@ -9,13 +9,19 @@
 //!   skipOwned: false                               # skip Pods/ReplicaSets created by an admitted controller
 //!   selectors:
 //!     - { resource: namespace, field: name, value: "prod-.*", mode: policy, policy: prod, mutate: true }
-//!     - { resource: object, field: label, key: "team", value: "payments", mode: analysis, policy: default }
+//!     - { resource: object, field: label, key: "team", value: "payments", mode: policy, policy: strict }
 //!     - { resource: image, value: "registry\\.example\\.com/.*", mode: policy, policy: strict }
 //!   ```
 //! - the Anchore admission controller's configuration as-is (`{"PolicySelectors": [{"Selector": {"ResourceType":
 //!   "pod|namespace|image", "SelectorKeyRegex", "SelectorValueRegex"}, "PolicyReference": {"Username",
 //!   "PolicyBundleId"}, "Mode": "policy|analysis|breakglass"}]}`), with Anchore's unanchored (search) regexes and
 //!   its special `name` key.
+//!
+//! **Selectors on the object's own fields** (`resource: object`: its name, labels, annotations — Anchore's `pod`
+//! selectors included) are written by whoever creates the workload. Unless marked `trustObjectFields: true`
+//! (Anchore format: top-level `TrustObjectFields: true`) such a selector is applied only where it makes the checks
+//! at least as strict as what applies without it; where it would weaken them it is taken as not matching, and
+//! [`Config::warnings`] names it.
 //!
 //! **Default when nothing matches: `passive` with policy `default`** — never block, queue analysis, record the
 //! decision. A cluster without configuration can therefore never be taken down by Portcullis.
@@ -43,6 +49,17 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// How much the mode checks: `policy` 4, `analysis` 3, `audit` 2, `passive` 1, `breakglass` 0.
+    pub fn strictness(self) -> u8 {
+        match self {
+            Mode::Policy => 4,
+            Mode::Analysis => 3,
+            Mode::Audit => 2,
+            Mode::Passive => 1,
+            Mode::Breakglass => 0,
+        }
+    }
+
     /// Lower-case name, used in metrics and audit annotations.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +88,16 @@ pub struct Assignment {
 
 fn default_policy() -> String {
     "default".into()
+}
+
+impl Assignment {
+    /// Whether this assignment checks at least as much as `other`: a stricter mode (or the same mode with the
+    /// same policy bundle), and pinning kept when `other` pins.
+    pub fn at_least_as_strict_as(&self, other: &Assignment) -> bool {
+        let mode = self.mode.strictness() > other.mode.strictness()
+            || (self.mode == other.mode && self.policy == other.policy);
+        mode && (self.mutate || !other.mutate)
+    }
 }
 
 impl Default for Assignment {
@@ -123,6 +150,11 @@ pub struct SelectorSpec {
     pub key: Option<String>,
     /// Regex for the value (or name, or image reference).
     pub value: String,
+    /// For `resource: object`: let the object's fields (which the workload's author writes) choose an assignment
+    /// weaker than the one that would apply without this selector. Off by default: such a selector then only
+    /// ever makes checks stricter.
+    #[serde(default)]
+    pub trust_object_fields: bool,
     /// What it assigns.
     #[serde(flatten)]
     pub assign: Assignment,
@@ -226,8 +258,36 @@ pub struct Selector {
     pub key: Regex,
     /// Value regex.
     pub value: Regex,
+    /// Whether an object-field match may weaken the checks (see [`SelectorSpec::trust_object_fields`]).
+    pub trust_object_fields: bool,
+    /// Where it was written, e.g. `selector 2` or `Anchore PolicySelectors[0]`, for warnings.
+    pub origin: String,
     /// What it assigns.
     pub assign: Assignment,
+}
+
+impl Selector {
+    /// Whether the workload's author decides if this selector matches and it was not marked as trusted.
+    pub fn author_controlled(&self) -> bool {
+        self.resource == Resource::Object && !self.trust_object_fields
+    }
+
+    fn matches(
+        &self,
+        ns: &NamespaceMeta,
+        obj: &crate::review::ObjectMeta,
+        image_written: &str,
+        image_normalised: Option<&str>,
+    ) -> bool {
+        match self.resource {
+            Resource::Namespace => meta_match(self, &ns.name, &ns.labels, &ns.annotations),
+            Resource::Object => meta_match(self, &obj.name, &obj.labels, &obj.annotations),
+            Resource::Image => {
+                self.value.is_match(image_written)
+                    || image_normalised.is_some_and(|n| self.value.is_match(n))
+            }
+        }
+    }
 }
 
 /// Namespace metadata, when a lookup can provide it (the review itself carries only the name).
@@ -292,6 +352,9 @@ struct AnchoreConfig {
     _validator: Option<serde_json::Value>,
     #[serde(rename = "AnchoreEndpoint", default)]
     _endpoint: Option<String>,
+    /// Portcullis's addition: let `pod` selectors weaken checks (e.g. a breakglass label).
+    #[serde(rename = "TrustObjectFields", default)]
+    trust_object_fields: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,6 +395,8 @@ impl Config {
                 field: s.field.unwrap_or(Field::Name),
                 key: compile_re(i, s.key.as_deref().unwrap_or(".*"), true)?,
                 value: compile_re(i, &s.value, true)?,
+                trust_object_fields: s.trust_object_fields,
+                origin: format!("selector {i}"),
                 assign: s.assign,
             });
         }
@@ -345,6 +410,7 @@ impl Config {
     }
 
     fn from_anchore(a: AnchoreConfig) -> Result<Config, ConfigError> {
+        let trust_object_fields = a.trust_object_fields;
         let mut selectors = Vec::new();
         for (i, s) in a
             .policy_selectors
@@ -388,6 +454,8 @@ impl Config {
                 field: Field::Any,
                 key: compile_re(i, &s.selector.key, false)?,
                 value: compile_re(i, &s.selector.value, false)?,
+                trust_object_fields,
+                origin: format!("Anchore PolicySelectors[{i}]"),
                 assign: Assignment {
                     mode,
                     policy,
@@ -448,7 +516,9 @@ impl Config {
         self.exempt_namespaces.iter().any(|n| n == namespace)
     }
 
-    /// The assignment for one image: the first matching selector, else the default.
+    /// The assignment for one image: the first matching selector, else the default. A matching
+    /// [author-controlled](Selector::author_controlled) selector wins only when it is at least as strict as what
+    /// applies without it; otherwise it is taken as not matching.
     pub fn select(
         &self,
         ns: &NamespaceMeta,
@@ -456,20 +526,57 @@ impl Config {
         image_written: &str,
         image_normalised: Option<&str>,
     ) -> &Assignment {
+        let mut chosen_by_author: Option<&Assignment> = None;
+        let mut trusted = &self.default;
         for s in &self.selectors {
-            let hit = match s.resource {
-                Resource::Namespace => meta_match(s, &ns.name, &ns.labels, &ns.annotations),
-                Resource::Object => meta_match(s, &obj.name, &obj.labels, &obj.annotations),
-                Resource::Image => {
-                    s.value.is_match(image_written)
-                        || image_normalised.is_some_and(|n| s.value.is_match(n))
-                }
-            };
-            if hit {
-                return &s.assign;
+            if s.author_controlled() && chosen_by_author.is_some() {
+                continue;
             }
+            if !s.matches(ns, obj, image_written, image_normalised) {
+                continue;
+            }
+            if s.author_controlled() {
+                chosen_by_author = Some(&s.assign);
+                continue;
+            }
+            trusted = &s.assign;
+            break;
         }
-        &self.default
+        match chosen_by_author {
+            Some(a) if a.at_least_as_strict_as(trusted) => a,
+            _ => trusted,
+        }
+    }
+
+    /// Load-time warnings: every selector whose match the workload's author decides and that is not marked
+    /// `trustObjectFields`, named with what it would assign.
+    pub fn warnings(&self) -> Vec<String> {
+        self.selectors
+            .iter()
+            .filter(|s| s.author_controlled())
+            .map(|s| {
+                format!(
+                    "admission config {} (object {} {}) looks at fields the workload's author writes: it is \
+                     applied only where mode {} with policy {:?} is at least as strict as what applies \
+                     without it; mark it `trustObjectFields: true` to let anyone who can create workloads \
+                     choose it",
+                    s.origin,
+                    field_name(s.field),
+                    s.value.as_str(),
+                    s.assign.mode.as_str(),
+                    s.assign.policy
+                )
+            })
+            .collect()
+    }
+}
+
+fn field_name(f: Field) -> &'static str {
+    match f {
+        Field::Name => "name",
+        Field::Label => "label",
+        Field::Annotation => "annotation",
+        Field::Any => "label/annotation/name",
     }
 }
 
@@ -593,6 +700,110 @@ selectors:
             None,
         );
         assert_eq!(a.mode, Mode::Breakglass);
+    }
+
+    #[test]
+    fn object_fields_only_strengthen_unless_trusted() {
+        let text = |trust: &str| {
+            format!(
+                "default: {{ mode: policy, policy: prod, mutate: true }}\n\
+                 selectors:\n\
+                 - {{ resource: object, field: label, key: breakglass, value: 'true', mode: breakglass{trust} }}\n\
+                 - {{ resource: object, field: annotation, key: strict, value: 'yes', mode: policy, policy: prod, mutate: true }}\n\
+                 - {{ resource: namespace, value: dev, mode: passive }}\n"
+            )
+        };
+        let c = Config::parse(&text(""), "t").unwrap();
+        let ns = |n: &str| NamespaceMeta {
+            name: n.into(),
+            ..Default::default()
+        };
+        let glass = meta("web", &[("breakglass", "true")]);
+        let a = c.select(&ns("shop"), &glass, "nginx", None);
+        assert_eq!(
+            (a.mode, a.policy.as_str()),
+            (Mode::Policy, "prod"),
+            "an untrusted breakglass label is taken as not matching"
+        );
+        // In `dev` the namespace says passive; the author may still opt in to more checks.
+        let mut strict = meta("web", &[]);
+        strict.annotations.insert("strict".into(), "yes".into());
+        assert_eq!(
+            c.select(&ns("dev"), &strict, "nginx", None).mode,
+            Mode::Policy
+        );
+        assert_eq!(
+            c.select(&ns("dev"), &glass, "nginx", None).mode,
+            Mode::Passive
+        );
+        let w = c.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("selector 0")
+                && w[0].contains("breakglass")
+                && w[0].contains("trustObjectFields"),
+            "{}",
+            w[0]
+        );
+
+        let c = Config::parse(&text(", trustObjectFields: true"), "t").unwrap();
+        assert_eq!(
+            c.select(&ns("shop"), &glass, "nginx", None).mode,
+            Mode::Breakglass
+        );
+        assert_eq!(c.warnings().len(), 1, "only the unmarked selector is named");
+    }
+
+    #[test]
+    fn weaker_means_mode_policy_bundle_or_pinning() {
+        let a = |mode, policy: &str, mutate| Assignment {
+            mode,
+            policy: policy.into(),
+            mutate,
+        };
+        assert!(a(Mode::Policy, "x", true).at_least_as_strict_as(&a(Mode::Analysis, "y", true)));
+        assert!(!a(Mode::Policy, "lenient", true).at_least_as_strict_as(&a(
+            Mode::Policy,
+            "prod",
+            false
+        )));
+        assert!(!a(Mode::Policy, "prod", false).at_least_as_strict_as(&a(
+            Mode::Policy,
+            "prod",
+            true
+        )));
+        assert!(a(Mode::Policy, "prod", true).at_least_as_strict_as(&a(
+            Mode::Policy,
+            "prod",
+            false
+        )));
+        assert!(!a(Mode::Audit, "prod", false).at_least_as_strict_as(&a(
+            Mode::Analysis,
+            "prod",
+            false
+        )));
+    }
+
+    #[test]
+    fn anchore_pod_breakglass_needs_trust() {
+        let doc = |trust: &str| {
+            format!(
+                r#"{{{trust}"PolicySelectors":[
+              {{"Selector":{{"ResourceType":"pod","SelectorKeyRegex":"breakglass","SelectorValueRegex":"true"}},"Mode":"breakglass"}},
+              {{"Selector":{{"ResourceType":"namespace","SelectorKeyRegex":"name","SelectorValueRegex":".*"}},"PolicyReference":{{"PolicyBundleId":"prod"}},"Mode":"policy"}}]}}"#
+            )
+        };
+        let ns = NamespaceMeta {
+            name: "shop".into(),
+            ..Default::default()
+        };
+        let glass = meta("web", &[("breakglass", "true")]);
+        let c = Config::parse(&doc(""), "anchore.json").unwrap();
+        assert_eq!(c.select(&ns, &glass, "nginx", None).mode, Mode::Policy);
+        assert!(c.warnings()[0].contains("Anchore PolicySelectors[0]"));
+        let c = Config::parse(&doc(r#""TrustObjectFields":true,"#), "anchore.json").unwrap();
+        assert_eq!(c.select(&ns, &glass, "nginx", None).mode, Mode::Breakglass);
+        assert!(c.warnings().is_empty());
     }
 
     #[test]

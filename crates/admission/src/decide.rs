@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Mode, NamespaceMeta};
 use crate::extract::{ContainerKind, extract};
+use crate::owner::{VerifiedOwner, owner_claim};
 use crate::review::{ApiVersion, Operation, Response, Review, Status};
 use crate::verdicts::{ImageState, ImageVerdicts, display_ref, parse_image};
 
@@ -55,6 +56,9 @@ pub struct Context<'a> {
     pub resolved: Option<&'a HashMap<String, String>>,
     /// ContainerAdmissionPolicies in force (see [`crate::AdmissionPolicies`]); `None` or empty = none.
     pub policies: Option<&'a CapSet>,
+    /// The object's controller owner, fetched and checked by the caller ([`crate::verify_owner`]). `skipOwned`
+    /// skips only objects whose owner is verified; `None` = nothing is skipped.
+    pub verified_owner: Option<&'a VerifiedOwner>,
 }
 
 impl Context<'_> {
@@ -65,6 +69,7 @@ impl Context<'_> {
             namespace: None,
             resolved: None,
             policies: None,
+            verified_owner: None,
         }
     }
 }
@@ -343,6 +348,14 @@ fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String
     }
 }
 
+/// Whether `verified` is the controller owner `review`'s object claims (same kind, name and uid).
+fn owner_is_verified(review: &Review, verified: Option<&VerifiedOwner>) -> bool {
+    let (Some(v), Some(claim)) = (verified, owner_claim(review)) else {
+        return false;
+    };
+    v.kind == claim.kind && v.name == claim.name && v.uid == claim.uid
+}
+
 /// Forces one-time initialisation (reference grammar regexes) so the first request is as fast as the rest.
 pub fn warm_up() {
     let _ = parse_image("docker.io/library/warm-up:1");
@@ -393,15 +406,11 @@ pub fn decide(
     };
     let no_meta = crate::review::ObjectMeta::default();
     let obj_meta = req.object.as_ref().map(|o| &o.metadata).unwrap_or(&no_meta);
-    if cfg.skip_owned
-        && matches!(req.kind.kind.as_str(), "Pod" | "ReplicaSet")
-        && req.sub_resource.is_none()
-        && obj_meta.owner_references.iter().any(|o| o.controller)
-    {
+    if cfg.skip_owned && owner_is_verified(review, ctx.verified_owner) {
         return skip(
             d,
             Skip::OwnedByController,
-            "created by an admitted controller",
+            "created by a verified, admitted controller",
         );
     }
     let fallback_ns;

@@ -26,6 +26,7 @@ pub mod config;
 pub mod decide;
 pub mod extract;
 pub mod input;
+pub mod owner;
 pub mod policies;
 pub mod review;
 pub mod verdicts;
@@ -37,6 +38,7 @@ pub use decide::{
 };
 pub use extract::{ContainerKind, ImageUse, WorkloadShape, extract};
 pub use input::{Input, InputError, read_input};
+pub use owner::{OwnerClaim, VerifiedOwner, owner_claim, verify_owner};
 pub use policies::{AdmissionPolicies, PoliciesFileError, load_policies};
 pub use review::{ApiVersion, Request, Response, Review, ReviewError};
 pub use verdicts::{

@@ -111,9 +111,23 @@ pub struct UserInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference {
+    /// Owner `apiVersion`, e.g. `apps/v1`.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
     /// Owner kind.
     #[serde(default)]
     pub kind: String,
+    /// Owner uid.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub uid: String,
     /// Owner name.
     #[serde(default)]
     pub name: String,
@@ -132,6 +146,13 @@ pub struct ObjectMeta {
     /// Namespace; often absent on CREATE, then the request's namespace applies.
     #[serde(default, deserialize_with = "null_default")]
     pub namespace: String,
+    /// Uid (empty on CREATE).
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub uid: String,
     /// Labels.
     #[serde(default, deserialize_with = "null_default")]
     pub labels: BTreeMap<String, String>,

@@ -83,8 +83,14 @@ pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
     let mut reasons: Vec<String> = d.message.iter().cloned().collect();
     reasons.extend(d.images.iter().filter_map(|i| i.explanation.clone()));
     reasons.extend(d.warnings.iter().cloned());
+    // The user name is what the request body says; only a caller authenticated by client certificate (the API
+    // server) vouches for it.
+    let who = match d.audit_annotations.get("caller").map(String::as_str) {
+        Some("unauthenticated") => format!("{} (unauthenticated caller)", req.user_info.username),
+        _ => req.user_info.username.clone(),
+    };
     NewDecision {
-        who: req.user_info.username.clone(),
+        who,
         operation: serde_json::to_value(&req.operation)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))

@@ -1,14 +1,16 @@
 //! Kubernetes-native parts of Portcullis: registry credentials from pull secrets ([`pullsecrets`]),
 //! the ContainerAdmissionPolicy and ImageReport custom resources ([`crd`], [`cap`]), per-workload reports and
-//! denial Events ([`report`]), the periodic audit of running Pods and a namespace cache ([`audit`]), Lease-based leader election ([`leader`]), and a real control plane for
+//! denial Events ([`report`]), verified controller owners for `skipOwned` ([`owners`]), the periodic audit of running Pods and a namespace cache ([`audit`]), Lease-based leader election ([`leader`]), and a real control plane for
 //! end-to-end tests ([`testing`]); [`integration`] starts them all for `portcullis serve` from the
 //! [`settings`] file.
 
 pub mod audit;
+pub mod budget;
 pub mod cap;
 pub mod crd;
 pub mod integration;
 pub mod leader;
+pub mod owners;
 pub mod pullsecrets;
 pub mod report;
 pub mod settings;

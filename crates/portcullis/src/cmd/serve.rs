@@ -22,6 +22,11 @@ pub struct Args {
     /// PEM private key (reloaded when it changes).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) of the client certificates `/validate` and `/mutate` require: the API server presents
+    /// one when its AdmissionConfiguration gives a kubeconfig for Portcullis's service. Without it, anyone who
+    /// can reach the port may call the webhook (and its audit records say the caller was unauthenticated).
+    #[arg(long, env = "PORTCULLIS_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
     /// Admission configuration (native or Anchore controller format; reloaded when it changes).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
@@ -137,6 +142,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
         parts.verdicts = kube.verdicts;
         parts.namespaces = Some(kube.namespaces);
         parts.policies = Some(kube.policies);
+        parts.owners = Some(kube.owners);
         eprintln!(
             "portcullis: Kubernetes integration on (settings {})",
             path.display()
@@ -148,6 +154,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.max_concurrency = args.max_concurrency;
     cfg.resolve_tags = !args.no_resolve;
+    cfg.client_ca = args.client_ca;
     let running = start(cfg, parts).await?;
     eprintln!(
         "portcullis: serving the admission webhook{} on https://{}",
