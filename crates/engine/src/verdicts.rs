@@ -450,3 +450,36 @@ impl ImageVerdicts for EngineVerdicts {
         self.ready.load(Ordering::SeqCst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_records_say_when_the_user_name_is_unvouched() {
+        let review = Review::parse(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","namespace":"shop","userInfo":{"username":"alice"},"kind":{"group":"","version":"v1","kind":"ConfigMap"},"resource":{"group":"","version":"v1","resource":"configmaps"}}}"#,
+        )
+        .unwrap();
+        let mut d = portcullis_admission::decide(
+            &review,
+            &portcullis_admission::Config::default(),
+            &portcullis_admission::MemoryVerdicts::new(),
+            &portcullis_admission::Context::new(portcullis_admission::Endpoint::Validate),
+        );
+        assert_eq!(
+            audit_record(&review, &d).who,
+            "alice",
+            "not through the server"
+        );
+        d.audit_annotations
+            .insert("caller".into(), "unauthenticated".into());
+        assert_eq!(
+            audit_record(&review, &d).who,
+            "alice (unauthenticated caller)"
+        );
+        d.audit_annotations
+            .insert("caller".into(), "authenticated".into());
+        assert_eq!(audit_record(&review, &d).who, "alice");
+    }
+}
