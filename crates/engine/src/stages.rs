@@ -181,20 +181,49 @@ impl LearnedCredentials {
             .unwrap_or_default()
     }
 
-    /// `opts` with the credentials learned for `image` tried first.
-    fn options_for(
+    /// The option sets to try for `image`, in order: one per learned credential (that credential first, so it
+    /// is the one used for the registry), then `opts` alone (configured credentials, else anonymous).
+    fn candidates(
         &self,
         opts: &portcullis_image::PullOptions,
         image: &portcullis_image::ImageRef,
-    ) -> portcullis_image::PullOptions {
-        let mut o = opts.clone();
-        let mut creds = self.for_image(image);
-        if !creds.is_empty() {
-            creds.extend(o.credentials);
-            o.credentials = creds;
-        }
-        o
+    ) -> Vec<portcullis_image::PullOptions> {
+        let mut out: Vec<_> = self
+            .for_image(image)
+            .into_iter()
+            .map(|c| {
+                let mut o = opts.clone();
+                o.credentials.insert(0, c);
+                o
+            })
+            .collect();
+        out.push(opts.clone());
+        out
     }
+}
+
+/// Runs `attempt` with each candidate option set in turn until one is not refused by the registry (401/403): a
+/// wrong credential learned first must not hide a valid one learned later. The last refusal is returned when
+/// every candidate is refused.
+async fn with_each_candidate<T, F, Fut>(
+    candidates: Vec<portcullis_image::PullOptions>,
+    mut attempt: F,
+) -> Result<T, portcullis_image::Error>
+where
+    F: FnMut(portcullis_image::PullOptions) -> Fut,
+    Fut: Future<Output = Result<T, portcullis_image::Error>>,
+{
+    let mut last = None;
+    for o in candidates {
+        match attempt(o).await {
+            Err(e @ portcullis_image::Error::Auth { .. }) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| portcullis_image::Error::Manifest {
+        image: String::new(),
+        reason: "no registry options to try".into(),
+    }))
 }
 
 /// Resolves digests with `portcullis_image::resolve_digest`.
@@ -210,9 +239,13 @@ impl Resolver for RegistryResolver {
         Box::pin(async move {
             let r = portcullis_image::ImageRef::parse(pull)
                 .map_err(|e| StageError::permanent(format!("image reference {pull:?}: {e}")))?;
-            portcullis_image::resolve_digest(&r, &self.learned.options_for(&self.opts, &r))
-                .await
-                .map_err(|e| StageError::transient(format!("resolving {pull}: {e}")))
+            let candidates = self.learned.candidates(&self.opts, &r);
+            with_each_candidate(candidates, |o| {
+                let r = r.clone();
+                async move { portcullis_image::resolve_digest(&r, &o).await }
+            })
+            .await
+            .map_err(|e| StageError::transient(format!("resolving {pull}: {e}")))
         })
     }
 }
@@ -241,15 +274,17 @@ impl Analyser for RegistryAnalyser {
                         self.work_dir.display()
                     ))
                 })?;
-            let opts = self.learned.options_for(&self.opts, &r);
-            let image = portcullis_image::open(
-                &portcullis_image::Source::Registry(r),
-                &opts,
-                work.path(),
-                &portcullis_sbom::wanted,
-            )
-            .await
-            .map_err(|e| StageError::transient(format!("pulling {pull}: {e}")))?;
+            let candidates = self.learned.candidates(&self.opts, &r);
+            let source = portcullis_image::Source::Registry(r);
+            let image =
+                with_each_candidate(candidates, |o| {
+                    let (source, work) = (&source, work.path());
+                    async move {
+                        portcullis_image::open(source, &o, work, &portcullis_sbom::wanted).await
+                    }
+                })
+                .await
+                .map_err(|e| StageError::transient(format!("pulling {pull}: {e}")))?;
             let metadata = ImageMetadata {
                 manifest_digest: image.manifest_digest.clone(),
                 image_id: Some(image.image_id.clone()),
