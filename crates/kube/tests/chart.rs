@@ -350,6 +350,14 @@ fn chart_admission_config_is_what_portcullis_parses() {
     assert_eq!(cfg.default.mode, portcullis_admission::Mode::Analysis);
     assert_eq!(cfg.default.policy, "prod");
     assert!(
+        cfg.default.mutate,
+        "admitted images are pinned to the judged digest by default"
+    );
+    assert!(
+        out.contains("kind: MutatingWebhookConfiguration"),
+        "and /mutate is registered to do it"
+    );
+    assert!(
         !cfg.skip_owned,
         "controller children are checked unless skipControllerChildren is set"
     );
