@@ -274,6 +274,8 @@ impl EngineVerdicts {
         }
         let old = self.current();
         let mut snap = Snapshot::default();
+        // Where several digests carry one tag, the one recorded last wins (the tag moved to it).
+        let mut tag_recorded: HashMap<String, i64> = HashMap::new();
         for img in store.list_images(None)? {
             let prev = old.images.get(&img.digest);
             let (findings, db_version) = match prev {
@@ -293,7 +295,11 @@ impl EngineVerdicts {
                 _ => (Arc::new(Vec::new()), String::new()),
             };
             for t in &img.tags {
-                snap.tag_digest.insert(t.clone(), img.digest.clone());
+                let newest = tag_recorded.get(t).is_none_or(|&at| img.created_at > at);
+                if newest {
+                    tag_recorded.insert(t.clone(), img.created_at);
+                    snap.tag_digest.insert(t.clone(), img.digest.clone());
+                }
             }
             snap.images.insert(
                 img.digest.clone(),
