@@ -320,6 +320,9 @@ async fn review(
 
     // Tags the verdict source has no digest for: ask the registry, within the deadline.
     let mut resolved: HashMap<String, String> = HashMap::new();
+    // Tags decided on a digest known from memory whose registry lookup is older than the TTL: re-resolved in
+    // the background, and the decision says so.
+    let mut stale: Vec<(String, String)> = Vec::new();
     if state.cfg.resolve_tags && !cfg.is_exempt(review.namespace()) {
         let mut lookups = Vec::new();
         for u in extract(&review).unwrap_or_default() {
@@ -329,11 +332,19 @@ async fn review(
             let Ok(r) = parse_image(&u.image) else {
                 continue;
             };
-            if r.digest.is_some() || state.verdicts.resolve_cached(&r).is_some() {
+            if r.digest.is_some() {
                 continue;
             }
             if let Some(d) = state.resolver.cached(&r) {
                 resolved.insert(u.image, d);
+                continue;
+            }
+            if let Some(known) = state.verdicts.resolve_cached(&r) {
+                // Off the request path: a zero budget starts the lookup and returns at once; its result
+                // (the newest resolution) is used from the next review on.
+                let res = state.resolver.clone();
+                tokio::spawn(async move { res.resolve(&r, Duration::ZERO).await });
+                stale.push((u.image, known));
                 continue;
             }
             let res = state.resolver.clone();
@@ -371,6 +382,21 @@ async fn review(
         verified_owner: verified_owner.as_ref(),
     };
     let mut decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
+    if decision.skipped.is_none() {
+        for (image, digest) in &stale {
+            if decision.warnings.len() < portcullis_admission::decide::MAX_WARNINGS {
+                let w = format!(
+                    "{image}: decided on its last known digest {}…; the tag is being re-resolved",
+                    &digest[..digest.len().min(19)]
+                );
+                decision.warnings.push(
+                    w.chars()
+                        .take(portcullis_admission::decide::MAX_WARNING_CHARS)
+                        .collect(),
+                );
+            }
+        }
+    }
     decision.audit_annotations.insert(
         CALLER_ANNOTATION.into(),
         if caller.authenticated {

@@ -250,3 +250,62 @@ async fn webhook_endpoints_require_a_client_certificate_when_configured() {
         .to_string();
     assert!(e.contains("bad-ca.crt") && e.contains("client CA"), "{e}");
 }
+
+/// A tag known from memory is re-resolved off the request path once its lookup is older than the TTL: the
+/// first review decides on the last known digest and says so, the later ones on the digest the registry now
+/// serves (here a digest nobody analysed, so policy mode denies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_tag_is_re_resolved_and_the_new_digest_decides() {
+    use futures::FutureExt;
+    use portcullis_server::{DigestResolver, ResolveFn};
+    let tls = Tls::new();
+    let verdicts = Arc::new(MemoryVerdicts::from_file(fixture_verdicts("prod"), "t").unwrap());
+    let cfg_path = tls.path("admission.yaml");
+    std::fs::write(&cfg_path, "default: { mode: policy, policy: prod }\n").unwrap();
+    // The registry now serves another image under the tag.
+    let moved = format!("sha256:{}", "e".repeat(64));
+    let answer = moved.clone();
+    let f: ResolveFn = Arc::new(move |_r: portcullis_image::ImageRef| {
+        let d = answer.clone();
+        async move { Ok(d) }.boxed()
+    });
+    let mut cfg = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        tls.path("tls.crt"),
+        tls.path("tls.key"),
+    );
+    cfg.admission_config = Some(cfg_path);
+    let mut parts = Parts::new(verdicts);
+    parts.resolver = Some(DigestResolver::new(
+        f,
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+    ));
+    let srv = start(cfg, parts).await.unwrap();
+    let client = tls.client();
+    let review = pod_review("db", "postgres:16.4");
+    let got = post(&srv, &client, &review).await;
+    assert_eq!(got["response"]["allowed"], true, "{got}");
+    let warnings = got["response"]["warnings"].to_string();
+    assert!(
+        warnings.contains("last known digest") && warnings.contains("re-resolved"),
+        "the decision says it used the last known digest: {got}"
+    );
+    let t = std::time::Instant::now();
+    let denied = loop {
+        let got = post(&srv, &client, &review).await;
+        if got["response"]["allowed"] == false {
+            break got;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the moved tag never took effect: {got}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        denied["response"]["auditAnnotations"]["images"], "postgres:16.4=not-analysed",
+        "{denied}"
+    );
+    srv.shutdown().await;
+}

@@ -78,6 +78,10 @@ pub struct Args {
     /// Do not look up tags at registries during requests (answer from cached digests only).
     #[arg(long)]
     pub no_resolve: bool,
+    /// Seconds a tag → digest resolution is trusted; after that the tag is re-resolved off the request path
+    /// (reviews meanwhile decide on the last known digest and say so), so a moved tag takes effect.
+    #[arg(long, default_value_t = 120)]
+    pub tag_ttl: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -154,6 +158,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.max_concurrency = args.max_concurrency;
     cfg.resolve_tags = !args.no_resolve;
+    cfg.digest_ttl = std::time::Duration::from_secs(args.tag_ttl);
     cfg.client_ca = args.client_ca;
     let running = start(cfg, parts).await?;
     eprintln!(
