@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::{Config, Mode, NamespaceMeta};
 use crate::explain::{describe_row, failed_message, rows_with, short_image, truncate_chars};
 use crate::extract::{ContainerKind, ImageUse};
+use crate::owner::VerifiedOwner;
 use crate::plan::{Scope, checks_image, scope};
 use crate::review::{ApiVersion, ObjectMeta, Response, Review, Status};
 use crate::verdicts::{ImageState, ImageVerdicts, display_ref, parse_image};
@@ -57,6 +58,9 @@ pub struct Context<'a> {
     pub resolved: Option<&'a HashMap<String, String>>,
     /// ContainerAdmissionPolicies in force (see [`crate::AdmissionPolicies`]); `None` or empty = none.
     pub policies: Option<&'a CapSet>,
+    /// The object's controller owner, fetched and checked by the caller ([`crate::verify_owner`]). `skipOwned`
+    /// skips only objects whose owner is verified; `None` = nothing is skipped.
+    pub verified_owner: Option<&'a VerifiedOwner>,
 }
 
 impl Context<'_> {
@@ -67,6 +71,7 @@ impl Context<'_> {
             namespace: None,
             resolved: None,
             policies: None,
+            verified_owner: None,
         }
     }
 }
@@ -276,7 +281,7 @@ pub fn decide(
     ctx: &Context<'_>,
 ) -> Decision {
     let mut d = Decision::open(review, ctx.endpoint);
-    let (uses, object, namespace) = match scope(review, cfg, ctx.namespace) {
+    let (uses, object, namespace) = match scope(review, cfg, ctx.namespace, ctx.verified_owner) {
         Scope::Skipped(why, note) => return d.skip(why, &note),
         Scope::Images {
             uses,

@@ -27,6 +27,7 @@ pub mod decide;
 mod explain;
 pub mod extract;
 pub mod input;
+pub mod owner;
 pub mod plan;
 pub mod policies;
 pub mod review;
@@ -41,6 +42,7 @@ pub use decide::{
 };
 pub use extract::{ContainerKind, ImageUse, WorkloadShape, extract};
 pub use input::{Input, InputError, read_input};
+pub use owner::{OwnerClaim, OwnerLookup, VerifiedOwner, owner_claim, verify_owner};
 pub use plan::{Planned, plan};
 pub use policies::{AdmissionPolicies, PoliciesFileError, load_policies};
 pub use review::{ApiVersion, Request, Response, Review, ReviewError, parse_go_duration};

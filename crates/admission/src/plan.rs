@@ -10,10 +10,12 @@ use portcullis_image::ImageRef;
 use crate::config::{Assignment, Config, Mode, NamespaceMeta};
 use crate::decide::Skip;
 use crate::extract::{ImageUse, extract};
+use crate::owner::{VerifiedOwner, owner_claim};
 use crate::review::{ObjectMeta, Operation, Review};
 use crate::verdicts::parse_image;
 
 /// What the request-level rules leave of a review.
+#[allow(clippy::large_enum_variant)] // built once per review on the stack, never stored
 pub(crate) enum Scope<'r> {
     /// Admitted without looking at images (why, audit note).
     Skipped(Skip, String),
@@ -33,6 +35,7 @@ pub(crate) fn scope<'r>(
     review: &'r Review,
     cfg: &Config,
     namespace: Option<&'r NamespaceMeta>,
+    verified_owner: Option<&VerifiedOwner>,
 ) -> Scope<'r> {
     let req = &review.request;
     let ns_name = review.namespace();
@@ -52,10 +55,10 @@ pub(crate) fn scope<'r>(
         Some(o) => Cow::Borrowed(&o.metadata),
         None => Cow::Owned(ObjectMeta::default()),
     };
-    if owned_by_controller(review, cfg, &object) {
+    if cfg.skip_owned && owner_is_verified(review, verified_owner) {
         return Scope::Skipped(
             Skip::OwnedByController,
-            "created by an admitted controller".into(),
+            "created by a verified, admitted controller".into(),
         );
     }
     let namespace = match namespace {
@@ -69,13 +72,13 @@ pub(crate) fn scope<'r>(
     }
 }
 
-/// `skipOwned`: a Pod or ReplicaSet (not a subresource) whose controller was admitted already.
-fn owned_by_controller(review: &Review, cfg: &Config, object: &ObjectMeta) -> bool {
-    let req = &review.request;
-    cfg.skip_owned
-        && matches!(req.kind.kind.as_str(), "Pod" | "ReplicaSet")
-        && req.sub_resource.is_none()
-        && object.owner_references.iter().any(|o| o.controller)
+/// `skipOwned`: whether `verified` is the controller owner `review`'s object claims (same kind, name and uid).
+/// The claim alone (an `ownerReferences` entry the workload's author wrote) never earns a skip.
+fn owner_is_verified(review: &Review, verified: Option<&VerifiedOwner>) -> bool {
+    let (Some(v), Some(claim)) = (verified, owner_claim(review)) else {
+        return false;
+    };
+    v.kind == claim.kind && v.name == claim.name && v.uid == claim.uid
 }
 
 /// The namespace when no lookup knows it: the API server labels every namespace with its name, and selectors may
@@ -106,13 +109,18 @@ pub struct Planned {
 /// resolve to digests first and pass in [`crate::Context::resolved`]. Skipped requests (operation, exempt
 /// namespace, kind without images, `skipOwned`), break-glass images, unchanged images on UPDATE and invalid
 /// references need nothing. Each image text appears once. `namespace` is the lookup's metadata, as in
-/// [`crate::Context::namespace`].
-pub fn plan(review: &Review, cfg: &Config, namespace: Option<&NamespaceMeta>) -> Vec<Planned> {
+/// [`crate::Context::namespace`], `verified_owner` as in [`crate::Context::verified_owner`].
+pub fn plan(
+    review: &Review,
+    cfg: &Config,
+    namespace: Option<&NamespaceMeta>,
+    verified_owner: Option<&VerifiedOwner>,
+) -> Vec<Planned> {
     let Scope::Images {
         uses,
         object,
         namespace,
-    } = scope(review, cfg, namespace)
+    } = scope(review, cfg, namespace, verified_owner)
     else {
         return Vec::new();
     };

@@ -123,9 +123,23 @@ pub struct UserInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference {
+    /// Owner `apiVersion`, e.g. `apps/v1`.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
     /// Owner kind.
     #[serde(default)]
     pub kind: String,
+    /// Owner uid.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub uid: String,
     /// Owner name.
     #[serde(default)]
     pub name: String,
@@ -144,6 +158,13 @@ pub struct ObjectMeta {
     /// Namespace; often absent on CREATE, then the request's namespace applies.
     #[serde(default, deserialize_with = "null_default")]
     pub namespace: String,
+    /// Uid (empty on CREATE).
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub uid: String,
     /// Labels.
     #[serde(default, deserialize_with = "null_default")]
     pub labels: BTreeMap<String, String>,

@@ -29,7 +29,7 @@ impl ImageVerdicts for Recording {
 
 /// The normalised references `plan` returns and those `decide` looked up by tag.
 fn planned_and_looked_up(review: &Review, cfg: &Config) -> (BTreeSet<String>, BTreeSet<String>) {
-    let planned = plan(review, cfg, None)
+    let planned = plan(review, cfg, None, None)
         .iter()
         .map(|p| display_ref(&p.reference))
         .collect();
@@ -85,20 +85,29 @@ fn plan_honours_skip_owned() {
     });
     let plain = config("default: {mode: policy}\n");
     assert!(
-        !plan(&owned, &plain, None).is_empty(),
+        !plan(&owned, &plain, None, None).is_empty(),
         "without skipOwned the owned pod's image is resolved"
     );
     let skip = config("skipOwned: true\ndefault: {mode: policy}\n");
-    assert_eq!(plan(&owned, &skip, None), vec![]);
+    assert!(
+        !plan(&owned, &skip, None, None).is_empty(),
+        "an owner nobody verified earns no skip"
+    );
+    let verified = portcullis_admission::VerifiedOwner {
+        kind: "ReplicaSet".into(),
+        name: "rs".into(),
+        uid: "x".into(),
+    };
+    assert_eq!(plan(&owned, &skip, None, Some(&verified)), vec![]);
 }
 
 #[test]
 fn plan_honours_breakglass_per_image() {
     let r = review("014", |_| {});
-    let everything = plan(&r, &config("default: {mode: policy}\n"), None);
+    let everything = plan(&r, &config("default: {mode: policy}\n"), None, None);
     assert!(!everything.is_empty());
     assert_eq!(
-        plan(&r, &config("default: {mode: breakglass}\n"), None),
+        plan(&r, &config("default: {mode: breakglass}\n"), None, None),
         vec![]
     );
     // Break-glass chosen by a namespace label only reaches plan() through the namespace metadata.
@@ -110,6 +119,6 @@ fn plan_honours_breakglass_per_image() {
         labels: [("team".to_string(), "ops".to_string())].into(),
         ..Default::default()
     };
-    assert_eq!(plan(&r, &by_label, Some(&ops)), vec![]);
-    assert_eq!(plan(&r, &by_label, None), everything);
+    assert_eq!(plan(&r, &by_label, Some(&ops), None), vec![]);
+    assert_eq!(plan(&r, &by_label, None, None), everything);
 }

@@ -210,20 +210,49 @@ impl LearnedCredentials {
             .unwrap_or_default()
     }
 
-    /// `opts` with the credentials learned for `image` tried first.
-    fn options_for(
+    /// The option sets to try for `image`, in order: one per learned credential (that credential first, so it
+    /// is the one used for the registry), then `opts` alone (configured credentials, else anonymous).
+    fn candidates(
         &self,
         opts: &portcullis_image::PullOptions,
         image: &portcullis_image::ImageRef,
-    ) -> portcullis_image::PullOptions {
-        let mut o = opts.clone();
-        let mut creds = self.for_image(image);
-        if !creds.is_empty() {
-            creds.extend(o.credentials);
-            o.credentials = creds;
-        }
-        o
+    ) -> Vec<portcullis_image::PullOptions> {
+        let mut out: Vec<_> = self
+            .for_image(image)
+            .into_iter()
+            .map(|c| {
+                let mut o = opts.clone();
+                o.credentials.insert(0, c);
+                o
+            })
+            .collect();
+        out.push(opts.clone());
+        out
     }
+}
+
+/// Runs `attempt` with each candidate option set in turn until one is not refused by the registry (401/403): a
+/// wrong credential learned first must not hide a valid one learned later. The last refusal is returned when
+/// every candidate is refused.
+async fn with_each_candidate<T, F, Fut>(
+    candidates: Vec<portcullis_image::PullOptions>,
+    mut attempt: F,
+) -> Result<T, portcullis_image::Error>
+where
+    F: FnMut(portcullis_image::PullOptions) -> Fut,
+    Fut: Future<Output = Result<T, portcullis_image::Error>>,
+{
+    let mut last = None;
+    for o in candidates {
+        match attempt(o).await {
+            Err(e @ portcullis_image::Error::Auth { .. }) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| portcullis_image::Error::Manifest {
+        image: String::new(),
+        reason: "no registry options to try".into(),
+    }))
 }
 
 /// Resolves digests with `portcullis_image::resolve_digest`.
@@ -237,10 +266,10 @@ pub struct RegistryResolver {
 impl Resolver for RegistryResolver {
     fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>> {
         Box::pin(async move {
-            let d = portcullis_image::resolve_digest(
-                image,
-                &self.learned.options_for(&self.opts, image),
-            )
+            let candidates = self.learned.candidates(&self.opts, image);
+            let d = with_each_candidate(candidates, |o| async move {
+                portcullis_image::resolve_digest(image, &o).await
+            })
             .await
             .map_err(|e| StageError::transient(format!("resolving {image}: {e}")))?;
             Digest::parse(&d).map_err(|e| {
@@ -274,16 +303,36 @@ impl Analyser for RegistryAnalyser {
                         self.work_dir.display()
                     ))
                 })?;
-            let opts = self.learned.options_for(&self.opts, image);
             let source = portcullis_image::Source::Registry(image.clone());
-            let sbom = portcullis_sbom::analyse(&source, &opts, work.path())
-                .await
-                .map_err(|e| match e {
-                    portcullis_sbom::Error::Image(e) => {
-                        StageError::transient(format!("pulling {image}: {e}"))
+            let mut last = None;
+            let mut sbom = None;
+            for opts in self.learned.candidates(&self.opts, image) {
+                match portcullis_sbom::analyse(&source, &opts, work.path()).await {
+                    Ok(s) => {
+                        sbom = Some(s);
+                        break;
                     }
-                    other => StageError::permanent(other.to_string()),
-                })?;
+                    // A refused credential: try the next candidate (a bogus one must not block a valid one).
+                    Err(portcullis_sbom::Error::Image(
+                        e @ portcullis_image::Error::Auth { .. },
+                    )) => last = Some(e),
+                    Err(portcullis_sbom::Error::Image(e)) => {
+                        return Err(StageError::transient(format!("pulling {image}: {e}")));
+                    }
+                    Err(other) => return Err(StageError::permanent(other.to_string())),
+                }
+            }
+            let sbom = match (sbom, last) {
+                (Some(s), _) => s,
+                (None, Some(e)) => {
+                    return Err(StageError::transient(format!("pulling {image}: {e}")));
+                }
+                (None, None) => {
+                    return Err(StageError::permanent(format!(
+                        "pulling {image}: no registry options to try"
+                    )));
+                }
+            };
             Ok(Analysis {
                 image_id: sbom.metadata.image_id.clone(),
                 sbom,

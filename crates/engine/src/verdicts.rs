@@ -93,8 +93,14 @@ pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
     let mut reasons: Vec<String> = d.message.iter().cloned().collect();
     reasons.extend(d.images.iter().filter_map(|i| i.explanation.clone()));
     reasons.extend(d.warnings.iter().cloned());
+    // The user name is what the request body says; only a caller authenticated by client certificate (the API
+    // server) vouches for it.
+    let who = match d.audit_annotations.get("caller").map(String::as_str) {
+        Some("unauthenticated") => format!("{} (unauthenticated caller)", req.user_info.username),
+        _ => req.user_info.username.clone(),
+    };
     NewDecision {
-        who: req.user_info.username.clone(),
+        who,
         operation: req.operation.as_str().to_string(),
         kind: req.kind.kind.clone(),
         namespace: review.namespace().to_string(),
@@ -292,6 +298,8 @@ impl EngineVerdicts {
         }
         let old = self.current();
         let mut snap = Snapshot::default();
+        // Where several digests carry one tag, the one recorded last wins (the tag moved to it).
+        let mut tag_recorded: HashMap<String, i64> = HashMap::new();
         for img in store.list_images(None)? {
             let prev = old.images.get(&img.digest);
             let (findings, db_version) = match prev {
@@ -311,7 +319,11 @@ impl EngineVerdicts {
                 _ => (Arc::new(Vec::new()), String::new()),
             };
             for t in &img.tags {
-                snap.tag_digest.insert(t.clone(), img.digest.clone());
+                let newest = tag_recorded.get(t).is_none_or(|&at| img.created_at > at);
+                if newest {
+                    tag_recorded.insert(t.clone(), img.created_at);
+                    snap.tag_digest.insert(t.clone(), img.digest.clone());
+                }
             }
             snap.images.insert(
                 img.digest.clone(),
@@ -541,5 +553,38 @@ impl ImageVerdicts for EngineVerdicts {
                 }
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_records_say_when_the_user_name_is_unvouched() {
+        let review = Review::parse(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","namespace":"shop","userInfo":{"username":"alice"},"kind":{"group":"","version":"v1","kind":"ConfigMap"},"resource":{"group":"","version":"v1","resource":"configmaps"}}}"#,
+        )
+        .unwrap();
+        let mut d = portcullis_admission::decide(
+            &review,
+            &portcullis_admission::Config::default(),
+            &portcullis_admission::MemoryVerdicts::new(),
+            &portcullis_admission::Context::new(portcullis_admission::Endpoint::Validate),
+        );
+        assert_eq!(
+            audit_record(&review, &d).who,
+            "alice",
+            "not through the server"
+        );
+        d.audit_annotations
+            .insert("caller".into(), "unauthenticated".into());
+        assert_eq!(
+            audit_record(&review, &d).who,
+            "alice (unauthenticated caller)"
+        );
+        d.audit_annotations
+            .insert("caller".into(), "authenticated".into());
+        assert_eq!(audit_record(&review, &d).who, "alice");
     }
 }

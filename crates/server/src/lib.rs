@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query};
+use axum::extract::{DefaultBodyLimit, Extension, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -38,8 +38,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use portcullis_admission::{
-    AdmissionPolicies, Config, Context, Endpoint, ImageVerdicts, NamespaceLookup, Review, decide,
-    parse_go_duration, plan,
+    AdmissionPolicies, Config, Context, Endpoint, ImageVerdicts, NamespaceLookup, Review,
+    VerifiedOwner, decide, owner_claim, parse_go_duration, plan, verify_owner,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -76,7 +76,29 @@ pub enum ServerError {
     /// The ContainerAdmissionPolicy file is invalid.
     #[error(transparent)]
     Policies(#[from] portcullis_admission::PoliciesFileError),
+    /// The client CA file cannot be used.
+    #[error(
+        "client CA {path}: {reason} (give the PEM certificate of the CA that signs the API server's webhook client certificate)"
+    )]
+    ClientCa {
+        /// File.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
+
+/// Who sent a request, as far as TLS can tell: set on every request the server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The client presented a certificate signed by the configured client CA.
+    pub authenticated: bool,
+}
+
+/// The audit annotation (on the response and in the audit trail) saying whether the caller was authenticated.
+pub const CALLER_ANNOTATION: &str = "caller";
+
+pub use portcullis_admission::OwnerLookup;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -120,6 +142,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Most connections open at once; more wait in the listen backlog until one closes.
     pub max_connections: usize,
+    /// CA (PEM) whose client certificates `/validate` and `/mutate` require; `None` = anyone may call them.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -145,6 +169,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(120),
             request_timeout: Duration::from_secs(40),
             max_connections: 4096,
+            client_ca: None,
         }
     }
 }
@@ -161,6 +186,8 @@ pub struct Parts {
     pub resolver: Option<DigestResolver>,
     /// ContainerAdmissionPolicies in force (kept current by a file or the Kubernetes watcher).
     pub policies: Option<AdmissionPolicies>,
+    /// Verifies controller owners for `skipOwned`; `None` = no owner is verified, nothing is skipped.
+    pub owners: Option<Arc<dyn OwnerLookup>>,
 }
 
 impl Parts {
@@ -172,6 +199,7 @@ impl Parts {
             namespaces: None,
             resolver: None,
             policies: None,
+            owners: None,
         }
     }
 }
@@ -183,6 +211,7 @@ struct AppState {
     namespaces: Option<Arc<dyn NamespaceLookup>>,
     resolver: DigestResolver,
     policies: AdmissionPolicies,
+    owners: Option<Arc<dyn OwnerLookup>>,
     metrics: Metrics,
     cert: Arc<ReloadingCert>,
     serving: AtomicBool,
@@ -205,10 +234,28 @@ fn bad_request(msg: String) -> Response {
 async fn review(
     state: Arc<AppState>,
     endpoint: Endpoint,
+    caller: Caller,
     timeout: Option<String>,
     body: Bytes,
 ) -> Response {
     let start = Instant::now();
+    if state.cfg.client_ca.is_some() && !caller.authenticated {
+        state.metrics.observe(
+            metrics::DecisionLabels {
+                endpoint: endpoint.as_str(),
+                mode: "none",
+                result: "unauthenticated",
+            },
+            start.elapsed(),
+        );
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "a client certificate signed by the configured client CA is required for the webhook endpoints \
+             (configure the API server's AdmissionConfiguration kubeconfig with one)\n",
+        )
+            .into_response();
+    }
     let review = match Review::parse(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -241,18 +288,34 @@ async fn review(
         .as_ref()
         .and_then(|n| n.namespace(review.namespace()));
 
+    // The controller owner the object claims, fetched through the API server within the deadline: only a
+    // verified owner earns `skipOwned`.
+    let verified_owner = if cfg.skip_owned && !cfg.is_exempt(review.namespace()) {
+        verify_owner_within(&state, &review, deadline.saturating_sub(start.elapsed())).await
+    } else {
+        None
+    };
+
     // Tags the verdict source has no digest for: ask the registry, within the deadline. `plan` applies the
     // same skip rules as `decide`, so images the decision will not look at are never resolved.
     let mut resolved: HashMap<String, String> = HashMap::new();
+    // Tags decided on a digest known from memory whose registry lookup is older than the TTL: re-resolved in
+    // the background, and the decision says so.
+    let mut stale: Vec<(String, String)> = Vec::new();
     if state.cfg.resolve_tags {
         let mut lookups = Vec::new();
-        for p in plan(&review, &cfg, ns_meta.as_ref()) {
+        for p in plan(&review, &cfg, ns_meta.as_ref(), verified_owner.as_ref()) {
             let r = p.reference;
-            if state.verdicts.resolve_cached(&r).is_some() {
-                continue;
-            }
             if let Some(d) = state.resolver.cached(&r) {
                 resolved.insert(p.image, d);
+                continue;
+            }
+            if let Some(known) = state.verdicts.resolve_cached(&r) {
+                // Off the request path: a zero budget starts the lookup and returns at once; its result
+                // (the newest resolution) is used from the next review on.
+                let res = state.resolver.clone();
+                tokio::spawn(async move { res.resolve(&r, Duration::ZERO).await });
+                stale.push((p.image, known));
                 continue;
             }
             let res = state.resolver.clone();
@@ -282,8 +345,33 @@ async fn review(
         namespace: ns_meta.as_ref(),
         resolved: Some(&resolved),
         policies: Some(&policies),
+        verified_owner: verified_owner.as_ref(),
     };
-    let decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
+    let mut decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
+    if decision.skipped.is_none() {
+        for (image, digest) in &stale {
+            if decision.warnings.len() < portcullis_admission::decide::MAX_WARNINGS {
+                let w = format!(
+                    "{image}: decided on its last known digest {}…; the tag is being re-resolved",
+                    &digest[..digest.len().min(19)]
+                );
+                decision.warnings.push(
+                    w.chars()
+                        .take(portcullis_admission::decide::MAX_WARNING_CHARS)
+                        .collect(),
+                );
+            }
+        }
+    }
+    decision.audit_annotations.insert(
+        CALLER_ANNOTATION.into(),
+        if caller.authenticated {
+            "authenticated"
+        } else {
+            "unauthenticated"
+        }
+        .into(),
+    );
     if endpoint == Endpoint::Validate && !review.request.dry_run {
         state.verdicts.record(&review, &decision);
     }
@@ -300,6 +388,32 @@ async fn review(
     ([(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 
+/// Fetches and verifies the controller owner `review`'s object claims, giving up after `budget` (then the object
+/// is checked as if it had no owner).
+async fn verify_owner_within(
+    state: &AppState,
+    review: &Review,
+    budget: Duration,
+) -> Option<VerifiedOwner> {
+    let lookup = state.owners.as_ref()?;
+    let claim = owner_claim(review)?;
+    let owner = tokio::time::timeout(budget, lookup.owner(&claim))
+        .await
+        .ok()
+        .flatten();
+    let Some(owner) = owner else {
+        tracing::info!(kind = %claim.kind, name = %claim.name, namespace = %claim.namespace, "controller owner not found in time; checking the object as unowned");
+        return None;
+    };
+    match verify_owner(review, &claim, &owner) {
+        Ok(v) => Some(v),
+        Err(why) => {
+            tracing::info!(kind = %claim.kind, name = %claim.name, namespace = %claim.namespace, %why, "controller owner not verified; checking the object as unowned");
+            None
+        }
+    }
+}
+
 /// Builds the router (webhook, health, metrics, extra routes) over shared state.
 fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
     let s1 = state.clone();
@@ -309,15 +423,23 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
     let webhook = Router::new()
         .route(
             "/validate",
-            post(move |Query(q): Query<WebhookQuery>, body: Bytes| {
-                review(s1.clone(), Endpoint::Validate, q.timeout, body)
-            }),
+            post(
+                move |Query(q): Query<WebhookQuery>,
+                      Extension(caller): Extension<Caller>,
+                      body: Bytes| {
+                    review(s1.clone(), Endpoint::Validate, caller, q.timeout, body)
+                },
+            ),
         )
         .route(
             "/mutate",
-            post(move |Query(q): Query<WebhookQuery>, body: Bytes| {
-                review(s2.clone(), Endpoint::Mutate, q.timeout, body)
-            }),
+            post(
+                move |Query(q): Query<WebhookQuery>,
+                      Extension(caller): Extension<Caller>,
+                      body: Bytes| {
+                    review(s2.clone(), Endpoint::Mutate, caller, q.timeout, body)
+                },
+            ),
         )
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
@@ -464,13 +586,20 @@ fn file_stamp(p: &std::path::Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
+/// Logs a warning per selector that the workload's author decides ([`Config::warnings`]).
+fn warn_author_controlled(c: &Config) {
+    for w in c.warnings() {
+        tracing::warn!("{w}");
+    }
+}
+
 /// Starts the server: loads the certificate and configuration (failing fast when they are unusable), binds,
 /// and serves until [`Running::shutdown`]. Registries, vulnerability data and the database are not needed to
 /// start.
 pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerError> {
     portcullis_admission::warm_up();
     let cert = Arc::new(ReloadingCert::new(cfg.cert.clone(), cfg.key.clone())?);
-    let tls_cfg = tls::server_config(cert.clone())?;
+    let tls_cfg = tls::server_config_with_client_ca(cert.clone(), cfg.client_ca.as_deref())?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_cfg));
     // Stamp before loading: a change racing with the load is picked up by the first reload check.
     let initial_cfg_stamp = cfg.admission_config.as_deref().and_then(file_stamp);
@@ -483,6 +612,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
     parts
         .verdicts
         .prepare_policies(&config_policies(&admission));
+    warn_author_controlled(&admission);
     let policies = parts.policies.unwrap_or_default();
     let initial_policies_stamp = cfg.admission_policies.as_deref().and_then(file_stamp);
     if let Some(p) = &cfg.admission_policies {
@@ -515,6 +645,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         namespaces: parts.namespaces,
         resolver,
         policies,
+        owners: parts.owners,
         metrics: Metrics::new(),
         cert: cert.clone(),
         serving: AtomicBool::new(true),
@@ -554,7 +685,10 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                     &rs.metrics,
                     "config",
                     Config::load,
-                    |c| loaded = Some(c),
+                    |c| {
+                        warn_author_controlled(&c);
+                        loaded = Some(c);
+                    },
                 );
                 if let Some(c) = loaded {
                     // Swap only once the verdicts the new configuration asks for are loaded (bounded), so
@@ -629,7 +763,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
-            let svc = TowerToHyperService::new(app.clone());
+            let app = app.clone();
             let watcher = graceful.watcher();
             let builder = builder.clone();
             tokio::spawn(async move {
@@ -646,6 +780,23 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                         return;
                     }
                 };
+                // With a client CA configured, rustls only completes a handshake with a certificate when the
+                // CA signed it; without one, no certificate is ever asked for.
+                let caller = Caller {
+                    authenticated: tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .is_some_and(|c| !c.is_empty()),
+                };
+                let svc = TowerToHyperService::new(
+                    tower::ServiceBuilder::new()
+                        .map_request(move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                            r.extensions_mut().insert(caller);
+                            r
+                        })
+                        .service(app),
+                );
                 let conn = builder
                     .serve_connection(TokioIo::new(tls), svc)
                     .into_owned();

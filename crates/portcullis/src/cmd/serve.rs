@@ -22,6 +22,11 @@ pub struct Args {
     /// PEM private key (reloaded when it changes).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) of the client certificates `/validate` and `/mutate` require: the API server presents
+    /// one when its AdmissionConfiguration gives a kubeconfig for Portcullis's service. Without it, anyone who
+    /// can reach the port may call the webhook (and its audit records say the caller was unauthenticated).
+    #[arg(long, env = "PORTCULLIS_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
     /// Admission configuration (native or Anchore controller format; reloaded when it changes).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
@@ -105,6 +110,10 @@ pub struct Args {
     /// Do not look up tags at registries during requests (answer from cached digests only).
     #[arg(long)]
     pub no_resolve: bool,
+    /// Seconds a tag → digest resolution is trusted; after that the tag is re-resolved off the request path
+    /// (reviews meanwhile decide on the last known digest and say so), so a moved tag takes effect.
+    #[arg(long, default_value_t = 120)]
+    pub tag_ttl: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -169,6 +178,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
         parts.verdicts = kube.verdicts;
         parts.namespaces = Some(kube.namespaces);
         parts.policies = Some(kube.policies);
+        parts.owners = Some(kube.owners);
         eprintln!(
             "portcullis: Kubernetes integration on (settings {})",
             path.display()
@@ -180,6 +190,8 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.max_concurrency = args.max_concurrency;
     cfg.resolve_tags = !args.no_resolve;
+    cfg.digest_ttl = std::time::Duration::from_secs(args.tag_ttl);
+    cfg.client_ca = args.client_ca;
     let running = start(cfg, parts).await?;
     eprintln!(
         "portcullis: serving the admission webhook{} on https://{}",
