@@ -173,7 +173,7 @@ fn serve_warns_at_load_time_about_selectors_the_author_controls() {
     let f = Files::new();
     let cfg = f.write(
         "admission.yaml",
-        "default: { mode: policy, policy: prod }\nselectors:\n  - { resource: namespace, value: dev, mode: passive }\n  - { resource: object, field: label, key: breakglass, value: 'true', mode: breakglass }\n",
+        "default: { mode: policy, policy: portcullis-default }\nselectors:\n  - { resource: namespace, value: dev, mode: passive }\n  - { resource: object, field: label, key: breakglass, value: 'true', mode: breakglass }\n",
     );
     let data = f.dir.path().join("data");
     let log = f.dir.path().join("serve.log");
