@@ -27,6 +27,7 @@
 mod archive;
 pub mod auth;
 mod error;
+mod fetch;
 pub mod fsview;
 pub mod manifest;
 pub mod reference;
@@ -39,6 +40,7 @@ pub use auth::{
     credentials_from_docker_config_file, credentials_from_dockerconfigjson,
 };
 pub use error::Error;
+pub use fetch::{Referrer, Referrers};
 pub use fsview::{Entry, EntryKind, FsView};
 pub use reference::ImageRef;
 pub use registry::{Client, PullStats};

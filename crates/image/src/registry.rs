@@ -137,7 +137,7 @@ impl Client {
         }
     }
 
-    fn auth_for(&self, r: &ImageRef) -> RegistryAuth {
+    pub(crate) fn auth_for(&self, r: &ImageRef) -> RegistryAuth {
         match crate::auth::credential_for(&r.registry, &self.opts.credentials) {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
             None => RegistryAuth::Anonymous,
@@ -145,7 +145,7 @@ impl Client {
     }
 
     /// Runs `f` with retries and exponential backoff (200 ms, 400 ms, …) on transient failures.
-    async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Error>
+    pub(crate) async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, (Error, bool)>>,
@@ -166,7 +166,7 @@ impl Client {
     }
 
     /// Decides, once per registry, between HTTPS and (where allowed) plain HTTP.
-    async fn client_for(&self, r: &ImageRef) -> Result<&oci_client::Client, Error> {
+    pub(crate) async fn client_for(&self, r: &ImageRef) -> Result<&oci_client::Client, Error> {
         let host = r.api_registry().to_string();
         if let Some(&http) = self
             .schemes
@@ -249,7 +249,7 @@ impl Client {
     }
 
     /// Turns an `oci-client` error into ours, and says whether retrying may help.
-    fn map(&self, r: &ImageRef, what: &str, e: OciDistributionError) -> (Error, bool) {
+    pub(crate) fn map(&self, r: &ImageRef, what: &str, e: OciDistributionError) -> (Error, bool) {
         let auth = |status: u16| {
             let cred = crate::auth::credential_for(&r.registry, &self.opts.credentials);
             let hint = match (status, cred) {
@@ -344,7 +344,7 @@ impl Client {
     }
 
     /// Fetches a manifest or index; checks its digest (against the pinned digest when there is one).
-    async fn manifest(&self, r: &ImageRef) -> Result<(Vec<u8>, String), Error> {
+    pub(crate) async fn manifest(&self, r: &ImageRef) -> Result<(Vec<u8>, String), Error> {
         let client = self.client_for(r).await?;
         let auth = self.auth_for(r);
         let oref = to_oci(r);
@@ -714,7 +714,7 @@ fn bearer_challenge(header: &str) -> Option<(String, Option<String>)> {
 }
 
 /// The reference as `oci-client` expects it.
-fn to_oci(r: &ImageRef) -> Reference {
+pub(crate) fn to_oci(r: &ImageRef) -> Reference {
     match (&r.tag, &r.digest) {
         (Some(t), Some(d)) => Reference::with_tag_and_digest(
             r.registry.clone(),

@@ -45,6 +45,8 @@ enum Command {
     System(cmd::system::Args),
     /// Engine client: vulnerability feeds.
     Feeds(cmd::feeds::Args),
+    /// Verify an image's cosign signatures against public keys (exit 0 verified, 1 not, 2 error).
+    Verify(cmd::verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Image(a) => cmd::image::run(a),
         Command::System(a) => cmd::system::run(a),
         Command::Feeds(a) => cmd::feeds::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(code) => code,
