@@ -2,11 +2,13 @@
 # Setup for the signature tests (crates/verify, crates/portcullis/tests/verify.rs): builds the real `cosign`
 # CLI from its Go module (github.com/sigstore/cosign/v2/cmd/cosign, through the Go module proxy, with the Go
 # toolchain at /usr/local/go/bin) and caches it under $HOME/.cache/portcullis/cosign-<version>/cosign.
-# Idempotent: a warm cache makes this a no-op. No Debian packages are needed (static build, CGO disabled).
+# Idempotent: a warm cache makes this a no-op. The key tests (crates/verify/tests/keys.rs) use the `openssl` CLI
+# (Debian package openssl); cosign itself is a static build (CGO disabled).
 # The build is CPU heavy; it runs under `nice` so it does not starve other work.
 set -euo pipefail
 export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "40-cosign: Go toolchain not found (install Go >= 1.24 to /usr/local/go)" >&2; exit 1; }
+command -v openssl >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends openssl
 version=v2.6.5
 dir="$HOME/.cache/portcullis/cosign-$version"
 if [ -x "$dir/cosign" ]; then exit 0; fi

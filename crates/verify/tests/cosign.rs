@@ -238,13 +238,15 @@ async fn huge_or_missing_payload_blobs_are_refused_quickly() {
             && why[0].contains("more than the 65536 allowed"),
         "{why:?}"
     );
-    // A blob the registry does not have.
-    let missing = common::sha256(b"never pushed");
+    // A blob the registry lost (pushed, then its data removed from the registry's storage: the registry
+    // refuses manifests naming blobs it never had).
+    let missing = s.reg.blob(REPO, b"lost payload").await;
     s.repush(|m| {
         m["layers"][0]["digest"] = missing.clone().into();
         m["layers"][0]["size"] = 300.into();
     })
     .await;
+    std::fs::remove_file(s.reg.reg.blob_data_path(&missing)).unwrap();
     let r = s.verify_with(std::slice::from_ref(&s.key)).await;
     let why = refusals(&r);
     assert!(
