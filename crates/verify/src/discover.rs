@@ -8,6 +8,12 @@ use serde::Deserialize;
 use crate::{Candidate, Error, Limits, Report, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
 
 #[derive(Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
 struct Manifest {
     #[serde(default)]
     layers: Vec<Descriptor>,
@@ -51,38 +57,77 @@ pub(crate) async fn candidates(
             .notes
             .push(format!("signature tag {tag} refused: {e}")),
     }
-    // The OCI 1.1 referrers API.
-    match client.referrers(pinned).await {
-        Ok(Referrers::Unsupported) => report
-            .notes
-            .push("the registry does not serve the OCI 1.1 referrers API".into()),
-        Ok(Referrers::Listed(descs)) => {
-            if descs.len() > limits.max_referrers {
-                report.notes.push(format!(
-                    "{} referrers listed; only the first {} examined",
-                    descs.len(),
-                    limits.max_referrers
-                ));
-            }
-            for d in descs.iter().take(limits.max_referrers) {
-                let source = format!("referrer {}", d.digest);
-                if d.size < 0 || d.size as usize > limits.max_manifest {
-                    report.notes.push(format!(
-                        "{source} declares {} bytes, more than the {} allowed; not fetched",
-                        d.size, limits.max_manifest
-                    ));
-                    continue;
-                }
-                match client
-                    .fetch_manifest_bounded(&pinned.with_digest(&d.digest), limits.max_manifest)
-                    .await
-                {
-                    Ok((bytes, _)) => layers(&source, &bytes, false, &mut out, report),
-                    Err(e) => report.notes.push(format!("{source} refused: {e}")),
+    // The OCI 1.1 referrers API, or (where the registry lacks it) the spec's fallback: an index under the tag
+    // `sha256-<hex>` listing the referrers.
+    let listed = match client.referrers(pinned).await {
+        Ok(Referrers::Listed(descs)) => descs
+            .into_iter()
+            .map(|d| (d.digest, d.size))
+            .collect::<Vec<_>>(),
+        Ok(Referrers::Unsupported) => {
+            report
+                .notes
+                .push("the registry does not serve the OCI 1.1 referrers API".into());
+            let fallback = digest.replacen(':', "-", 1);
+            let index_ref = ImageRef {
+                tag: Some(fallback.clone()),
+                digest: None,
+                ..pinned.clone()
+            };
+            match client
+                .fetch_manifest_bounded(&index_ref, limits.max_manifest)
+                .await
+            {
+                Ok((bytes, _)) => match serde_json::from_slice::<Index>(&bytes) {
+                    Ok(i) => i
+                        .manifests
+                        .into_iter()
+                        .map(|d| (d.digest, d.size))
+                        .collect(),
+                    Err(e) => {
+                        report
+                            .notes
+                            .push(format!("referrers tag {fallback}: not an image index: {e}"));
+                        Vec::new()
+                    }
+                },
+                Err(ImageError::NotFound { .. }) => Vec::new(),
+                Err(e) => {
+                    report
+                        .notes
+                        .push(format!("referrers tag {fallback} refused: {e}"));
+                    Vec::new()
                 }
             }
         }
-        Err(e) => report.notes.push(format!("referrers query failed: {e}")),
+        Err(e) => {
+            report.notes.push(format!("referrers query failed: {e}"));
+            Vec::new()
+        }
+    };
+    if listed.len() > limits.max_referrers {
+        report.notes.push(format!(
+            "{} referrers listed; only the first {} examined",
+            listed.len(),
+            limits.max_referrers
+        ));
+    }
+    for (d, size) in listed.iter().take(limits.max_referrers) {
+        let source = format!("referrer {d}");
+        if *size < 0 || *size as usize > limits.max_manifest {
+            report.notes.push(format!(
+                "{source} declares {size} bytes, more than the {} allowed; not fetched",
+                limits.max_manifest
+            ));
+            continue;
+        }
+        match client
+            .fetch_manifest_bounded(&pinned.with_digest(d), limits.max_manifest)
+            .await
+        {
+            Ok((bytes, _)) => layers(&source, &bytes, false, &mut out, report),
+            Err(e) => report.notes.push(format!("{source} refused: {e}")),
+        }
     }
     if out.len() > limits.max_signatures {
         report.notes.push(format!(

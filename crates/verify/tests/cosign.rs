@@ -259,3 +259,43 @@ async fn huge_or_missing_payload_blobs_are_refused_quickly() {
         t.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_oci_1_1_referrer_signature_verifies() {
+    // cosign's OCI 1.1 mode on a registry without the referrers API pushes the signature as a referrer and
+    // lists it in the fallback index under the tag `sha256-<hex>`.
+    let reg = Reg::start();
+    let digest = reg.image(REPO, "v1", "image one").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pubkey = key_pair(dir.path());
+    common::run_cosign_env(
+        dir.path(),
+        &[("COSIGN_EXPERIMENTAL", "1")],
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            "--registry-referrers-mode=oci-1-1",
+            &format!("{}/{REPO}@{digest}", reg.addr()),
+        ],
+    );
+    let key = PublicKey::from_pem_file(&pubkey).unwrap();
+    let r = verify(
+        &reg.client(),
+        &reg.reference(REPO, &digest),
+        std::slice::from_ref(&key),
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert!(r.verified(), "{r:#?}");
+    assert!(
+        r.signatures
+            .iter()
+            .any(|c| c.source.starts_with("referrer sha256:")
+                && matches!(c.outcome, Outcome::Verified { .. })),
+        "{r:#?}"
+    );
+}

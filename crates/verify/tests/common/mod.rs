@@ -177,8 +177,14 @@ impl Reg {
 
 /// Runs cosign in `dir` with an empty key password; panics with its output on failure.
 pub fn run_cosign(dir: &Path, args: &[&str]) {
+    run_cosign_env(dir, &[], args)
+}
+
+/// [`run_cosign`] with extra environment variables.
+pub fn run_cosign_env(dir: &Path, env: &[(&str, &str)], args: &[&str]) {
     let out = Command::new(cosign())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("COSIGN_PASSWORD", "")
         .env("COSIGN_YES", "true")
