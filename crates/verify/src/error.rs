@@ -17,6 +17,16 @@ pub enum Error {
     /// The image (or its registry) could not be reached or resolved.
     #[error(transparent)]
     Image(#[from] portcullis_image::Error),
+    /// The verification did not finish in time (a registry that stalls).
+    #[error(
+        "image {image}: signature verification did not finish within {deadline:?} (registry too slow or stalling)"
+    )]
+    Deadline {
+        /// The image concerned.
+        image: String,
+        /// The time allowed.
+        deadline: std::time::Duration,
+    },
     /// No key was given.
     #[error("no public key given: pass at least one --key FILE (PEM `PUBLIC KEY`)")]
     NoKeys,

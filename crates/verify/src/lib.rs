@@ -33,6 +33,8 @@ pub struct Limits {
     pub max_referrers: usize,
     /// Time allowed for one blob fetch.
     pub request_timeout: Duration,
+    /// Time allowed for the whole verification of one image (resolution, discovery and every check).
+    pub deadline: Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +45,7 @@ impl Default for Limits {
             max_signatures: 32,
             max_referrers: 64,
             request_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(30),
         }
     }
 }
@@ -103,7 +106,8 @@ pub(crate) struct Candidate {
     pub annotation: Option<String>,
 }
 
-/// Resolves `image` to its digest, finds its signatures and checks each against `keys`.
+/// Resolves `image` to its digest, finds its signatures and checks each against `keys`, within
+/// `limits.deadline`.
 pub async fn verify(
     client: &Client,
     image: &ImageRef,
@@ -113,6 +117,20 @@ pub async fn verify(
     if keys.is_empty() {
         return Err(Error::NoKeys);
     }
+    tokio::time::timeout(limits.deadline, verify_inner(client, image, keys, limits))
+        .await
+        .map_err(|_| Error::Deadline {
+            image: image.to_string(),
+            deadline: limits.deadline,
+        })?
+}
+
+async fn verify_inner(
+    client: &Client,
+    image: &ImageRef,
+    keys: &[PublicKey],
+    limits: &Limits,
+) -> Result<Report, Error> {
     let digest = client.resolve_digest(image).await?;
     let pinned = image.with_digest(&digest);
     let mut report = Report {

@@ -33,6 +33,9 @@ pub struct Args {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
+    /// Time allowed for the whole verification, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub deadline: u64,
 }
 
 /// Runs the subcommand: exit 0 verified, 1 not verified, 2 error.
@@ -66,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let limits = Limits {
         request_timeout: timeout,
+        deadline: Duration::from_secs(args.deadline.max(1)),
         ..Limits::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
