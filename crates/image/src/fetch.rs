@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use oci_client::errors::OciDistributionError;
+use reqwest::{Method, StatusCode};
 
 use crate::manifest;
-use crate::registry::{Client, to_oci};
+use crate::registry::Client;
+use crate::transport;
 use crate::{Error, ImageRef};
 
 /// What a referrers query found.
@@ -62,42 +62,23 @@ impl Client {
         deadline: Duration,
     ) -> Result<Vec<u8>, Error> {
         manifest::check_digest(&r.to_string(), digest)?;
-        let too_big = |n: u64| Error::Manifest {
-            image: r.to_string(),
-            reason: format!("blob {digest} is {n} bytes or more, more than the {max} allowed"),
-        };
-        let work = async {
-            let client = self.client_for(r).await?;
-            let oref = to_oci(r);
-            client
-                .store_auth_if_needed(oref.resolve_registry(), &self.auth_for(r))
-                .await;
-            let what = format!("blob {digest}");
-            let mut stream = self
-                .retry(|| async {
-                    client
-                        .pull_blob_stream(&oref, digest)
-                        .await
-                        .map_err(|e| self.map(r, &what, e))
-                })
-                .await?;
-            if let Some(n) = stream.content_length.filter(|&n| n > max) {
-                return Err(too_big(n));
+        let what = format!("blob {digest}");
+        let path = format!("/v2/{}/blobs/{digest}", r.repository);
+        let work = self.retry(|| async {
+            let resp = self.send(r, Method::GET, &path, &what).await?;
+            if !resp.status().is_success() {
+                return Err(self.status_error(r, &what, &resp));
             }
-            let mut buf = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| Error::Registry {
-                    image: r.to_string(),
-                    registry: r.registry.clone(),
-                    reason: format!("{what}: {e}"),
-                })?;
-                if (buf.len() + chunk.len()) as u64 > max {
-                    return Err(too_big((buf.len() + chunk.len()) as u64));
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(buf)
-        };
+            transport::read_limited(resp, max).await.map_err(|_| {
+                (
+                    Error::Manifest {
+                        image: r.to_string(),
+                        reason: format!("blob {digest} is larger than the {max} bytes allowed"),
+                    },
+                    false,
+                )
+            })
+        });
         let bytes =
             tokio::time::timeout(deadline, work)
                 .await
@@ -118,39 +99,71 @@ impl Client {
         Ok(bytes)
     }
 
-    /// Lists the referrers of `r` (which must be pinned by digest) through the OCI 1.1 referrers API.
+    /// Lists the referrers of `r` (which must be pinned by digest) through the OCI 1.1 referrers API; the index
+    /// is read within the document limit (`max_document_bytes`).
     pub async fn referrers(&self, r: &ImageRef) -> Result<Referrers, Error> {
-        let client = self.client_for(r).await?;
-        let oref = to_oci(r);
-        client
-            .store_auth_if_needed(oref.resolve_registry(), &self.auth_for(r))
-            .await;
+        let Some(digest) = r.digest.as_deref() else {
+            return Err(Error::Manifest {
+                image: r.to_string(),
+                reason: "referrers can only be listed for a reference pinned by digest".into(),
+            });
+        };
+        manifest::check_digest(&r.to_string(), digest)?;
         let what = "referrers".to_string();
-        let res = self
+        let path = format!("/v2/{}/referrers/{digest}", r.repository);
+        let max = self.opts.max_document_bytes;
+        let body = self
             .retry(|| async {
-                match client.pull_referrers(&oref, None).await {
-                    Ok(index) => Ok(Some(index)),
-                    Err(OciDistributionError::ServerError { code: 404, .. }) => Ok(None),
-                    Err(e) => match self.map(r, &what, e) {
-                        (Error::NotFound { .. }, _) => Ok(None),
-                        other => Err(other),
-                    },
+                let resp = self.send(r, Method::GET, &path, &what).await?;
+                if resp.status() == StatusCode::NOT_FOUND {
+                    return Ok(None);
                 }
+                if !resp.status().is_success() {
+                    return Err(self.status_error(r, &what, &resp));
+                }
+                let body = transport::read_limited(resp, max).await.map_err(|e| {
+                    (
+                        Error::Manifest {
+                            image: r.to_string(),
+                            reason: format!("{what}: {e}"),
+                        },
+                        false,
+                    )
+                })?;
+                Ok(Some(body))
             })
             .await?;
-        Ok(match res {
-            Some(index) => Referrers::Listed(
-                index
-                    .manifests
-                    .into_iter()
-                    .map(|m| Referrer {
-                        digest: m.digest,
-                        size: m.size,
-                        media_type: m.media_type,
-                    })
-                    .collect(),
-            ),
-            None => Referrers::Unsupported,
-        })
+        let Some(body) = body else {
+            return Ok(Referrers::Unsupported);
+        };
+        #[derive(serde::Deserialize)]
+        struct Index {
+            #[serde(default)]
+            manifests: Vec<Descriptor>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Descriptor {
+            digest: String,
+            #[serde(default)]
+            size: i64,
+            #[serde(default)]
+            media_type: String,
+        }
+        let index: Index = serde_json::from_slice(&body).map_err(|e| Error::Manifest {
+            image: r.to_string(),
+            reason: format!("the referrers index is not an OCI image index: {e}"),
+        })?;
+        Ok(Referrers::Listed(
+            index
+                .manifests
+                .into_iter()
+                .map(|m| Referrer {
+                    digest: m.digest,
+                    size: m.size,
+                    media_type: m.media_type,
+                })
+                .collect(),
+        ))
     }
 }
