@@ -73,7 +73,9 @@ impl Client {
                 (
                     Error::Manifest {
                         image: r.to_string(),
-                        reason: format!("blob {digest} is larger than the {max} bytes allowed"),
+                        reason: format!(
+                            "blob {digest} is too large: more than the {max} allowed bytes"
+                        ),
                     },
                     false,
                 )

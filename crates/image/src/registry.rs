@@ -231,7 +231,12 @@ impl Client {
     }
 
     /// The error for a final non-success answer: status and classification only, never the body.
-    pub(crate) fn status_error(&self, r: &ImageRef, what: &str, resp: &reqwest::Response) -> Failure {
+    pub(crate) fn status_error(
+        &self,
+        r: &ImageRef,
+        what: &str,
+        resp: &reqwest::Response,
+    ) -> Failure {
         let status = resp.status().as_u16();
         let cred = transport::credential(&self.opts, r);
         let auth = |status: u16, hint: String| Error::Auth {
