@@ -29,6 +29,7 @@ pub mod auth;
 mod cache;
 mod digest;
 mod error;
+mod fetch;
 pub mod fsview;
 pub mod manifest;
 pub mod netpolicy;
@@ -44,6 +45,7 @@ pub use auth::{
 };
 pub use digest::{Digest, DigestError};
 pub use error::Error;
+pub use fetch::{Referrer, Referrers};
 pub use fsview::{Entry, EntryKind, FsView};
 pub use netpolicy::NetworkPolicy;
 pub use reference::ImageRef;

@@ -35,7 +35,7 @@ pub struct PullStats {
 /// A registry client for one set of [`PullOptions`]; reuse it so auth tokens and scheme decisions are shared.
 pub struct Client {
     http: reqwest::Client,
-    opts: PullOptions,
+    pub(crate) opts: PullOptions,
     schemes: Mutex<HashMap<String, bool>>,
     /// `Authorization` values by `registry/repository`.
     tokens: Mutex<HashMap<String, String>>,
@@ -81,7 +81,7 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A failed attempt: the error, and whether retrying may help.
-type Failure = (Error, bool);
+pub(crate) type Failure = (Error, bool);
 
 impl Client {
     /// Builds a client: reads the extra CA certificates and sets timeouts and the registry policy.
@@ -121,7 +121,7 @@ impl Client {
     }
 
     /// Runs `f` with retries and exponential backoff (200 ms, 400 ms, …) on transient failures.
-    async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Error>
+    pub(crate) async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Failure>>,
@@ -231,7 +231,12 @@ impl Client {
     }
 
     /// The error for a final non-success answer: status and classification only, never the body.
-    fn status_error(&self, r: &ImageRef, what: &str, resp: &reqwest::Response) -> Failure {
+    pub(crate) fn status_error(
+        &self,
+        r: &ImageRef,
+        what: &str,
+        resp: &reqwest::Response,
+    ) -> Failure {
         let status = resp.status().as_u16();
         let cred = transport::credential(&self.opts, r);
         let auth = |status: u16, hint: String| Error::Auth {
@@ -401,7 +406,7 @@ impl Client {
 
     /// Sends one request to `r`'s registry (`path` from `/v2/`), authenticating on a 401 challenge once.
     /// Returns the final answer whatever its status.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         r: &ImageRef,
         method: Method,
@@ -447,7 +452,7 @@ impl Client {
     }
 
     /// GETs a document (manifest, index, config) of at most `max_document_bytes`.
-    async fn document(
+    pub(crate) async fn document(
         &self,
         r: &ImageRef,
         path: &str,
@@ -480,7 +485,7 @@ impl Client {
     }
 
     /// Fetches a manifest or index; checks its digest (against the pinned digest when there is one).
-    async fn manifest(&self, r: &ImageRef) -> Result<(Vec<u8>, String), Error> {
+    pub(crate) async fn manifest(&self, r: &ImageRef) -> Result<(Vec<u8>, String), Error> {
         let what = format!("manifest {}", r.tag_or_digest());
         let path = format!("/v2/{}/manifests/{}", r.repository, r.tag_or_digest());
         let (bytes, header) = self.document(r, &path, &what).await?;

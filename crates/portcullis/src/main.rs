@@ -45,6 +45,8 @@ enum Command {
     System(cmd::system::Args),
     /// Engine client: vulnerability feeds.
     Feeds(cmd::feeds::Args),
+    /// Verify an image's cosign signatures against public keys (exit 0 verified, 1 not, 2 error).
+    Verify(cmd::verify::Args),
 }
 
 /// Targets that log secrets (oci-client writes bearer tokens at debug level): capped at `info` whatever the
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::Image(a) => cmd::image::run(a),
         Command::System(a) => cmd::system::run(a),
         Command::Feeds(a) => cmd::feeds::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(code) => code,
