@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Reference tools and real version lists for the vuln crate's differential tests (idempotent).
-#  - dpkg (always present), rpm + python3-rpm (rpm's own comparison), python3-packaging (PEP 440),
+#  - dpkg (always present), rpm + python3-rpm (rpm's own comparison), rpmbuild (rpm packages for the distro matching tests), python3-packaging (PEP 440),
 #    npm's `semver` package installed with npm into ~/.cache/portcullis/npm-semver.
 #  - PyPI and npm version lists fetched through pip/npm into ~/.cache/portcullis/versions/ (kept once fetched).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-command -v rpm >/dev/null || need+=(rpm)
+command -v rpm >/dev/null && command -v rpmbuild >/dev/null || need+=(rpm)
 /usr/bin/python3 -c 'import rpm' 2>/dev/null || need+=(python3-rpm)
 /usr/bin/python3 -c 'import packaging.version' 2>/dev/null || need+=(python3-packaging)
 command -v node >/dev/null || need+=(nodejs)

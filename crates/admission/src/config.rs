@@ -9,13 +9,19 @@
 //!   skipOwned: false                               # skip Pods/ReplicaSets created by an admitted controller
 //!   selectors:
 //!     - { resource: namespace, field: name, value: "prod-.*", mode: policy, policy: prod, mutate: true }
-//!     - { resource: object, field: label, key: "team", value: "payments", mode: analysis, policy: default }
+//!     - { resource: object, field: label, key: "team", value: "payments", mode: policy, policy: strict }
 //!     - { resource: image, value: "registry\\.example\\.com/.*", mode: policy, policy: strict }
 //!   ```
 //! - the Anchore admission controller's configuration as-is (`{"PolicySelectors": [{"Selector": {"ResourceType":
 //!   "pod|namespace|image", "SelectorKeyRegex", "SelectorValueRegex"}, "PolicyReference": {"Username",
 //!   "PolicyBundleId"}, "Mode": "policy|analysis|breakglass"}]}`), with Anchore's unanchored (search) regexes and
 //!   its special `name` key.
+//!
+//! **Selectors on the object's own fields** (`resource: object`: its name, labels, annotations — Anchore's `pod`
+//! selectors included) are written by whoever creates the workload. Unless marked `trustObjectFields: true`
+//! (Anchore format: top-level `TrustObjectFields: true`) such a selector is applied only where it makes the checks
+//! at least as strict as what applies without it; where it would weaken them it is taken as not matching, and
+//! [`Config::warnings`] names it.
 //!
 //! **Default when nothing matches: `passive` with policy `default`** — never block, queue analysis, record the
 //! decision. A cluster without configuration can therefore never be taken down by Portcullis.
@@ -43,6 +49,17 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// How much the mode checks: `policy` 4, `analysis` 3, `audit` 2, `passive` 1, `breakglass` 0.
+    pub fn strictness(self) -> u8 {
+        match self {
+            Mode::Policy => 4,
+            Mode::Analysis => 3,
+            Mode::Audit => 2,
+            Mode::Passive => 1,
+            Mode::Breakglass => 0,
+        }
+    }
+
     /// Lower-case name, used in metrics and audit annotations.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +88,16 @@ pub struct Assignment {
 
 fn default_policy() -> String {
     "default".into()
+}
+
+impl Assignment {
+    /// Whether this assignment checks at least as much as `other`: a stricter mode (or the same mode with the
+    /// same policy bundle), and pinning kept when `other` pins.
+    pub fn at_least_as_strict_as(&self, other: &Assignment) -> bool {
+        let mode = self.mode.strictness() > other.mode.strictness()
+            || (self.mode == other.mode && self.policy == other.policy);
+        mode && (self.mutate || !other.mutate)
+    }
 }
 
 impl Default for Assignment {
@@ -123,6 +150,11 @@ pub struct SelectorSpec {
     pub key: Option<String>,
     /// Regex for the value (or name, or image reference).
     pub value: String,
+    /// For `resource: object`: let the object's fields (which the workload's author writes) choose an assignment
+    /// weaker than the one that would apply without this selector. Off by default: such a selector then only
+    /// ever makes checks stricter.
+    #[serde(default)]
+    pub trust_object_fields: bool,
     /// What it assigns.
     #[serde(flatten)]
     pub assign: Assignment,
@@ -226,8 +258,44 @@ pub struct Selector {
     pub key: Regex,
     /// Value regex.
     pub value: Regex,
+    /// Whether an object-field match may weaken the checks (see [`SelectorSpec::trust_object_fields`]).
+    pub trust_object_fields: bool,
+    /// Where it was written, e.g. `selector 2` or `Anchore PolicySelectors[0]`, for warnings.
+    pub origin: String,
     /// What it assigns.
     pub assign: Assignment,
+}
+
+/// Namespace metadata for namespace selectors (labels/annotations), passed to [`crate::decide()`] and
+/// [`crate::plan()`] as [`NamespaceMeta`]; the kube integration implements it over a watch cache. Must answer
+/// from memory.
+pub trait NamespaceLookup: Send + Sync {
+    /// Metadata of namespace `name`, when known.
+    fn namespace(&self, name: &str) -> Option<NamespaceMeta>;
+}
+
+impl Selector {
+    /// Whether the workload's author decides if this selector matches and it was not marked as trusted.
+    pub fn author_controlled(&self) -> bool {
+        self.resource == Resource::Object && !self.trust_object_fields
+    }
+
+    fn matches(
+        &self,
+        ns: &NamespaceMeta,
+        obj: &crate::review::ObjectMeta,
+        image_written: &str,
+        image_normalised: Option<&str>,
+    ) -> bool {
+        match self.resource {
+            Resource::Namespace => meta_match(self, &ns.name, &ns.labels, &ns.annotations),
+            Resource::Object => meta_match(self, &obj.name, &obj.labels, &obj.annotations),
+            Resource::Image => {
+                self.value.is_match(image_written)
+                    || image_normalised.is_some_and(|n| self.value.is_match(n))
+            }
+        }
+    }
 }
 
 /// Namespace metadata, when a lookup can provide it (the review itself carries only the name).
@@ -292,6 +360,9 @@ struct AnchoreConfig {
     _validator: Option<serde_json::Value>,
     #[serde(rename = "AnchoreEndpoint", default)]
     _endpoint: Option<String>,
+    /// Portcullis's addition: let `pod` selectors weaken checks (e.g. a breakglass label).
+    #[serde(rename = "TrustObjectFields", default)]
+    trust_object_fields: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,6 +403,8 @@ impl Config {
                 field: s.field.unwrap_or(Field::Name),
                 key: compile_re(i, s.key.as_deref().unwrap_or(".*"), true)?,
                 value: compile_re(i, &s.value, true)?,
+                trust_object_fields: s.trust_object_fields,
+                origin: format!("selector {i}"),
                 assign: s.assign,
             });
         }
@@ -345,6 +418,7 @@ impl Config {
     }
 
     fn from_anchore(a: AnchoreConfig) -> Result<Config, ConfigError> {
+        let trust_object_fields = a.trust_object_fields;
         let mut selectors = Vec::new();
         for (i, s) in a
             .policy_selectors
@@ -388,6 +462,8 @@ impl Config {
                 field: Field::Any,
                 key: compile_re(i, &s.selector.key, false)?,
                 value: compile_re(i, &s.selector.value, false)?,
+                trust_object_fields,
+                origin: format!("Anchore PolicySelectors[{i}]"),
                 assign: Assignment {
                     mode,
                     policy,
@@ -448,7 +524,9 @@ impl Config {
         self.exempt_namespaces.iter().any(|n| n == namespace)
     }
 
-    /// The assignment for one image: the first matching selector, else the default.
+    /// The assignment for one image: the first matching selector, else the default. A matching
+    /// [author-controlled](Selector::author_controlled) selector wins only when it is at least as strict as what
+    /// applies without it; otherwise it is taken as not matching.
     pub fn select(
         &self,
         ns: &NamespaceMeta,
@@ -456,20 +534,57 @@ impl Config {
         image_written: &str,
         image_normalised: Option<&str>,
     ) -> &Assignment {
+        let mut chosen_by_author: Option<&Assignment> = None;
+        let mut trusted = &self.default;
         for s in &self.selectors {
-            let hit = match s.resource {
-                Resource::Namespace => meta_match(s, &ns.name, &ns.labels, &ns.annotations),
-                Resource::Object => meta_match(s, &obj.name, &obj.labels, &obj.annotations),
-                Resource::Image => {
-                    s.value.is_match(image_written)
-                        || image_normalised.is_some_and(|n| s.value.is_match(n))
-                }
-            };
-            if hit {
-                return &s.assign;
+            if s.author_controlled() && chosen_by_author.is_some() {
+                continue;
             }
+            if !s.matches(ns, obj, image_written, image_normalised) {
+                continue;
+            }
+            if s.author_controlled() {
+                chosen_by_author = Some(&s.assign);
+                continue;
+            }
+            trusted = &s.assign;
+            break;
         }
-        &self.default
+        match chosen_by_author {
+            Some(a) if a.at_least_as_strict_as(trusted) => a,
+            _ => trusted,
+        }
+    }
+
+    /// Load-time warnings: every selector whose match the workload's author decides and that is not marked
+    /// `trustObjectFields`, named with what it would assign.
+    pub fn warnings(&self) -> Vec<String> {
+        self.selectors
+            .iter()
+            .filter(|s| s.author_controlled())
+            .map(|s| {
+                format!(
+                    "admission config {} (object {} {}) looks at fields the workload's author writes: it is \
+                     applied only where mode {} with policy {:?} is at least as strict as what applies \
+                     without it; mark it `trustObjectFields: true` to let anyone who can create workloads \
+                     choose it",
+                    s.origin,
+                    field_name(s.field),
+                    s.value.as_str(),
+                    s.assign.mode.as_str(),
+                    s.assign.policy
+                )
+            })
+            .collect()
+    }
+}
+
+fn field_name(f: Field) -> &'static str {
+    match f {
+        Field::Name => "name",
+        Field::Label => "label",
+        Field::Annotation => "annotation",
+        Field::Any => "label/annotation/name",
     }
 }
 
@@ -497,119 +612,4 @@ fn meta_match(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::review::ObjectMeta;
-
-    fn meta(name: &str, labels: &[(&str, &str)]) -> ObjectMeta {
-        ObjectMeta {
-            name: name.into(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn an_empty_file_is_an_error_not_the_defaults() {
-        for text in ["", "  \n", "# only a comment\n---\n"] {
-            let e = Config::parse(text, "/etc/portcullis/admission.yaml").unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                "admission config /etc/portcullis/admission.yaml is empty; write at least \
-                 `default: {mode: passive}` to mean the defaults"
-            );
-        }
-        assert!(Config::parse("default: {mode: passive}\n", "t").is_ok());
-    }
-
-    #[test]
-    fn native_is_anchored_and_first_match_wins() {
-        let c = Config::parse(
-            r#"
-selectors:
-  - { resource: namespace, value: "prod", mode: policy, policy: prod, mutate: true }
-  - { resource: object, field: label, key: team, value: pay, mode: analysis }
-  - { resource: image, value: "docker\\.io/library/.*", mode: audit, policy: lib }
-"#,
-            "t",
-        )
-        .unwrap();
-        let ns = |n: &str| NamespaceMeta {
-            name: n.into(),
-            ..Default::default()
-        };
-        let a = c.select(&ns("prod"), &meta("x", &[("team", "pay")]), "nginx", None);
-        assert_eq!(
-            (a.mode, a.policy.as_str(), a.mutate),
-            (Mode::Policy, "prod", true)
-        );
-        // Anchored: "prod-2" does not match "prod".
-        let a = c.select(&ns("prod-2"), &meta("x", &[("team", "pay")]), "nginx", None);
-        assert_eq!(a.mode, Mode::Analysis);
-        let a = c.select(
-            &ns("dev"),
-            &meta("x", &[("team", "payments")]),
-            "nginx",
-            Some("docker.io/library/nginx:latest"),
-        );
-        assert_eq!((a.mode, a.policy.as_str()), (Mode::Audit, "lib"));
-        let a = c.select(
-            &ns("dev"),
-            &meta("x", &[]),
-            "quay.io/x",
-            Some("quay.io/x:latest"),
-        );
-        assert_eq!(a, &Assignment::default());
-        assert!(c.is_exempt("kube-system"));
-    }
-
-    #[test]
-    fn anchore_format_as_is() {
-        let c = Config::parse(
-            r#"{"Validator":{"Enabled":true,"RequestAnalysis":true},"AnchoreEndpoint":"http://x","PolicySelectors":[
-              {"Selector":{"ResourceType":"pod","SelectorKeyRegex":"name","SelectorValueRegex":"^web"},"PolicyReference":{"Username":"admin","PolicyBundleId":"strict"},"Mode":"policy"},
-              {"Selector":{"ResourceType":"namespace","SelectorKeyRegex":"env","SelectorValueRegex":"prod"},"PolicyReference":{"Username":"admin","PolicyBundleId":"prod"},"Mode":"analysis"},
-              {"Selector":{"ResourceType":"image","SelectorKeyRegex":".*","SelectorValueRegex":"bad"},"Mode":"breakglass"}]}"#,
-            "anchore.json",
-        )
-        .unwrap();
-        let ns = NamespaceMeta {
-            name: "shop".into(),
-            labels: [("env".to_string(), "production".to_string())].into(),
-            ..Default::default()
-        };
-        let a = c.select(&ns, &meta("web-1", &[]), "nginx", None);
-        assert_eq!((a.mode, a.policy.as_str()), (Mode::Policy, "strict"));
-        // Unanchored: "production" matches "prod".
-        let a = c.select(&ns, &meta("api", &[]), "nginx", None);
-        assert_eq!((a.mode, a.policy.as_str()), (Mode::Analysis, "prod"));
-        let a = c.select(
-            &NamespaceMeta::default(),
-            &meta("api", &[]),
-            "my/bad:1",
-            None,
-        );
-        assert_eq!(a.mode, Mode::Breakglass);
-    }
-
-    #[test]
-    fn errors_name_the_selector() {
-        let e = Config::parse(
-            "selectors:\n  - { resource: image, value: '(', mode: policy }\n",
-            "c.yaml",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("selector 0"), "{e}");
-        let e = Config::parse(
-            r#"{"PolicySelectors":[{"Selector":{"ResourceType":"pod"},"Mode":"strict"}]}"#,
-            "a.json",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("\"strict\""), "{e}");
-        let e = Config::parse("selectors: 5", "c.yaml").unwrap_err();
-        assert!(e.to_string().contains("c.yaml"), "{e}");
-    }
-}
+mod tests;

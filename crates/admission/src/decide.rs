@@ -10,8 +10,11 @@ use portcullis_vuln::Finding;
 use serde::Serialize;
 
 use crate::config::{Config, Mode, NamespaceMeta};
-use crate::extract::{ContainerKind, extract};
-use crate::review::{ApiVersion, Operation, Response, Review, Status};
+use crate::explain::{describe_row, failed_message, rows_with, short_image, truncate_chars};
+use crate::extract::{ContainerKind, ImageUse};
+use crate::owner::VerifiedOwner;
+use crate::plan::{Scope, checks_image, scope};
+use crate::review::{ApiVersion, ObjectMeta, Response, Review, Status};
 use crate::verdicts::{ImageState, ImageVerdicts, display_ref, parse_image};
 
 /// Annotation that keeps the original image references when `/mutate` pins them to digests (JSON object:
@@ -55,6 +58,9 @@ pub struct Context<'a> {
     pub resolved: Option<&'a HashMap<String, String>>,
     /// ContainerAdmissionPolicies in force (see [`crate::AdmissionPolicies`]); `None` or empty = none.
     pub policies: Option<&'a CapSet>,
+    /// The object's controller owner, fetched and checked by the caller ([`crate::verify_owner`]). `skipOwned`
+    /// skips only objects whose owner is verified; `None` = nothing is skipped.
+    pub verified_owner: Option<&'a VerifiedOwner>,
 }
 
 impl Context<'_> {
@@ -65,6 +71,7 @@ impl Context<'_> {
             namespace: None,
             resolved: None,
             policies: None,
+            verified_owner: None,
         }
     }
 }
@@ -196,92 +203,6 @@ pub struct Decision {
     pub dry_run: bool,
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-fn severity_of<'f>(row_trigger_id: &str, findings: &'f [Finding]) -> Option<&'f Finding> {
-    let (cve, pkg) = row_trigger_id.split_once('+')?;
-    findings
-        .iter()
-        .find(|f| f.id == cve && f.package_name == pkg)
-}
-
-/// `STOP vulnerabilities.package CVE-2023-0286 openssl 3.0.7-1 (fixed in 3.0.8-1)`.
-fn describe_row(row: &portcullis_policy::EvalRow, findings: &[Finding]) -> String {
-    let action = match row.gate_action {
-        Action::Go => "GO",
-        Action::Warn => "WARN",
-        Action::Stop => "STOP",
-    };
-    let detail = match severity_of(&row.trigger_id, findings) {
-        Some(f) => {
-            let fix = match &f.fixed_in {
-                Some(v) => format!("(fixed in {v})"),
-                None => "(no fix available)".to_string(),
-            };
-            format!("{} {} {} {fix}", f.id, f.package_name, f.package_version)
-        }
-        None if !row.check_output.is_empty() => truncate_chars(&row.check_output, 100),
-        None => row.trigger_id.clone(),
-    };
-    format!("{action} {}.{} {detail}", row.gate, row.trigger)
-}
-
-/// Rows with `action`, not allowlisted, ordered by finding severity (most severe first).
-fn rows_with<'a>(
-    verdict: &'a Verdict,
-    findings: &[Finding],
-    action: Action,
-) -> Vec<&'a portcullis_policy::EvalRow> {
-    let mut rows: Vec<_> = verdict
-        .rows
-        .iter()
-        .filter(|r| r.gate_action == action && r.whitelisted.is_none())
-        .collect();
-    rows.sort_by_key(|r| {
-        std::cmp::Reverse(severity_of(&r.trigger_id, findings).map(|f| f.severity))
-    });
-    rows
-}
-
-fn failed_message(
-    shown: &str,
-    digest: &str,
-    policy: &str,
-    verdict: &Verdict,
-    findings: &[Finding],
-) -> String {
-    let rows = rows_with(verdict, findings, Action::Stop);
-    let mut parts: Vec<String> = rows
-        .iter()
-        .take(MAX_RULES_IN_MESSAGE)
-        .map(|r| describe_row(r, findings))
-        .collect();
-    if parts.is_empty() {
-        parts.push(format!("final action STOP ({:?})", verdict.final_reason).to_lowercase());
-    }
-    let more = rows.len().saturating_sub(MAX_RULES_IN_MESSAGE);
-    let mut msg = format!(
-        "image {shown} ({digest}) failed policy \"{policy}\": {}",
-        parts.join(", ")
-    );
-    if more > 0 {
-        msg.push_str(&format!(" [+{more} more]"));
-    }
-    msg
-}
-
-fn short_image(image: &str) -> &str {
-    // Warnings are short: drop a digest, keep name and tag.
-    image.split('@').next().unwrap_or(image)
-}
-
 /// Lets the first matching ContainerAdmissionPolicy rule decide the image (see the crate documentation): Reject
 /// denies in blocking modes (and warns in audit), Allow admits even what the mode would deny.
 fn apply_admission_policies(
@@ -349,254 +270,297 @@ pub fn warm_up() {
 }
 
 /// Decides a review. Reads verdicts from memory only; queues unknown images unless the request is a dry run.
+///
+/// The steps: the request-level rules ([`crate::plan`]'s scope), then [`decide_image`] per image (assignment,
+/// reference, verdict state, ContainerAdmissionPolicies, queueing), then [`conclude`] (mode, warnings, message,
+/// audit annotations, patch).
 pub fn decide(
     review: &Review,
     cfg: &Config,
     verdicts: &dyn ImageVerdicts,
     ctx: &Context<'_>,
 ) -> Decision {
-    let req = &review.request;
-    let ns_name = review.namespace();
-    let mut d = Decision {
-        uid: req.uid.clone(),
-        api_version: review.api_version,
-        endpoint: ctx.endpoint,
-        object: review.describe(),
-        allowed: true,
-        skipped: None,
-        mode: None,
-        images: Vec::new(),
-        message: None,
-        warnings: Vec::new(),
-        audit_annotations: BTreeMap::new(),
-        patch: Vec::new(),
-        dry_run: req.dry_run,
+    let mut d = Decision::open(review, ctx.endpoint);
+    let (uses, object, namespace) = match scope(review, cfg, ctx.namespace, ctx.verified_owner) {
+        Scope::Skipped(why, note) => return d.skip(why, &note),
+        Scope::Images {
+            uses,
+            object,
+            namespace,
+        } => (uses, object, namespace),
     };
-    let skip = |mut d: Decision, why: Skip, note: &str| {
-        d.audit_annotations
-            .insert("decision".into(), format!("allowed: {note}"));
-        d.skipped = Some(why);
-        d
+    let look = Look {
+        cfg,
+        verdicts,
+        ctx,
+        namespace: &namespace,
+        object: &object,
+        dry_run: review.request.dry_run,
+        requestor: format!("admission {}", d.object),
     };
-    if matches!(req.operation, Operation::Delete | Operation::Connect) {
-        return skip(d, Skip::Operation, "operation not checked");
-    }
-    if cfg.is_exempt(ns_name) {
-        return skip(
-            d,
-            Skip::ExemptNamespace,
-            &format!("namespace {ns_name} is exempt"),
-        );
-    }
-    let Some(uses) = extract(review) else {
-        return skip(d, Skip::NoPodSpec, "kind carries no container images");
-    };
-    let no_meta = crate::review::ObjectMeta::default();
-    let obj_meta = req.object.as_ref().map(|o| &o.metadata).unwrap_or(&no_meta);
-    if cfg.skip_owned
-        && matches!(req.kind.kind.as_str(), "Pod" | "ReplicaSet")
-        && req.sub_resource.is_none()
-        && obj_meta.owner_references.iter().any(|o| o.controller)
-    {
-        return skip(
-            d,
-            Skip::OwnedByController,
-            "created by an admitted controller",
-        );
-    }
-    let fallback_ns;
-    let ns = match ctx.namespace {
-        Some(n) => n,
-        None => {
-            // The API server labels every namespace with its name; selectors may rely on it.
-            fallback_ns = NamespaceMeta {
-                name: ns_name.to_string(),
-                labels: BTreeMap::from([(
-                    "kubernetes.io/metadata.name".to_string(),
-                    ns_name.to_string(),
-                )]),
-                ..Default::default()
-            };
-            &fallback_ns
-        }
-    };
-    let requestor = format!("admission {}", d.object);
     let mut denials = Vec::new();
-    for u in uses {
-        let parsed = parse_image(&u.image);
-        let normalised = parsed.as_ref().ok().map(display_ref);
-        let assign = cfg.select(ns, obj_meta, &u.image, normalised.as_deref());
-        let mode = assign.mode;
-        let mut id = ImageDecision {
-            container: u.container.clone(),
-            container_kind: u.container_kind,
-            image: u.image.clone(),
-            reference: normalised.clone(),
-            digest: None,
-            mode,
-            policy: assign.policy.clone(),
-            outcome: Outcome::Passed,
-            denies: false,
-            queued: false,
-            explanation: None,
-            admission_policy: None,
-            pointer: u.pointer.clone(),
-            mutate: assign.mutate,
-        };
-        let blocking = matches!(mode, Mode::Policy | Mode::Analysis);
-        let shown = if u.image.is_empty() {
-            format!("<none> (container {})", u.container)
-        } else {
-            u.image.clone()
-        };
-        if mode == Mode::Breakglass {
-            id.outcome = Outcome::Breakglass;
-            d.images.push(id);
-            continue;
-        }
-        if !u.changed && !cfg.recheck_unchanged {
-            id.outcome = Outcome::Unchanged;
-            d.images.push(id);
-            continue;
-        }
-        let mut r: ImageRef = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                id.outcome = Outcome::InvalidReference(e.reason.clone());
-                id.explanation = Some(format!(
-                    "container {:?}: {e}; fix the image field of the manifest",
-                    u.container
-                ));
-                id.denies = blocking;
-                note(&id, &mut denials, &mut d.warnings);
-                d.images.push(id);
-                continue;
-            }
-        };
-        if r.digest.is_none() {
-            r.digest = ctx
-                .resolved
-                .and_then(|m| m.get(&u.image).cloned())
-                .or_else(|| verdicts.resolve_cached(&r));
-        }
-        id.digest = r.digest.clone();
-        let state = verdicts.lookup(&r, &assign.policy);
-        let scan = match &state {
-            ImageState::Analyzed {
-                verdict,
-                analysed_at,
-                ..
-            } => (
-                ScanStatus::from_verdict(verdict.as_deref()),
-                Some(*analysed_at),
-            ),
-            _ => (ScanStatus::Unknown, None),
-        };
-        let mut queue = false;
-        match state {
-            ImageState::Unknown => {
-                id.outcome = Outcome::NotAnalysed;
-                queue = true;
-                id.explanation = Some(format!(
-                    "image {shown} is not analysed yet{}; {}",
-                    if req.dry_run {
-                        ""
-                    } else {
-                        " (queued for analysis)"
-                    },
-                    if blocking {
-                        "retry once analysis has finished"
-                    } else {
-                        "admitted without a verdict"
-                    }
-                ));
-                id.denies = blocking;
-            }
-            ImageState::Analyzing => {
-                id.outcome = Outcome::Analysing;
-                id.explanation = Some(format!(
-                    "image {shown} is being analysed; {}",
-                    if blocking {
-                        "retry once analysis has finished"
-                    } else {
-                        "admitted without a verdict"
-                    }
-                ));
-                id.denies = blocking;
-            }
-            ImageState::Failed(reason) => {
-                id.explanation = Some(format!("analysis of image {shown} failed: {reason}"));
-                id.outcome = Outcome::AnalysisFailed(reason);
-                id.denies = blocking;
-            }
-            ImageState::Analyzed {
-                digest,
-                verdict,
-                findings,
-                ..
-            } => {
-                id.digest = Some(digest.clone());
-                match verdict {
-                    None => {
-                        id.outcome = if mode == Mode::Analysis {
-                            Outcome::Passed
-                        } else {
-                            queue = true;
-                            id.explanation = Some(format!(
-                                "image {shown} ({digest}) has not been evaluated against policy \"{}\" yet",
-                                assign.policy
-                            ));
-                            id.denies = mode == Mode::Policy;
-                            Outcome::NotEvaluated
-                        };
-                    }
-                    Some(v) => {
-                        for row in rows_with(&v, &findings, Action::Warn) {
-                            if mode != Mode::Passive {
-                                d.warnings.push(truncate_chars(
-                                    &format!(
-                                        "{}: {}",
-                                        short_image(&shown),
-                                        describe_row(row, &findings)
-                                    ),
-                                    MAX_WARNING_CHARS,
-                                ));
-                            }
-                        }
-                        if v.passed() {
-                            id.outcome = if v.final_action == Action::Warn {
-                                Outcome::Warned
-                            } else {
-                                Outcome::Passed
-                            };
-                        } else {
-                            id.outcome = Outcome::Failed;
-                            let msg =
-                                failed_message(&shown, &digest, &assign.policy, &v, &findings);
-                            id.denies = mode == Mode::Policy;
-                            id.explanation = Some(msg);
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(policies) = ctx.policies.filter(|p| !p.is_empty()) {
-            apply_admission_policies(
-                policies,
-                &mut id,
-                &shown,
-                (&ns.labels, &obj_meta.labels),
-                scan,
-                blocking,
-            );
-        }
-        if queue && !req.dry_run && ctx.endpoint == Endpoint::Validate {
-            verdicts.enqueue(&r, &requestor);
-            id.queued = true;
-        }
+    for u in &uses {
+        let id = decide_image(u, &look, &mut d.warnings);
         note(&id, &mut denials, &mut d.warnings);
         d.images.push(id);
     }
+    conclude(&mut d, review, denials);
+    d
+}
+
+/// What every image of one review is decided with.
+struct Look<'a> {
+    cfg: &'a Config,
+    verdicts: &'a dyn ImageVerdicts,
+    ctx: &'a Context<'a>,
+    namespace: &'a NamespaceMeta,
+    object: &'a ObjectMeta,
+    dry_run: bool,
+    requestor: String,
+}
+
+impl Decision {
+    /// An allowing decision with no images yet.
+    fn open(review: &Review, endpoint: Endpoint) -> Decision {
+        Decision {
+            uid: review.request.uid.clone(),
+            api_version: review.api_version,
+            endpoint,
+            object: review.describe(),
+            allowed: true,
+            skipped: None,
+            mode: None,
+            images: Vec::new(),
+            message: None,
+            warnings: Vec::new(),
+            audit_annotations: BTreeMap::new(),
+            patch: Vec::new(),
+            dry_run: review.request.dry_run,
+        }
+    }
+
+    /// Admitted without looking at images.
+    fn skip(mut self, why: Skip, note: &str) -> Decision {
+        self.audit_annotations
+            .insert("decision".into(), format!("allowed: {note}"));
+        self.skipped = Some(why);
+        self
+    }
+}
+
+/// One image: its assignment, then (unless break-glass or unchanged) its reference, verdict state,
+/// ContainerAdmissionPolicies and queueing. WARN rows of its verdict are appended to `warnings`.
+fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> ImageDecision {
+    let parsed = parse_image(&u.image);
+    let normalised = parsed.as_ref().ok().map(display_ref);
+    let assign = look
+        .cfg
+        .select(look.namespace, look.object, &u.image, normalised.as_deref());
+    let mut id = ImageDecision {
+        container: u.container.clone(),
+        container_kind: u.container_kind,
+        image: u.image.clone(),
+        reference: normalised,
+        digest: None,
+        mode: assign.mode,
+        policy: assign.policy.clone(),
+        outcome: Outcome::Passed,
+        denies: false,
+        queued: false,
+        explanation: None,
+        admission_policy: None,
+        pointer: u.pointer.clone(),
+        mutate: assign.mutate,
+    };
+    if !checks_image(u, assign, look.cfg) {
+        id.outcome = if assign.mode == Mode::Breakglass {
+            Outcome::Breakglass
+        } else {
+            Outcome::Unchanged
+        };
+        return id;
+    }
+    let blocking = matches!(assign.mode, Mode::Policy | Mode::Analysis);
+    let shown = if u.image.is_empty() {
+        format!("<none> (container {})", u.container)
+    } else {
+        u.image.clone()
+    };
+    let mut r: ImageRef = match parsed {
+        Ok(r) => r,
+        Err(e) => {
+            id.outcome = Outcome::InvalidReference(e.reason.clone());
+            id.explanation = Some(format!(
+                "container {:?}: {e}; fix the image field of the manifest",
+                u.container
+            ));
+            id.denies = blocking;
+            return id;
+        }
+    };
+    if r.digest.is_none() {
+        r.digest = look
+            .ctx
+            .resolved
+            .and_then(|m| m.get(&u.image).cloned())
+            .or_else(|| look.verdicts.resolve_cached(&r));
+    }
+    id.digest = r.digest.clone();
+    let state = look.verdicts.lookup(&r, &assign.policy);
+    let scan = scan_status(&state);
+    let judged = Judged {
+        shown: &shown,
+        blocking,
+        dry_run: look.dry_run,
+    };
+    let queue = match state {
+        ImageState::Analyzed {
+            digest,
+            verdict,
+            findings,
+            ..
+        } => judged.analysed(&mut id, digest, verdict.as_deref(), &findings, warnings),
+        ImageState::Unknown => judged.unknown(&mut id),
+        ImageState::Analyzing => judged.analysing(&mut id),
+        ImageState::Failed(reason) => judged.failed(&mut id, reason),
+    };
+    if let Some(policies) = look.ctx.policies.filter(|p| !p.is_empty()) {
+        apply_admission_policies(
+            policies,
+            &mut id,
+            &shown,
+            (&look.namespace.labels, &look.object.labels),
+            scan,
+            blocking,
+        );
+    }
+    if queue && !look.dry_run && look.ctx.endpoint == Endpoint::Validate {
+        look.verdicts.enqueue(&r, &look.requestor);
+        id.queued = true;
+    }
+    id
+}
+
+/// The scan status ContainerAdmissionPolicies see, and when the image was analysed.
+fn scan_status(state: &ImageState) -> (ScanStatus, Option<chrono::DateTime<chrono::Utc>>) {
+    match state {
+        ImageState::Analyzed {
+            verdict,
+            analysed_at,
+            ..
+        } => (
+            ScanStatus::from_verdict(verdict.as_deref()),
+            Some(*analysed_at),
+        ),
+        _ => (ScanStatus::Unknown, None),
+    }
+}
+
+/// How one image's verdict state is turned into its outcome.
+struct Judged<'a> {
+    shown: &'a str,
+    blocking: bool,
+    dry_run: bool,
+}
+
+impl Judged<'_> {
+    /// What the blocking modes tell the user to do about an image without a verdict.
+    fn retry_hint(&self) -> &'static str {
+        if self.blocking {
+            "retry once analysis has finished"
+        } else {
+            "admitted without a verdict"
+        }
+    }
+
+    /// Not analysed yet: the mode's unknown-image rule. Returns true (queue the image).
+    fn unknown(&self, id: &mut ImageDecision) -> bool {
+        id.outcome = Outcome::NotAnalysed;
+        let queued = if self.dry_run {
+            ""
+        } else {
+            " (queued for analysis)"
+        };
+        id.explanation = Some(format!(
+            "image {} is not analysed yet{queued}; {}",
+            self.shown,
+            self.retry_hint()
+        ));
+        id.denies = self.blocking;
+        true
+    }
+
+    /// Being analysed: the mode's unknown-image rule. Returns false (already queued).
+    fn analysing(&self, id: &mut ImageDecision) -> bool {
+        id.outcome = Outcome::Analysing;
+        id.explanation = Some(format!(
+            "image {} is being analysed; {}",
+            self.shown,
+            self.retry_hint()
+        ));
+        id.denies = self.blocking;
+        false
+    }
+
+    /// Analysis failed: the mode's unknown-image rule. Returns false (not queued again).
+    fn failed(&self, id: &mut ImageDecision, reason: String) -> bool {
+        id.explanation = Some(format!("analysis of image {} failed: {reason}", self.shown));
+        id.outcome = Outcome::AnalysisFailed(reason);
+        id.denies = self.blocking;
+        false
+    }
+
+    /// Analysed: not evaluated against the policy yet, or the verdict decides. Returns whether to queue the image
+    /// (for evaluation).
+    fn analysed(
+        &self,
+        id: &mut ImageDecision,
+        digest: String,
+        verdict: Option<&Verdict>,
+        findings: &[Finding],
+        warnings: &mut Vec<String>,
+    ) -> bool {
+        let shown = self.shown;
+        id.digest = Some(digest.clone());
+        let Some(v) = verdict else {
+            if id.mode == Mode::Analysis {
+                id.outcome = Outcome::Passed;
+                return false;
+            }
+            id.explanation = Some(format!(
+                "image {shown} ({digest}) has not been evaluated against policy \"{}\" yet",
+                id.policy
+            ));
+            id.denies = id.mode == Mode::Policy;
+            id.outcome = Outcome::NotEvaluated;
+            return true;
+        };
+        if id.mode != Mode::Passive {
+            for row in rows_with(v, findings, Action::Warn) {
+                warnings.push(truncate_chars(
+                    &format!("{}: {}", short_image(shown), describe_row(row, findings)),
+                    MAX_WARNING_CHARS,
+                ));
+            }
+        }
+        if v.passed() {
+            id.outcome = if v.final_action == Action::Warn {
+                Outcome::Warned
+            } else {
+                Outcome::Passed
+            };
+        } else {
+            id.outcome = Outcome::Failed;
+            id.denies = id.mode == Mode::Policy;
+            id.explanation = Some(failed_message(shown, &digest, &id.policy, v, findings));
+        }
+        false
+    }
+}
+
+/// The request-level result once every image is decided: the strictest mode, capped warnings, the denial
+/// message, audit annotations and (for `/mutate`) the patch.
+fn conclude(d: &mut Decision, review: &Review, denials: Vec<String>) {
     d.mode = d
         .images
         .iter()
@@ -610,12 +574,20 @@ pub fn decide(
         d.warnings.push(format!("… {extra} more warnings"));
     }
     let denied = !denials.is_empty();
-    if ctx.endpoint == Endpoint::Validate && denied {
+    if d.endpoint == Endpoint::Validate && denied {
         d.allowed = false;
         d.message = Some(denials.join("; "));
     }
+    annotate(d, denied);
+    if d.endpoint == Endpoint::Mutate {
+        d.patch = pin_patch(review, &d.images);
+    }
+}
+
+/// Audit annotations: `decision`, `mode`, `images` and `admission-policies`.
+fn annotate(d: &mut Decision, denied: bool) {
     let failing = d.images.iter().filter(|i| i.denies).count();
-    let summary = if ctx.endpoint == Endpoint::Mutate {
+    let summary = if d.endpoint == Endpoint::Mutate {
         format!(
             "allowed (mutating webhook never denies); {failing} of {} images would be denied",
             d.images.len()
@@ -632,21 +604,7 @@ pub fn decide(
     let images: Vec<String> = d
         .images
         .iter()
-        .map(|i| {
-            let o = match &i.outcome {
-                Outcome::Passed => "passed",
-                Outcome::Warned => "warned",
-                Outcome::Failed => "failed",
-                Outcome::NotEvaluated => "not-evaluated",
-                Outcome::NotAnalysed => "not-analysed",
-                Outcome::Analysing => "analysing",
-                Outcome::AnalysisFailed(_) => "analysis-failed",
-                Outcome::InvalidReference(_) => "invalid-reference",
-                Outcome::Unchanged => "unchanged",
-                Outcome::Breakglass => "breakglass",
-            };
-            format!("{}={o}", i.image)
-        })
+        .map(|i| format!("{}={}", i.image, i.outcome.label()))
         .collect();
     d.audit_annotations
         .insert("images".into(), truncate_chars(&images.join(","), 1024));
@@ -668,10 +626,24 @@ pub fn decide(
             truncate_chars(&by_policy.join(","), 1024),
         );
     }
-    if ctx.endpoint == Endpoint::Mutate {
-        d.patch = pin_patch(review, &d.images);
+}
+
+impl Outcome {
+    /// The label in the `images` audit annotation, e.g. `not-analysed`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Warned => "warned",
+            Outcome::Failed => "failed",
+            Outcome::NotEvaluated => "not-evaluated",
+            Outcome::NotAnalysed => "not-analysed",
+            Outcome::Analysing => "analysing",
+            Outcome::AnalysisFailed(_) => "analysis-failed",
+            Outcome::InvalidReference(_) => "invalid-reference",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Breakglass => "breakglass",
+        }
     }
-    d
 }
 
 /// The JSONPatch pinning images to their evaluated digests. Idempotent: pinned images (with `@`) are left alone,

@@ -24,21 +24,28 @@
 
 pub mod config;
 pub mod decide;
+mod explain;
 pub mod extract;
 pub mod input;
+pub mod owner;
+pub mod plan;
 pub mod policies;
 pub mod review;
 pub mod verdicts;
 
-pub use config::{Assignment, Config, ConfigError, ConfigFile, Mode, NamespaceMeta};
+pub use config::{
+    Assignment, Config, ConfigError, ConfigFile, Mode, NamespaceLookup, NamespaceMeta,
+};
 pub use decide::{
     Context, Decision, Endpoint, ImageDecision, Outcome, PatchOp, PolicyRuleDecision, Skip, decide,
     warm_up,
 };
 pub use extract::{ContainerKind, ImageUse, WorkloadShape, extract};
 pub use input::{Input, InputError, read_input};
+pub use owner::{OwnerClaim, OwnerLookup, VerifiedOwner, owner_claim, verify_owner};
+pub use plan::{Planned, plan};
 pub use policies::{AdmissionPolicies, PoliciesFileError, load_policies};
-pub use review::{ApiVersion, Request, Response, Review, ReviewError};
+pub use review::{ApiVersion, Request, Response, Review, ReviewError, parse_go_duration};
 pub use verdicts::{
     ImageState, ImageVerdicts, InvalidReference, MemoryVerdicts, VerdictEntry, VerdictsError,
     VerdictsFile, display_ref, parse_image,

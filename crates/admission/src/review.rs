@@ -96,6 +96,18 @@ pub enum Operation {
     Connect,
 }
 
+impl Operation {
+    /// The name the API server writes (`CREATE`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+    }
+}
+
 /// Who sent the request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
@@ -111,9 +123,23 @@ pub struct UserInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference {
+    /// Owner `apiVersion`, e.g. `apps/v1`.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub api_version: String,
     /// Owner kind.
     #[serde(default)]
     pub kind: String,
+    /// Owner uid.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub uid: String,
     /// Owner name.
     #[serde(default)]
     pub name: String,
@@ -132,6 +158,13 @@ pub struct ObjectMeta {
     /// Namespace; often absent on CREATE, then the request's namespace applies.
     #[serde(default, deserialize_with = "null_default")]
     pub namespace: String,
+    /// Uid (empty on CREATE).
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub uid: String,
     /// Labels.
     #[serde(default, deserialize_with = "null_default")]
     pub labels: BTreeMap<String, String>,
@@ -452,6 +485,37 @@ impl Response {
     }
 }
 
+/// Parses a Go duration as the API server writes it (`10s`, `1m30s`, `500ms`), e.g. the webhook's `?timeout=`.
+pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += std::time::Duration::try_from_secs_f64(n * scale).ok()?;
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,5 +555,36 @@ mod tests {
         assert_eq!(r.api_version, ApiVersion::V1beta1);
         assert!(r.request.object.is_none());
         assert_eq!(r.namespace(), "default");
+    }
+
+    #[test]
+    fn operation_names_are_the_serde_names() {
+        for o in [
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+            Operation::Connect,
+        ] {
+            assert_eq!(serde_json::to_value(&o).unwrap().as_str(), Some(o.as_str()));
+        }
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("10s"),
+            Some(std::time::Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_go_duration("1m30s"),
+            Some(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_go_duration("500ms"),
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(parse_go_duration("abc"), None);
+        assert_eq!(parse_go_duration(""), None);
+        assert_eq!(parse_go_duration("10"), None);
     }
 }

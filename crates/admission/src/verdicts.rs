@@ -47,6 +47,24 @@ pub trait ImageVerdicts: Send + Sync {
     fn ready(&self) -> bool {
         true
     }
+    /// Announces the policies (ids, names or `default`) admission's configuration looks verdicts up for, so
+    /// that the source has them loaded before it says it is ready. Defaults to nothing.
+    fn prepare_policies(&self, policies: &[String]) {
+        let _ = policies;
+    }
+    /// Whether verdicts for all of `policies` are loaded (after [`ImageVerdicts::prepare_policies`]), so a
+    /// configuration using them can be put in force without denying images that pass. Defaults to
+    /// [`ImageVerdicts::ready`].
+    fn policies_ready(&self, policies: &[String]) -> bool {
+        let _ = policies;
+        self.ready()
+    }
+    /// Why policy bundle `policy` (an id, a name, or `default` for the active bundle) cannot be used for
+    /// `policy` mode, when it cannot (`/readyz` reports it). Defaults to no problem.
+    fn policy_problem(&self, policy: &str) -> Option<String> {
+        let _ = policy;
+        None
+    }
     /// Appends a validating decision to the audit trail. Called once per non-dry-run `/validate` review; must
     /// not block (implementations hand the record off). Defaults to recording nothing.
     fn record(&self, review: &crate::Review, decision: &crate::Decision) {

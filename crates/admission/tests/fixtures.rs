@@ -454,8 +454,23 @@ fn recheck_unchanged_and_skip_owned_options() {
         &MemoryVerdicts::new(),
         &Context::new(Endpoint::Validate),
     );
-    assert_eq!(d.skipped, Some(Skip::OwnedByController));
-    assert!(d.allowed);
+    assert_eq!(d.skipped, None, "an owner nobody verified earns no skip");
+    assert!(!d.allowed);
+    let owner = |uid: &str| portcullis_admission::VerifiedOwner {
+        kind: "ReplicaSet".into(),
+        name: "rs".into(),
+        uid: uid.into(),
+    };
+    for (uid, skipped) in [("x", true), ("other", false)] {
+        let verified = owner(uid);
+        let ctx = Context {
+            verified_owner: Some(&verified),
+            ..Context::new(Endpoint::Validate)
+        };
+        let d = decide(&r, &c, &MemoryVerdicts::new(), &ctx);
+        assert_eq!(d.skipped.is_some(), skipped, "verified uid {uid}");
+        assert_eq!(d.allowed, skipped);
+    }
 }
 
 #[test]

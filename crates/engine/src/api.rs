@@ -15,11 +15,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Engine, EngineError, VulnKind, blocking};
-use portcullis_store::{DecisionFilter, Enqueued, ImageRecord};
+use crate::engine::{Engine, EngineError, blocking};
+use portcullis_store::DecisionFilter;
+
+mod wire;
+pub use wire::*;
 
 /// The OpenAPI 3 document of this API.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
@@ -91,17 +93,6 @@ struct ApiState {
 pub struct ApiError {
     status: StatusCode,
     message: String,
-}
-
-/// The JSON body of an error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// HTTP status code.
-    pub status: u16,
-    /// Status reason (`Bad Request`, …).
-    pub error: String,
-    /// What was wrong and what to do.
-    pub message: String,
 }
 
 impl ApiError {
@@ -257,29 +248,6 @@ fn flag(q: &BTreeMap<String, String>, name: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// Body of `POST /v1/images`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddImageRequest {
-    /// Pull string: `registry/repo:tag` or `registry/repo@sha256:…`.
-    pub tag: String,
-    /// Annotations to record (`requestor=…`).
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-    /// Re-analyse even when already analysed.
-    #[serde(default)]
-    pub force: bool,
-}
-
-/// Answer of `POST /v1/images`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AddImageResponse {
-    /// The image.
-    pub image: ImageRecord,
-    /// What happened in the queue.
-    pub queue: Enqueued,
-}
-
 async fn add_image(
     State(s): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
@@ -289,32 +257,28 @@ async fn add_image(
         .engine
         .add_image(&req.tag, req.annotations, req.force)
         .await?;
-    Ok(Json(AddImageResponse { image, queue }))
+    Ok(Json(AddImageResponse {
+        image: image.into(),
+        queue: queue.into(),
+    }))
 }
 
 async fn list_images(
     State(s): State<ApiState>,
     q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
-) -> ApiResult<Vec<ImageRecord>> {
+) -> ApiResult<Vec<Image>> {
     let q = query(q, &["tag"])?;
     let e = s.engine.clone();
-    Ok(Json(
-        blocking(move || e.images(q.get("tag").map(String::as_str))).await?,
-    ))
+    let rows = blocking(move || e.images(q.get("tag").map(String::as_str))).await?;
+    Ok(Json(rows.into_iter().map(Image::from).collect()))
 }
 
-async fn get_image(
-    State(s): State<ApiState>,
-    Path(digest): Path<String>,
-) -> ApiResult<ImageRecord> {
+async fn get_image(State(s): State<ApiState>, Path(digest): Path<String>) -> ApiResult<Image> {
     let e = s.engine.clone();
-    Ok(Json(blocking(move || e.image(&digest)).await?))
+    Ok(Json(blocking(move || e.image(&digest)).await?.into()))
 }
 
-async fn vuln_all(
-    State(s): State<ApiState>,
-    Path(digest): Path<String>,
-) -> ApiResult<crate::VulnReport> {
+async fn vuln_all(State(s): State<ApiState>, Path(digest): Path<String>) -> ApiResult<VulnReport> {
     let e = s.engine.clone();
     Ok(Json(
         blocking(move || e.vulns(&digest, VulnKind::All)).await?,
@@ -324,7 +288,7 @@ async fn vuln_all(
 async fn vuln_kind(
     State(s): State<ApiState>,
     Path((digest, kind)): Path<(String, String)>,
-) -> ApiResult<crate::VulnReport> {
+) -> ApiResult<VulnReport> {
     let kind = VulnKind::parse(&kind).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -339,7 +303,7 @@ async fn check_image(
     State(s): State<ApiState>,
     Path(digest): Path<String>,
     q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
-) -> ApiResult<crate::CheckResult> {
+) -> ApiResult<CheckResult> {
     let q = query(q, &["tag", "policy", "detail"])?;
     let detail = flag(&q, "detail")?;
     let e = s.engine.clone();
@@ -355,36 +319,6 @@ async fn check_image(
         result.verdict.rows.clear();
     }
     Ok(Json(result))
-}
-
-/// A bundle summary (`GET /v1/policies`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicySummary {
-    /// Bundle id.
-    pub id: String,
-    /// Name.
-    pub name: Option<String>,
-    /// Active.
-    pub active: bool,
-    /// Digest.
-    pub digest: String,
-    /// Created (Unix ms).
-    pub created_at: i64,
-    /// Updated (Unix ms).
-    pub updated_at: i64,
-}
-
-impl From<&portcullis_store::PolicyRecord> for PolicySummary {
-    fn from(p: &portcullis_store::PolicyRecord) -> Self {
-        Self {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            active: p.active,
-            digest: p.digest.clone(),
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
 }
 
 async fn list_policies(State(s): State<ApiState>) -> ApiResult<Vec<PolicySummary>> {
@@ -403,20 +337,9 @@ async fn add_policy(
     Ok(Json(PolicySummary::from(&rec)))
 }
 
-async fn get_policy(
-    State(s): State<ApiState>,
-    Path(id): Path<String>,
-) -> ApiResult<portcullis_store::PolicyRecord> {
+async fn get_policy(State(s): State<ApiState>, Path(id): Path<String>) -> ApiResult<Policy> {
     let e = s.engine.clone();
-    Ok(Json(blocking(move || e.policy(&id)).await?))
-}
-
-/// Body of `PUT /v1/policies/{id}` (optional).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActivateRequest {
-    /// Must be true: bundles are deactivated by activating another.
-    pub active: bool,
+    Ok(Json(blocking(move || e.policy(&id)).await?.into()))
 }
 
 async fn activate_policy(
@@ -437,17 +360,18 @@ async fn activate_policy(
     Ok(Json(PolicySummary::from(&rec)))
 }
 
-async fn status(State(s): State<ApiState>) -> ApiResult<crate::Status> {
+async fn status(State(s): State<ApiState>) -> ApiResult<Status> {
     let e = s.engine.clone();
     Ok(Json(blocking(move || e.status()).await?))
 }
 
-async fn list_feeds(State(s): State<ApiState>) -> ApiResult<Vec<portcullis_store::FeedRecord>> {
+async fn list_feeds(State(s): State<ApiState>) -> ApiResult<Vec<Feed>> {
     let e = s.engine.clone();
-    Ok(Json(blocking(move || e.feeds()).await?))
+    let rows = blocking(move || e.feeds()).await?;
+    Ok(Json(rows.into_iter().map(Feed::from).collect()))
 }
 
-async fn sync_feeds(State(s): State<ApiState>) -> ApiResult<crate::FeedSyncOutcome> {
+async fn sync_feeds(State(s): State<ApiState>) -> ApiResult<FeedSyncOutcome> {
     let e = s.engine.clone();
     Ok(Json(blocking(move || e.sync_feeds()).await?))
 }
@@ -455,7 +379,7 @@ async fn sync_feeds(State(s): State<ApiState>) -> ApiResult<crate::FeedSyncOutco
 async fn list_decisions(
     State(s): State<ApiState>,
     q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
-) -> ApiResult<Vec<portcullis_store::DecisionRecord>> {
+) -> ApiResult<Vec<Decision>> {
     let q = query(
         q,
         &[
@@ -510,7 +434,8 @@ async fn list_decisions(
         limit,
     };
     let e = s.engine.clone();
-    Ok(Json(blocking(move || e.decisions(&filter)).await?))
+    let rows = blocking(move || e.decisions(&filter)).await?;
+    Ok(Json(rows.into_iter().map(Decision::from).collect()))
 }
 
 #[cfg(test)]

@@ -7,19 +7,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portcullis_policy::Verdict;
-use portcullis_sbom::{PackageType, Sbom};
+
+use crate::api::{CheckResult, Feed, FeedSyncOutcome, RematchStats, Status, VulnKind, VulnReport};
+use portcullis_sbom::Sbom;
 use portcullis_store::{
-    DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, FailOutcome, FeedRecord, ImageRecord,
-    NewDecision, NewEvaluation, PolicyRecord, QueueStats, RateLimits, RetryPolicy, Store,
+    DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, FeedRecord, ImageRecord, NewDecision,
+    NewEvaluation, PolicyRecord, RateLimits, RetryPolicy, Store,
 };
-use portcullis_vuln::{Finding, MatchReport};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use portcullis_vuln::MatchReport;
 
 use crate::stages::{
     Analyser, Evaluator, FeedSource, Matcher, Resolver, StageError, bundle_identity,
 };
+
+mod worker;
 
 /// Errors of engine operations, each mapping to one HTTP status in the API.
 #[derive(Debug, thiserror::Error)]
@@ -108,109 +109,6 @@ pub struct Stages {
     pub feeds: Option<Arc<dyn FeedSource>>,
 }
 
-/// Which findings `vulns` returns (Anchore's `os`, `non-os`, `all`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum VulnKind {
-    /// Distribution packages (deb, apk, rpm).
-    Os,
-    /// Language packages.
-    NonOs,
-    /// Both.
-    All,
-}
-
-impl VulnKind {
-    /// Parses `os`, `non-os` or `all`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "os" => Some(Self::Os),
-            "non-os" => Some(Self::NonOs),
-            "all" => Some(Self::All),
-            _ => None,
-        }
-    }
-    fn includes(self, t: PackageType) -> bool {
-        let os = matches!(t, PackageType::Deb | PackageType::Apk | PackageType::Rpm);
-        match self {
-            Self::Os => os,
-            Self::NonOs => !os,
-            Self::All => true,
-        }
-    }
-}
-
-/// An image's vulnerabilities.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VulnReport {
-    /// Image digest.
-    pub image_digest: String,
-    /// Which kind was asked for.
-    pub vulnerability_type: VulnKind,
-    /// Vulnerability DB version the findings came from.
-    pub db_version: String,
-    /// Findings.
-    pub vulnerabilities: Vec<Finding>,
-}
-
-/// The result of a policy check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckResult {
-    /// Image digest.
-    pub image_digest: String,
-    /// Tag evaluated.
-    pub tag: String,
-    /// `pass` or `fail`.
-    pub status: String,
-    /// Vulnerability DB version of the findings used.
-    pub db_version: String,
-    /// Id of the stored evaluation.
-    pub evaluation_id: i64,
-    /// The verdict (rows included).
-    pub verdict: Verdict,
-}
-
-/// Engine status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Status {
-    /// `ok` when the store answers.
-    pub status: String,
-    /// Store backend.
-    pub backend: portcullis_store::Backend,
-    /// Store schema version.
-    pub schema_version: i64,
-    /// This replica's id.
-    pub replica_id: String,
-    /// Analysis workers in this replica.
-    pub workers: usize,
-    /// Analysis queue counts.
-    pub queue: QueueStats,
-    /// Vulnerability DB version in use, when a matcher is configured.
-    pub db_version: Option<String>,
-    /// Which stages are configured.
-    pub stages: BTreeMap<String, bool>,
-}
-
-/// What a re-match after a feed update did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RematchStats {
-    /// SBOMs re-matched.
-    pub rematched: usize,
-    /// Evaluations recorded afresh.
-    pub reevaluated: usize,
-    /// SBOMs that could not be re-matched (with the reason).
-    pub errors: Vec<String>,
-}
-
-/// What a feed sync did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FeedSyncOutcome {
-    /// Feeds after the sync.
-    pub feeds: Vec<FeedRecord>,
-    /// The re-match that followed.
-    pub rematch: RematchStats,
-}
-
 type CacheKey = (String, String, String);
 
 /// The engine; share it as `Arc<Engine>`.
@@ -221,15 +119,9 @@ pub struct Engine {
     cache: Mutex<HashMap<CacheKey, (Instant, Arc<Verdict>)>>,
 }
 
-const DIGEST_LEN: usize = "sha256:".len() + 64;
-
-/// True for a well-formed `sha256:<64 hex>` digest.
+/// True for a well-formed `sha256:<64 lowercase hex>` digest ([`portcullis_image::Digest::parse_sha256`]).
 pub fn is_digest(s: &str) -> bool {
-    s.len() == DIGEST_LEN
-        && s.starts_with("sha256:")
-        && s[7..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    portcullis_image::Digest::parse_sha256(s).is_ok()
 }
 
 /// A parsed pull string.
@@ -242,6 +134,8 @@ struct Pull {
     registry: String,
     /// `registry/repository`.
     repo: String,
+    /// The parsed reference.
+    reference: portcullis_image::ImageRef,
 }
 
 /// Parses a pull string with `portcullis_image::ImageRef` (Docker's normalisation: `nginx` →
@@ -271,15 +165,9 @@ fn split_pull(pull: &str) -> Result<Pull> {
         tag,
         digest: r.digest.clone(),
         repo: format!("{}/{}", r.registry, r.repository),
-        registry: r.registry,
+        registry: r.registry.clone(),
+        reference: r,
     })
-}
-
-/// Digest (`sha256:…`) of a JSON document's canonical form (keys sorted, no whitespace).
-pub fn json_digest(v: &serde_json::Value) -> String {
-    // serde_json's map is ordered by key (no `preserve_order`), so `to_vec` is canonical.
-    let bytes = serde_json::to_vec(v).unwrap_or_default();
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 fn stage_to_engine(e: StageError) -> EngineError {
@@ -324,6 +212,7 @@ impl Engine {
             digest,
             registry,
             repo,
+            reference,
         } = split_pull(pull)?;
         for (k, v) in &annotations {
             if k.is_empty() || k.len() > 253 || v.len() > 4096 {
@@ -338,15 +227,15 @@ impl Engine {
                 let d = self
                     .stages
                     .resolver
-                    .resolve(pull)
+                    .resolve(&reference)
                     .await
                     .map_err(stage_to_engine)?;
-                if !is_digest(&d) {
+                if d.algorithm() != "sha256" {
                     return Err(EngineError::Upstream(format!(
                         "registry answered {pull} with digest {d:?}, which is not a sha256 digest"
                     )));
                 }
-                d
+                d.into_string()
             }
         };
         let pull_by_digest = format!("{repo}@{digest}");
@@ -396,10 +285,16 @@ impl Engine {
             image_digest: digest.to_string(),
             vulnerability_type: kind,
             db_version: report.db_version.clone(),
+            coverage: report.coverage.clone(),
             vulnerabilities: report
                 .findings
                 .into_iter()
                 .filter(|f| kind.includes(f.package_type))
+                .collect(),
+            unmatched: report
+                .unmatched
+                .into_iter()
+                .filter(|u| kind.includes(u.package_type))
                 .collect(),
         })
     }
@@ -488,9 +383,10 @@ impl Engine {
         };
         let report = self.report_of(&image)?;
         let sbom = self.sbom_of(digest)?;
-        let verdict = evaluator
-            .evaluate(&bundle.bundle, &sbom, &report, &tag)
+        let compiled = evaluator
+            .compile(&bundle.bundle)
             .map_err(|e| EngineError::Upstream(format!("evaluating {digest} ({tag}): {e}")))?;
+        let verdict = evaluator.evaluate(&compiled, &sbom, &report, &tag);
         let id = self.record_evaluation(digest, &tag, &bundle, &report.db_version, &verdict)?;
         let verdict_arc = Arc::new(verdict.clone());
         self.cache_lock().insert(
@@ -515,10 +411,7 @@ impl Engine {
         db_version: &str,
         verdict: &Verdict,
     ) -> Result<i64> {
-        let action = serde_json::to_value(verdict.final_action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let action = verdict.final_action.as_str().to_string();
         Ok(self.store.put_evaluation(&NewEvaluation {
             digest: digest.to_string(),
             tag: tag.to_string(),
@@ -545,19 +438,22 @@ impl Engine {
             return Ok((0, Vec::new()));
         };
         let (mut n, mut errors) = (0, Vec::new());
+        let compiled = match ev.compile(&bundle.bundle) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(format!("{digest}: {e}"));
+                return Ok((n, errors));
+            }
+        };
         for tag in self
             .store
             .get_image(digest)?
             .map(|i| i.tags)
             .unwrap_or_default()
         {
-            match ev.evaluate(&bundle.bundle, sbom, report, &tag) {
-                Ok(v) => {
-                    self.record_evaluation(digest, &tag, bundle, &report.db_version, &v)?;
-                    n += 1;
-                }
-                Err(e) => errors.push(format!("{digest} ({tag}): {e}")),
-            }
+            let v = ev.evaluate(&compiled, sbom, report, &tag);
+            self.record_evaluation(digest, &tag, bundle, &report.db_version, &v)?;
+            n += 1;
         }
         Ok((n, errors))
     }
@@ -609,16 +505,20 @@ impl Engine {
 
     /// Validates and stores a bundle (replacing one with the same id); the account's first becomes active.
     pub fn add_policy(&self, bundle: serde_json::Value) -> Result<PolicyRecord> {
-        let invalid = |e: String| EngineError::BadRequest(format!("invalid policy bundle: {e}"));
-        let mut info = bundle_identity(&bundle).map_err(invalid)?;
+        let invalid = |e: &dyn std::fmt::Display| {
+            EngineError::BadRequest(format!("invalid policy bundle: {e}"))
+        };
+        let mut info = bundle_identity(&bundle).map_err(|e| invalid(&e))?;
         if let Some(ev) = &self.stages.evaluator {
-            info = ev.validate(&bundle).map_err(invalid)?;
+            let compiled = ev.compile(&bundle).map_err(|e| invalid(&e))?;
+            info.id = compiled.id().to_string();
+            info.name = compiled.doc.name.clone();
         }
         let rec = self.store.put_policy(
             &self.config.account,
             &info.id,
             info.name.as_deref(),
-            &json_digest(&bundle),
+            &info.digest,
             &bundle,
         )?;
         self.invalidate_all();
@@ -670,12 +570,13 @@ impl Engine {
         stages.insert("feeds".to_string(), self.stages.feeds.is_some());
         Ok(Status {
             status: "ok".into(),
-            backend: self.store.backend(),
+            backend: self.store.backend().into(),
             schema_version: self.store.schema_version()?,
             replica_id: self.config.replica_id.clone(),
             workers: self.config.workers,
-            queue: self.store.queue_stats()?,
+            queue: self.store.queue_stats()?.into(),
             db_version: self.stages.matcher.as_ref().map(|m| m.db_version()),
+            vuln_data: self.stages.matcher.as_ref().and_then(|m| m.data_state()),
             stages,
         })
     }
@@ -713,7 +614,12 @@ impl Engine {
         }
         let rematch = self.rematch_all()?;
         Ok(FeedSyncOutcome {
-            feeds: self.store.list_feeds()?,
+            feeds: self
+                .store
+                .list_feeds()?
+                .into_iter()
+                .map(Feed::from)
+                .collect(),
             rematch,
         })
     }
@@ -756,182 +662,6 @@ impl Engine {
         }
         self.invalidate_all();
         Ok(stats)
-    }
-
-    /// Starts this replica's analysis workers (bounded by `config.workers`) and the stale-claim recovery loop;
-    /// they stop when `shutdown` turns true.
-    pub fn spawn_workers(
-        self: &Arc<Self>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        let mut handles = Vec::new();
-        for n in 0..self.config.workers.max(1) {
-            let this = self.clone();
-            let sd = shutdown.clone();
-            handles.push(tokio::spawn(async move { this.worker_loop(n, sd).await }));
-        }
-        let this = self.clone();
-        let mut sd = shutdown;
-        handles.push(tokio::spawn(async move {
-            loop {
-                let s = this.store.clone();
-                match blocking(move || Ok(s.recover_stale()?)).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::warn!(n, "recovered stale analysis claims"),
-                    Err(e) => tracing::error!(error = %e, "stale-claim recovery failed"),
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(this.config.lease) => {}
-                    _ = sd.changed() => {}
-                }
-                if *sd.borrow() {
-                    break;
-                }
-            }
-        }));
-        handles
-    }
-
-    async fn worker_loop(self: Arc<Self>, n: usize, mut shutdown: watch::Receiver<bool>) {
-        let worker = format!("{}/{n}", self.config.replica_id);
-        // Consecutive failed claims: logged once, then retried with a growing pause (store down).
-        let mut failures: u32 = 0;
-        while !*shutdown.borrow() {
-            let (s, w, lease, limits) = (
-                self.store.clone(),
-                worker.clone(),
-                self.config.lease,
-                self.config.rate_limits.clone(),
-            );
-            let claim = blocking(move || Ok(s.claim(&w, lease, &limits)?)).await;
-            if claim.is_ok() && failures > 0 {
-                tracing::info!(
-                    worker,
-                    failures,
-                    "claiming from the analysis queue works again"
-                );
-                failures = 0;
-            }
-            match claim {
-                Ok(Some(c)) => self.process(c).await,
-                Ok(None) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(self.config.poll) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                }
-                Err(e) => {
-                    if failures == 0 {
-                        tracing::error!(worker, error = %e, "claiming from the analysis queue failed; retrying with backoff");
-                    } else {
-                        tracing::debug!(worker, error = %e, "claiming from the analysis queue failed again");
-                    }
-                    failures = failures.saturating_add(1);
-                    let pause = (self.config.poll * 2u32.saturating_pow(failures.min(6)))
-                        .min(Duration::from_secs(30));
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                }
-            }
-        }
-    }
-
-    async fn process(self: &Arc<Self>, claim: portcullis_store::Claim) {
-        let hb = {
-            let (s, c, lease, every) = (
-                self.store.clone(),
-                claim.clone(),
-                self.config.lease,
-                self.config.heartbeat,
-            );
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    let (s2, c2) = (s.clone(), c.clone());
-                    match blocking(move || Ok(s2.heartbeat(&c2, lease)?)).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(digest = %c.digest, "analysis claim lost");
-                            break;
-                        }
-                        Err(e) => tracing::error!(error = %e, "heartbeat failed"),
-                    }
-                }
-            })
-        };
-        let result = self.analyse_claim(&claim).await;
-        hb.abort();
-        let s = self.store.clone();
-        let retry = self.config.retry;
-        let digest = claim.digest.clone();
-        let outcome = match result {
-            Ok(()) => Ok(()),
-            Err(e) => blocking(move || {
-                let o = s.fail_analysis(&claim, &e.message, e.permanent, &retry)?;
-                match o {
-                    FailOutcome::Retrying(d) => {
-                        tracing::warn!(digest = %claim.digest, error = %e.message, retry_in = ?d, "analysis failed; will retry")
-                    }
-                    FailOutcome::Failed => {
-                        tracing::error!(digest = %claim.digest, error = %e.message, "analysis failed")
-                    }
-                    FailOutcome::ClaimLost => {}
-                }
-                Ok(())
-            })
-            .await,
-        };
-        if let Err(e) = outcome {
-            tracing::error!(digest = %digest, error = %e, "recording the analysis outcome failed");
-        }
-    }
-
-    async fn analyse_claim(
-        self: &Arc<Self>,
-        claim: &portcullis_store::Claim,
-    ) -> Result<(), StageError> {
-        let analysis = self.stages.analyser.analyse(&claim.pull).await?;
-        let this = self.clone();
-        let claim = claim.clone();
-        blocking(move || {
-            let report = match &this.stages.matcher {
-                Some(m) => Some(m.match_sbom(&analysis.sbom).map_err(|e| EngineError::Upstream(e.message))?),
-                None => None,
-            };
-            let sbom_doc = serde_json::to_value(&analysis.sbom)
-                .map_err(|e| EngineError::BadRequest(format!("SBOM not serialisable: {e}")))?;
-            let report_doc = report
-                .as_ref()
-                .map(serde_json::to_value)
-                .transpose()
-                .map_err(|e| EngineError::BadRequest(format!("findings not serialisable: {e}")))?;
-            let findings = match (&report, &report_doc) {
-                (Some(r), Some(d)) => Some((r.db_version.as_str(), d)),
-                _ => None,
-            };
-            if !this
-                .store
-                .finish_analysis(&claim, analysis.image_id.as_deref(), &sbom_doc, findings)?
-            {
-                tracing::warn!(digest = %claim.digest, "claim was taken over before the analysis finished; result dropped");
-                return Ok(());
-            }
-            this.invalidate(&claim.digest);
-            // Evaluate against the active bundle now so the admission path finds a stored verdict.
-            if let (Some(report), Some(bundle)) =
-                (&report, this.store.active_policy(&this.config.account)?)
-            {
-                let (_, errors) = this.evaluate_tags(&claim.digest, &analysis.sbom, report, &bundle)?;
-                for e in errors {
-                    tracing::warn!(error = %e, "evaluation failed");
-                }
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| StageError::transient(e.to_string()))
     }
 }
 
@@ -1010,16 +740,5 @@ mod tests {
         assert!(!is_digest(&D.to_uppercase()));
         assert!(!is_digest("sha256:abc"));
         assert!(!is_digest(&D.replace("sha256", "sha512")));
-    }
-
-    #[test]
-    fn json_digest_ignores_key_order() {
-        let a: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":[1,2]}"#).unwrap();
-        let b: serde_json::Value = serde_json::from_str(r#"{ "a": [1, 2], "b": 1 }"#).unwrap();
-        assert_eq!(json_digest(&a), json_digest(&b));
-        assert_ne!(
-            json_digest(&a),
-            json_digest(&serde_json::json!({"a": [2, 1], "b": 1}))
-        );
     }
 }

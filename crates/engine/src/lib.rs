@@ -1,17 +1,15 @@
 //! The analysis pipeline, analysis queue workers and REST API.
 //!
 //! [`Engine`] drives the stages (resolve → pull + analyse → match → evaluate) from the store's analysis queue,
-//! [`api::router`] is the REST API (`/v1/…`, `/openapi.json`) the server mounts, and [`client::Client`] is the
-//! blocking HTTP client the CLI uses.
+//! [`api::router`] is the REST API (`/v1/…`, `/openapi.json`) the server mounts, with its request and response
+//! types in [`api`]; the CLI's HTTP client is the `portcullis-client` crate.
 
 pub mod api;
-pub mod client;
+pub mod bundles;
 mod engine;
 pub mod service;
 pub mod stages;
 pub mod verdicts;
 
-pub use engine::{
-    CheckResult, Engine, EngineConfig, EngineError, FeedSyncOutcome, RematchStats, Result, Stages,
-    Status, VulnKind, VulnReport, blocking, is_digest, json_digest,
-};
+pub use api::{CheckResult, FeedSyncOutcome, RematchStats, Status, VulnKind, VulnReport};
+pub use engine::{Engine, EngineConfig, EngineError, Result, Stages, blocking, is_digest};

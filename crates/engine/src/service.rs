@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::api::{ApiConfig, router};
+use crate::bundles::BundleSources;
 use crate::engine::{Engine, EngineConfig, EngineError, Stages, blocking};
 use crate::stages::{PolicyEvaluator, RegistryAnalyser, RegistryResolver};
 use crate::verdicts::EngineVerdicts;
@@ -25,6 +26,8 @@ pub struct ServiceConfig {
     pub api: ApiConfig,
     /// How often admission's in-memory verdict snapshot is refreshed from the store.
     pub verdict_refresh: Duration,
+    /// Policy bundle files and the bundle to activate (Portcullis's default bundle is always stored).
+    pub bundles: BundleSources,
 }
 
 /// A running engine service.
@@ -103,6 +106,7 @@ pub async fn start(
         Err(e) => return Err(e),
     };
     let engine = Engine::new(store, stages, config.engine);
+    crate::bundles::start(engine.clone(), config.bundles, shutdown.clone()).await;
     let workers = engine.spawn_workers(shutdown.clone());
     let verdicts = EngineVerdicts::start(engine.clone(), config.verdict_refresh, shutdown);
     let router = router(engine.clone(), &config.api);

@@ -5,9 +5,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use portcullis_policy::Verdict;
-use portcullis_sbom::{ImageMetadata, Sbom};
+use portcullis_image::{Digest, ImageRef};
+use portcullis_policy::{Bundle, Verdict};
+use portcullis_sbom::Sbom;
 use portcullis_vuln::MatchReport;
 
 /// A boxed future, for object-safe async stage traits.
@@ -49,47 +51,58 @@ pub struct Analysis {
     pub sbom: Sbom,
 }
 
-/// Resolves a pull string (`registry/repo:tag`) to the manifest digest the registry serves.
+/// Resolves a tag reference to the manifest digest the registry serves.
 pub trait Resolver: Send + Sync + 'static {
-    /// The digest (`sha256:…`).
-    fn resolve<'a>(&'a self, pull: &'a str) -> BoxFuture<'a, Result<String, StageError>>;
+    /// The digest of `image` (a reference without a digest).
+    fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>>;
 }
 
 /// Pulls and analyses an image into an SBOM.
 pub trait Analyser: Send + Sync + 'static {
-    /// Analyses the image `pull` (a `…@sha256:` pull string when the digest is known).
-    fn analyse<'a>(&'a self, pull: &'a str) -> BoxFuture<'a, Result<Analysis, StageError>>;
+    /// Analyses `image` (pinned to its digest when the digest is known).
+    fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>>;
+}
+
+/// How fresh the vulnerability data is and what it covers (`system status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct VulnDataState {
+    /// The oldest import time of all sources (RFC 3339); `None` when nothing was imported.
+    pub synced_at: Option<String>,
+    /// Namespaces with data (`debian:12`, `npm`, …) → the oldest import time of their sources.
+    pub namespaces: std::collections::BTreeMap<String, Option<String>>,
 }
 
 /// Matches SBOMs against the current vulnerability data.
 pub trait Matcher: Send + Sync + 'static {
     /// Version of the vulnerability data [`Matcher::match_sbom`] uses now.
     fn db_version(&self) -> String;
+    /// The data's age and coverage, when the matcher knows them.
+    fn data_state(&self) -> Option<VulnDataState> {
+        None
+    }
     /// Matches one SBOM.
     fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError>;
 }
 
-/// What validating a bundle found.
+/// What the engine needs of a bundle to store it: its id, name and digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleInfo {
     /// Bundle id.
     pub id: String,
     /// Bundle name.
     pub name: Option<String>,
+    /// The bundle version: [`portcullis_policy::BundleDoc::digest`], the same digest the policy crate writes
+    /// into every verdict (`Verdict::bundle_digest`).
+    pub digest: String,
 }
 
-/// Validates and evaluates policy bundles.
+/// Compiles and evaluates policy bundles.
 pub trait Evaluator: Send + Sync + 'static {
-    /// Checks a bundle document; the error names what is wrong and where.
-    fn validate(&self, bundle: &serde_json::Value) -> Result<BundleInfo, String>;
-    /// Evaluates one image (its SBOM and findings) by `tag` against a bundle.
-    fn evaluate(
-        &self,
-        bundle: &serde_json::Value,
-        sbom: &Sbom,
-        report: &MatchReport,
-        tag: &str,
-    ) -> Result<Verdict, StageError>;
+    /// Validates and compiles a bundle document; the error names what is wrong and where.
+    fn compile(&self, bundle: &serde_json::Value) -> Result<Arc<Bundle>, portcullis_policy::Error>;
+    /// Evaluates one image (its SBOM and findings) by `tag` (`registry/repository:tag`) against a compiled
+    /// bundle.
+    fn evaluate(&self, bundle: &Bundle, sbom: &Sbom, report: &MatchReport, tag: &str) -> Verdict;
 }
 
 /// Re-imports vulnerability data (the feed sync behind `POST /v1/system/feeds`).
@@ -98,26 +111,42 @@ pub trait FeedSource: Send + Sync + 'static {
     fn sync(&self) -> Result<(Vec<(String, i64)>, String), StageError>;
 }
 
+/// Why a bundle cannot be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The document is not a JSON object.
+    #[error("a policy bundle must be a JSON object")]
+    NotAnObject,
+    /// The `id` is missing or empty.
+    #[error("bundle field `id` (non-empty string) is missing")]
+    MissingId,
+    /// The `id` cannot be used in the API's paths.
+    #[error("bundle id {0:?} is not usable: at most 200 characters, no `/`")]
+    UnusableId(String),
+    /// The policy crate refused the document.
+    #[error(transparent)]
+    Policy(#[from] portcullis_policy::Error),
+}
+
 /// What the engine itself needs of a bundle whatever the evaluator: a JSON object with an `id` usable in the
-/// API's paths (non-empty, at most 200 characters, no `/`), and its `name`. Everything else about the
-/// bundle is the evaluator's to check ([`Evaluator::validate`]), so there is one source of truth for it.
-pub fn bundle_identity(bundle: &serde_json::Value) -> Result<BundleInfo, String> {
-    let obj = bundle
-        .as_object()
-        .ok_or("a policy bundle must be a JSON object")?;
+/// API's paths (non-empty, at most 200 characters, no `/`), its `name`, and the policy crate's digest of the
+/// document. Everything else about the bundle is the evaluator's to check ([`Evaluator::compile`]), so there is
+/// one source of truth for it.
+pub fn bundle_identity(bundle: &serde_json::Value) -> Result<BundleInfo, BundleError> {
+    let obj = bundle.as_object().ok_or(BundleError::NotAnObject)?;
     let id = obj
         .get("id")
         .and_then(|v| v.as_str())
         .filter(|s| !s.is_empty())
-        .ok_or("bundle field `id` (non-empty string) is missing")?;
+        .ok_or(BundleError::MissingId)?;
     if id.len() > 200 || id.contains('/') {
-        return Err(format!(
-            "bundle id {id:?} is not usable: at most 200 characters, no `/`"
-        ));
+        return Err(BundleError::UnusableId(id.to_string()));
     }
+    let doc = portcullis_policy::BundleDoc::from_value(bundle, "the policy bundle")?;
     Ok(BundleInfo {
         id: id.to_string(),
         name: obj.get("name").and_then(|v| v.as_str()).map(str::to_string),
+        digest: doc.digest(),
     })
 }
 
@@ -181,20 +210,49 @@ impl LearnedCredentials {
             .unwrap_or_default()
     }
 
-    /// `opts` with the credentials learned for `image` tried first.
-    fn options_for(
+    /// The option sets to try for `image`, in order: one per learned credential (that credential first, so it
+    /// is the one used for the registry), then `opts` alone (configured credentials, else anonymous).
+    fn candidates(
         &self,
         opts: &portcullis_image::PullOptions,
         image: &portcullis_image::ImageRef,
-    ) -> portcullis_image::PullOptions {
-        let mut o = opts.clone();
-        let mut creds = self.for_image(image);
-        if !creds.is_empty() {
-            creds.extend(o.credentials);
-            o.credentials = creds;
-        }
-        o
+    ) -> Vec<portcullis_image::PullOptions> {
+        let mut out: Vec<_> = self
+            .for_image(image)
+            .into_iter()
+            .map(|c| {
+                let mut o = opts.clone();
+                o.credentials.insert(0, c);
+                o
+            })
+            .collect();
+        out.push(opts.clone());
+        out
     }
+}
+
+/// Runs `attempt` with each candidate option set in turn until one is not refused by the registry (401/403): a
+/// wrong credential learned first must not hide a valid one learned later. The last refusal is returned when
+/// every candidate is refused.
+async fn with_each_candidate<T, F, Fut>(
+    candidates: Vec<portcullis_image::PullOptions>,
+    mut attempt: F,
+) -> Result<T, portcullis_image::Error>
+where
+    F: FnMut(portcullis_image::PullOptions) -> Fut,
+    Fut: Future<Output = Result<T, portcullis_image::Error>>,
+{
+    let mut last = None;
+    for o in candidates {
+        match attempt(o).await {
+            Err(e @ portcullis_image::Error::Auth { .. }) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| portcullis_image::Error::Manifest {
+        image: String::new(),
+        reason: "no registry options to try".into(),
+    }))
 }
 
 /// Resolves digests with `portcullis_image::resolve_digest`.
@@ -206,18 +264,24 @@ pub struct RegistryResolver {
 }
 
 impl Resolver for RegistryResolver {
-    fn resolve<'a>(&'a self, pull: &'a str) -> BoxFuture<'a, Result<String, StageError>> {
+    fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>> {
         Box::pin(async move {
-            let r = portcullis_image::ImageRef::parse(pull)
-                .map_err(|e| StageError::permanent(format!("image reference {pull:?}: {e}")))?;
-            portcullis_image::resolve_digest(&r, &self.learned.options_for(&self.opts, &r))
-                .await
-                .map_err(|e| StageError::transient(format!("resolving {pull}: {e}")))
+            let candidates = self.learned.candidates(&self.opts, image);
+            let d = with_each_candidate(candidates, |o| async move {
+                portcullis_image::resolve_digest(image, &o).await
+            })
+            .await
+            .map_err(|e| StageError::transient(format!("resolving {image}: {e}")))?;
+            Digest::parse(&d).map_err(|e| {
+                StageError::transient(format!("resolving {image}: the registry answered {e}"))
+            })
         })
     }
 }
 
-/// Pulls with `portcullis_image::open` and catalogues with `portcullis_sbom::catalog`.
+/// Pulls and catalogues with [`portcullis_sbom::analyse`], the one analysis `portcullis sbom` and
+/// `portcullis scan` run too, so an image gets the same SBOM and [`portcullis_sbom::ImageMetadata`] (dockerfile
+/// included) offline and in the cluster.
 pub struct RegistryAnalyser {
     /// Registry access options.
     pub opts: portcullis_image::PullOptions,
@@ -228,10 +292,8 @@ pub struct RegistryAnalyser {
 }
 
 impl Analyser for RegistryAnalyser {
-    fn analyse<'a>(&'a self, pull: &'a str) -> BoxFuture<'a, Result<Analysis, StageError>> {
+    fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>> {
         Box::pin(async move {
-            let r = portcullis_image::ImageRef::parse(pull)
-                .map_err(|e| StageError::permanent(format!("image reference {pull:?}: {e}")))?;
             let work = tempfile::Builder::new()
                 .prefix("analysis-")
                 .tempdir_in(&self.work_dir)
@@ -241,44 +303,38 @@ impl Analyser for RegistryAnalyser {
                         self.work_dir.display()
                     ))
                 })?;
-            let opts = self.learned.options_for(&self.opts, &r);
-            let image = portcullis_image::open(
-                &portcullis_image::Source::Registry(r),
-                &opts,
-                work.path(),
-                &portcullis_sbom::wanted,
-            )
-            .await
-            .map_err(|e| StageError::transient(format!("pulling {pull}: {e}")))?;
-            let metadata = ImageMetadata {
-                manifest_digest: image.manifest_digest.clone(),
-                image_id: Some(image.image_id.clone()),
-                reference: Some(pull.to_string()),
-                os: Some(image.config.os.clone()),
-                architecture: Some(image.config.architecture.clone()),
-                variant: image.config.variant.clone(),
-                size: image.layers.iter().map(|l| l.size).sum(),
-                layer_count: image.layers.len(),
-                layers: image.layers.iter().map(|l| l.digest.clone()).collect(),
-                created: image.config.created.clone(),
-                labels: image.config.labels.clone(),
-                env: image.config.env.clone(),
-                user: image.config.user.clone(),
-                exposed_ports: image.config.exposed_ports.clone(),
-                entrypoint: image.config.entrypoint.clone(),
-                cmd: image.config.cmd.clone(),
-                history: image
-                    .config
-                    .history
-                    .iter()
-                    .filter_map(|h| h.created_by.clone())
-                    .collect(),
-                dockerfile: None,
+            let source = portcullis_image::Source::Registry(image.clone());
+            let mut last = None;
+            let mut sbom = None;
+            for opts in self.learned.candidates(&self.opts, image) {
+                match portcullis_sbom::analyse(&source, &opts, work.path()).await {
+                    Ok(s) => {
+                        sbom = Some(s);
+                        break;
+                    }
+                    // A refused credential: try the next candidate (a bogus one must not block a valid one).
+                    Err(portcullis_sbom::Error::Image(
+                        e @ portcullis_image::Error::Auth { .. },
+                    )) => last = Some(e),
+                    Err(portcullis_sbom::Error::Image(e)) => {
+                        return Err(StageError::transient(format!("pulling {image}: {e}")));
+                    }
+                    Err(other) => return Err(StageError::permanent(other.to_string())),
+                }
+            }
+            let sbom = match (sbom, last) {
+                (Some(s), _) => s,
+                (None, Some(e)) => {
+                    return Err(StageError::transient(format!("pulling {image}: {e}")));
+                }
+                (None, None) => {
+                    return Err(StageError::permanent(format!(
+                        "pulling {image}: no registry options to try"
+                    )));
+                }
             };
-            let sbom = portcullis_sbom::catalog(&image.fs, pull, metadata)
-                .map_err(|e| StageError::permanent(e.to_string()))?;
             Ok(Analysis {
-                image_id: Some(image.image_id),
+                image_id: sbom.metadata.image_id.clone(),
                 sbom,
             })
         })
@@ -309,11 +365,14 @@ mod tests {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .to_string();
-            bundle_identity(&v).unwrap_or_else(|e| panic!("{name}: {e}"));
-            match ev.validate(&v) {
-                Ok(_) => accepted += 1,
+            match ev.compile(&v) {
+                Ok(b) => {
+                    let info = bundle_identity(&v).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert_eq!(info.digest, b.digest, "{name}: one bundle digest");
+                    accepted += 1;
+                }
                 Err(e) => {
-                    assert!(!e.is_empty(), "{name}");
+                    assert!(!e.to_string().is_empty(), "{name}");
                     refused.push(name);
                 }
             }
@@ -333,25 +392,21 @@ mod tests {
         assert_eq!(accepted, 3);
         assert!(bundle_identity(&serde_json::json!([])).is_err());
         let e = bundle_identity(&serde_json::json!({"id": "a/b"})).unwrap_err();
-        assert!(e.contains("no `/`"), "{e}");
+        assert!(e.to_string().contains("no `/`"), "{e}");
     }
 }
 
-/// The real evaluator: Anchore bundles loaded, validated and evaluated by `portcullis_policy`; compiled
-/// bundles are cached by their document digest.
+/// The real evaluator: Anchore bundles compiled and evaluated by `portcullis_policy`; compiled bundles are
+/// cached by their digest ([`portcullis_policy::BundleDoc::digest`]).
 #[derive(Default)]
 pub struct PolicyEvaluator {
-    compiled: std::sync::Mutex<
-        std::collections::HashMap<String, std::sync::Arc<portcullis_policy::Bundle>>,
-    >,
+    compiled: std::sync::Mutex<std::collections::HashMap<String, Arc<Bundle>>>,
 }
 
-impl PolicyEvaluator {
-    fn compile(
-        &self,
-        bundle: &serde_json::Value,
-    ) -> Result<std::sync::Arc<portcullis_policy::Bundle>, String> {
-        let key = crate::json_digest(bundle);
+impl Evaluator for PolicyEvaluator {
+    fn compile(&self, bundle: &serde_json::Value) -> Result<Arc<Bundle>, portcullis_policy::Error> {
+        let doc = portcullis_policy::BundleDoc::from_value(bundle, "the policy bundle")?;
+        let key = doc.digest();
         if let Some(b) = self
             .compiled
             .lock()
@@ -360,11 +415,7 @@ impl PolicyEvaluator {
         {
             return Ok(b.clone());
         }
-        let bytes = serde_json::to_vec(bundle).map_err(|e| e.to_string())?;
-        let compiled = std::sync::Arc::new(
-            portcullis_policy::Bundle::from_slice(&bytes, "the policy bundle")
-                .map_err(|e| e.to_string())?,
-        );
+        let compiled = Arc::new(Bundle::from_doc(doc)?);
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 64 {
             cache.clear();
@@ -372,27 +423,10 @@ impl PolicyEvaluator {
         cache.insert(key, compiled.clone());
         Ok(compiled)
     }
-}
 
-impl Evaluator for PolicyEvaluator {
-    fn validate(&self, bundle: &serde_json::Value) -> Result<BundleInfo, String> {
-        let b = self.compile(bundle)?;
-        Ok(BundleInfo {
-            id: b.id().to_string(),
-            name: b.doc.name.clone(),
-        })
-    }
-
-    fn evaluate(
-        &self,
-        bundle: &serde_json::Value,
-        sbom: &Sbom,
-        report: &MatchReport,
-        tag: &str,
-    ) -> Result<Verdict, StageError> {
-        let b = self.compile(bundle).map_err(StageError::permanent)?;
+    fn evaluate(&self, bundle: &Bundle, sbom: &Sbom, report: &MatchReport, tag: &str) -> Verdict {
         let input = portcullis_policy::ImageInput::new(sbom, report, tag, chrono::Utc::now());
-        Ok(b.evaluate(&input))
+        bundle.evaluate(&input)
     }
 }
 
@@ -403,8 +437,8 @@ pub struct IndexMatcher {
 
 impl IndexMatcher {
     /// Loads the index of a vulnerability database.
-    pub fn load(db: &portcullis_vuln::VulnDb) -> Result<IndexMatcher, String> {
-        let index = db.load_index().map_err(|e| e.to_string())?;
+    pub fn load(db: &portcullis_vuln::VulnDb) -> Result<IndexMatcher, portcullis_vuln::Error> {
+        let index = db.load_index()?;
         Ok(IndexMatcher {
             index: std::sync::RwLock::new(std::sync::Arc::new(index)),
         })
@@ -423,6 +457,17 @@ impl IndexMatcher {
 impl Matcher for IndexMatcher {
     fn db_version(&self) -> String {
         self.current().db_version().to_string()
+    }
+
+    fn data_state(&self) -> Option<VulnDataState> {
+        let index = self.current();
+        Some(VulnDataState {
+            synced_at: index.synced_at().map(str::to_string),
+            namespaces: index
+                .namespaces()
+                .map(|(ns, at)| (ns.to_string(), at.map(str::to_string)))
+                .collect(),
+        })
     }
 
     fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError> {

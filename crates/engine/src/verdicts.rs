@@ -44,6 +44,10 @@ struct Snapshot {
     tag_digest: HashMap<String, String>,
     /// (digest, tag, policy) → (bundle digest, db version, verdict).
     verdicts: HashMap<VerdictKey, (String, String, Arc<Verdict>)>,
+    /// The stored bundles as (id, name, active); `None` until the store was read once.
+    policies: Option<Vec<(String, Option<String>, bool)>>,
+    /// The policy names this snapshot holds verdicts for.
+    computed_for: HashSet<String>,
 }
 
 /// Admission's verdict source over the engine.
@@ -55,6 +59,12 @@ pub struct EngineVerdicts {
     queue: mpsc::UnboundedSender<(String, String)>,
     audit: mpsc::UnboundedSender<NewDecision>,
     ready: AtomicBool,
+    /// Policies admission's configuration uses: not ready until the snapshot holds verdicts for them.
+    prepared: Mutex<HashSet<String>>,
+    /// The last refresh failed (store down): readiness does not wait for verdicts it cannot compute.
+    refresh_failing: AtomicBool,
+    /// Wakes the refresh task before its interval (new policies prepared).
+    wake: tokio::sync::Notify,
 }
 
 /// The audit-trail record of one admission decision: who, what object, images and digests, the strictest
@@ -83,12 +93,15 @@ pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
     let mut reasons: Vec<String> = d.message.iter().cloned().collect();
     reasons.extend(d.images.iter().filter_map(|i| i.explanation.clone()));
     reasons.extend(d.warnings.iter().cloned());
+    // The user name is what the request body says; only a caller authenticated by client certificate (the API
+    // server) vouches for it.
+    let who = match d.audit_annotations.get("caller").map(String::as_str) {
+        Some("unauthenticated") => format!("{} (unauthenticated caller)", req.user_info.username),
+        _ => req.user_info.username.clone(),
+    };
     NewDecision {
-        who: req.user_info.username.clone(),
-        operation: serde_json::to_value(&req.operation)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        who,
+        operation: req.operation.as_str().to_string(),
         kind: req.kind.kind.clone(),
         namespace: review.namespace().to_string(),
         name: d.object.rsplit('/').next().unwrap_or_default().to_string(),
@@ -125,6 +138,9 @@ impl EngineVerdicts {
             queue: tx,
             audit: audit_tx,
             ready: AtomicBool::new(false),
+            prepared: Mutex::new(HashSet::new()),
+            refresh_failing: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         });
         let store = me.engine.store().clone();
         tokio::spawn(async move {
@@ -203,7 +219,10 @@ impl EngineVerdicts {
                     }
                 }
                 let t = this.clone();
-                match blocking(move || t.refresh()).await {
+                let refreshed = blocking(move || t.refresh()).await;
+                this.refresh_failing
+                    .store(refreshed.is_err(), Ordering::SeqCst);
+                match refreshed {
                     Ok(()) if refresh_failures > 0 => {
                         tracing::info!(
                             refresh_failures,
@@ -225,6 +244,7 @@ impl EngineVerdicts {
                 this.ready.store(true, Ordering::SeqCst);
                 tokio::select! {
                     _ = tokio::time::sleep(refresh) => {}
+                    _ = this.wake.notified() => {}
                     _ = shutdown.changed() => {}
                 }
                 if *shutdown.borrow() {
@@ -233,6 +253,16 @@ impl EngineVerdicts {
             }
         });
         me
+    }
+
+    /// True when the snapshot holds verdicts for every one of `policies` (or the store cannot be read, so
+    /// there is nothing more to wait for).
+    fn holds(&self, policies: impl IntoIterator<Item = String>) -> bool {
+        if self.refresh_failing.load(Ordering::SeqCst) {
+            return true;
+        }
+        let snap = self.current();
+        policies.into_iter().all(|p| snap.computed_for.contains(&p))
     }
 
     fn current(&self) -> Arc<Snapshot> {
@@ -268,6 +298,8 @@ impl EngineVerdicts {
         }
         let old = self.current();
         let mut snap = Snapshot::default();
+        // Where several digests carry one tag, the one recorded last wins (the tag moved to it).
+        let mut tag_recorded: HashMap<String, i64> = HashMap::new();
         for img in store.list_images(None)? {
             let prev = old.images.get(&img.digest);
             let (findings, db_version) = match prev {
@@ -287,7 +319,11 @@ impl EngineVerdicts {
                 _ => (Arc::new(Vec::new()), String::new()),
             };
             for t in &img.tags {
-                snap.tag_digest.insert(t.clone(), img.digest.clone());
+                let newest = tag_recorded.get(t).is_none_or(|&at| img.created_at > at);
+                if newest {
+                    tag_recorded.insert(t.clone(), img.created_at);
+                    snap.tag_digest.insert(t.clone(), img.digest.clone());
+                }
             }
             snap.images.insert(
                 img.digest.clone(),
@@ -306,6 +342,12 @@ impl EngineVerdicts {
             );
         }
         let policies = self.engine.policies()?;
+        snap.policies = Some(
+            policies
+                .iter()
+                .map(|p| (p.id.clone(), p.name.clone(), p.active))
+                .collect(),
+        );
         let wanted: Vec<String> = self
             .wanted_policies
             .lock()
@@ -314,6 +356,7 @@ impl EngineVerdicts {
             .cloned()
             .collect();
         for policy in wanted {
+            snap.computed_for.insert(policy.clone());
             let Some(bundle) = Self::resolve_policy(&policies, &policy) else {
                 continue;
             };
@@ -441,6 +484,107 @@ impl ImageVerdicts for EngineVerdicts {
     }
 
     fn ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        if !self.ready.load(Ordering::SeqCst) {
+            return false;
+        }
+        let prepared: Vec<String> = self
+            .prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        self.holds(prepared)
+    }
+
+    fn prepare_policies(&self, policies: &[String]) {
+        let mut added = false;
+        {
+            let mut wanted = self
+                .wanted_policies
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for p in policies {
+                added |= wanted.insert(p.clone());
+            }
+        }
+        *self.prepared.lock().unwrap_or_else(|p| p.into_inner()) =
+            policies.iter().cloned().collect();
+        if added {
+            self.wake.notify_one();
+        }
+    }
+
+    fn policies_ready(&self, policies: &[String]) -> bool {
+        self.ready.load(Ordering::SeqCst) && self.holds(policies.iter().cloned())
+    }
+
+    fn policy_problem(&self, policy: &str) -> Option<String> {
+        let snap = self.current();
+        // Never read (store down since the start): the store is the problem, and each mode's unknown-image
+        // rule answers meanwhile.
+        let policies = snap.policies.as_ref()?;
+        let found = policies
+            .iter()
+            .any(|(id, name, _)| id == policy || name.as_deref() == Some(policy))
+            || (policy == "default" && policies.iter().any(|(_, _, active)| *active));
+        if found {
+            return None;
+        }
+        let known: Vec<&str> = policies.iter().map(|(id, _, _)| id.as_str()).collect();
+        Some(if policy == "default" {
+            format!(
+                "no policy bundle is active (stored: {}): activate one (`portcullis policy activate ID`, \
+                 `serve --active-bundle ID`)",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        } else {
+            format!(
+                "no policy bundle has id or name {policy:?} (stored: {}): add it (`serve --policy-bundle FILE`, \
+                 `portcullis policy add`) or change the admission configuration",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_records_say_when_the_user_name_is_unvouched() {
+        let review = Review::parse(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","namespace":"shop","userInfo":{"username":"alice"},"kind":{"group":"","version":"v1","kind":"ConfigMap"},"resource":{"group":"","version":"v1","resource":"configmaps"}}}"#,
+        )
+        .unwrap();
+        let mut d = portcullis_admission::decide(
+            &review,
+            &portcullis_admission::Config::default(),
+            &portcullis_admission::MemoryVerdicts::new(),
+            &portcullis_admission::Context::new(portcullis_admission::Endpoint::Validate),
+        );
+        assert_eq!(
+            audit_record(&review, &d).who,
+            "alice",
+            "not through the server"
+        );
+        d.audit_annotations
+            .insert("caller".into(), "unauthenticated".into());
+        assert_eq!(
+            audit_record(&review, &d).who,
+            "alice (unauthenticated caller)"
+        );
+        d.audit_annotations
+            .insert("caller".into(), "authenticated".into());
+        assert_eq!(audit_record(&review, &d).who, "alice");
     }
 }

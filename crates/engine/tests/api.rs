@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use portcullis_client::ClientError;
 use portcullis_engine::VulnKind;
-use portcullis_engine::client::ClientError;
-use portcullis_store::{AnalysisStatus, DecisionFilter, Enqueued, NewDecision, Store};
+use portcullis_engine::api::{AnalysisStatus, DecisionQuery, QueueOutcome};
+use portcullis_store::{DecisionFilter, NewDecision, Store};
 use portcullis_testkit::PgServer;
 use serde_json::json;
 
@@ -40,12 +41,15 @@ fn walkthrough(store: Arc<dyn Store>) {
     let added = c
         .add_image(tag, annotations(&[("requestor", "cli")]), false)
         .unwrap();
-    assert_eq!(added.queue, Enqueued::Queued);
+    assert_eq!(added.queue, QueueOutcome::Queued);
     assert_eq!(added.image.digest, d);
     assert_eq!(added.image.tags, vec![tag]);
     let again = c.add_image(tag, Default::default(), false).unwrap();
     assert!(
-        matches!(again.queue, Enqueued::AlreadyQueued | Enqueued::AlreadyDone),
+        matches!(
+            again.queue,
+            QueueOutcome::AlreadyQueued | QueueOutcome::AlreadyDone
+        ),
         "{:?}",
         again.queue
     );
@@ -140,14 +144,14 @@ fn walkthrough(store: Arc<dyn Store>) {
         })
         .unwrap();
     let audit = c
-        .decisions(&DecisionFilter {
+        .decisions(&DecisionQuery {
             namespace: Some("shop".into()),
             allowed: Some(false),
             ..Default::default()
         })
         .unwrap();
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].decision.reasons, vec![stops[0].trigger_id.clone()]);
+    assert_eq!(audit[0].reasons, vec![stops[0].trigger_id.clone()]);
 
     // Feed update: re-match and re-evaluate without pulling again; caches invalidated.
     let pulls_before = t.analyser.total_calls();
@@ -192,7 +196,7 @@ fn walkthrough(store: Arc<dyn Store>) {
 
     // Force re-analysis.
     let forced = c.add_image(tag, Default::default(), true).unwrap();
-    assert_eq!(forced.queue, Enqueued::Queued);
+    assert_eq!(forced.queue, QueueOutcome::Queued);
     c.wait_image(tag, Duration::from_secs(30), Duration::from_millis(50))
         .unwrap();
     assert_eq!(t.analyser.calls.lock().unwrap()[&d], 3);

@@ -104,7 +104,7 @@ fn two_replicas_share_the_queue_and_survive_kill_9() {
     let dup = client
         .add_image(&pull(0), Default::default(), false)
         .unwrap();
-    assert_ne!(dup.queue, portcullis_store::Enqueued::Queued);
+    assert_ne!(dup.queue, portcullis_engine::api::QueueOutcome::Queued);
 
     // Let A work for a while, then kill -9 it while it holds claims.
     wait_for(

@@ -141,6 +141,8 @@ pub(crate) fn open_oci_layout(
                         });
                     }
                     applied?;
+                    let again = File::open(&p).map_err(|e| Error::io("cannot open blob", &p, e))?;
+                    sq.keep_source(again, 0, None)?;
                 }
                 return Ok(Image {
                     reference: None,
@@ -295,7 +297,8 @@ pub(crate) fn open_docker_archive(
         lf.seek(SeekFrom::Start(off))
             .map_err(|e| Error::io("cannot read docker archive", path, e))?;
         // The layer is named by its diff id, which the squasher verifies against the uncompressed stream.
-        sq.apply_layer(diff_id, lf.take(size), Some(diff_id))?;
+        sq.apply_layer(diff_id, (&mut lf).take(size), Some(diff_id))?;
+        sq.keep_source(lf, off, Some(size))?;
         infos.push(crate::LayerInfo {
             digest: diff_id.clone(),
             diff_id: Some(diff_id.clone()),

@@ -26,20 +26,28 @@
 
 mod archive;
 pub mod auth;
+mod cache;
+mod digest;
 mod error;
+mod fetch;
 pub mod fsview;
 pub mod manifest;
+pub mod netpolicy;
 pub mod reference;
 pub mod registry;
 mod source;
 pub mod squash;
+mod transport;
 
 pub use auth::{
     credential_for, credentials_from_default_docker_config, credentials_from_docker_config,
     credentials_from_docker_config_file, credentials_from_dockerconfigjson,
 };
+pub use digest::{Digest, DigestError};
 pub use error::Error;
+pub use fetch::{Referrer, Referrers};
 pub use fsview::{Entry, EntryKind, FsView};
+pub use netpolicy::NetworkPolicy;
 pub use reference::ImageRef;
 pub use registry::{Client, PullStats};
 pub use squash::Limits;
@@ -149,7 +157,8 @@ pub struct Platform {
 }
 
 impl Default for PullOptions {
-    /// linux/amd64, no extra CAs or credentials, no cache, 60 s read timeout, 3 retries.
+    /// linux/amd64, no extra CAs or credentials, no cache, 60 s read timeout, 3 retries, documents up to
+    /// 4 MiB, the default [`NetworkPolicy`] (loopback allowed, link-local and metadata refused).
     fn default() -> Self {
         Self {
             platform: Platform::default(),
@@ -159,6 +168,9 @@ impl Default for PullOptions {
             cache_dir: None,
             timeout: Some(std::time::Duration::from_secs(60)),
             retries: 3,
+            max_document_bytes: 4 << 20,
+            max_cache_bytes: 4 << 30,
+            network: NetworkPolicy::default(),
         }
     }
 }
@@ -235,6 +247,12 @@ pub struct PullOptions {
     pub timeout: Option<std::time::Duration>,
     /// Retries for transient failures (with exponential backoff).
     pub retries: u32,
+    /// Largest manifest, index, config, token or error answer read from a registry.
+    pub max_document_bytes: u64,
+    /// Size bound of the blob cache (`cache_dir`): after each pull the least recently used blobs are removed.
+    pub max_cache_bytes: u64,
+    /// Which registries, token realms and redirect targets may be contacted.
+    pub network: NetworkPolicy,
 }
 
 /// Opens (pulls) an image and squashes its layers into a [`FsView`] under `work_dir`, keeping the content of the

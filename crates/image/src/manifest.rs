@@ -262,15 +262,14 @@ pub fn layer_infos(
 
 /// `sha256:…` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+    crate::Digest::sha256_of(bytes).into_string()
 }
 
 /// Checks that `digest` is a well-formed sha256 digest (so it is safe to use as a file name).
 pub fn check_digest<'a>(image: &str, digest: &'a str) -> Result<&'a str, Error> {
-    match digest.strip_prefix("sha256:") {
-        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(h),
-        _ => Err(Error::Manifest {
+    match crate::Digest::parse_sha256(digest) {
+        Ok(_) => Ok(&digest["sha256:".len()..]),
+        Err(_) => Err(Error::Manifest {
             image: image.to_string(),
             reason: format!("`{digest}` is not a sha256 digest (only sha256 content is supported)"),
         }),

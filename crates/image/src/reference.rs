@@ -3,6 +3,10 @@
 //! The grammar and the normalisation (`nginx` → `docker.io/library/nginx:latest`, `index.docker.io` →
 //! `docker.io`, `host:port/repo`) come from `oci-spec`'s port of distribution's reference package; this module
 //! adds precise error messages, since that parser answers most failures with a bare "invalid reference format".
+//!
+//! Every reference is brought to one canonical form, so that rules written against it cannot be walked around by
+//! spelling the same image differently: Docker Hub's aliases (`registry-1.docker.io`, `registry.hub.docker.com`,
+//! `index.docker.io`) become `docker.io`, the host is lower-cased and an explicit `:443` is dropped.
 
 use std::fmt;
 
@@ -46,19 +50,26 @@ impl ImageRef {
             )));
         }
         match Reference::try_from(s) {
-            Ok(r) => Ok(ImageRef {
-                registry: r.registry().to_string(),
-                repository: r.repository().to_string(),
-                tag: r.tag().map(str::to_string),
-                digest: r.digest().map(str::to_string),
-            }),
+            Ok(r) => {
+                let registry = canonical_registry(r.registry());
+                let mut repository = r.repository().to_string();
+                if registry == DOCKER_HUB && !repository.contains('/') {
+                    repository.insert_str(0, "library/");
+                }
+                Ok(ImageRef {
+                    registry,
+                    repository,
+                    tag: r.tag().map(str::to_string),
+                    digest: r.digest().map(str::to_string),
+                })
+            }
             Err(e) => Err(bad(explain(s, e))),
         }
     }
 
     /// The registry host to contact: Docker Hub's API lives at `index.docker.io`.
     pub fn api_registry(&self) -> &str {
-        if self.registry == "docker.io" {
+        if self.registry == DOCKER_HUB {
             "index.docker.io"
         } else {
             &self.registry
@@ -111,6 +122,29 @@ impl std::str::FromStr for ImageRef {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         ImageRef::parse(s)
     }
+}
+
+/// Docker Hub's canonical registry name.
+const DOCKER_HUB: &str = "docker.io";
+
+/// Other names Docker Hub answers to; a reference naming one of them means the same images as `docker.io`.
+const DOCKER_HUB_ALIASES: [&str; 3] = [
+    "index.docker.io",
+    "registry-1.docker.io",
+    "registry.hub.docker.com",
+];
+
+/// The one spelling of a registry host: lower-case, no explicit `:443` (HTTPS's default port), Docker Hub's
+/// aliases folded into `docker.io`.
+pub fn canonical_registry(host: &str) -> String {
+    let mut h = host.to_ascii_lowercase();
+    if let Some(stripped) = h.strip_suffix(":443") {
+        h = stripped.to_string();
+    }
+    if DOCKER_HUB_ALIASES.contains(&h.as_str()) {
+        h = DOCKER_HUB.to_string();
+    }
+    h
 }
 
 /// Turns the parser's terse error into a message that says what is wrong and how to fix it.
@@ -230,6 +264,32 @@ mod tests {
         assert_eq!(norm("quay.io/x/y:v1.0_rc-2"), "quay.io/x/y:v1.0_rc-2");
         // `test.com:5000` without a slash is a tag on docker hub, as in Docker.
         assert_eq!(norm("test.com:5000"), "docker.io/library/test.com:5000");
+    }
+
+    #[test]
+    fn aliases_case_and_default_port_have_one_spelling() {
+        for written in [
+            "registry-1.docker.io/library/nginx:1.27",
+            "registry.hub.docker.com/library/nginx:1.27",
+            "index.docker.io/library/nginx:1.27",
+            "Registry-1.Docker.IO/library/nginx:1.27",
+            "docker.io:443/library/nginx:1.27",
+            "registry-1.docker.io:443/nginx:1.27",
+            "INDEX.DOCKER.IO/nginx:1.27",
+        ] {
+            assert_eq!(norm(written), "docker.io/library/nginx:1.27", "{written}");
+        }
+        assert_eq!(norm("Quay.IO:443/org/app:1"), "quay.io/org/app:1");
+        assert_eq!(norm("Reg.Example.com/a/b"), "reg.example.com/a/b:latest");
+        assert_eq!(
+            norm("reg.example.com:4430/a"),
+            "reg.example.com:4430/a:latest",
+            "only exactly :443 is the default port"
+        );
+        assert_eq!(norm("127.0.0.1:5000/app:1"), "127.0.0.1:5000/app:1");
+        let r = ImageRef::parse("registry-1.docker.io/bitnami/nginx").unwrap();
+        assert_eq!(r.api_registry(), "index.docker.io");
+        assert_eq!(r.repository, "bitnami/nginx");
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Registry client: OCI distribution v2 through `oci-client` (auth flows, manifests, verified blob downloads),
-//! plus what it leaves to the caller: choosing HTTPS or plain HTTP per registry as Docker does, retries with
-//! backoff, precise errors, and a content-addressed blob cache on disk.
+//! Registry client: OCI distribution v2 over `reqwest` (auth flows, manifests, verified blob downloads), choosing
+//! HTTPS or plain HTTP per registry as Docker does, retries with backoff, precise errors, and a content-addressed
+//! blob cache on disk. Every connection goes through [`crate::transport`]: the registry policy (allowlist,
+//! denylist, no link-local or metadata addresses), bounded bodies, safe token realms and redirects; no upstream
+//! body ever reaches an error message.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,14 +11,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use oci_client::Reference;
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
+use reqwest::header::{ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+use sha2::Digest as _;
+use tokio::io::AsyncWriteExt;
 
-use crate::archive::MAX_DOC;
 use crate::manifest::{self, Parsed};
 use crate::squash::{HashReader, Limits, Squasher};
+use crate::transport::{self, classify};
 use crate::{Error, Image, ImageRef, PullOptions, Wanted};
 
 /// Counters of what a [`Client`] fetched (for tests and metrics).
@@ -32,11 +34,11 @@ pub struct PullStats {
 
 /// A registry client for one set of [`PullOptions`]; reuse it so auth tokens and scheme decisions are shared.
 pub struct Client {
-    https: oci_client::Client,
-    http: oci_client::Client,
-    probe: reqwest::Client,
-    opts: PullOptions,
+    http: reqwest::Client,
+    pub(crate) opts: PullOptions,
     schemes: Mutex<HashMap<String, bool>>,
+    /// `Authorization` values by `registry/repository`.
+    tokens: Mutex<HashMap<String, String>>,
     downloaded: AtomicU64,
     cached: AtomicU64,
     bytes: AtomicU64,
@@ -64,7 +66,7 @@ pub fn plain_http_allowed(registry: &str, insecure: &[String]) -> bool {
 }
 
 /// The error and its sources, joined (reqwest's own message hides the cause).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -78,14 +80,13 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
+/// A failed attempt: the error, and whether retrying may help.
+pub(crate) type Failure = (Error, bool);
+
 impl Client {
-    /// Builds a client: reads the extra CA certificates and sets timeouts.
+    /// Builds a client: reads the extra CA certificates and sets timeouts and the registry policy.
     pub fn new(opts: &PullOptions) -> Result<Client, Error> {
-        let mut certs = Vec::new();
-        let mut probe = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(opts.timeout.unwrap_or(Duration::from_secs(30)));
+        let mut roots = Vec::new();
         for p in &opts.ca_certs {
             let pem =
                 std::fs::read(p).map_err(|e| Error::io("cannot read CA certificate", p, e))?;
@@ -97,31 +98,13 @@ impl Client {
                     p.display()
                 )));
             }
-            for c in parsed {
-                probe = probe.add_root_certificate(c);
-            }
-            certs.push(Certificate {
-                encoding: CertificateEncoding::Pem,
-                data: pem,
-            });
+            roots.extend(parsed);
         }
-        let probe = probe
-            .build()
-            .map_err(|e| Error::Setup(format!("HTTP client: {}", chain(&e))))?;
-        let config = |protocol| ClientConfig {
-            protocol,
-            extra_root_certificates: certs.clone(),
-            read_timeout: Some(opts.timeout.unwrap_or(Duration::from_secs(60))),
-            connect_timeout: Some(Duration::from_secs(10)),
-            max_concurrent_download: 4,
-            ..ClientConfig::default()
-        };
         Ok(Client {
-            https: oci_client::Client::new(config(ClientProtocol::Https)),
-            http: oci_client::Client::new(config(ClientProtocol::Http)),
-            probe,
+            http: transport::client(opts, roots)?,
             opts: opts.clone(),
             schemes: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
             downloaded: AtomicU64::new(0),
             cached: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -137,18 +120,11 @@ impl Client {
         }
     }
 
-    fn auth_for(&self, r: &ImageRef) -> RegistryAuth {
-        match crate::auth::credential_for(&r.registry, &self.opts.credentials) {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => RegistryAuth::Anonymous,
-        }
-    }
-
     /// Runs `f` with retries and exponential backoff (200 ms, 400 ms, …) on transient failures.
-    async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Error>
+    pub(crate) async fn retry<T, F, Fut>(&self, mut f: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, (Error, bool)>>,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let mut attempt = 0;
         loop {
@@ -165,9 +141,18 @@ impl Client {
         }
     }
 
-    /// Decides, once per registry, between HTTPS and (where allowed) plain HTTP.
-    async fn client_for(&self, r: &ImageRef) -> Result<&oci_client::Client, Error> {
+    /// Decides, once per registry, between HTTPS and (where allowed) plain HTTP; true for plain HTTP. The
+    /// registry policy is checked first.
+    async fn client_for(&self, r: &ImageRef) -> Result<bool, Error> {
         let host = r.api_registry().to_string();
+        self.opts
+            .network
+            .check_host(&host, &self.opts.insecure_registries)
+            .map_err(|why| Error::Registry {
+                image: r.to_string(),
+                registry: r.registry.clone(),
+                reason: format!("refused by the registry policy: {why}"),
+            })?;
         if let Some(&http) = self
             .schemes
             .lock()
@@ -175,7 +160,7 @@ impl Client {
             .and_then(|m| m.get(&host).copied())
             .as_ref()
         {
-            return Ok(if http { &self.http } else { &self.https });
+            return Ok(http);
         }
         let unreachable = |reason: String| Error::Unreachable {
             image: r.to_string(),
@@ -183,18 +168,15 @@ impl Client {
             reason,
         };
         // A distribution v2 endpoint answers `/v2/` with 200 or 401 (403 behind some proxies); anything else
-        // (e.g. Go's 400 "Client sent an HTTP request to an HTTPS server") means this scheme is wrong.
+        // (e.g. Go's 400 "Client sent an HTTP request to an HTTPS server") means this scheme is wrong. What it
+        // answered is reported by status only: its body may be anything an internal address serves.
         let try_get = |url: String| async move {
-            match self.probe.get(&url).send().await {
+            match self.http.get(&url).send().await {
                 Ok(resp) if matches!(resp.status().as_u16(), 200 | 401 | 403) => Ok(()),
                 Ok(resp) => {
                     let status = resp.status();
-                    let body = resp.text().await.unwrap_or_default();
                     Err((
-                        format!(
-                            "{url} answered {status}: {}",
-                            body.trim().chars().take(200).collect::<String>()
-                        ),
+                        format!("{url} answered {}", classify(status.as_u16()).0),
                         status.is_server_error(),
                     ))
                 }
@@ -245,124 +227,274 @@ impl Client {
         if let Ok(mut m) = self.schemes.lock() {
             m.insert(host, http);
         }
-        Ok(if http { &self.http } else { &self.https })
+        Ok(http)
     }
 
-    /// Turns an `oci-client` error into ours, and says whether retrying may help.
-    fn map(&self, r: &ImageRef, what: &str, e: OciDistributionError) -> (Error, bool) {
-        let auth = |status: u16| {
-            let cred = crate::auth::credential_for(&r.registry, &self.opts.credentials);
-            let hint = match (status, cred) {
-                (401, None) => "authentication required; give credentials (docker config.json, pull secret or --creds)".to_string(),
-                (401, Some(_)) => "the credentials were rejected; check username and password for this registry".to_string(),
-                (_, cred) => denied_hint(r, cred.map(|c| c.username.as_str())),
-            };
-            Error::Auth {
-                image: r.to_string(),
-                registry: r.registry.clone(),
-                status,
-                hint,
-            }
-        };
-        let not_found = || Error::NotFound {
+    /// The error for a final non-success answer: status and classification only, never the body.
+    pub(crate) fn status_error(
+        &self,
+        r: &ImageRef,
+        what: &str,
+        resp: &reqwest::Response,
+    ) -> Failure {
+        let status = resp.status().as_u16();
+        let cred = transport::credential(&self.opts, r);
+        let auth = |status: u16, hint: String| Error::Auth {
             image: r.to_string(),
             registry: r.registry.clone(),
-            what: what.to_string(),
+            status,
+            hint,
         };
-        let other = |reason: String| Error::Registry {
-            image: r.to_string(),
-            registry: r.registry.clone(),
-            reason: format!("{what}: {reason}"),
-        };
-        match e {
-            OciDistributionError::UnauthorizedError { .. } => (auth(401), false),
-            // The token endpoint's status is not kept by `oci-client`; `explain_401` asks the issuer again.
-            OciDistributionError::AuthenticationFailure(_) => (auth(401), false),
-            OciDistributionError::ImageManifestNotFoundError(_) => (not_found(), false),
-            OciDistributionError::RegistryError { envelope, .. } => {
-                match envelope.errors.first().map(|e| &e.code) {
-                    Some(OciErrorCode::Unauthorized) => (auth(401), false),
-                    Some(OciErrorCode::Denied) => (auth(403), false),
-                    Some(
-                        OciErrorCode::ManifestUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::BlobUnknown
-                        | OciErrorCode::NotFound,
-                    ) => (not_found(), false),
-                    Some(OciErrorCode::Toomanyrequests) => {
-                        (other("too many requests (rate limited)".into()), true)
-                    }
-                    _ => (other(format!("{envelope:?}")), false),
-                }
+        match status {
+            401 => {
+                let scope_denied = resp
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|h| h.to_str().ok())
+                    .is_some_and(|h| h.contains("insufficient_scope"));
+                let hint = match cred {
+                    None => "authentication required; give credentials (docker config.json, pull secret or --creds)".to_string(),
+                    Some(c) if scope_denied => format!(
+                        "{} (the token issuer accepted the credentials but granted no pull access)",
+                        denied_hint(r, Some(&c.username))
+                    ),
+                    Some(_) => "the credentials were rejected; check username and password for this registry".to_string(),
+                };
+                (auth(401, hint), false)
             }
-            OciDistributionError::ServerError { code, message, .. } => match code {
-                401 => (auth(401), false),
-                403 => (auth(403), false),
-                404 => (not_found(), false),
-                429 => (other(format!("HTTP 429 {message}")), true),
-                c if c >= 500 => (other(format!("HTTP {c} {message}")), true),
-                c => (other(format!("HTTP {c} {message}")), false),
-            },
-            OciDistributionError::DigestError(d) => {
-                let s = d.to_string();
+            403 => (
+                auth(403, denied_hint(r, cred.map(|c| c.username.as_str()))),
+                false,
+            ),
+            404 => (
+                Error::NotFound {
+                    image: r.to_string(),
+                    registry: r.registry.clone(),
+                    what: what.to_string(),
+                },
+                false,
+            ),
+            s => {
+                let (reason, transient) = classify(s);
                 (
-                    Error::DigestMismatch {
+                    Error::Registry {
                         image: r.to_string(),
-                        what: what.to_string(),
-                        expected: "the requested digest".into(),
-                        actual: s,
+                        registry: r.registry.clone(),
+                        reason: format!("{what}: {reason}"),
                     },
-                    false,
+                    transient,
                 )
             }
-            OciDistributionError::RequestError(re) => match re.status().map(|s| s.as_u16()) {
-                Some(401) => (auth(401), false),
-                Some(403) => (auth(403), false),
-                Some(404) => (not_found(), false),
-                Some(s) if s == 429 || s >= 500 => (other(format!("HTTP {s}")), true),
-                _ => {
-                    let transient =
-                        re.is_timeout() || re.is_connect() || re.is_body() || re.is_request();
-                    let msg = chain(&re);
-                    if re.is_connect() || re.is_timeout() {
-                        (
-                            Error::Unreachable {
-                                image: r.to_string(),
-                                registry: r.registry.clone(),
-                                reason: msg,
-                            },
-                            transient,
-                        )
-                    } else {
-                        (other(msg), transient)
-                    }
-                }
-            },
-            OciDistributionError::IoError(io) => (other(io.to_string()), true),
-            e => (other(chain(&e)), false),
         }
     }
 
-    /// Fetches a manifest or index; checks its digest (against the pinned digest when there is one).
-    async fn manifest(&self, r: &ImageRef) -> Result<(Vec<u8>, String), Error> {
-        let client = self.client_for(r).await?;
-        let auth = self.auth_for(r);
-        let oref = to_oci(r);
-        let what = format!("manifest {}", r.tag_or_digest());
-        let (bytes, digest) = match self
-            .retry(|| async {
-                client
-                    .pull_manifest_raw(&oref, &auth, manifest::ACCEPTED)
-                    .await
-                    .map_err(|e| self.map(r, &what, e))
-            })
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => return Err(self.explain_401(r, e).await),
+    /// A transport failure (connection, TLS, timeout, policy refusal of an address or redirect).
+    fn transport_error(&self, r: &ImageRef, what: &str, e: &reqwest::Error) -> Failure {
+        let msg = chain(e);
+        if e.is_connect() || e.is_timeout() {
+            (
+                Error::Unreachable {
+                    image: r.to_string(),
+                    registry: r.registry.clone(),
+                    reason: msg,
+                },
+                true,
+            )
+        } else {
+            (
+                Error::Registry {
+                    image: r.to_string(),
+                    registry: r.registry.clone(),
+                    reason: format!("{what}: {msg}"),
+                },
+                e.is_body() || e.is_request(),
+            )
+        }
+    }
+
+    /// Answers a `WWW-Authenticate` challenge: the `Authorization` value to retry with, `None` when there is
+    /// nothing to retry with.
+    async fn authorize(
+        &self,
+        r: &ImageRef,
+        challenge: Option<&str>,
+    ) -> Result<Option<String>, Failure> {
+        let cred = transport::credential(&self.opts, r);
+        let Some(challenge) = challenge else {
+            return Ok(None);
         };
+        let Some((realm, service)) = bearer_challenge(challenge) else {
+            // Basic (or unknown): the registry's own credentials, to the registry itself.
+            return Ok(cred.map(|c| {
+                use base64::Engine as _;
+                let pair = format!("{}:{}", c.username, c.password);
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                )
+            }));
+        };
+        let refuse = |reason: String| {
+            (
+                Error::Registry {
+                    image: r.to_string(),
+                    registry: r.registry.clone(),
+                    reason,
+                },
+                false,
+            )
+        };
+        let url = reqwest::Url::parse(&realm)
+            .map_err(|_| refuse("the token realm in WWW-Authenticate is not a URL".into()))?;
+        let send_creds = transport::realm_policy(&self.opts, r, &url).map_err(refuse)?;
+        let mut query = vec![("scope", format!("repository:{}:pull", r.repository))];
+        if let Some(s) = service {
+            query.push(("service", s));
+        }
+        let mut req = self.http.get(url.clone()).query(&query);
+        match cred {
+            Some(c) if send_creds => req = req.basic_auth(&c.username, Some(&c.password)),
+            Some(_) => tracing::warn!(
+                image = %r, realm = %transport::authority(&url),
+                "credentials withheld from a token realm on another host; allowlist the realm to send them"
+            ),
+            None => {}
+        }
+        let answer = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(r, "token realm", &e))?;
+        let status = answer.status();
+        if status == StatusCode::FORBIDDEN {
+            return Err((
+                Error::Auth {
+                    image: r.to_string(),
+                    registry: r.registry.clone(),
+                    status: 403,
+                    hint: denied_hint(r, cred.map(|c| c.username.as_str())),
+                },
+                false,
+            ));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(self.status_error(r, "token", &answer));
+        }
+        if !status.is_success() {
+            let (reason, transient) = classify(status.as_u16());
+            return Err((
+                Error::Registry {
+                    image: r.to_string(),
+                    registry: r.registry.clone(),
+                    reason: format!("token realm {}: {reason}", transport::authority(&url)),
+                },
+                transient,
+            ));
+        }
+        let body = transport::read_limited(answer, self.opts.max_document_bytes)
+            .await
+            .map_err(|e| refuse(format!("token realm: {e}")))?;
+        let token = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v.get("token")
+                    .or_else(|| v.get("access_token"))
+                    .and_then(|t| t.as_str().map(str::to_string))
+            })
+            .ok_or_else(|| refuse("token realm answered without a token".into()))?;
+        Ok(Some(format!("Bearer {token}")))
+    }
+
+    /// Sends one request to `r`'s registry (`path` from `/v2/`), authenticating on a 401 challenge once.
+    /// Returns the final answer whatever its status.
+    pub(crate) async fn send(
+        &self,
+        r: &ImageRef,
+        method: Method,
+        path: &str,
+        what: &str,
+    ) -> Result<reqwest::Response, Failure> {
+        let http = self.client_for(r).await.map_err(|e| (e, false))?;
+        let host = r.api_registry();
+        let url = format!("{}://{host}{path}", if http { "http" } else { "https" });
+        let key = format!("{host}/{}", r.repository);
+        let mut authz = self.tokens.lock().ok().and_then(|m| m.get(&key).cloned());
+        for round in 0..2 {
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .header(ACCEPT, manifest::ACCEPTED.join(", "));
+            if let Some(a) = &authz {
+                req = req.header(AUTHORIZATION, a);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| self.transport_error(r, what, &e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || round == 1 {
+                return Ok(resp);
+            }
+            let challenge = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string);
+            match self.authorize(r, challenge.as_deref()).await? {
+                Some(a) if authz.as_deref() != Some(a.as_str()) => {
+                    if let Ok(mut m) = self.tokens.lock() {
+                        m.insert(key.clone(), a.clone());
+                    }
+                    authz = Some(a);
+                }
+                _ => return Ok(resp),
+            }
+        }
+        unreachable!("the loop returns on its second round")
+    }
+
+    /// GETs a document (manifest, index, config) of at most `max_document_bytes`.
+    pub(crate) async fn document(
+        &self,
+        r: &ImageRef,
+        path: &str,
+        what: &str,
+    ) -> Result<(Vec<u8>, Option<String>), Error> {
+        self.retry(|| async {
+            let resp = self.send(r, Method::GET, path, what).await?;
+            if !resp.status().is_success() {
+                return Err(self.status_error(r, what, &resp));
+            }
+            let digest = resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string);
+            let body = transport::read_limited(resp, self.opts.max_document_bytes)
+                .await
+                .map_err(|e| {
+                    (
+                        Error::Manifest {
+                            image: r.to_string(),
+                            reason: format!("{what}: {e}"),
+                        },
+                        false,
+                    )
+                })?;
+            Ok((body, digest))
+        })
+        .await
+    }
+
+    /// Fetches a manifest or index; checks its digest (against the pinned digest when there is one).
+    pub(crate) async fn manifest(&self, r: &ImageRef) -> Result<(Vec<u8>, String), Error> {
+        let what = format!("manifest {}", r.tag_or_digest());
+        let path = format!("/v2/{}/manifests/{}", r.repository, r.tag_or_digest());
+        let (bytes, header) = self.document(r, &path, &what).await?;
         let actual = manifest::sha256(&bytes);
-        let expected = r.digest.clone().unwrap_or(digest);
+        let expected = r
+            .digest
+            .clone()
+            .or(header)
+            .unwrap_or_else(|| actual.clone());
         if expected.starts_with("sha256:") && actual != expected {
             return Err(Error::DigestMismatch {
                 image: r.to_string(),
@@ -380,146 +512,36 @@ impl Client {
         if let Some(d) = &r.digest {
             return Ok(d.clone());
         }
-        let client = self.client_for(r).await?;
-        let auth = self.auth_for(r);
-        let oref = to_oci(r);
         let what = format!("manifest {}", r.tag_or_digest());
-        match self
+        let path = format!("/v2/{}/manifests/{}", r.repository, r.tag_or_digest());
+        let head = self
             .retry(|| async {
-                client
-                    .fetch_manifest_digest(&oref, &auth)
-                    .await
-                    .map_err(|e| self.map(r, &what, e))
+                let resp = self.send(r, Method::HEAD, &path, &what).await?;
+                if !resp.status().is_success() {
+                    return Err(self.status_error(r, &what, &resp));
+                }
+                Ok(resp
+                    .headers()
+                    .get("docker-content-digest")
+                    .and_then(|h| h.to_str().ok())
+                    .filter(|d| d.starts_with("sha256:"))
+                    .map(str::to_string))
             })
-            .await
-        {
-            Ok(d) => Ok(d),
-            Err(e) => Err(self.explain_401(r, e).await),
-        }
-    }
-
-    /// A 401 despite credentials is either a wrong password or a token issuer refusing this user access to this
-    /// repository: `oci-client` drops the token endpoint's answer and retries anonymously, so both look alike.
-    /// This asks the issuer named by the registry's Bearer challenge once more, with the same credentials and
-    /// scope. Its 403 becomes [`Error::Auth`] with status 403. A token it grants that the registry still refuses
-    /// with `insufficient_scope` (Docker Hub's way of denying) stays a 401 but says access was denied. Any other
-    /// outcome keeps `err`.
-    async fn explain_401(&self, r: &ImageRef, err: Error) -> Error {
-        let Error::Auth { status: 401, .. } = &err else {
-            return err;
-        };
-        let Some(cred) = crate::auth::credential_for(&r.registry, &self.opts.credentials) else {
-            return err;
-        };
-        let host = r.api_registry().to_string();
-        let http = self
-            .schemes
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&host).copied())
-            .unwrap_or(false);
-        let scheme = if http { "http" } else { "https" };
-        let Ok(resp) = self
-            .probe
-            .get(format!("{scheme}://{host}/v2/"))
-            .send()
-            .await
-        else {
-            return err;
-        };
-        let Some((realm, service)) = resp
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|h| h.to_str().ok())
-            .and_then(bearer_challenge)
-        else {
-            return err;
-        };
-        let mut query = vec![("scope", format!("repository:{}:pull", r.repository))];
-        if let Some(s) = service {
-            query.push(("service", s));
-        }
-        let answer = self
-            .probe
-            .get(&realm)
-            .query(&query)
-            .basic_auth(&cred.username, Some(&cred.password))
-            .send()
-            .await;
-        let denied = |status: u16, why: &str| Error::Auth {
-            image: r.to_string(),
-            registry: r.registry.clone(),
-            status,
-            hint: format!("{}{why}", denied_hint(r, Some(&cred.username))),
-        };
-        let answer = match answer {
-            Ok(a) if a.status() == reqwest::StatusCode::FORBIDDEN => return denied(403, ""),
-            Ok(a) if a.status().is_success() => a,
-            _ => return err,
-        };
-        let Some(token) = answer
-            .bytes()
-            .await
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| {
-                v.get("token")
-                    .or_else(|| v.get("access_token"))
-                    .and_then(|t| t.as_str().map(str::to_string))
-            })
-        else {
-            return err;
-        };
-        let refused = self
-            .probe
-            .head(format!(
-                "{scheme}://{host}/v2/{}/manifests/{}",
-                r.repository,
-                r.tag_or_digest()
-            ))
-            .bearer_auth(token)
-            .header(reqwest::header::ACCEPT, manifest::ACCEPTED.join(", "))
-            .send()
-            .await;
-        match refused {
-            Ok(resp)
-                if resp.status() == reqwest::StatusCode::UNAUTHORIZED
-                    && resp
-                        .headers()
-                        .get(reqwest::header::WWW_AUTHENTICATE)
-                        .and_then(|h| h.to_str().ok())
-                        .is_some_and(|h| h.contains("insufficient_scope")) =>
-            {
-                denied(
-                    401,
-                    " (the token issuer accepted the credentials but granted no pull access)",
-                )
-            }
-            _ => err,
+            .await?;
+        match head {
+            Some(d) => Ok(d),
+            // No digest header: fetch the (bounded) manifest and hash it.
+            None => Ok(self.manifest(r).await?.1),
         }
     }
 
     /// Fetches a small blob (config) into memory and checks its digest.
     async fn small_blob(&self, r: &ImageRef, digest: &str, what: &str) -> Result<Vec<u8>, Error> {
-        let client = self.client_for(r).await?;
-        let oref = to_oci(r);
+        manifest::check_digest(&r.to_string(), digest)?;
         let w = format!("{what} blob {digest}");
-        let bytes = self
-            .retry(|| async {
-                let mut buf = Vec::new();
-                client
-                    .pull_blob(&oref, digest, &mut buf)
-                    .await
-                    .map_err(|e| self.map(r, &w, e))?;
-                Ok(buf)
-            })
+        let (bytes, _) = self
+            .document(r, &format!("/v2/{}/blobs/{digest}", r.repository), &w)
             .await?;
-        if bytes.len() as u64 > MAX_DOC {
-            return Err(Error::Manifest {
-                image: r.to_string(),
-                reason: format!("{what} blob {digest} is larger than {MAX_DOC} bytes"),
-            });
-        }
         let actual = manifest::sha256(&bytes);
         if actual != digest {
             return Err(Error::DigestMismatch {
@@ -532,29 +554,47 @@ impl Client {
         Ok(bytes)
     }
 
-    /// Makes sure the layer blob `digest` is on disk under `dir` (the cache, or a per-pull directory); returns
-    /// its path and whether it was already there.
+    /// Makes sure the layer blob `digest` of `size` bytes is on disk under `dir` (the cache, or a per-pull
+    /// directory); returns its path and whether it was already there. The download stops at `size` bytes (and
+    /// `max` whatever the manifest says) and must hash to `digest`.
     async fn layer_blob(
         &self,
         r: &ImageRef,
         digest: &str,
+        size: u64,
+        max: u64,
         dir: &Path,
     ) -> Result<(PathBuf, bool), Error> {
         let hex = manifest::check_digest(&r.to_string(), digest)?;
         let dest = dir.join("blobs/sha256").join(hex);
         if dest.is_file() {
+            crate::cache::touch(&dest);
             self.cached.fetch_add(1, Ordering::Relaxed);
             return Ok((dest, true));
+        }
+        let too_big = |n: u64| Error::Layer {
+            image: r.to_string(),
+            layer: digest.to_string(),
+            path: None,
+            reason: format!(
+                "the blob is larger than {n} bytes (its manifest size, or the max_layer_bytes limit); refusing it"
+            ),
+        };
+        if size > max {
+            return Err(too_big(max));
         }
         let parent = dest.parent().unwrap_or(dir).to_path_buf();
         tokio::fs::create_dir_all(&parent)
             .await
             .map_err(|e| Error::io("cannot create blob directory", &parent, e))?;
-        let client = self.client_for(r).await?;
-        let oref = to_oci(r);
         let what = format!("layer blob {digest}");
+        let path = format!("/v2/{}/blobs/{digest}", r.repository);
         let tmp = self
             .retry(|| async {
+                let mut resp = self.send(r, Method::GET, &path, &what).await?;
+                if !resp.status().is_success() {
+                    return Err(self.status_error(r, &what, &resp));
+                }
                 let tmp = tempfile::NamedTempFile::new_in(&parent).map_err(|e| {
                     (
                         Error::io("cannot create temporary file in", &parent, e),
@@ -566,22 +606,46 @@ impl Client {
                         .map_err(|e| (Error::io("cannot open", tmp.path(), e), false))?,
                 );
                 let mut w = tokio::io::BufWriter::with_capacity(1 << 20, f);
-                client
-                    .pull_blob(&oref, digest, &mut w)
+                let mut hasher = sha2::Sha256::new();
+                let mut got = 0u64;
+                while let Some(chunk) = resp
+                    .chunk()
                     .await
-                    .map_err(|e| self.map(r, &what, e))?;
-                tokio::io::AsyncWriteExt::flush(&mut w)
+                    .map_err(|e| self.transport_error(r, &what, &e))?
+                {
+                    got += chunk.len() as u64;
+                    if got > size {
+                        return Err((too_big(size), false));
+                    }
+                    hasher.update(&chunk);
+                    w.write_all(&chunk)
+                        .await
+                        .map_err(|e| (Error::io("cannot write", tmp.path(), e), false))?;
+                }
+                w.flush()
                     .await
                     .map_err(|e| (Error::io("cannot write", tmp.path(), e), false))?;
-                Ok(tmp)
+                let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+                if actual != digest {
+                    return Err((
+                        Error::DigestMismatch {
+                            image: r.to_string(),
+                            what: format!("layer blob {digest}"),
+                            expected: digest.to_string(),
+                            actual,
+                        },
+                        false,
+                    ));
+                }
+                Ok((tmp, got))
             })
             .await?;
-        let size = tmp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
+        let (tmp, got) = tmp;
         // Content addressed: a concurrent pull of the same blob renames identical bytes over it.
         tmp.persist(&dest)
             .map_err(|e| Error::io("cannot store blob", &dest, e.error))?;
         self.downloaded.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(size, Ordering::Relaxed);
+        self.bytes.fetch_add(got, Ordering::Relaxed);
         Ok((dest, false))
     }
 
@@ -637,7 +701,7 @@ impl Client {
         // stream's type names no higher-ranked closure: callers need `open`'s future to be `Send`.
         let fetches: Vec<_> = infos
             .iter()
-            .map(|l| self.layer_blob(r, &l.digest, &blob_dir))
+            .map(|l| self.layer_blob(r, &l.digest, l.size, limits.max_layer_bytes, &blob_dir))
             .collect();
         let files: Vec<Result<(PathBuf, bool), Error>> =
             futures::stream::iter(fetches).buffered(4).collect().await;
@@ -667,10 +731,27 @@ impl Client {
                 }
                 let file = std::fs::File::open(&path)
                     .map_err(|e| Error::io("cannot open blob", &path, e))?;
+                let again = file
+                    .try_clone()
+                    .map_err(|e| Error::io("cannot open blob", &path, e))?;
                 sq.apply_layer(&l.digest, file, l.diff_id.as_deref())?;
+                sq.keep_source(again, 0, None)?;
             }
             Ok(sq.finish())
-        })?;
+        });
+        if let (Some(c), Ok(_)) = (&self.opts.cache_dir, &fs) {
+            let keep: Vec<PathBuf> = infos
+                .iter()
+                .filter_map(|l| l.digest.strip_prefix("sha256:"))
+                .map(|h| c.join("blobs/sha256").join(h))
+                .collect();
+            let keep: Vec<&Path> = keep.iter().map(PathBuf::as_path).collect();
+            let removed = crate::cache::evict(c, self.opts.max_cache_bytes, &keep);
+            if removed > 0 {
+                tracing::debug!(removed, "evicted least recently used blobs from the cache");
+            }
+        }
+        let fs = fs?;
         Ok(Image {
             reference: Some(r.clone()),
             manifest_digest: Some(manifest_digest),
@@ -713,55 +794,41 @@ fn bearer_challenge(header: &str) -> Option<(String, Option<String>)> {
     Some((param("realm")?, param("service")))
 }
 
-/// The reference as `oci-client` expects it.
-fn to_oci(r: &ImageRef) -> Reference {
-    match (&r.tag, &r.digest) {
-        (Some(t), Some(d)) => Reference::with_tag_and_digest(
-            r.registry.clone(),
-            r.repository.clone(),
-            t.clone(),
-            d.clone(),
-        ),
-        (_, Some(d)) => Reference::with_digest(r.registry.clone(), r.repository.clone(), d.clone()),
-        (t, None) => Reference::with_tag(
-            r.registry.clone(),
-            r.repository.clone(),
-            t.clone().unwrap_or_else(|| "latest".into()),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Registry answers we cannot provoke from Debian's docker-registry (the registry itself never sends 403
     /// or 5xx on pulls; a 403 of the token issuer is tested for real in tests/registry.rs) are checked on
-    /// constructed `oci-client` errors.
+    /// constructed responses; their bodies never reach the message.
     #[test]
     fn status_mapping_and_retryability() {
         let c = Client::new(&PullOptions::default()).unwrap();
         let r = ImageRef::parse("127.0.0.1:5000/app:v1").unwrap();
-        let server = |code| OciDistributionError::ServerError {
-            code,
-            url: "u".into(),
-            message: "m".into(),
+        let answer = |code: u16| {
+            reqwest::Response::from(
+                http::Response::builder()
+                    .status(code)
+                    .body("SECRET internal page")
+                    .unwrap(),
+            )
         };
-        let (e, t) = c.map(&r, "manifest v1", server(403));
+        let (e, t) = c.status_error(&r, "manifest v1", &answer(403));
         assert!(matches!(e, Error::Auth { status: 403, .. }) && !t, "{e}");
         assert!(
             e.to_string()
                 .contains("access to app denied for anonymous pulls at 127.0.0.1:5000"),
             "{e}"
         );
-        let (e, t) = c.map(&r, "manifest v1", server(404));
+        let (e, t) = c.status_error(&r, "manifest v1", &answer(404));
         assert!(matches!(e, Error::NotFound { .. }) && !t, "{e}");
-        let (e, t) = c.map(&r, "manifest v1", server(503));
+        let (e, t) = c.status_error(&r, "manifest v1", &answer(503));
         assert!(
             matches!(e, Error::Registry { .. }) && t,
             "5xx is retried: {e}"
         );
-        let (_, t) = c.map(&r, "manifest v1", server(429));
+        assert!(!e.to_string().contains("SECRET"), "{e}");
+        let (_, t) = c.status_error(&r, "manifest v1", &answer(429));
         assert!(t, "429 is retried");
     }
 

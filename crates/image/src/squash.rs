@@ -8,31 +8,57 @@
 //! OCI whiteouts to an in-memory view without extracting everything to disk.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
+use std::rc::Rc;
 
 use crate::fsview::{Entry, EntryKind, FsView};
 use crate::{Error, Wanted};
 
-/// Limits that keep squashing bounded whatever the image holds.
+mod links;
+mod stream;
+
+use links::{LayerSource, Pending};
+pub(crate) use stream::HashReader;
+use stream::{Budget, Counters, Exceeded};
+pub use stream::{Compression, decompress};
+
+/// Budgets that keep squashing bounded in memory and disk whatever the image holds. Each violation is an
+/// [`Error::Layer`] naming the image, the layer, the path (where there is one) and the limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Most paths the squashed view may hold (each costs ~150 bytes of memory).
     pub max_entries: usize,
+    /// Most bytes of path names the view may hold in total.
+    pub max_path_bytes: u64,
+    /// Longest path (bytes) a member may have, link targets included.
+    pub max_path_len: usize,
+    /// Most components a member's path may have.
+    pub max_path_depth: usize,
+    /// Most bytes of headers and PAX / GNU long-name records one member may have (read into memory).
+    pub max_header_bytes: u64,
     /// Largest single file whose content may be kept.
     pub max_kept_file: u64,
     /// Most bytes of kept content in total.
     pub max_kept_total: u64,
+    /// Largest uncompressed layer (tar stream).
+    pub max_layer_bytes: u64,
+    /// Most uncompressed bytes of all layers together.
+    pub max_image_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_entries: 2_000_000,
-            max_kept_file: 1 << 30,
-            max_kept_total: 8 << 30,
+            max_entries: 1_000_000,
+            max_path_bytes: 64 << 20,
+            max_path_len: 4096,
+            max_path_depth: 256,
+            max_header_bytes: 1 << 20,
+            max_kept_file: 128 << 20,
+            max_kept_total: 1 << 30,
+            max_layer_bytes: 8 << 30,
+            max_image_bytes: 32 << 30,
         }
     }
 }
@@ -49,71 +75,26 @@ pub struct Squasher<'w> {
     kept_total: u64,
     /// The parent directory most recently made sure of (saves map look-ups for sibling entries).
     last_parent: String,
+    /// Ordinal of the member being applied in the current layer (hard links name content as of this point).
+    member: u64,
+    /// Wanted hard links whose target's content was not kept: filled by a second read of the target's layer.
+    pending: Vec<Pending>,
+    /// Where each layer can be read again (see [`Squasher::keep_source`]).
+    sources: Vec<Option<LayerSource>>,
+    /// Bytes of path names in the view.
+    path_bytes: u64,
+    /// Uncompressed bytes of the layers applied so far.
+    image_bytes: u64,
+    /// Set by [`Squasher::finish`]: the content directory then belongs to the returned view.
+    finished: bool,
 }
 
-/// A reader that hashes what passes through it.
-pub(crate) struct HashReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> HashReader<R> {
-    /// Wraps `inner`.
-    pub(crate) fn new(inner: R) -> Self {
-        Self {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
+impl Drop for Squasher<'_> {
+    /// A squash that did not finish (an error, a panic, a dropped future) removes its content directory.
+    fn drop(&mut self) {
+        if !self.finished && !self.view.content_dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.view.content_dir);
         }
-    }
-
-    /// Reads what is left and returns `sha256:…` of everything read, and the byte count.
-    pub(crate) fn finish(mut self) -> io::Result<(String, u64)> {
-        io::copy(&mut self, &mut io::sink())?;
-        Ok((
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.count,
-        ))
-    }
-}
-
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-/// Compression of a layer stream, detected from its first bytes (media types lie in `docker save` archives).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Plain tar.
-    None,
-    /// gzip.
-    Gzip,
-    /// zstd.
-    Zstd,
-}
-
-/// Wraps `r` in the decompressor its magic bytes call for.
-pub fn decompress<'a, R: Read + 'a>(r: R) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
-    let mut br = BufReader::with_capacity(256 * 1024, r);
-    let head = br.fill_buf()?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok((
-            Compression::Gzip,
-            Box::new(flate2::bufread::MultiGzDecoder::new(br)),
-        ))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok((
-            Compression::Zstd,
-            Box::new(zstd::stream::read::Decoder::with_buffer(br)?),
-        ))
-    } else {
-        Ok((Compression::None, Box::new(br)))
     }
 }
 
@@ -142,6 +123,15 @@ fn normalise(raw: &str) -> Result<String, String> {
         out.push('/');
     }
     Ok(out)
+}
+
+/// The largest char boundary of `s` at or below `max` (for cutting long names in messages).
+fn floor_char(s: &str, max: usize) -> usize {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 fn parent_of(path: &str) -> &str {
@@ -208,6 +198,12 @@ impl<'w> Squasher<'w> {
             limits,
             kept_total: 0,
             last_parent: String::new(),
+            member: 0,
+            pending: Vec::new(),
+            sources: Vec::new(),
+            path_bytes: 0,
+            image_bytes: 0,
+            finished: false,
         })
     }
 
@@ -231,7 +227,8 @@ impl<'w> Squasher<'w> {
                 e.kind = EntryKind::File;
             }
         }
-        self.view
+        self.finished = true;
+        std::mem::take(&mut self.view)
     }
 
     fn err(&self, layer: &str, path: Option<&str>, reason: impl Into<String>) -> Error {
@@ -255,15 +252,25 @@ impl<'w> Squasher<'w> {
     ) -> Result<(), Error> {
         let (_, tar_stream) = decompress(blob)
             .map_err(|e| self.err(digest, None, format!("cannot read layer: {e}")))?;
-        let mut hashed = HashReader::new(tar_stream);
-        self.apply_tar(digest, &mut hashed)?;
-        let (actual, _) = hashed.finish().map_err(|e| {
-            self.err(
-                digest,
-                None,
-                format!("corrupt or truncated layer after the tar end: {e}"),
-            )
-        })?;
+        let counters = Rc::new(Counters::default());
+        let budget = Budget::new(
+            tar_stream,
+            counters.clone(),
+            self.limits.max_layer_bytes,
+            self.limits.max_image_bytes.saturating_sub(self.image_bytes),
+            self.limits.max_header_bytes,
+        );
+        let mut hashed = HashReader::new(budget);
+        let applied = self.apply_tar(digest, &mut hashed, &counters);
+        let finished = applied.and_then(|()| {
+            hashed.finish().map_err(|e| {
+                self.budget_or(digest, None, &counters, || {
+                    format!("corrupt or truncated layer after the tar end: {e}")
+                })
+            })
+        });
+        self.image_bytes += counters.layer.get();
+        let (actual, _) = finished?;
         if let Some(expected) = expect_diff_id
             && expected != actual
         {
@@ -280,10 +287,43 @@ impl<'w> Squasher<'w> {
         Ok(())
     }
 
-    fn apply_tar(&mut self, digest: &str, tar_stream: &mut dyn Read) -> Result<(), Error> {
+    /// The budget error when a [`Budget`] stopped the read, else `other`'s error.
+    fn budget_or(
+        &self,
+        digest: &str,
+        path: Option<&str>,
+        counters: &Counters,
+        other: impl FnOnce() -> String,
+    ) -> Error {
+        let l = &self.limits;
+        let reason = match counters.exceeded.get() {
+            Some(Exceeded::Layer) => format!(
+                "the uncompressed layer is larger than {} bytes (limit max_layer_bytes); a decompression bomb or an oversized layer, refusing it",
+                l.max_layer_bytes
+            ),
+            Some(Exceeded::Image) => format!(
+                "the uncompressed image is larger than {} bytes (limit max_image_bytes); refusing it",
+                l.max_image_bytes
+            ),
+            Some(Exceeded::Header) => format!(
+                "a member's headers and PAX / GNU long-name records exceed {} bytes (limit max_header_bytes); refusing the layer",
+                l.max_header_bytes
+            ),
+            None => other(),
+        };
+        self.err(digest, path, reason)
+    }
+
+    fn apply_tar(
+        &mut self,
+        digest: &str,
+        tar_stream: &mut dyn Read,
+        counters: &Counters,
+    ) -> Result<(), Error> {
         let index = self.view.layer_digests.len();
         self.view.layer_digests.push(digest.to_string());
         self.last_parent.clear();
+        self.member = 0;
         let mut ar = tar::Archive::new(tar_stream);
         let entries = ar
             .entries()
@@ -291,128 +331,214 @@ impl<'w> Squasher<'w> {
         let mut last: Option<String> = None;
         for ent in entries {
             let mut ent = ent.map_err(|e| {
-                self.err(
-                    digest,
-                    last.as_deref(),
-                    format!("corrupt or truncated layer tar (at or after this member): {e}"),
-                )
+                self.budget_or(digest, last.as_deref(), counters, || {
+                    format!("corrupt or truncated layer tar (at or after this member): {e}")
+                })
             })?;
-            if matches!(
-                ent.header().entry_type(),
-                tar::EntryType::XGlobalHeader
-                    | tar::EntryType::XHeader
-                    | tar::EntryType::GNULongName
-                    | tar::EntryType::GNULongLink
-            ) {
-                continue;
+            counters.member_start();
+            self.member += 1;
+            let applied = self.apply_member(digest, index, &mut ent, &mut last);
+            if counters.exceeded.get().is_some() {
+                return Err(self.budget_or(digest, last.as_deref(), counters, String::new));
             }
-            let raw = String::from_utf8_lossy(&ent.path_bytes()).into_owned();
-            last = Some(raw.clone());
-            let path = normalise(&raw).map_err(|r| self.err(digest, Some(&raw), r))?;
-            if path == "/" {
-                continue;
-            }
-            let dir = parent_of(&path).to_string();
-            let name = &path[dir.len() + usize::from(dir != "/")..];
-            if name == ".wh..wh..opq" {
-                let dir = self.resolve_dir(digest, &raw, &dir)?;
-                self.remove_lower(&dir, index, false);
-                continue;
-            }
-            // Other `.wh..wh.*` names are AUFS metadata (`.wh..wh.plnk`, `.wh..wh.aufs`), not content.
-            if name.starts_with(".wh..wh.") || dir.contains("/.wh..wh.") {
-                continue;
-            }
-            if let Some(victim) = name.strip_prefix(".wh.") {
-                let dir = self.resolve_dir(digest, &raw, &dir)?;
-                self.remove_lower(&join(&dir, victim), index, true);
-                continue;
-            }
+            applied?;
+            io::copy(&mut ent, &mut io::sink()).map_err(|e| {
+                self.budget_or(digest, last.as_deref(), counters, || {
+                    format!("corrupt or truncated layer tar (in this member's data): {e}")
+                })
+            })?;
+            counters.member_done();
+        }
+        Ok(())
+    }
+
+    /// Applies one member of layer `index`; `last` is set to its raw name (for errors about what follows).
+    fn apply_member(
+        &mut self,
+        digest: &str,
+        index: usize,
+        ent: &mut tar::Entry<'_, &mut dyn Read>,
+        last: &mut Option<String>,
+    ) -> Result<(), Error> {
+        if matches!(
+            ent.header().entry_type(),
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
+        ) {
+            return Ok(());
+        }
+        let raw = String::from_utf8_lossy(&ent.path_bytes()).into_owned();
+        *last = Some(raw.clone());
+        self.check_path(digest, &raw, &raw, "path")?;
+        let path = normalise(&raw).map_err(|r| self.err(digest, Some(&raw), r))?;
+        if path == "/" {
+            return Ok(());
+        }
+        let dir = parent_of(&path).to_string();
+        let name = &path[dir.len() + usize::from(dir != "/")..];
+        if name == ".wh..wh..opq" {
             let dir = self.resolve_dir(digest, &raw, &dir)?;
-            let path = join(&dir, name);
-            let h = ent.header();
-            // Empty numeric fields occur in real tars (GNU tar and Go read them as 0); so do we.
-            let mode = h.mode().unwrap_or(0) & 0o7777;
-            let uid = h.uid().unwrap_or(0);
-            let gid = h.gid().unwrap_or(0);
-            let mut entry = Entry {
-                kind: EntryKind::Other,
-                size: 0,
-                mode,
-                uid,
-                gid,
-                layer: index,
-                kept: false,
-            };
-            self.ensure_parents(&dir, index);
-            match h.entry_type() {
-                tar::EntryType::Regular
-                | tar::EntryType::Continuous
-                | tar::EntryType::GNUSparse => {
-                    entry.kind = EntryKind::File;
-                    entry.size = ent.size();
-                    self.replace(&path, false);
-                    if (self.wanted)(&path, entry.size, mode) {
-                        self.check_keep(digest, &raw, entry.size)?;
-                        let dest = self.view.content_path(&path);
-                        let r = write_content(&dest, &mut ent);
-                        r.map_err(|e| {
-                            self.err(
-                                digest,
-                                Some(&raw),
-                                format!(
-                                    "cannot keep file content (truncated layer or disk full?): {e}"
-                                ),
-                            )
-                        })?;
-                        self.kept_total += entry.size;
-                        entry.kept = true;
-                    }
-                }
-                tar::EntryType::Directory => {
-                    entry.kind = EntryKind::Dir;
-                    self.replace(&path, true);
-                }
-                tar::EntryType::Symlink => {
-                    let target = ent
-                        .link_name_bytes()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default();
-                    entry.kind = EntryKind::Symlink(target);
-                    self.replace(&path, false);
-                }
-                tar::EntryType::Link => {
-                    let raw_target = ent
-                        .link_name_bytes()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .unwrap_or_default();
-                    let target = normalise(&raw_target).map_err(|r| {
+            self.remove_lower(&dir, index, false);
+            return Ok(());
+        }
+        // Other `.wh..wh.*` names are AUFS metadata (`.wh..wh.plnk`, `.wh..wh.aufs`), not content.
+        if name.starts_with(".wh..wh.") || dir.contains("/.wh..wh.") {
+            return Ok(());
+        }
+        if let Some(victim) = name.strip_prefix(".wh.") {
+            let dir = self.resolve_dir(digest, &raw, &dir)?;
+            self.remove_lower(&join(&dir, victim), index, true);
+            return Ok(());
+        }
+        let dir = self.resolve_dir(digest, &raw, &dir)?;
+        let path = join(&dir, name);
+        let h = ent.header();
+        // Empty numeric fields occur in real tars (GNU tar and Go read them as 0); so do we.
+        let mode = h.mode().unwrap_or(0) & 0o7777;
+        let uid = h.uid().unwrap_or(0);
+        let gid = h.gid().unwrap_or(0);
+        let mut entry = Entry {
+            kind: EntryKind::Other,
+            size: 0,
+            mode,
+            uid,
+            gid,
+            layer: index,
+            kept: false,
+        };
+        self.ensure_parents(&dir, index);
+        match h.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                entry.kind = EntryKind::File;
+                entry.size = ent.size();
+                self.replace(&path, false);
+                if (self.wanted)(&path, entry.size, mode) {
+                    self.check_keep(digest, &raw, entry.size)?;
+                    let dest = self.view.content_path(&path);
+                    let r = write_content(&dest, ent);
+                    r.map_err(|e| {
                         self.err(
                             digest,
                             Some(&raw),
-                            format!("hard link target `{raw_target}`: {r}"),
+                            format!(
+                                "cannot keep file content (truncated layer or disk full?): {e}"
+                            ),
                         )
                     })?;
-                    self.replace(&path, false);
-                    self.hardlink(digest, &raw, &path, &target, &mut entry)?;
-                }
-                _ => {
-                    self.replace(&path, false);
+                    self.kept_total += entry.size;
+                    entry.kept = true;
                 }
             }
-            self.view.entries.insert(path, entry);
-            if self.view.entries.len() > self.limits.max_entries {
-                return Err(self.err(
-                    digest,
-                    Some(&raw),
-                    format!(
-                        "the image has more than {} paths (the configured limit); raise the limit to analyse it",
-                        self.limits.max_entries
-                    ),
-                ));
+            tar::EntryType::Directory => {
+                entry.kind = EntryKind::Dir;
+                self.replace(&path, true);
+            }
+            tar::EntryType::Symlink => {
+                let target = ent
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                self.check_path(digest, &raw, &target, "symbolic link target")?;
+                entry.kind = EntryKind::Symlink(target);
+                self.replace(&path, false);
+            }
+            tar::EntryType::Link => {
+                let raw_target = ent
+                    .link_name_bytes()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                self.check_path(digest, &raw, &raw_target, "hard link target")?;
+                let target = normalise(&raw_target).map_err(|r| {
+                    self.err(
+                        digest,
+                        Some(&raw),
+                        format!("hard link target `{raw_target}`: {r}"),
+                    )
+                })?;
+                self.replace(&path, false);
+                self.hardlink(digest, &raw, &path, &target, &mut entry)?;
+            }
+            _ => {
+                self.replace(&path, false);
             }
         }
+        self.insert_entry(digest, &raw, path, entry)?;
+        if self.view.entries.len() > self.limits.max_entries {
+            return Err(self.err(
+                digest,
+                Some(&raw),
+                format!(
+                    "the image has more than {} paths (the configured limit); raise the limit to analyse it",
+                    self.limits.max_entries
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Refuses a member name or link target longer or deeper than the limits (before any bookkeeping, so a
+    /// 40,000-deep path costs nothing).
+    fn check_path(&self, digest: &str, raw: &str, p: &str, what: &str) -> Result<(), Error> {
+        let l = &self.limits;
+        if p.len() > l.max_path_len {
+            return Err(self.err(
+                digest,
+                Some(&raw[..floor_char(raw, 200)]),
+                format!(
+                    "{what} of {} bytes is longer than {} bytes (limit max_path_len); refusing the layer",
+                    p.len(),
+                    l.max_path_len
+                ),
+            ));
+        }
+        let depth = p.split('/').filter(|c| !c.is_empty()).count();
+        if depth > l.max_path_depth {
+            return Err(self.err(
+                digest,
+                Some(&raw[..floor_char(raw, 200)]),
+                format!(
+                    "{what} has {depth} components, more than {} (limit max_path_depth); refusing the layer",
+                    l.max_path_depth
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Inserts `entry` at `path`, counting its name against `max_path_bytes`.
+    fn insert_entry(
+        &mut self,
+        digest: &str,
+        raw: &str,
+        path: String,
+        entry: Entry,
+    ) -> Result<(), Error> {
+        let len = path.len() as u64;
+        if self.view.entries.insert(path, entry).is_none() {
+            self.path_bytes += len;
+        }
+        if self.path_bytes > self.limits.max_path_bytes {
+            return Err(self.err(
+                digest,
+                Some(raw),
+                format!(
+                    "the image's path names exceed {} bytes in total (limit max_path_bytes); raise the limit to analyse it",
+                    self.limits.max_path_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes the entry at `path`, uncounting its name.
+    fn remove_entry(&mut self, path: &str) -> Option<Entry> {
+        let e = self.view.entries.remove(path);
+        if e.is_some() {
+            self.path_bytes = self.path_bytes.saturating_sub(path.len() as u64);
+        }
+        e
     }
 
     fn check_keep(&self, digest: &str, raw: &str, size: u64) -> Result<(), Error> {
@@ -463,8 +589,12 @@ impl<'w> Squasher<'w> {
             return Ok(());
         };
         entry.size = t.size;
-        let target_kept = t.kept;
-        if target_kept && (self.wanted)(path, entry.size, entry.mode) {
+        let (target_kept, target_layer, target_is_file) =
+            (t.kept, t.layer, t.kind == EntryKind::File);
+        if !(self.wanted)(path, entry.size, entry.mode) {
+            return Ok(());
+        }
+        if target_kept {
             self.check_keep(digest, raw, entry.size)?;
             let from = self.view.content_path(&target);
             let to = self.view.content_path(path);
@@ -478,12 +608,21 @@ impl<'w> Squasher<'w> {
             })?;
             self.kept_total += entry.size;
             entry.kept = true;
-        } else if (self.wanted)(path, entry.size, entry.mode) {
-            tracing::debug!(
-                path,
+        } else if target_is_file {
+            // The target was not wanted, so its content streamed past: read its layer again once this layer
+            // is applied (a hard link must not hide a package database behind an unwanted name).
+            let index = self.view.layer_digests.len().saturating_sub(1);
+            self.pending.push(Pending {
+                layer: target_layer,
                 target,
-                "hard link wanted but its target's content was not kept"
-            );
+                link: path.to_string(),
+                link_layer: index,
+                before: if target_layer == index {
+                    self.member
+                } else {
+                    u64::MAX
+                },
+            });
         }
         Ok(())
     }
@@ -550,6 +689,7 @@ impl<'w> Squasher<'w> {
                     if other.is_some() {
                         self.replace(a, true);
                     }
+                    self.path_bytes += a.len() as u64;
                     self.view.entries.insert(
                         a.to_string(),
                         Entry {
@@ -578,7 +718,7 @@ impl<'w> Squasher<'w> {
             EntryKind::Dir if new_is_dir => {}
             EntryKind::Dir => {
                 self.remove_subtree(path, usize::MAX);
-                self.view.entries.remove(path);
+                self.remove_entry(path);
                 let _ = std::fs::remove_dir_all(self.view.content_path(path));
                 self.last_parent.clear();
             }
@@ -586,7 +726,7 @@ impl<'w> Squasher<'w> {
                 if old.kept {
                     let _ = std::fs::remove_file(self.view.content_path(path));
                 }
-                self.view.entries.remove(path);
+                self.remove_entry(path);
             }
         }
     }
@@ -607,7 +747,7 @@ impl<'w> Squasher<'w> {
             .map(|(p, _)| p.clone())
             .collect();
         for p in doomed {
-            if let Some(e) = self.view.entries.remove(&p)
+            if let Some(e) = self.remove_entry(&p)
                 && e.kept
             {
                 let _ = std::fs::remove_file(self.view.content_path(&p));
@@ -622,7 +762,7 @@ impl<'w> Squasher<'w> {
             && let Some(e) = self.view.entries.get(path)
             && e.layer < index
         {
-            let e = self.view.entries.remove(path);
+            let e = self.remove_entry(path);
             if e.is_some_and(|e| e.kept) {
                 let _ = std::fs::remove_file(self.view.content_path(path));
             }

@@ -59,7 +59,7 @@ impl NamespaceCache {
     }
 }
 
-impl portcullis_server::NamespaceLookup for NamespaceCache {
+impl portcullis_admission::NamespaceLookup for NamespaceCache {
     fn namespace(&self, name: &str) -> Option<NamespaceMeta> {
         self.get(name)
     }
@@ -260,6 +260,6 @@ pub async fn write_audit_reports(
 }
 
 /// Shares a [`NamespaceCache`] as the server's lookup.
-pub fn namespace_lookup(cache: NamespaceCache) -> Arc<dyn portcullis_server::NamespaceLookup> {
+pub fn namespace_lookup(cache: NamespaceCache) -> Arc<dyn portcullis_admission::NamespaceLookup> {
     Arc::new(cache)
 }

@@ -50,13 +50,15 @@ pub struct IntegrationOptions {
 /// The parts the server plugs in.
 pub struct Integration {
     /// Namespace metadata from the watch cache.
-    pub namespaces: Arc<dyn portcullis_server::NamespaceLookup>,
+    pub namespaces: Arc<dyn portcullis_admission::NamespaceLookup>,
     /// ContainerAdmissionPolicies in force, kept current by the watcher.
     pub policies: AdmissionPolicies,
     /// The verdict source, wrapped so that recorded decisions also reach Kubernetes.
     pub verdicts: Arc<dyn ImageVerdicts>,
     /// Whether this replica currently leads (always true with leader election off).
     pub leading: watch::Receiver<bool>,
+    /// Fetches controller owners so that `skipOwned` skips only verified ones.
+    pub owners: Arc<dyn portcullis_admission::OwnerLookup>,
 }
 
 struct Recorded {
@@ -84,6 +86,15 @@ impl ImageVerdicts for KubeVerdicts {
     }
     fn ready(&self) -> bool {
         self.inner.ready()
+    }
+    fn policy_problem(&self, policy: &str) -> Option<String> {
+        self.inner.policy_problem(policy)
+    }
+    fn prepare_policies(&self, policies: &[String]) {
+        self.inner.prepare_policies(policies)
+    }
+    fn policies_ready(&self, policies: &[String]) -> bool {
+        self.inner.policies_ready(policies)
     }
     fn record(&self, review: &Review, decision: &Decision) {
         self.inner.record(review, decision);
@@ -181,6 +192,7 @@ pub fn start(
         });
     }
 
+    let owners = crate::owners::ApiOwners::shared(client.clone());
     let wanted = opts.settings.reports || opts.settings.events || opts.learn_credentials.is_some();
     let (tx, rx) = mpsc::channel(QUEUE);
     tokio::spawn(side_effects(
@@ -196,6 +208,7 @@ pub fn start(
         policies,
         verdicts: Arc::new(KubeVerdicts { inner, tx, wanted }),
         leading,
+        owners,
     }
 }
 
@@ -246,8 +259,16 @@ async fn side_effects(
     let events = settings
         .events
         .then(|| DenialEvents::new(client.clone(), Some(identity)));
+    let mut budget = crate::budget::NamespaceBudget::new(
+        settings.side_effects_per_minute,
+        Duration::from_secs(60),
+    );
     while let Some(Recorded { review, decision }) = rx.recv().await {
         let ns = review.namespace().to_string();
+        if !budget.take(&ns, std::time::Instant::now()) {
+            tracing::warn!(namespace = %ns, object = %decision.object, "side effects skipped: the namespace used its budget of {} reviews per minute", settings.side_effects_per_minute);
+            continue;
+        }
         let req = &review.request;
         let name = req
             .name

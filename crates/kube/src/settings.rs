@@ -7,6 +7,7 @@
 //! audit: {enabled: true, interval: "1h"}   # re-evaluate running Pods (leader only)
 //! leaderElection: {enabled: true, namespace: portcullis, leaseName: portcullis}
 //! pullSecrets: {namespaces: [shop], allNamespaces: false}
+//! sideEffectsPerMinute: 120     # per namespace: pull-secret reads, Events and reports of at most this many reviews
 //! ```
 //!
 //! ContainerAdmissionPolicies are always watched, and namespace metadata always cached, when the
@@ -36,10 +37,18 @@ pub struct KubeSettings {
     /// Which namespaces' pull secrets may be read.
     #[serde(default)]
     pub pull_secrets: PullSecretSettings,
+    /// Most reviews per namespace and minute whose side effects (pull-secret reads, Events, ImageReports) are
+    /// carried out; the rest are decided but leave no trace in Kubernetes.
+    #[serde(default = "default_side_effects_per_minute")]
+    pub side_effects_per_minute: u32,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn default_side_effects_per_minute() -> u32 {
+    120
 }
 
 /// The periodic audit.
@@ -153,7 +162,7 @@ impl KubeSettings {
 
     /// The audit interval.
     pub fn audit_interval(&self) -> Result<Duration, String> {
-        portcullis_server::parse_go_duration(&self.audit.interval)
+        portcullis_admission::parse_go_duration(&self.audit.interval)
             .filter(|d| !d.is_zero())
             .ok_or_else(|| {
                 format!(

@@ -249,6 +249,74 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
 }
 
 #[test]
+fn chart_policies_and_active_bundle_reach_serve() {
+    let values = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        values.path(),
+        "admission:\n  policyBundle: Strict\n  activeBundle: strict\npolicies:\n  strict.json: |\n    \
+         {\"id\": \"strict\", \"name\": \"Strict\", \"policies\": []}\n",
+    )
+    .unwrap();
+    let out = helm_template(&["-f", values.path().to_str().unwrap()]).unwrap();
+    assert!(
+        out.contains("- --policy-bundle=/etc/portcullis/config/policy-strict.json"),
+        "{out}"
+    );
+    assert!(out.contains("- --active-bundle=strict"), "{out}");
+    assert!(
+        out.contains("policy-strict.json: |"),
+        "bundle in the ConfigMap"
+    );
+    assert!(
+        out.contains(r#"policy: "Strict""#),
+        "admission default policy"
+    );
+
+    let out = helm_template(&[]).unwrap();
+    assert!(!out.contains("--policy-bundle") && !out.contains("--active-bundle"));
+
+    let e = helm_template(&["--set-string", "policies.x=not-json"]).unwrap_err();
+    assert!(
+        e.contains("policies.x must be an Anchore policy bundle as a JSON string"),
+        "{e}"
+    );
+}
+
+#[test]
+fn chart_wires_webhook_client_auth_and_a_network_policy() {
+    let out = helm_template(&[]).unwrap();
+    assert!(!out.contains("--client-ca") && !out.contains("kind: NetworkPolicy"));
+    let out = helm_template(&[
+        "--set",
+        "webhookClientAuth.enabled=true",
+        "--set",
+        "webhookClientAuth.caConfigMap=apiserver-client-ca",
+        "--set",
+        "networkPolicy.enabled=true",
+        "--set-json",
+        r#"networkPolicy.from=[{"ipBlock":{"cidr":"10.0.0.10/32"}}]"#,
+    ])
+    .unwrap();
+    assert!(
+        out.contains("- --client-ca=/etc/portcullis/client-ca/ca.crt"),
+        "{out}"
+    );
+    assert!(out.contains("name: apiserver-client-ca"), "{out}");
+    let policy = out
+        .split("\n---")
+        .find(|d| d.contains("kind: NetworkPolicy"))
+        .expect("a NetworkPolicy");
+    assert!(
+        policy.contains("cidr: 10.0.0.10/32") && policy.contains("port: 8443"),
+        "{policy}"
+    );
+    let e = helm_template(&["--set", "webhookClientAuth.enabled=true"]).unwrap_err();
+    assert!(e.contains("webhookClientAuth.caConfigMap"), "{e}");
+    let e = helm_template(&["--set", "networkPolicy.enabled=true"]).unwrap_err();
+    assert!(e.contains("networkPolicy.from"), "{e}");
+}
+
+#[test]
 fn rendered_manifests_are_current() {
     let values = repo_root().join("deploy/manifests/values.yaml");
     let out = helm_template(&["--include-crds", "-f", values.to_str().unwrap()]).unwrap();
@@ -315,7 +383,18 @@ fn chart_admission_config_is_what_portcullis_parses() {
     );
     assert_eq!(cfg.default.mode, portcullis_admission::Mode::Analysis);
     assert_eq!(cfg.default.policy, "prod");
-    assert!(cfg.skip_owned);
+    assert!(
+        cfg.default.mutate,
+        "admitted images are pinned to the judged digest by default"
+    );
+    assert!(
+        out.contains("kind: MutatingWebhookConfiguration"),
+        "and /mutate is registered to do it"
+    );
+    assert!(
+        !cfg.skip_owned,
+        "controller children are checked unless skipControllerChildren is set"
+    );
     assert_eq!(cfg.selectors.len(), 1);
     assert_eq!(cfg.selectors[0].assign.policy, "strict");
 }

@@ -120,7 +120,7 @@ skipOwned: SKIP
 selectors:
   - { resource: namespace, field: name, value: "passive-.*", mode: passive, policy: prod }
   - { resource: namespace, field: name, value: "analysis-.*", mode: analysis, policy: prod }
-  - { resource: object, field: label, key: "portcullis.dev/breakglass", value: "true", mode: breakglass, policy: prod }
+  - { resource: object, field: label, key: "portcullis.dev/breakglass", value: "true", mode: breakglass, policy: prod, trustObjectFields: true }
 "#;
 
 fn write_config(path: &Path, skip_owned: bool) {
@@ -157,7 +157,13 @@ impl Tls {
     }
 }
 
-async fn serve(tls: &Tls, config: &Path, port: u16, v: Arc<MemoryVerdicts>) -> Running {
+async fn serve(
+    tls: &Tls,
+    config: &Path,
+    port: u16,
+    v: Arc<MemoryVerdicts>,
+    client: kube::Client,
+) -> Running {
     let mut cfg = ServerConfig::new(
         format!("127.0.0.1:{port}").parse().unwrap(),
         tls.cert(),
@@ -167,9 +173,9 @@ async fn serve(tls: &Tls, config: &Path, port: u16, v: Arc<MemoryVerdicts>) -> R
     cfg.reload_interval = Duration::from_millis(100);
     // Tags are answered from the verdict source; no registry is consulted.
     cfg.resolve_tags = false;
-    start(cfg, Parts::new(v))
-        .await
-        .expect("start portcullis server")
+    let mut parts = Parts::new(v);
+    parts.owners = Some(portcullis_kube::owners::ApiOwners::shared(client));
+    start(cfg, parts).await.expect("start portcullis server")
 }
 
 fn register(cluster: &Cluster, port: u16, ca_pem: &str, failure_policy: &str) {
@@ -249,6 +255,89 @@ where
     }
 }
 
+/// A Pod in `prod` (policy mode, skipOwned on) running `image`, claiming `owner` as its controller.
+fn owned_pod(name: &str, image: &str, (api, kind, owner, uid): (&str, &str, &str, &str)) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: prod\n  ownerReferences: [{{apiVersion: {api}, kind: {kind}, name: {owner}, uid: \"{uid}\", controller: true}}]\nspec:\n  automountServiceAccountToken: false\n  containers: [{{name: c, image: \"{image}\"}}]\n"
+    )
+}
+
+/// skipOwned trusts only a verified owner: one that exists with the claimed uid, is a kind Portcullis checks,
+/// and whose pod template runs the same images. Needs the `legacy` Deployment (image BAD, break-glass) and its
+/// ReplicaSet in `prod`.
+async fn forged_owners_earn_no_skip(cluster: &Cluster, client: &kube::Client) {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "prod");
+    let rs = sets
+        .list(&ListParams::default().labels("app=legacy"))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let (rs_name, rs_uid) = (rs.metadata.name.unwrap(), rs.metadata.uid.unwrap());
+    let ghost = "0b4c5a1e-0000-4000-8000-000000000000";
+    let denied = create(
+        cluster,
+        &owned_pod("forged", BAD, ("v1", "ConfigMap", "ghost", ghost)),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        denied.contains("CVE-2023-0286"),
+        "an owner that does not exist earns no skip: {denied}"
+    );
+    let denied = create(
+        cluster,
+        &owned_pod("wrong-uid", BAD, ("apps/v1", "ReplicaSet", &rs_name, ghost)),
+        &[],
+    )
+    .unwrap_err();
+    assert!(denied.contains("CVE-2023-0286"), "uid must match: {denied}");
+    let denied = create(
+        cluster,
+        &owned_pod(
+            "other-image",
+            UNKNOWN,
+            ("apps/v1", "ReplicaSet", &rs_name, &rs_uid),
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        denied.contains(UNKNOWN),
+        "a real owner running other images earns no skip: {denied}"
+    );
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "prod");
+    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}
+    }))
+    .unwrap();
+    let cm_uid = maps
+        .create(&Default::default(), &cm)
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    let denied = create(
+        cluster,
+        &owned_pod("cm-owned", BAD, ("v1", "ConfigMap", "owner", &cm_uid)),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        denied.contains("CVE-2023-0286"),
+        "a kind Portcullis does not check earns no skip: {denied}"
+    );
+    create(
+        cluster,
+        &owned_pod("adopted", BAD, ("apps/v1", "ReplicaSet", &rs_name, &rs_uid)),
+        &[],
+    )
+    .expect("a Pod of a real, admitted ReplicaSet with the same images is skipped");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portcullis_webhook_in_the_real_api_server() {
     let cluster = Cluster::start(ClusterOptions::default())
@@ -267,7 +356,7 @@ async fn portcullis_webhook_in_the_real_api_server() {
     write_config(&config, true);
     let port = portcullis_testkit::free_port().unwrap();
     let v = verdicts();
-    let server = serve(&tls, &config, port, v.clone()).await;
+    let server = serve(&tls, &config, port, v.clone(), client.clone()).await;
     register(&cluster, port, &ca, "Fail");
 
     // --- policy mode (default) ---
@@ -368,6 +457,7 @@ async fn portcullis_webhook_in_the_real_api_server() {
         },
     )
     .await;
+    forged_owners_earn_no_skip(&cluster, &client).await;
 
     // skipOwned=false: the controller's ReplicaSet is checked and denied; the Deployment reports it.
     write_config(&config, false);

@@ -64,8 +64,10 @@ async fn failure_policy_applies_when_portcullis_is_down_and_system_namespaces_pa
 
     // failurePolicy Fail: the API server refuses what it cannot have checked.
     let e = pod(&cluster, "team", "blocked").unwrap_err();
+    // The chart pins images through the mutating webhook by default, so that one is called (and fails) first.
     assert!(
-        e.contains("failed calling webhook \"validate.portcullis.dev\""),
+        e.contains("failed calling webhook \"mutate.portcullis.dev\"")
+            || e.contains("failed calling webhook \"validate.portcullis.dev\""),
         "expected fail-closed, got: {e}"
     );
     // Excluded namespaces are never sent to Portcullis, so they keep working while it is down.

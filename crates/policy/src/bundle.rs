@@ -308,6 +308,29 @@ pub struct Bundle {
     pub(crate) denied_images: Vec<Selector>,
 }
 
+impl BundleDoc {
+    /// Reads a document from parsed JSON; `what` names the source in errors.
+    pub fn from_value(value: &serde_json::Value, what: &str) -> Result<BundleDoc, Error> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Error::Parse {
+                what: what.to_string(),
+                path,
+                message: inner.to_string(),
+            }
+        })
+    }
+
+    /// `sha256:` digest of the document's canonical JSON (as this crate re-serialises it, so key order,
+    /// whitespace and unknown fields do not count): the one bundle version that stored policies, evaluations
+    /// and cached verdicts are keyed by ([`Bundle::digest`]).
+    pub fn digest(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        format!("sha256:{}", hex::encode(Sha256::digest(&canonical)))
+    }
+}
+
 impl Bundle {
     /// Reads and loads a bundle file.
     pub fn from_path(path: &std::path::Path) -> Result<Bundle, Error> {
@@ -344,8 +367,7 @@ impl Bundle {
             });
         }
         let (policies, allowlists, mappings, allowed_images, denied_images) = compiled;
-        let canonical = serde_json::to_vec(&doc).unwrap_or_default();
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&canonical)));
+        let digest = doc.digest();
         Ok(Bundle {
             doc,
             digest,
@@ -738,6 +760,11 @@ impl Builder {
                     ),
                 );
             }
+        }
+        if self.errors.len() == before
+            && let Err(e) = gates::validate(gate.name, trigger, &params)
+        {
+            self.err(&loc, e);
         }
         if self.errors.len() != before {
             return None;

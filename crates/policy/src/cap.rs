@@ -147,6 +147,19 @@ struct TimeCond {
     time: Option<String>,
 }
 
+/// The longest `imageLastScan.duration` accepted (about 100 years): larger values would overflow the
+/// time arithmetic (`Duration::days` panics past about 10^14 days).
+const MAX_SCAN_AGE_DAYS: i64 = 36_500;
+
+/// The duration `d`, when it is within [`MAX_SCAN_AGE_DAYS`] either way.
+fn scan_age(d: &DurationDoc) -> Option<Duration> {
+    let total = Duration::try_days(d.days)?
+        .checked_add(&Duration::try_hours(d.hours)?)?
+        .checked_add(&Duration::try_minutes(d.minutes)?)?
+        .checked_add(&Duration::try_seconds(d.seconds)?)?;
+    (total.abs() <= Duration::days(MAX_SCAN_AGE_DAYS)).then_some(total)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DurationDoc {
@@ -365,7 +378,7 @@ fn compile(name: String, spec: SpecDoc) -> Result<Policy, Error> {
                     .values
                     .iter()
                     .map(|v| {
-                        Regex::new(v).map_err(|e| {
+                        crate::pattern::user_regex(v).map_err(|e| {
                             at(format!("imagePath value `{v}` is not a valid regex: {e}"))
                         })
                     })
@@ -410,12 +423,12 @@ fn compile(name: String, spec: SpecDoc) -> Result<Policy, Error> {
                     }
                 };
                 let when = match (c.duration, c.time) {
-                    (Some(d), None) => When::Ago(
-                        Duration::days(d.days)
-                            + Duration::hours(d.hours)
-                            + Duration::minutes(d.minutes)
-                            + Duration::seconds(d.seconds),
-                    ),
+                    (Some(d), None) => When::Ago(scan_age(&d).ok_or_else(|| {
+                        at(format!(
+                            "imageLastScan duration {d:?} is out of range: at most \
+                             {MAX_SCAN_AGE_DAYS} days in total; give a shorter duration"
+                        ))
+                    })?),
                     (None, Some(t)) => When::At(
                         DateTime::parse_from_rfc3339(&t)
                             .map_err(|e| {

@@ -1,7 +1,8 @@
-//! The single source of truth for every gate, trigger and parameter.
+//! The vocabulary of the gate catalogue: the spec types every gate describes itself with, and `describe`.
 //!
-//! The validator checks rules against these tables, the evaluator dispatches on them, and
-//! `portcullis policy describe` prints them. Names follow anchore-engine's policy gates (version `1_0`), plus
+//! The catalogue itself, [`GATES`], is the single source of truth for every gate, trigger and parameter:
+//! each gate's entry lives in its own file next to its implementation (`src/gates/`). The validator checks
+//! rules against it, the evaluator dispatches on it, and `portcullis policy describe` prints it. Names follow anchore-engine's policy gates (version `1_0`), plus
 //! two triggers of our own (`vulnerabilities.kev` and `vulnerabilities.epss`).
 
 use serde::Serialize;
@@ -10,63 +11,8 @@ use serde::Serialize;
 pub const COMPARISONS: &[&str] = &["=", "!=", "<", ">", "<=", ">="];
 /// Severity names, least severe first (Anchore's `SEVERITY_ORDERING`).
 pub const SEVERITIES: &[&str] = &["unknown", "negligible", "low", "medium", "high", "critical"];
-/// Dockerfile instructions the `dockerfile.instruction` trigger knows.
-pub const INSTRUCTIONS: &[&str] = &[
-    "ADD",
-    "ARG",
-    "COPY",
-    "CMD",
-    "ENTRYPOINT",
-    "ENV",
-    "EXPOSE",
-    "FROM",
-    "HEALTHCHECK",
-    "LABEL",
-    "MAINTAINER",
-    "ONBUILD",
-    "USER",
-    "RUN",
-    "SHELL",
-    "STOPSIGNAL",
-    "VOLUME",
-    "WORKDIR",
-];
-/// Checks of `dockerfile.instruction`.
-pub const INSTRUCTION_CHECKS: &[&str] = &[
-    "=",
-    "!=",
-    "exists",
-    "not_exists",
-    "like",
-    "not_like",
-    "in",
-    "not_in",
-];
-/// Checks of `metadata.attribute`.
-pub const ATTRIBUTE_CHECKS: &[&str] = &[
-    "=",
-    "!=",
-    ">",
-    "<",
-    ">=",
-    "<=",
-    "exists",
-    "not_exists",
-    "like",
-    "not_like",
-    "in",
-    "not_in",
-];
-/// Attributes of `metadata.attribute`.
-pub const ATTRIBUTES: &[&str] = &[
-    "size",
-    "architecture",
-    "os_type",
-    "distro",
-    "distro_version",
-    "like_distro",
-    "layer_count",
-];
+
+pub use crate::gates::{ATTRIBUTE_CHECKS, ATTRIBUTES, GATES, INSTRUCTION_CHECKS, INSTRUCTIONS};
 
 /// The type of a trigger parameter's value (all values are strings in a bundle).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,16 +22,19 @@ pub enum ParamType {
     Str,
     /// A regular expression (checked when the rule is compiled).
     Regex,
-    /// An integer.
+    /// A whole number, not negative (Anchore's `IntegerValidator`: digits only).
     Int,
-    /// A decimal number.
+    /// A decimal number: `-`, digits, `.` and digits (Anchore's `FloatValidator`; no exponent, `inf`,
+    /// `NaN`).
     Float,
     /// `true` or `false`.
     Bool,
     /// One of the listed values (case-insensitive).
     Enum(&'static [&'static str]),
-    /// A comma-separated list of strings.
+    /// A comma-separated list of strings, none empty (Anchore's `CommaDelimitedStringListValidator`).
     List,
+    /// A comma-separated list of whole numbers (Anchore's `CommaDelimitedNumberListValidator`).
+    IntList,
     /// A comma-separated list of the listed values.
     EnumList(&'static [&'static str]),
 }
@@ -95,15 +44,24 @@ impl ParamType {
     pub fn check(&self, value: &str) -> Result<(), String> {
         let v = value.trim();
         match self {
-            ParamType::Str | ParamType::List | ParamType::Regex => Ok(()),
-            ParamType::Int => v
-                .parse::<i64>()
+            ParamType::Str | ParamType::Regex => Ok(()),
+            ParamType::Int => whole_number(v).map(|_| ()).ok_or_else(|| {
+                format!("`{value}` is not an integer: give a whole number, digits only (e.g. `30`)")
+            }),
+            ParamType::Float => decimal(v)
                 .map(|_| ())
-                .map_err(|_| format!("`{value}` is not an integer")),
-            ParamType::Float => v
-                .parse::<f64>()
-                .map(|_| ())
-                .map_err(|_| format!("`{value}` is not a number")),
+                .ok_or_else(|| format!("`{value}` is not a decimal number (e.g. `7.5` or `-1`)")),
+            ParamType::List => list_items(value).map(|_| ()),
+            ParamType::IntList => {
+                for item in list_items(value)? {
+                    if whole_number(item).is_none() {
+                        return Err(format!(
+                            "list item `{item}` is not a whole number (e.g. `0,1000`)"
+                        ));
+                    }
+                }
+                Ok(())
+            }
             ParamType::Bool => match v.to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),
                 _ => Err(format!("`{value}` is not `true` or `false`")),
@@ -138,9 +96,45 @@ impl ParamType {
             ParamType::Float => "number".into(),
             ParamType::Bool => "boolean".into(),
             ParamType::List => "comma-separated list".into(),
+            ParamType::IntList => "comma-separated list of whole numbers".into(),
             ParamType::Enum(v) => format!("one of: {}", v.join(", ")),
             ParamType::EnumList(v) => format!("comma-separated list of: {}", v.join(", ")),
         }
+    }
+}
+
+/// A whole number as Anchore's `IntegerValidator` accepts it (ASCII digits, surrounding space trimmed),
+/// within `i64`.
+pub(crate) fn whole_number(v: &str) -> Option<i64> {
+    let v = v.trim();
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.parse().ok())
+        .flatten()
+}
+
+/// A decimal number as Anchore's `FloatValidator` accepts it: an optional `-`, digits, an optional `.`
+/// and digits, at least one digit. Rust's own parser would also take `inf`, `NaN` and exponents — a `NaN`
+/// threshold compares false with every score, so such a rule would never fire.
+pub(crate) fn decimal(v: &str) -> Option<f64> {
+    let v = v.trim();
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let ok = !(int.is_empty() && frac.is_empty())
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| v.parse().ok()).flatten()
+}
+
+/// The items of a comma-separated list, trimmed; `Err` for an empty list or an empty item.
+fn list_items(value: &str) -> Result<Vec<&str>, String> {
+    let items: Vec<&str> = value.split(',').map(str::trim).collect();
+    match items.iter().position(|i| i.is_empty()) {
+        None => Ok(items),
+        Some(_) if items.len() == 1 => Err("the list is empty; give at least one item".into()),
+        Some(n) => Err(format!(
+            "item {} of the list `{value}` is empty; remove the extra comma",
+            n + 1
+        )),
     }
 }
 
@@ -285,7 +279,8 @@ pub fn describe(gate_name: Option<&str>, trigger_name: Option<&str>) -> Result<S
     Ok(out)
 }
 
-const fn p(
+/// A parameter spec.
+pub(crate) const fn p(
     name: &'static str,
     ty: ParamType,
     required: bool,
@@ -301,7 +296,8 @@ const fn p(
     }
 }
 
-const fn t(
+/// An active trigger spec.
+pub(crate) const fn t(
     name: &'static str,
     description: &'static str,
     params: &'static [ParamSpec],
@@ -315,7 +311,8 @@ const fn t(
     }
 }
 
-const fn t_missing(
+/// An active trigger spec whose data the analyser does not collect (`missing`: why).
+pub(crate) const fn t_missing(
     name: &'static str,
     description: &'static str,
     params: &'static [ParamSpec],
@@ -330,7 +327,8 @@ const fn t_missing(
     }
 }
 
-const fn gate_def(
+/// A gate spec.
+pub(crate) const fn gate_def(
     name: &'static str,
     description: &'static str,
     lifecycle: Lifecycle,
@@ -345,7 +343,8 @@ const fn gate_def(
     }
 }
 
-const fn eol(name: &'static str, superseded_by: Option<&'static str>) -> GateSpec {
+/// An end-of-life gate spec, pointing to its replacement.
+pub(crate) const fn eol(name: &'static str, superseded_by: Option<&'static str>) -> GateSpec {
     GateSpec {
         name,
         description: "End-of-life gate of anchore-engine before 0.2; no longer evaluated.",
@@ -355,911 +354,13 @@ const fn eol(name: &'static str, superseded_by: Option<&'static str>) -> GateSpe
     }
 }
 
-const CMP: ParamType = ParamType::Enum(COMPARISONS);
-const SEV: ParamType = ParamType::Enum(SEVERITIES);
-const LIST_TYPE: ParamType = ParamType::Enum(&["whitelist", "blacklist"]);
-const ACTUAL_DF: ParamSpec = p(
-    "actual_dockerfile_only",
-    ParamType::Bool,
-    false,
-    "Only evaluate against a user-provided Dockerfile, skip the one guessed from the image history.",
-    "true",
-);
-
-const NO_FEED: &str =
+/// A comparison parameter (`=`, `<`, …).
+pub(crate) const CMP: ParamType = ParamType::Enum(COMPARISONS);
+/// A severity parameter.
+pub(crate) const SEV: ParamType = ParamType::Enum(SEVERITIES);
+/// Why the package-feed triggers of deprecated gates are not evaluated.
+pub(crate) const NO_FEED: &str =
     "the analyser keeps no per-ecosystem package feed to compare versions against";
-const NO_CONTENT: &str = "the analyser does not retain file contents";
-
-/// Every gate, in `policy describe` order.
-pub static GATES: &[GateSpec] = &[
-    gate_def(
-        "always",
-        "Triggers that fire unconditionally if present in policy, useful for things like testing and blacklisting.",
-        Lifecycle::Active,
-        &[t(
-            "always",
-            "Fires if present in a policy being evaluated.",
-            &[],
-        )],
-    ),
-    gate_def(
-        "dockerfile",
-        "Checks against the content of a Dockerfile if provided, or a Dockerfile guessed from the image history.",
-        Lifecycle::Active,
-        &[
-            t(
-                "instruction",
-                "Triggers if any directive in the list of instructions matches the check and value.",
-                &[
-                    p(
-                        "instruction",
-                        ParamType::Enum(INSTRUCTIONS),
-                        true,
-                        "The Dockerfile instruction to check.",
-                        "FROM",
-                    ),
-                    p(
-                        "check",
-                        ParamType::Enum(INSTRUCTION_CHECKS),
-                        true,
-                        "The type of check to perform.",
-                        "=",
-                    ),
-                    p(
-                        "value",
-                        ParamType::Str,
-                        false,
-                        "The value to check the instruction's argument against (regex for like/not_like, comma list for in/not_in).",
-                        "scratch",
-                    ),
-                    ACTUAL_DF,
-                ],
-            ),
-            t(
-                "effective_user",
-                "Checks if the effective user matches the provided user names, as a whitelist or blacklist.",
-                &[
-                    p(
-                        "users",
-                        ParamType::List,
-                        true,
-                        "User names to check against as the effective user (last USER).",
-                        "root,docker",
-                    ),
-                    p(
-                        "type",
-                        LIST_TYPE,
-                        true,
-                        "How to treat the provided user names.",
-                        "blacklist",
-                    ),
-                    ACTUAL_DF,
-                ],
-            ),
-            t(
-                "exposed_ports",
-                "Evaluates the set of ports exposed (EXPOSE and image config), as a whitelist or blacklist.",
-                &[
-                    p(
-                        "ports",
-                        ParamType::List,
-                        true,
-                        "Ports to check.",
-                        "80,8080,8088",
-                    ),
-                    p(
-                        "type",
-                        LIST_TYPE,
-                        true,
-                        "Whether the ports are allowed (whitelist) or forbidden (blacklist).",
-                        "blacklist",
-                    ),
-                    ACTUAL_DF,
-                ],
-            ),
-            t(
-                "no_dockerfile_provided",
-                "Triggers if anchore analysis was performed without supplying the actual image Dockerfile.",
-                &[],
-            ),
-        ],
-    ),
-    gate_def(
-        "files",
-        "Checks against files in the analysed image including file content, file names, and filesystem attributes.",
-        Lifecycle::Active,
-        &[
-            t_missing(
-                "content_regex_match",
-                "Triggers for each file where the content search analyser found a match using configured regexes.",
-                &[p(
-                    "regex_name",
-                    ParamType::Str,
-                    false,
-                    "Regex string that also appears in the analyser configuration, to limit matches to it.",
-                    ".*password.*",
-                )],
-                NO_CONTENT,
-            ),
-            t(
-                "name_match",
-                "Triggers if a file exists in the container that has a filename that matches the provided regex.",
-                &[p(
-                    "regex",
-                    ParamType::Regex,
-                    true,
-                    "Regex to apply to file names.",
-                    ".*\\.pem",
-                )],
-            ),
-            t_missing(
-                "attribute_match",
-                "Triggers if a filename exists in the container that has attributes that match those provided.",
-                &[
-                    p(
-                        "filename",
-                        ParamType::Str,
-                        true,
-                        "Filename to check against provided checksum.",
-                        "/etc/passwd",
-                    ),
-                    p(
-                        "checksum_algorithm",
-                        ParamType::Enum(&["sha256"]),
-                        false,
-                        "Checksum algorithm.",
-                        "sha256",
-                    ),
-                    p(
-                        "checksum",
-                        ParamType::Str,
-                        false,
-                        "Checksum of file.",
-                        "832cd0f75b227d13aac82b1f70b7f90191a4186c151f9db50851d209c45ede11",
-                    ),
-                    p(
-                        "checksum_match",
-                        ParamType::Enum(&["equals", "not_equals"]),
-                        false,
-                        "Checksum operation to perform.",
-                        "equals",
-                    ),
-                    p(
-                        "mode",
-                        ParamType::Str,
-                        false,
-                        "File mode of file (octal).",
-                        "00644",
-                    ),
-                    p(
-                        "mode_op",
-                        ParamType::Enum(COMPARISONS),
-                        false,
-                        "File mode operation to perform.",
-                        "=",
-                    ),
-                    p(
-                        "skip_missing",
-                        ParamType::Bool,
-                        false,
-                        "If set to true, do not fire this trigger if the file is not present.",
-                        "true",
-                    ),
-                ],
-                "the analyser records modes only for setuid/setgid files and no file checksums",
-            ),
-            t(
-                "suid_or_guid_set",
-                "Fires for each file found to have suid or sgid bit set.",
-                &[],
-            ),
-        ],
-    ),
-    gate_def(
-        "licenses",
-        "License checks against found software licenses in the container image.",
-        Lifecycle::Active,
-        &[
-            t(
-                "blacklist_exact_match",
-                "Triggers if the evaluated image has a package installed with software distributed under the specified (exact match) license(s).",
-                &[
-                    p(
-                        "licenses",
-                        ParamType::List,
-                        true,
-                        "List of license names to blacklist exactly.",
-                        "GPLv2+,GPL-3+,BSD-2-clause",
-                    ),
-                    p(
-                        "package_type",
-                        ParamType::Enum(&["all", "os", "non-os"]),
-                        false,
-                        "Only trigger for specific package type.",
-                        "all",
-                    ),
-                ],
-            ),
-            t(
-                "blacklist_partial_match",
-                "Triggers if the evaluated image has a package installed with software distributed under the specified (substring match) license(s).",
-                &[
-                    p(
-                        "licenses",
-                        ParamType::List,
-                        true,
-                        "List of strings to do substring match for blacklist.",
-                        "LGPL,BSD",
-                    ),
-                    p(
-                        "package_type",
-                        ParamType::Enum(&["all", "os", "non-os"]),
-                        false,
-                        "Only trigger for specific package type.",
-                        "all",
-                    ),
-                ],
-            ),
-        ],
-    ),
-    gate_def(
-        "malware",
-        "Checks for malware scan findings in the image.",
-        Lifecycle::Active,
-        &[
-            t_missing(
-                "scans",
-                "Triggers if the malware scanner found any matches in the image.",
-                &[],
-                "the analyser runs no malware scanner",
-            ),
-            t_missing(
-                "scan_not_run",
-                "Triggers if no malware scan has been run on the image.",
-                &[],
-                "the analyser runs no malware scanner",
-            ),
-        ],
-    ),
-    gate_def(
-        "metadata",
-        "Checks against image metadata, such as size, OS, distro, architecture, etc.",
-        Lifecycle::Active,
-        &[t(
-            "attribute",
-            "Triggers if a named image metadata value matches the given condition.",
-            &[
-                p(
-                    "attribute",
-                    ParamType::Enum(ATTRIBUTES),
-                    true,
-                    "Attribute name to be checked.",
-                    "size",
-                ),
-                p(
-                    "check",
-                    ParamType::Enum(ATTRIBUTE_CHECKS),
-                    true,
-                    "The operation to perform the evaluation.",
-                    ">",
-                ),
-                p(
-                    "value",
-                    ParamType::Str,
-                    false,
-                    "Value used in comparison.",
-                    "1073741824",
-                ),
-            ],
-        )],
-    ),
-    GateSpec {
-        name: "npms",
-        description: "NPM checks (deprecated in anchore-engine).",
-        lifecycle: Lifecycle::Deprecated,
-        superseded_by: None,
-        triggers: &[
-            t_missing(
-                "newer_version_in_feed",
-                "Triggers if an installed NPM is not the latest version according to NPM data feed.",
-                &[],
-                NO_FEED,
-            ),
-            t_missing(
-                "unknown_in_feeds",
-                "Triggers if an installed NPM is not in the NPM data feed.",
-                &[],
-                NO_FEED,
-            ),
-            t_missing(
-                "version_not_in_feeds",
-                "Triggers if an installed NPM version is not listed in the official NPM feed as a valid version.",
-                &[],
-                NO_FEED,
-            ),
-            t(
-                "blacklisted_name_version",
-                "Triggers if the evaluated image has an NPM package installed that matches the name and optionally a version specified in the parameters.",
-                &[
-                    p(
-                        "name",
-                        ParamType::Str,
-                        true,
-                        "Npm package name to blacklist.",
-                        "time_diff",
-                    ),
-                    p(
-                        "version",
-                        ParamType::Str,
-                        false,
-                        "Npm package version to blacklist specifically.",
-                        "0.2.9",
-                    ),
-                ],
-            ),
-            t_missing(
-                "feed_data_unavailable",
-                "Triggers if the engine does not have access to the NPM data feed.",
-                &[],
-                NO_FEED,
-            ),
-        ],
-    },
-    gate_def(
-        "packages",
-        "Distro package checks.",
-        Lifecycle::Active,
-        &[
-            t(
-                "required_package",
-                "Triggers if the specified package and optionally a specific version is not found in the image.",
-                &[
-                    p(
-                        "name",
-                        ParamType::Str,
-                        true,
-                        "Name of package that must be found installed in image.",
-                        "libssl",
-                    ),
-                    p(
-                        "version",
-                        ParamType::Str,
-                        false,
-                        "Optional version of package for exact version match.",
-                        "1.10.3rc3",
-                    ),
-                    p(
-                        "version_match_type",
-                        ParamType::Enum(&["exact", "minimum"]),
-                        false,
-                        "The type of comparison to use for version if a version is provided.",
-                        "exact",
-                    ),
-                ],
-            ),
-            t_missing(
-                "verify",
-                "Check package integrity against package db in the image. Triggers for changes or removal or content in all or the selected \"dirs\" parameter if provided.",
-                &[
-                    p(
-                        "only_packages",
-                        ParamType::List,
-                        false,
-                        "List of package names to limit verification.",
-                        "libssl,openssl",
-                    ),
-                    p(
-                        "only_directories",
-                        ParamType::List,
-                        false,
-                        "List of directories to limit checks so as to avoid checks on all dir.",
-                        "/usr,/var/lib",
-                    ),
-                    p(
-                        "check",
-                        ParamType::Enum(&["changed", "missing"]),
-                        false,
-                        "Check to perform instead of all.",
-                        "changed",
-                    ),
-                ],
-                "the analyser does not record file digests to verify packages against",
-            ),
-            t(
-                "blacklist",
-                "Triggers if the evaluated image has a package installed that matches the named package optionally with a specific version as well.",
-                &[
-                    p(
-                        "name",
-                        ParamType::Str,
-                        true,
-                        "Package name to blacklist.",
-                        "openssh-server",
-                    ),
-                    p(
-                        "version",
-                        ParamType::Str,
-                        false,
-                        "Specific version of package to blacklist.",
-                        "1.0.1",
-                    ),
-                ],
-            ),
-        ],
-    ),
-    gate_def(
-        "passwd_file",
-        "Content checks for /etc/passwd for things like usernames, group ids, shells, or full entries.",
-        Lifecycle::Active,
-        &[
-            t(
-                "content_not_available",
-                "Triggers if the /etc/passwd file is not present/stored in the evaluated image.",
-                &[],
-            ),
-            t(
-                "blacklist_usernames",
-                "Triggers if specified username is found in the /etc/passwd file.",
-                &[p(
-                    "user_names",
-                    ParamType::List,
-                    true,
-                    "List of usernames that will cause the trigger to fire if found in /etc/passwd.",
-                    "daemon,ftp",
-                )],
-            ),
-            t(
-                "blacklist_userids",
-                "Triggers if specified user id is found in the /etc/passwd file.",
-                &[p(
-                    "user_ids",
-                    ParamType::List,
-                    true,
-                    "List of userids (numeric) that will cause the trigger to fire if found in /etc/passwd.",
-                    "0,1",
-                )],
-            ),
-            t(
-                "blacklist_groupids",
-                "Triggers if specified group id is found in the /etc/passwd file.",
-                &[p(
-                    "group_ids",
-                    ParamType::List,
-                    true,
-                    "List of groupids (numeric) that will cause the trigger ot fire if found in /etc/passwd.",
-                    "999,20",
-                )],
-            ),
-            t(
-                "blacklist_shells",
-                "Triggers if specified login shell for any user is found in the /etc/passwd file.",
-                &[p(
-                    "shells",
-                    ParamType::List,
-                    true,
-                    "List of shell commands to blacklist.",
-                    "/bin/bash,/bin/zsh",
-                )],
-            ),
-            t(
-                "blacklist_full_entry",
-                "Triggers if entire specified passwd entry is found in the /etc/passwd file.",
-                &[p(
-                    "entry",
-                    ParamType::Str,
-                    true,
-                    "Full entry to match in /etc/passwd.",
-                    "ftp:x:14:50:FTP User:/var/ftp:/sbin/nologin",
-                )],
-            ),
-        ],
-    ),
-    gate_def(
-        "retrieved_files",
-        "Checks against content and/or presence of files retrieved at analysis time from an image.",
-        Lifecycle::Active,
-        &[
-            t(
-                "content_not_available",
-                "Triggers if the specified file is not present/stored in the evaluated image.",
-                &[p(
-                    "path",
-                    ParamType::Str,
-                    true,
-                    "The path of the file to verify has been retrieved during analysis.",
-                    "/etc/httpd.conf",
-                )],
-            ),
-            t(
-                "content_regex",
-                "Evaluation of regex on retrieved file content.",
-                &[
-                    p(
-                        "path",
-                        ParamType::Str,
-                        true,
-                        "The path of the file to verify has been retrieved during analysis.",
-                        "/etc/httpd.conf",
-                    ),
-                    p(
-                        "check",
-                        ParamType::Enum(&["match", "no_match"]),
-                        true,
-                        "The type of check to perform with the regex.",
-                        "match",
-                    ),
-                    p(
-                        "regex",
-                        ParamType::Regex,
-                        true,
-                        "The regex to evaluate against the content of the file.",
-                        ".*SSlEnabled.*",
-                    ),
-                ],
-            ),
-        ],
-    ),
-    GateSpec {
-        name: "ruby_gems",
-        description: "Ruby Gem checks (deprecated in anchore-engine).",
-        lifecycle: Lifecycle::Deprecated,
-        superseded_by: None,
-        triggers: &[
-            t_missing(
-                "newer_version_found_in_feed",
-                "Triggers if an installed Gem is not the latest version according to the Gem data feed.",
-                &[],
-                NO_FEED,
-            ),
-            t_missing(
-                "not_found_in_feed",
-                "Triggers if an installed Gem is not in the official Gem database.",
-                &[],
-                NO_FEED,
-            ),
-            t_missing(
-                "version_not_found_in_feed",
-                "Triggers if an installed Gem version is not listed in the official Gem feed as a valid version.",
-                &[],
-                NO_FEED,
-            ),
-            t(
-                "blacklist",
-                "Triggers if the evaluated image has a Gem package installed that matches the specified name and version.",
-                &[
-                    p(
-                        "name",
-                        ParamType::Str,
-                        true,
-                        "Gem name to blacklist.",
-                        "time_diff",
-                    ),
-                    p(
-                        "version",
-                        ParamType::Str,
-                        false,
-                        "Optional version to blacklist specifically.",
-                        "0.2.9",
-                    ),
-                ],
-            ),
-            t_missing(
-                "feed_data_unavailable",
-                "Triggers if the engine does not have access to the Gem data feed.",
-                &[],
-                NO_FEED,
-            ),
-        ],
-    },
-    gate_def(
-        "secret_scans",
-        "Checks for secrets and content found in the image using configured regexes found in the \"secret_search\" section of analyzer_config.yaml.",
-        Lifecycle::Active,
-        &[t_missing(
-            "content_regex_checks",
-            "Triggers if the secret content search analyser has found any matches with the configured and named regexes.",
-            &[
-                p(
-                    "content_regex_name",
-                    ParamType::Str,
-                    false,
-                    "Name of a configured regex to check for a match.",
-                    "AWS_ACCESS_KEY",
-                ),
-                p(
-                    "filename_regex",
-                    ParamType::Regex,
-                    false,
-                    "Regex to restrict the files checked.",
-                    "/etc/.*",
-                ),
-                p(
-                    "match_type",
-                    ParamType::Enum(&["notfound", "found"]),
-                    false,
-                    "Fire on found or notfound.",
-                    "found",
-                ),
-            ],
-            "the analyser runs no secret search",
-        )],
-    ),
-    gate_def(
-        "vulnerabilities",
-        "CVE/Vulnerability checks.",
-        Lifecycle::Active,
-        &[
-            t(
-                "package",
-                "Triggers if a found vulnerability in an image meets the comparison criteria.",
-                &[
-                    p(
-                        "package_type",
-                        ParamType::Enum(&["all", "os", "non-os"]),
-                        true,
-                        "Only trigger for specific package type.",
-                        "all",
-                    ),
-                    p(
-                        "severity_comparison",
-                        CMP,
-                        false,
-                        "The type of comparison to perform for severity evaluation (default `>`).",
-                        ">",
-                    ),
-                    p(
-                        "severity",
-                        SEV,
-                        false,
-                        "Severity to compare against (default `unknown`).",
-                        "high",
-                    ),
-                    p(
-                        "cvss_v3_base_score_comparison",
-                        CMP,
-                        false,
-                        "The type of comparison to perform for CVSS v3 base score evaluation (default `>=`).",
-                        ">",
-                    ),
-                    p(
-                        "cvss_v3_base_score",
-                        ParamType::Float,
-                        false,
-                        "CVSS v3 base score to compare against.",
-                        "5.0",
-                    ),
-                    p(
-                        "cvss_v3_exploitability_score_comparison",
-                        CMP,
-                        false,
-                        "The type of comparison to perform for CVSS v3 exploitability sub score evaluation.",
-                        ">",
-                    ),
-                    p(
-                        "cvss_v3_exploitability_score",
-                        ParamType::Float,
-                        false,
-                        "CVSS v3 exploitability sub score to compare against.",
-                        "5.0",
-                    ),
-                    p(
-                        "cvss_v3_impact_score_comparison",
-                        CMP,
-                        false,
-                        "The type of comparison to perform for CVSS v3 impact sub score evaluation.",
-                        ">",
-                    ),
-                    p(
-                        "cvss_v3_impact_score",
-                        ParamType::Float,
-                        false,
-                        "CVSS v3 impact sub score to compare against.",
-                        "5.0",
-                    ),
-                    p(
-                        "fix_available",
-                        ParamType::Bool,
-                        false,
-                        "If present, the fix availability for the vulnerability record must match the value of this parameter.",
-                        "true",
-                    ),
-                    p(
-                        "vendor_only",
-                        ParamType::Bool,
-                        false,
-                        "If true (the default), a vulnerability the vendor marked as won't-fix does not trigger.",
-                        "true",
-                    ),
-                    p(
-                        "max_days_since_creation",
-                        ParamType::Int,
-                        false,
-                        "If provided, this CVE must be older than the days provided to trigger.",
-                        "7",
-                    ),
-                    p(
-                        "max_days_since_fix",
-                        ParamType::Int,
-                        false,
-                        "If provided (only evaluated when fix_available is also true), the fix must be older than the days provided, to trigger.",
-                        "30",
-                    ),
-                    p(
-                        "vendor_cvss_v3_base_score_comparison",
-                        CMP,
-                        false,
-                        "The type of comparison to perform for vendor specified CVSS v3 base score evaluation.",
-                        ">",
-                    ),
-                    p(
-                        "vendor_cvss_v3_base_score",
-                        ParamType::Float,
-                        false,
-                        "Vendor CVSS v3 base score to compare against.",
-                        "5.0",
-                    ),
-                    p(
-                        "vendor_cvss_v3_exploitability_score_comparison",
-                        CMP,
-                        false,
-                        "The type of comparison to perform for vendor specified CVSS v3 exploitability sub score evaluation.",
-                        ">",
-                    ),
-                    p(
-                        "vendor_cvss_v3_exploitability_score",
-                        ParamType::Float,
-                        false,
-                        "Vendor CVSS v3 exploitability sub score to compare against.",
-                        "5.0",
-                    ),
-                    p(
-                        "vendor_cvss_v3_impact_score_comparison",
-                        CMP,
-                        false,
-                        "The type of comparison to perform for vendor specified CVSS v3 impact sub score evaluation.",
-                        ">",
-                    ),
-                    p(
-                        "vendor_cvss_v3_impact_score",
-                        ParamType::Float,
-                        false,
-                        "Vendor CVSS v3 impact sub score to compare against.",
-                        "5.0",
-                    ),
-                    p(
-                        "package_path_exclude",
-                        ParamType::Regex,
-                        false,
-                        "The regex to evaluate against the package path to exclude vulnerabilities.",
-                        ".*test\\.jar*",
-                    ),
-                ],
-            ),
-            t(
-                "blacklist",
-                "Triggers if any of a list of specified vulnerabilities has been detected in the image.",
-                &[
-                    p(
-                        "vulnerability_ids",
-                        ParamType::List,
-                        true,
-                        "List of vulnerability IDs, will cause the trigger to fire if any are detected.",
-                        "CVE-2019-1234",
-                    ),
-                    p(
-                        "vendor_only",
-                        ParamType::Bool,
-                        false,
-                        "If true (the default), a vulnerability the vendor marked as won't-fix does not trigger.",
-                        "true",
-                    ),
-                ],
-            ),
-            t(
-                "stale_feed_data",
-                "Triggers if the CVE data is older than the window specified by the parameter (unit is number of days).",
-                &[p(
-                    "max_days_since_sync",
-                    ParamType::Int,
-                    true,
-                    "Fire the trigger if the last sync was more than this number of days ago.",
-                    "10",
-                )],
-            ),
-            t(
-                "vulnerability_data_unavailable",
-                "Triggers if vulnerability data is unavailable for the image's distro packages.",
-                &[],
-            ),
-            t(
-                "kev",
-                "Triggers for each vulnerability found in the image that is on CISA's Known Exploited Vulnerabilities list (Portcullis extension).",
-                &[p(
-                    "package_type",
-                    ParamType::Enum(&["all", "os", "non-os"]),
-                    false,
-                    "Only trigger for specific package type (default all).",
-                    "all",
-                )],
-            ),
-            t(
-                "epss",
-                "Triggers for each vulnerability found in the image whose EPSS probability meets the comparison (Portcullis extension).",
-                &[
-                    p(
-                        "epss_score",
-                        ParamType::Float,
-                        true,
-                        "EPSS probability (0..1) to compare against.",
-                        "0.1",
-                    ),
-                    p(
-                        "epss_comparison",
-                        CMP,
-                        false,
-                        "The comparison to perform (default `>=`).",
-                        ">=",
-                    ),
-                    p(
-                        "package_type",
-                        ParamType::Enum(&["all", "os", "non-os"]),
-                        false,
-                        "Only trigger for specific package type (default all).",
-                        "all",
-                    ),
-                ],
-            ),
-        ],
-    ),
-    gate_def(
-        "distro",
-        "Distribution checks against the distro (os-release) of the image.",
-        Lifecycle::Active,
-        &[t(
-            "deny",
-            "Triggers if the image distro and version match the criteria.",
-            &[
-                p(
-                    "distro",
-                    ParamType::Str,
-                    true,
-                    "Name of the distribution to match.",
-                    "centos",
-                ),
-                p(
-                    "version",
-                    ParamType::Str,
-                    true,
-                    "Version of distribution to compare against.",
-                    "8",
-                ),
-                p(
-                    "check",
-                    ParamType::Enum(COMPARISONS),
-                    true,
-                    "The comparison to use in the evaluation.",
-                    "<",
-                ),
-            ],
-        )],
-    ),
-    eol("anchoresec", Some("vulnerabilities")),
-    eol("dockerfilecheck", Some("dockerfile")),
-    eol("filecheck", Some("files")),
-    eol("fileparse_passwd", Some("passwd_file")),
-    eol("gemcheck", Some("ruby_gems")),
-    eol("imagecheck", Some("metadata")),
-    eol("licblacklist", Some("licenses")),
-    eol("metadatacheck", Some("metadata")),
-    eol("npmcheck", Some("npms")),
-    eol("pkgblacklist", Some("packages")),
-    eol("pkgcheck", Some("packages")),
-    eol("pkgdiff", None),
-    eol("suiddiff", None),
-    eol("secretcheck", Some("secret_scans")),
-    eol("contentcheck", Some("retrieved_files")),
-    eol("basecheck", None),
-];
 
 #[cfg(test)]
 mod tests {
@@ -1325,5 +426,38 @@ mod tests {
         assert!(ParamType::Enum(SEVERITIES).check("High").is_ok());
         assert!(ParamType::Enum(SEVERITIES).check("urgent").is_err());
         assert!(ParamType::EnumList(&["a", "b"]).check("a, c").is_err());
+    }
+
+    /// Issue #16: parameter values as strict as Anchore's validators.
+    #[test]
+    fn numbers_and_lists_are_as_strict_as_anchore() {
+        for ok in ["0", "30", " 7 "] {
+            assert!(ParamType::Int.check(ok).is_ok(), "{ok}");
+        }
+        for bad in ["-1", "1.5", "1e3", "", "+3", "30d", "99999999999999999999"] {
+            assert!(ParamType::Int.check(bad).is_err(), "{bad}");
+        }
+        for ok in ["5", "5.0", "-1", ".5", "7.", " 9.8 "] {
+            assert!(ParamType::Float.check(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "NaN", "inf", "-inf", "1e3", "", "-", ".", "5,0", "high", "--1",
+        ] {
+            let e = ParamType::Float.check(bad).unwrap_err();
+            assert!(e.contains("not a decimal number"), "{bad}: {e}");
+        }
+        assert!(ParamType::List.check("a, b").is_ok());
+        assert!(ParamType::List.check(" ").unwrap_err().contains("empty"));
+        assert!(
+            ParamType::List
+                .check("a,,b")
+                .unwrap_err()
+                .contains("item 2")
+        );
+        assert!(ParamType::List.check("a,").unwrap_err().contains("item 2"));
+        assert!(ParamType::IntList.check("0, 1000").is_ok());
+        let e = ParamType::IntList.check("0,root").unwrap_err();
+        assert!(e.contains("`root` is not a whole number"), "{e}");
+        assert!(ParamType::IntList.check("").is_err());
     }
 }

@@ -48,16 +48,25 @@ pub struct ImageInput<'a> {
 }
 
 impl<'a> ImageInput<'a> {
-    /// An input with only the required parts; set the optional fields directly.
+    /// An input with only the required parts; set the optional fields directly. When the report records
+    /// its coverage, `feed_synced` and `vuln_data_available` are taken from it (data never imported counts
+    /// as synced at the Unix epoch, i.e. stale).
     pub fn new(sbom: &'a Sbom, report: &'a MatchReport, tag: &'a str, now: DateTime<Utc>) -> Self {
+        let coverage = report.coverage.as_ref();
         ImageInput {
             sbom,
             report,
             tag,
             now,
             dockerfile: None,
-            feed_synced: None,
-            vuln_data_available: None,
+            feed_synced: coverage.map(|c| {
+                c.synced_at
+                    .as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or(DateTime::UNIX_EPOCH)
+            }),
+            vuln_data_available: coverage.map(|c| c.distro_covered),
             files: None,
             passwd: None,
             retrieved_files: None,

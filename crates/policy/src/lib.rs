@@ -33,6 +33,23 @@ pub use cap::{CapDecision, CapSet, ScanStatus};
 pub use chrono;
 pub use eval::{Decision, EvalOptions, Evaluation, ImageInput, TableRow};
 
+/// Portcullis's own default bundle (Anchore bundle JSON), active out of the box when no other bundle is:
+/// STOP critical/high vulnerabilities with a fix available and images whose distro has no vulnerability data;
+/// WARN stale vulnerability data (older than 2 days), known-exploited vulnerabilities and any other
+/// vulnerability of medium severity or more.
+pub const DEFAULT_BUNDLE_JSON: &str = include_str!("default_bundle.json");
+
+/// The id of [`DEFAULT_BUNDLE_JSON`].
+pub const DEFAULT_BUNDLE_ID: &str = "portcullis-default";
+
+/// [`DEFAULT_BUNDLE_JSON`] compiled (a test keeps it valid).
+pub fn default_bundle() -> Result<Bundle, Error> {
+    Bundle::from_slice(
+        DEFAULT_BUNDLE_JSON.as_bytes(),
+        "Portcullis's default bundle",
+    )
+}
+
 /// Errors of the policy stage.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -82,6 +99,17 @@ pub enum Action {
     Warn,
     /// Denied.
     Stop,
+}
+
+impl Action {
+    /// The lower-case name the JSON and the store use (`go`, `warn`, `stop`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Go => "go",
+            Action::Warn => "warn",
+            Action::Stop => "stop",
+        }
+    }
 }
 
 /// Why the final action is what it is.
@@ -177,5 +205,17 @@ impl Verdict {
     /// True when the image passes (`GO` or `WARN`).
     pub fn passed(&self) -> bool {
         self.final_action != Action::Stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_the_serde_names() {
+        for a in [Action::Go, Action::Warn, Action::Stop] {
+            assert_eq!(serde_json::to_value(a).unwrap().as_str(), Some(a.as_str()));
+        }
     }
 }

@@ -1,6 +1,19 @@
 //! Anchore's name patterns (`*` wildcards, `regexp:` prefixes) and the image-tag split that mappings match on.
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
+
+/// The most memory a regular expression from a bundle or policy may compile to, in bytes: a short pattern
+/// with counted repetitions (`(?:x{1000}){1000}`) compiles to far more; the `regex` crate refuses it with
+/// "exceeds size limit" instead of allocating. (Its lazy DFA cache is bounded by the crate's default.)
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles a regular expression written by a bundle or policy author, within [`REGEX_SIZE_LIMIT`] (the
+/// crate's default nesting limit, 250, bounds its parser's recursion).
+pub(crate) fn user_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
 
 /// A registry / repository / tag / trigger-id pattern as Anchore bundles write them.
 #[derive(Debug, Clone)]
@@ -65,7 +78,7 @@ impl Pattern {
             return Ok(Pattern::Any);
         }
         if let Some(re) = raw.strip_prefix("regexp:") {
-            return Regex::new(&format!("^(?:{re})"))
+            return user_regex(&format!("^(?:{re})"))
                 .map(Pattern::Regex)
                 .map_err(|e| format!("invalid `regexp:` pattern `{re}`: {e}"));
         }

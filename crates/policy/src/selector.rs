@@ -4,8 +4,20 @@
 //!
 //! Hand-written: no maintained Rust crate parses Calico's selector grammar (it differs from Kubernetes'
 //! set-based selectors), and it is small.
+//!
+//! Selectors come from cluster objects anyone allowed to write a policy can create, and the parser, the
+//! matcher and the drop of a parsed selector recurse over its nesting: a selector is refused when it is
+//! longer than [`MAX_LEN`] bytes, nested deeper than [`MAX_DEPTH`] (`(` and `!`), or has more than
+//! [`MAX_TERMS`] conditions (a chain of `&&`/`||` nests one level per condition).
 
 use std::collections::BTreeMap;
+
+/// The longest selector accepted, in bytes.
+pub const MAX_LEN: usize = 16 * 1024;
+/// The deepest nesting of parentheses and `!` accepted.
+pub const MAX_DEPTH: usize = 64;
+/// The most conditions (`key == "v"`, `has(k)`, `all()`, …) a selector may have.
+pub const MAX_TERMS: usize = 512;
 
 /// A parsed selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,18 +50,32 @@ pub enum Selector {
 
 impl Selector {
     /// Parses a selector; the error names the position and what was expected.
+    /// Refuses selectors over [`MAX_LEN`], [`MAX_DEPTH`] or [`MAX_TERMS`].
     pub fn parse(src: &str) -> Result<Selector, String> {
+        if src.len() > MAX_LEN {
+            return Err(format!(
+                "the selector is {} bytes long, over the limit of {MAX_LEN} bytes; shorten it (e.g. one \
+                 `key in {{…}}` instead of many `||`) or split the policy",
+                src.len()
+            ));
+        }
         let toks = tokenize(src)?;
         if toks.is_empty() {
             return Ok(Selector::All);
         }
-        let mut p = Parser { toks, pos: 0 };
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            depth: 0,
+            terms: 0,
+        };
         let e = p.or()?;
         if p.pos < p.toks.len() {
             return Err(format!(
-                "unexpected {} at token {} of selector `{src}`",
+                "unexpected {} at token {} of selector `{}`",
                 p.toks[p.pos].describe(),
-                p.pos + 1
+                p.pos + 1,
+                excerpt(src)
             ));
         }
         Ok(e)
@@ -94,8 +120,8 @@ enum Tok {
 impl Tok {
     fn describe(&self) -> String {
         match self {
-            Tok::Ident(s) => format!("`{s}`"),
-            Tok::Str(s) => format!("string \"{s}\""),
+            Tok::Ident(s) => format!("`{}`", excerpt(s)),
+            Tok::Str(s) => format!("string \"{}\"", excerpt(s)),
             Tok::EqEq => "`==`".into(),
             Tok::NotEq => "`!=`".into(),
             Tok::Bang => "`!`".into(),
@@ -187,9 +213,22 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// The start of a selector (or of a token), for messages.
+fn excerpt(src: &str) -> String {
+    const SHOWN: usize = 60;
+    match src.char_indices().nth(SHOWN) {
+        Some((i, _)) => format!("{}…", &src[..i]),
+        None => src.to_string(),
+    }
+}
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Current nesting of `(` and `!`.
+    depth: usize,
+    /// Conditions parsed so far.
+    terms: usize,
 }
 
 impl Parser {
@@ -239,17 +278,34 @@ impl Parser {
     fn unary(&mut self) -> Result<Selector, String> {
         match self.peek() {
             Some(Tok::Bang) => {
-                self.pos += 1;
-                Ok(Selector::Not(Box::new(self.unary()?)))
+                self.enter()?;
+                let e = Selector::Not(Box::new(self.unary()?));
+                self.depth -= 1;
+                Ok(e)
             }
             Some(Tok::LParen) => {
-                self.pos += 1;
+                self.enter()?;
                 let e = self.or()?;
                 self.expect(Tok::RParen)?;
+                self.depth -= 1;
                 Ok(e)
             }
             _ => self.term(),
         }
+    }
+
+    /// Steps over a `(` or `!`, one level deeper; refuses to go past [`MAX_DEPTH`].
+    fn enter(&mut self) -> Result<(), String> {
+        if self.depth == MAX_DEPTH {
+            return Err(format!(
+                "the selector nests `(` and `!` more than {MAX_DEPTH} levels deep (at token {}); \
+                 remove redundant parentheses and double negations",
+                self.pos + 1
+            ));
+        }
+        self.depth += 1;
+        self.pos += 1;
+        Ok(())
     }
 
     fn string(&mut self) -> Result<String, String> {
@@ -282,6 +338,14 @@ impl Parser {
     }
 
     fn term(&mut self) -> Result<Selector, String> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(format!(
+                "the selector has more than {MAX_TERMS} conditions (at token {}); use `key in {{…}}` \
+                 for alternatives of one label, or split the policy",
+                self.pos + 1
+            ));
+        }
         let ident = match self.next() {
             Some(Tok::Ident(s)) => s,
             Some(t) => {
@@ -419,5 +483,58 @@ mod tests {
                 .unwrap_err()
                 .contains("unexpected")
         );
+    }
+
+    /// Issue #12 hole 8: before the limits, these overflowed the stack (parser recursion per `(`/`!`, and the
+    /// matcher and drop recursion per `&&`), aborting the process.
+    #[test]
+    fn deep_or_long_selectors_are_refused_not_overflowed() {
+        let parens = format!("{}has(a){}", "(".repeat(100_000), ")".repeat(100_000));
+        let bangs = format!("{}has(a)", "!".repeat(100_000));
+        for src in [&parens, &bangs] {
+            let e = Selector::parse(src).unwrap_err();
+            assert!(e.contains("bytes long") && e.contains("16384"), "{e}");
+        }
+        // Within the length limit, too deep.
+        let parens = format!("{}has(a){}", "(".repeat(1_000), ")".repeat(1_000));
+        let e = Selector::parse(&parens).unwrap_err();
+        assert!(
+            e.contains("more than 64 levels") && e.contains("token 65"),
+            "{e}"
+        );
+        let e = Selector::parse(&format!("{}has(a)", "!".repeat(1_000))).unwrap_err();
+        assert!(e.contains("more than 64 levels"), "{e}");
+        // Within the length limit, too many conditions (each `&&` nests the tree one level).
+        let chain = vec!["has(a)"; 1_000].join("&&");
+        assert!(chain.len() < MAX_LEN);
+        let e = Selector::parse(&chain).unwrap_err();
+        assert!(e.contains("more than 512 conditions"), "{e}");
+        // The limits themselves are accepted and evaluate.
+        let at_depth = format!("{}has(a){}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(
+            Selector::parse(&at_depth)
+                .unwrap()
+                .matches(&labels(&[("a", "1")]))
+        );
+        let at_terms = vec!["has(a)"; MAX_TERMS].join(" && ");
+        assert!(
+            Selector::parse(&at_terms)
+                .unwrap()
+                .matches(&labels(&[("a", "1")]))
+        );
+        let negations = format!("{}has(a)", "!".repeat(MAX_DEPTH));
+        assert!(
+            Selector::parse(&negations)
+                .unwrap()
+                .matches(&labels(&[("a", "1")]))
+        );
+    }
+
+    #[test]
+    fn messages_quote_only_the_start_of_a_long_selector() {
+        let src = format!("has(a) {}", "b".repeat(10_000));
+        let e = Selector::parse(&src).unwrap_err();
+        assert!(e.len() < 300, "{e}");
+        assert!(e.contains("has(a) bbb") && e.contains('…'), "{e}");
     }
 }

@@ -290,3 +290,46 @@ fn mapping_problems_are_aggregated() {
         "{p:#?}"
     );
 }
+
+/// A bundle nested past serde_json's recursion limit (128) is a parse error, not a stack overflow; a
+/// pattern whose compiled regex would be huge is refused by the `regex` size limit.
+#[test]
+fn deep_documents_and_huge_regexes_are_refused() {
+    // Skipped unknown fields are read without recursion: no limit needed, no overflow.
+    let ignored = format!(
+        r#"{{"id":"b","x-extension":{}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(matches!(
+        Bundle::from_slice(ignored.as_bytes(), "ignored"),
+        Err(Error::Invalid { .. })
+    ));
+    // A parameter value is read as a JSON value: nesting stops at serde_json's limit.
+    let deep = format!(
+        r#"{{"id":"b","version":"1_0","policies":[{{"id":"p","version":"1_0","rules":[{{"gate":"always","trigger":"always","action":"GO","params":[{{"name":"x","value":{}{}}}]}}]}}]}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    match Bundle::from_slice(deep.as_bytes(), "deep bundle") {
+        Err(Error::Parse { message, path, .. }) => {
+            assert!(message.contains("recursion limit"), "{message}");
+            assert!(path.contains("params[0]"), "{path}");
+        }
+        Err(e) => panic!("expected a parse error, got {e}"),
+        Ok(_) => panic!("a 100,000-deep bundle must be refused"),
+    }
+    let huge = r#"{"id":"b","version":"1_0","policies":[{"id":"p","version":"1_0","rules":[]}],"whitelists":[],
+        "mappings":[{"id":"m","registry":"*","repository":"regexp:(?:x{1000}){1000}","image":{"type":"tag","value":"*"},"policy_id":"p","whitelist_ids":[]}],
+        "whitelisted_images":[],"blacklisted_images":[]}"#;
+    match Bundle::from_slice(huge.as_bytes(), "huge regex bundle") {
+        Err(Error::Invalid { problems, .. }) => assert!(
+            problems
+                .iter()
+                .any(|p| p.location.contains("mappings[0]") && p.message.contains("size limit")),
+            "{problems:#?}"
+        ),
+        Err(e) => panic!("expected validation problems, got {e}"),
+        Ok(_) => panic!("the huge regex must be refused"),
+    }
+}

@@ -235,3 +235,135 @@ fn bad_policies_fail_with_precise_errors() {
     let e = CapSet::from_yaml("spec: [unclosed").unwrap_err();
     assert!(e.to_string().contains("YAML document 1"), "{e}");
 }
+
+/// A ContainerAdmissionPolicy with `selector` as its pod selector, as JSON.
+fn with_selector(selector: &str) -> String {
+    serde_json::json!({
+        "kind": "ContainerAdmissionPolicy",
+        "metadata": {"name": "huge"},
+        "spec": {"selector": selector, "rules": [{"action": "Allow"}]}
+    })
+    .to_string()
+}
+
+fn cap_error(json: &str) -> String {
+    match CapSet::from_json(json) {
+        Err(Error::Cap { policy, message }) => {
+            assert_eq!(policy, "huge");
+            message
+        }
+        Err(e) => panic!("expected a ContainerAdmissionPolicy error, got {e}"),
+        Ok(_) => panic!("the policy must be refused"),
+    }
+}
+
+/// Issue #12 hole 8: a huge selector used to overflow the stack of the parser (one frame per `(` or `!`),
+/// aborting the process — every replica crash-looped on the stored policy. Now it is refused with the
+/// limit and what to do.
+#[test]
+fn huge_selectors_are_refused_with_the_limit() {
+    let deep = format!("{}has(a){}", "(".repeat(100_000), ")".repeat(100_000));
+    let m = cap_error(&with_selector(&deep));
+    assert!(
+        m.starts_with(
+            "`spec.selector`: the selector is 200006 bytes long, over the limit of 16384 bytes"
+        ),
+        "{m}"
+    );
+    let m = cap_error(&with_selector(&"!".repeat(100_000)));
+    assert!(m.contains("over the limit of 16384 bytes"), "{m}");
+    let nested = format!("{}has(a){}", "(".repeat(5_000), ")".repeat(5_000));
+    let m = cap_error(&with_selector(&nested));
+    assert!(
+        m.contains("more than 64 levels deep") && m.contains("remove redundant"),
+        "{m}"
+    );
+    let chain = vec!["has(a)"; 2_000].join("||");
+    let m = cap_error(&with_selector(&chain));
+    assert!(m.contains("more than 512 conditions"), "{m}");
+    // Also as the namespace selector, and from YAML.
+    let yaml = format!(
+        "kind: ContainerAdmissionPolicy\nmetadata: {{name: huge}}\nspec:\n  namespaceSelector: \"{}\"\n  rules: []\n",
+        "!".repeat(1_000)
+    );
+    match CapSet::from_yaml(&yaml) {
+        Err(Error::Cap { policy, message }) => {
+            assert_eq!(policy, "huge");
+            assert!(
+                message.starts_with("`spec.namespaceSelector`: the selector nests"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a ContainerAdmissionPolicy error, got {other:?}"),
+    }
+}
+
+/// The documents around the selectors: serde_json and serde_yaml_ng stop at 128 levels of nesting, and
+/// YAML aliases cannot expand without bound.
+#[test]
+fn deeply_nested_documents_are_parse_errors() {
+    let deep_json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    match CapSet::from_json(&deep_json) {
+        Err(Error::Parse { message, .. }) => {
+            assert!(message.contains("recursion limit"), "{message}")
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    let deep_yaml = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    match CapSet::from_yaml(&deep_yaml) {
+        Err(Error::Parse { message, .. }) => {
+            assert!(message.contains("recursion limit"), "{message}")
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let prev = (b'a' + i - 1) as char;
+        let cur = (b'a' + i) as char;
+        laughs.push_str(&format!(
+            "{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    match CapSet::from_yaml(&laughs) {
+        Err(Error::Parse { message, .. }) => {
+            assert!(message.contains("repetition limit"), "{message}")
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+/// A regex whose compiled form is huge is refused (the `regex` size limit), not built.
+#[test]
+fn huge_image_path_regexes_are_refused() {
+    let json = serde_json::json!({
+        "kind": "ContainerAdmissionPolicy",
+        "metadata": {"name": "huge"},
+        "spec": {"rules": [{"action": "Allow", "imagePath": {"operator": "IsOneOf", "values": ["(?:x{1000}){1000}"]}}]}
+    })
+    .to_string();
+    let m = cap_error(&json);
+    assert!(
+        m.contains("is not a valid regex") && m.contains("size limit"),
+        "{m}"
+    );
+}
+
+/// `imageLastScan.duration` past chrono's range used to panic (`Duration::days`); it is refused.
+#[test]
+fn out_of_range_scan_ages_are_refused() {
+    for duration in [
+        serde_json::json!({"days": i64::MAX}),
+        serde_json::json!({"seconds": i64::MAX}),
+        serde_json::json!({"days": 36_501}),
+        serde_json::json!({"days": 36_500, "hours": 24}),
+    ] {
+        let json = serde_json::json!({
+            "kind": "ContainerAdmissionPolicy",
+            "metadata": {"name": "huge"},
+            "spec": {"rules": [{"action": "Allow", "imageLastScan": {"operator": "gt", "duration": duration}}]}
+        })
+        .to_string();
+        let m = cap_error(&json);
+        assert!(m.contains("out of range: at most 36500 days"), "{m}");
+    }
+}

@@ -213,6 +213,7 @@ fn random_image(rng: &mut Rng) -> (Sbom, MatchReport) {
         MatchReport {
             findings,
             db_version: "ref".into(),
+            ..Default::default()
         },
     )
 }

@@ -45,12 +45,38 @@ enum Command {
     System(cmd::system::Args),
     /// Engine client: vulnerability feeds.
     Feeds(cmd::feeds::Args),
+    /// Verify an image's cosign signatures against public keys (exit 0 verified, 1 not, 2 error).
+    Verify(cmd::verify::Args),
+}
+
+/// Targets that log secrets (oci-client writes bearer tokens at debug level): capped at `info` whatever the
+/// log filter asks for.
+const SECRET_LOGGING_TARGETS: [&str; 1] = ["oci_client"];
+
+/// The log filter of `spec`, with the secret-logging targets capped (directives naming them, or their modules,
+/// are dropped).
+fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
+    let kept: Vec<&str> = spec
+        .split(',')
+        .filter(|d| {
+            !SECRET_LOGGING_TARGETS
+                .iter()
+                .any(|t| d.trim().trim_start_matches('[').starts_with(t))
+        })
+        .collect();
+    let mut f = tracing_subscriber::EnvFilter::new(kept.join(","));
+    for t in SECRET_LOGGING_TARGETS {
+        if let Ok(d) = format!("{t}=info").parse() {
+            f = f.add_directive(d);
+        }
+    }
+    f
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_env_filter(log_filter(&cli.log))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -67,12 +93,56 @@ fn main() -> ExitCode {
         Command::Image(a) => cmd::image::run(a),
         Command::System(a) => cmd::system::run(a),
         Command::Feeds(a) => cmd::feeds::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn oci_client_debug_logs_never_pass_the_filter() {
+        for spec in [
+            "debug",
+            "trace",
+            "info,oci_client=trace",
+            "info,oci_client::client=debug",
+        ] {
+            let buf = Buf::default();
+            let w = buf.clone();
+            let sub = tracing_subscriber::fmt()
+                .with_env_filter(super::log_filter(spec))
+                .with_writer(move || w.clone())
+                .finish();
+            tracing::subscriber::with_default(sub, || {
+                tracing::debug!(target: "oci_client::client", "Bearer SECRET-TOKEN");
+                tracing::info!(target: "portcullis_image", "visible");
+            });
+            let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            assert!(!out.contains("SECRET-TOKEN"), "{spec}: {out}");
+            assert!(out.contains("visible"), "{spec}: {out}");
         }
     }
 }

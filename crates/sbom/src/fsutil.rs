@@ -32,7 +32,8 @@ pub(crate) fn normalise(path: &str) -> String {
     join_normalise("/", path)
 }
 
-/// Resolves `path` (absolute) inside the view, following symlinks in every component and hard links at the end.
+/// Resolves `path` (absolute) inside the view, following symlinks in every component and, at the end, hard links
+/// whose own content was not kept (a kept hard link holds its target's content as of its layer).
 /// Returns `None` when the path does not exist, a link loops, or a link points nowhere.
 pub(crate) fn resolve(fs: &FsView, path: &str) -> Option<String> {
     let mut hops = 0;
@@ -62,7 +63,7 @@ pub(crate) fn resolve(fs: &FsView, path: &str) -> Option<String> {
                     current = join_normalise("/", &next);
                     continue 'restart;
                 }
-                EntryKind::Hardlink(target) if i + 1 == comps.len() => {
+                EntryKind::Hardlink(target) if i + 1 == comps.len() && !entry.kept => {
                     hops += 1;
                     if hops > MAX_HOPS {
                         return None;
@@ -105,8 +106,21 @@ pub(crate) fn read_text(fs: &FsView, path: &str) -> Result<String, Error> {
 /// True when `path` resolves to a regular file whose content was kept.
 pub(crate) fn is_kept_file(fs: &FsView, path: &str) -> bool {
     resolve(fs, path)
-        .and_then(|p| fs.get(&p).map(|e| e.kind == EntryKind::File && e.kept))
+        .and_then(|p| fs.get(&p).map(|e| is_content(fs, e)))
         .unwrap_or(false)
+}
+
+/// True for entries with kept content of their own: regular files, and hard links whose target's content was not
+/// kept (listing a link whose target is listed too would catalogue the same file twice).
+pub(crate) fn is_content(fs: &FsView, e: &portcullis_image::Entry) -> bool {
+    e.kept
+        && match &e.kind {
+            EntryKind::File => true,
+            EntryKind::Hardlink(t) => !fs
+                .get(t)
+                .is_some_and(|t| t.kind == EntryKind::File && t.kept),
+            _ => false,
+        }
 }
 
 /// Digest of the layer the path (resolved) last came from.
@@ -129,7 +143,7 @@ pub(crate) fn kept_files<'a>(
 ) -> impl Iterator<Item = &'a str> + 'a {
     fs.entries
         .iter()
-        .filter(move |(p, e)| e.kind == EntryKind::File && e.kept && pred(p))
+        .filter(move |(p, e)| is_content(fs, e) && pred(p))
         .map(|(p, _)| p.as_str())
 }
 

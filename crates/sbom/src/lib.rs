@@ -50,6 +50,76 @@ pub enum PackageType {
     Dotnet,
 }
 
+impl PackageType {
+    /// Every package type, in declaration order.
+    pub const ALL: [PackageType; 11] = [
+        PackageType::Deb,
+        PackageType::Apk,
+        PackageType::Rpm,
+        PackageType::Python,
+        PackageType::Npm,
+        PackageType::Java,
+        PackageType::GoModule,
+        PackageType::RustCrate,
+        PackageType::Gem,
+        PackageType::Php,
+        PackageType::Dotnet,
+    ];
+
+    /// The kebab-case name the native JSON uses (`deb`, `go-module`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageType::Deb => "deb",
+            PackageType::Apk => "apk",
+            PackageType::Rpm => "rpm",
+            PackageType::Python => "python",
+            PackageType::Npm => "npm",
+            PackageType::Java => "java",
+            PackageType::GoModule => "go-module",
+            PackageType::RustCrate => "rust-crate",
+            PackageType::Gem => "gem",
+            PackageType::Php => "php",
+            PackageType::Dotnet => "dotnet",
+        }
+    }
+
+    /// Whether this is an operating-system package (dpkg, apk, rpm): Anchore's "os" package class, matched
+    /// against the distribution's advisories rather than an ecosystem's.
+    pub fn is_os_package(self) -> bool {
+        matches!(self, PackageType::Deb | PackageType::Apk | PackageType::Rpm)
+    }
+}
+
+impl std::fmt::Display for PackageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A package type name that is not one of [`PackageType::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown package type {given:?}; use one of deb, apk, rpm, python, npm, java, go-module, rust-crate, gem, php, dotnet"
+)]
+pub struct UnknownPackageType {
+    /// The name given.
+    pub given: String,
+}
+
+impl std::str::FromStr for PackageType {
+    type Err = UnknownPackageType;
+
+    /// Parses the name [`PackageType::as_str`] writes.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PackageType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownPackageType {
+                given: s.to_string(),
+            })
+    }
+}
+
 /// One catalogued package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
@@ -394,6 +464,23 @@ pub async fn analyse(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn package_type_names_are_the_serde_names_and_parse_back() {
+        for t in PackageType::ALL {
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json.as_str(), Some(t.as_str()), "{t:?}");
+            assert_eq!(t.to_string(), t.as_str());
+            assert_eq!(t.as_str().parse::<PackageType>(), Ok(t));
+        }
+        let os: Vec<_> = PackageType::ALL
+            .into_iter()
+            .filter(|t| t.is_os_package())
+            .collect();
+        assert_eq!(os, [PackageType::Deb, PackageType::Apk, PackageType::Rpm]);
+        let e = "golang".parse::<PackageType>().unwrap_err();
+        assert!(e.to_string().contains("\"golang\"") && e.to_string().contains("go-module"));
+    }
 
     #[test]
     fn wanted_selects_catalogued_files_only() {

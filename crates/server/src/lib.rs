@@ -3,7 +3,9 @@
 //! [`start`] binds a TLS listener (rustls, HTTP/1.1 + HTTP/2) serving:
 //! - `POST /validate`, `POST /mutate`: AdmissionReview in, AdmissionReview out (same version); a body that is
 //!   not an AdmissionReview gets `400` with the reason, a body over the limit `413`;
-//! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded and verdict source ready);
+//! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded, verdict source ready with the verdicts of
+//!   the admission configuration's policies loaded, and no `policy`-mode rule naming an unusable bundle — the
+//!   503 body says which and what to do);
 //! - `GET /metrics` (OpenMetrics text);
 //! - every route of the optional extra [`axum::Router`] (the engine's REST API).
 //!
@@ -13,6 +15,7 @@
 //! or the mode's unknown-image rule, so the API server never times out waiting for Portcullis.
 
 pub mod certs;
+mod conn;
 pub mod metrics;
 pub mod resolve;
 pub mod tls;
@@ -27,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query};
+use axum::extract::{DefaultBodyLimit, Extension, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,8 +38,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use portcullis_admission::{
-    AdmissionPolicies, Config, Context, Endpoint, ImageVerdicts, NamespaceMeta, Review, decide,
-    extract, parse_image,
+    AdmissionPolicies, Config, Context, Endpoint, ImageVerdicts, NamespaceLookup, Review,
+    VerifiedOwner, decide, owner_claim, parse_go_duration, plan, verify_owner,
 };
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -73,14 +76,29 @@ pub enum ServerError {
     /// The ContainerAdmissionPolicy file is invalid.
     #[error(transparent)]
     Policies(#[from] portcullis_admission::PoliciesFileError),
+    /// The client CA file cannot be used.
+    #[error(
+        "client CA {path}: {reason} (give the PEM certificate of the CA that signs the API server's webhook client certificate)"
+    )]
+    ClientCa {
+        /// File.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
-/// Namespace metadata for namespace selectors (labels/annotations); the kube integration implements it over a
-/// watch cache. Must answer from memory.
-pub trait NamespaceLookup: Send + Sync {
-    /// Metadata of namespace `name`, when known.
-    fn namespace(&self, name: &str) -> Option<NamespaceMeta>;
+/// Who sent a request, as far as TLS can tell: set on every request the server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The client presented a certificate signed by the configured client CA.
+    pub authenticated: bool,
 }
+
+/// The audit annotation (on the response and in the audit trail) saying whether the caller was authenticated.
+pub const CALLER_ANNOTATION: &str = "caller";
+
+pub use portcullis_admission::OwnerLookup;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -115,6 +133,17 @@ pub struct ServerConfig {
     pub negative_ttl: Duration,
     /// How long in-flight requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Time a new connection gets for its TLS handshake, and each request for its headers (HTTP/1.1; an idle
+    /// keep-alive connection waiting for its next request is closed after this too).
+    pub header_read_timeout: Duration,
+    /// A connection on which nothing is read or written for this long is closed.
+    pub idle_timeout: Duration,
+    /// Time a webhook request gets to arrive in full and be answered (above any webhook `timeoutSeconds`).
+    pub request_timeout: Duration,
+    /// Most connections open at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// CA (PEM) whose client certificates `/validate` and `/mutate` require; `None` = anyone may call them.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -136,6 +165,11 @@ impl ServerConfig {
             digest_ttl: Duration::from_secs(60),
             negative_ttl: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(40),
+            max_connections: 4096,
+            client_ca: None,
         }
     }
 }
@@ -152,6 +186,8 @@ pub struct Parts {
     pub resolver: Option<DigestResolver>,
     /// ContainerAdmissionPolicies in force (kept current by a file or the Kubernetes watcher).
     pub policies: Option<AdmissionPolicies>,
+    /// Verifies controller owners for `skipOwned`; `None` = no owner is verified, nothing is skipped.
+    pub owners: Option<Arc<dyn OwnerLookup>>,
 }
 
 impl Parts {
@@ -163,6 +199,7 @@ impl Parts {
             namespaces: None,
             resolver: None,
             policies: None,
+            owners: None,
         }
     }
 }
@@ -174,6 +211,7 @@ struct AppState {
     namespaces: Option<Arc<dyn NamespaceLookup>>,
     resolver: DigestResolver,
     policies: AdmissionPolicies,
+    owners: Option<Arc<dyn OwnerLookup>>,
     metrics: Metrics,
     cert: Arc<ReloadingCert>,
     serving: AtomicBool,
@@ -182,37 +220,6 @@ struct AppState {
 #[derive(Deserialize)]
 struct WebhookQuery {
     timeout: Option<String>,
-}
-
-/// Parses a Go duration as the API server writes it (`10s`, `1m30s`, `500ms`).
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += Duration::try_from_secs_f64(n * scale).ok()?;
-    }
-    Some(total)
 }
 
 fn bad_request(msg: String) -> Response {
@@ -227,10 +234,28 @@ fn bad_request(msg: String) -> Response {
 async fn review(
     state: Arc<AppState>,
     endpoint: Endpoint,
+    caller: Caller,
     timeout: Option<String>,
     body: Bytes,
 ) -> Response {
     let start = Instant::now();
+    if state.cfg.client_ca.is_some() && !caller.authenticated {
+        state.metrics.observe(
+            metrics::DecisionLabels {
+                endpoint: endpoint.as_str(),
+                mode: "none",
+                result: "unauthenticated",
+            },
+            start.elapsed(),
+        );
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "a client certificate signed by the configured client CA is required for the webhook endpoints \
+             (configure the API server's AdmissionConfiguration kubeconfig with one)\n",
+        )
+            .into_response();
+    }
     let review = match Review::parse(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -263,28 +288,40 @@ async fn review(
         .as_ref()
         .and_then(|n| n.namespace(review.namespace()));
 
-    // Tags the verdict source has no digest for: ask the registry, within the deadline.
+    // The controller owner the object claims, fetched through the API server within the deadline: only a
+    // verified owner earns `skipOwned`.
+    let verified_owner = if cfg.skip_owned && !cfg.is_exempt(review.namespace()) {
+        verify_owner_within(&state, &review, deadline.saturating_sub(start.elapsed())).await
+    } else {
+        None
+    };
+
+    // Tags the verdict source has no digest for: ask the registry, within the deadline. `plan` applies the
+    // same skip rules as `decide`, so images the decision will not look at are never resolved.
     let mut resolved: HashMap<String, String> = HashMap::new();
-    if state.cfg.resolve_tags && !cfg.is_exempt(review.namespace()) {
+    // Tags decided on a digest known from memory whose registry lookup is older than the TTL: re-resolved in
+    // the background, and the decision says so.
+    let mut stale: Vec<(String, String)> = Vec::new();
+    if state.cfg.resolve_tags {
         let mut lookups = Vec::new();
-        for u in extract(&review).unwrap_or_default() {
-            if !u.changed && !cfg.recheck_unchanged {
-                continue;
-            }
-            let Ok(r) = parse_image(&u.image) else {
-                continue;
-            };
-            if r.digest.is_some() || state.verdicts.resolve_cached(&r).is_some() {
-                continue;
-            }
+        for p in plan(&review, &cfg, ns_meta.as_ref(), verified_owner.as_ref()) {
+            let r = p.reference;
             if let Some(d) = state.resolver.cached(&r) {
-                resolved.insert(u.image, d);
+                resolved.insert(p.image, d);
+                continue;
+            }
+            if let Some(known) = state.verdicts.resolve_cached(&r) {
+                // Off the request path: a zero budget starts the lookup and returns at once; its result
+                // (the newest resolution) is used from the next review on.
+                let res = state.resolver.clone();
+                tokio::spawn(async move { res.resolve(&r, Duration::ZERO).await });
+                stale.push((p.image, known));
                 continue;
             }
             let res = state.resolver.clone();
             lookups.push(async move {
                 let remaining = deadline.saturating_sub(start.elapsed());
-                (u.image, res.resolve(&r, remaining).await)
+                (p.image, res.resolve(&r, remaining).await)
             });
         }
         if !lookups.is_empty() {
@@ -308,8 +345,33 @@ async fn review(
         namespace: ns_meta.as_ref(),
         resolved: Some(&resolved),
         policies: Some(&policies),
+        verified_owner: verified_owner.as_ref(),
     };
-    let decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
+    let mut decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
+    if decision.skipped.is_none() {
+        for (image, digest) in &stale {
+            if decision.warnings.len() < portcullis_admission::decide::MAX_WARNINGS {
+                let w = format!(
+                    "{image}: decided on its last known digest {}…; the tag is being re-resolved",
+                    &digest[..digest.len().min(19)]
+                );
+                decision.warnings.push(
+                    w.chars()
+                        .take(portcullis_admission::decide::MAX_WARNING_CHARS)
+                        .collect(),
+                );
+            }
+        }
+    }
+    decision.audit_annotations.insert(
+        CALLER_ANNOTATION.into(),
+        if caller.authenticated {
+            "authenticated"
+        } else {
+            "unauthenticated"
+        }
+        .into(),
+    );
     if endpoint == Endpoint::Validate && !review.request.dry_run {
         state.verdicts.record(&review, &decision);
     }
@@ -326,6 +388,32 @@ async fn review(
     ([(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 
+/// Fetches and verifies the controller owner `review`'s object claims, giving up after `budget` (then the object
+/// is checked as if it had no owner).
+async fn verify_owner_within(
+    state: &AppState,
+    review: &Review,
+    budget: Duration,
+) -> Option<VerifiedOwner> {
+    let lookup = state.owners.as_ref()?;
+    let claim = owner_claim(review)?;
+    let owner = tokio::time::timeout(budget, lookup.owner(&claim))
+        .await
+        .ok()
+        .flatten();
+    let Some(owner) = owner else {
+        tracing::info!(kind = %claim.kind, name = %claim.name, namespace = %claim.namespace, "controller owner not found in time; checking the object as unowned");
+        return None;
+    };
+    match verify_owner(review, &claim, &owner) {
+        Ok(v) => Some(v),
+        Err(why) => {
+            tracing::info!(kind = %claim.kind, name = %claim.name, namespace = %claim.namespace, %why, "controller owner not verified; checking the object as unowned");
+            None
+        }
+    }
+}
+
 /// Builds the router (webhook, health, metrics, extra routes) over shared state.
 fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
     let s1 = state.clone();
@@ -335,19 +423,31 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
     let webhook = Router::new()
         .route(
             "/validate",
-            post(move |Query(q): Query<WebhookQuery>, body: Bytes| {
-                review(s1.clone(), Endpoint::Validate, q.timeout, body)
-            }),
+            post(
+                move |Query(q): Query<WebhookQuery>,
+                      Extension(caller): Extension<Caller>,
+                      body: Bytes| {
+                    review(s1.clone(), Endpoint::Validate, caller, q.timeout, body)
+                },
+            ),
         )
         .route(
             "/mutate",
-            post(move |Query(q): Query<WebhookQuery>, body: Bytes| {
-                review(s2.clone(), Endpoint::Mutate, q.timeout, body)
-            }),
+            post(
+                move |Query(q): Query<WebhookQuery>,
+                      Extension(caller): Extension<Caller>,
+                      body: Bytes| {
+                    review(s2.clone(), Endpoint::Mutate, caller, q.timeout, body)
+                },
+            ),
         )
         .layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             state.cfg.max_concurrency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.cfg.request_timeout,
+            conn::request_deadline,
         ));
     let mut app = webhook
         .route("/healthz", get(|| async { "ok\n" }))
@@ -356,10 +456,12 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
             get(move || {
                 let s = s3.clone();
                 async move {
-                    if s.serving.load(Ordering::Relaxed) && s.verdicts.ready() {
-                        (StatusCode::OK, "ready\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+                    if !(s.serving.load(Ordering::Relaxed) && s.verdicts.ready()) {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string());
+                    }
+                    match policy_mode_problem(&s) {
+                        None => (StatusCode::OK, "ready\n".to_string()),
+                        Some(p) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {p}\n")),
                     }
                 }
             }),
@@ -384,6 +486,40 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
     }
     app
 }
+
+/// Why `policy` mode cannot work now: the first policy an assignment in `policy` mode names that the verdict
+/// source cannot use (then every image would be denied as not evaluated), with what to do.
+fn policy_mode_problem(s: &AppState) -> Option<String> {
+    let cfg = s.admission.read().ok()?.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    std::iter::once(&cfg.default)
+        .chain(cfg.selectors.iter().map(|sel| &sel.assign))
+        .filter(|a| a.mode == portcullis_admission::Mode::Policy)
+        .filter(|a| seen.insert(a.policy.clone()))
+        .find_map(|a| {
+            s.verdicts.policy_problem(&a.policy).map(|p| {
+                format!(
+                    "admission mode `policy` uses policy bundle {:?}, which cannot be used: {p}",
+                    a.policy
+                )
+            })
+        })
+}
+
+/// The policy names an admission configuration looks verdicts up for (its default and every selector's).
+fn config_policies(cfg: &Config) -> Vec<String> {
+    let mut names: Vec<String> = std::iter::once(&cfg.default)
+        .chain(cfg.selectors.iter().map(|sel| &sel.assign))
+        .map(|a| a.policy.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Longest a reloaded admission configuration waits for the verdicts of the policies it names before it is
+/// put in force anyway.
+const CONFIG_SWAP_WAIT: Duration = Duration::from_secs(30);
 
 /// A running server.
 pub struct Running {
@@ -450,13 +586,20 @@ fn file_stamp(p: &std::path::Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
+/// Logs a warning per selector that the workload's author decides ([`Config::warnings`]).
+fn warn_author_controlled(c: &Config) {
+    for w in c.warnings() {
+        tracing::warn!("{w}");
+    }
+}
+
 /// Starts the server: loads the certificate and configuration (failing fast when they are unusable), binds,
 /// and serves until [`Running::shutdown`]. Registries, vulnerability data and the database are not needed to
 /// start.
 pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerError> {
     portcullis_admission::warm_up();
     let cert = Arc::new(ReloadingCert::new(cfg.cert.clone(), cfg.key.clone())?);
-    let tls_cfg = tls::server_config(cert.clone())?;
+    let tls_cfg = tls::server_config_with_client_ca(cert.clone(), cfg.client_ca.as_deref())?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_cfg));
     // Stamp before loading: a change racing with the load is picked up by the first reload check.
     let initial_cfg_stamp = cfg.admission_config.as_deref().and_then(file_stamp);
@@ -464,6 +607,12 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    // Ask for the verdicts of the configuration's policies now: `/readyz` waits for them, so the first review
+    // after ready is not denied as "not evaluated yet".
+    parts
+        .verdicts
+        .prepare_policies(&config_policies(&admission));
+    warn_author_controlled(&admission);
     let policies = parts.policies.unwrap_or_default();
     let initial_policies_stamp = cfg.admission_policies.as_deref().and_then(file_stamp);
     if let Some(p) = &cfg.admission_policies {
@@ -496,6 +645,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         namespaces: parts.namespaces,
         resolver,
         policies,
+        owners: parts.owners,
         metrics: Metrics::new(),
         cert: cert.clone(),
         serving: AtomicBool::new(true),
@@ -528,6 +678,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                 }
             }
             if let Some(p) = rs.cfg.admission_config.as_deref() {
+                let mut loaded = None;
                 reload_if_changed(
                     p,
                     &mut cfg_stamp,
@@ -535,11 +686,26 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
                     "config",
                     Config::load,
                     |c| {
-                        if let Ok(mut a) = rs.admission.write() {
-                            *a = Arc::new(c);
-                        }
+                        warn_author_controlled(&c);
+                        loaded = Some(c);
                     },
                 );
+                if let Some(c) = loaded {
+                    // Swap only once the verdicts the new configuration asks for are loaded (bounded), so
+                    // the change does not deny images that pass.
+                    let names = config_policies(&c);
+                    rs.verdicts.prepare_policies(&names);
+                    let t = Instant::now();
+                    while !rs.verdicts.policies_ready(&names) && t.elapsed() < CONFIG_SWAP_WAIT {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    if !rs.verdicts.policies_ready(&names) {
+                        tracing::warn!(policies = ?names, "verdicts for the new admission configuration's policies are not loaded yet; putting it in force anyway");
+                    }
+                    if let Ok(mut a) = rs.admission.write() {
+                        *a = Arc::new(c);
+                    }
+                }
             }
             if let Some(p) = rs.cfg.admission_policies.as_deref() {
                 reload_if_changed(
@@ -555,11 +721,34 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
     });
 
     let grace = cfg.shutdown_grace;
+    let (header_timeout, idle_timeout, max_connections) = (
+        cfg.header_read_timeout,
+        cfg.idle_timeout,
+        cfg.max_connections,
+    );
     let accept_state = state.clone();
     let task = tokio::spawn(async move {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        builder
+            .http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(idle_timeout / 2)
+            .keep_alive_timeout(header_timeout);
+        let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
         loop {
+            // A slot first: at the cap, new connections wait in the listen backlog, not in memory.
+            let permit = tokio::select! {
+                _ = stop_rx.changed() => break,
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             let (tcp, _peer) = tokio::select! {
                 _ = stop_rx.changed() => break,
                 acc = listener.accept() => match acc {
@@ -574,20 +763,40 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
-            let svc = TowerToHyperService::new(app.clone());
+            let app = app.clone();
             let watcher = graceful.watcher();
             let builder = builder.clone();
             tokio::spawn(async move {
-                let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
-                    .await
-                {
+                let _permit = permit;
+                let tcp = conn::IdleIo::new(tcp, idle_timeout);
+                let tls = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
                         return;
                     }
-                    Err(_) => return,
+                    Err(_) => {
+                        tracing::debug!(?header_timeout, "TLS handshake not completed in time");
+                        return;
+                    }
                 };
+                // With a client CA configured, rustls only completes a handshake with a certificate when the
+                // CA signed it; without one, no certificate is ever asked for.
+                let caller = Caller {
+                    authenticated: tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .is_some_and(|c| !c.is_empty()),
+                };
+                let svc = TowerToHyperService::new(
+                    tower::ServiceBuilder::new()
+                        .map_request(move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                            r.extensions_mut().insert(caller);
+                            r
+                        })
+                        .service(app),
+                );
                 let conn = builder
                     .serve_connection(TokioIo::new(tls), svc)
                     .into_owned();
@@ -614,19 +823,4 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         task,
         state,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_go_duration("abc"), None);
-        assert_eq!(parse_go_duration(""), None);
-        assert_eq!(parse_go_duration("10"), None);
-    }
 }

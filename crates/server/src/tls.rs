@@ -94,19 +94,57 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
-/// A rustls server configuration (HTTP/1.1 and HTTP/2 via ALPN) using `resolver`.
+/// A rustls server configuration (HTTP/1.1 and HTTP/2 via ALPN) using `resolver`, asking for no client
+/// certificate.
 pub fn server_config(resolver: Arc<ReloadingCert>) -> Result<rustls::ServerConfig, ServerError> {
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| ServerError::Tls {
-        cert: resolver.cert.display().to_string(),
-        key: resolver.key.display().to_string(),
-        reason: e.to_string(),
-    })?
-    .with_no_client_auth()
-    .with_cert_resolver(resolver);
+    server_config_with_client_ca(resolver, None)
+}
+
+/// As [`server_config`], and with `client_ca` (a PEM file of CA certificates) clients may present a certificate
+/// that CA signed. Presenting none is still allowed at the TLS level (probes, the REST API); which routes
+/// require one is decided per request from [`crate::Caller`]. A presented certificate the CA did not sign fails
+/// the handshake.
+pub fn server_config_with_client_ca(
+    resolver: Arc<ReloadingCert>,
+    client_ca: Option<&Path>,
+) -> Result<rustls::ServerConfig, ServerError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls {
+            cert: resolver.cert.display().to_string(),
+            key: resolver.key.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let bad = |reason: String| ServerError::ClientCa {
+                path: path.display().to_string(),
+                reason,
+            };
+            let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let c = c.map_err(|e| bad(format!("not PEM: {e}")))?;
+                roots
+                    .add(c)
+                    .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(bad("it holds no CERTIFICATE block".into()));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut cfg = builder.with_cert_resolver(resolver);
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }

@@ -161,11 +161,16 @@ async fn every_captured_review_in_every_mode_over_tls() {
                 .unwrap();
             assert_eq!(resp.status(), 200, "{mode} {name}");
             let got: serde_json::Value = resp.json().await.unwrap();
-            let want = decide(
+            let mut want = decide(
                 &Review::parse(&bytes).unwrap(),
                 &local_cfg,
                 &local_v,
                 &Context::new(ep),
+            );
+            // The server adds whether its caller was authenticated (no client CA here: it was not).
+            want.audit_annotations.insert(
+                portcullis_server::CALLER_ANNOTATION.into(),
+                "unauthenticated".into(),
             );
             let want: serde_json::Value = serde_json::from_slice(&want.to_review_json()).unwrap();
             assert_eq!(got, want, "{mode} {name}");
@@ -616,7 +621,7 @@ async fn registry_down_or_dying_mid_request_keeps_decisions_flowing() {
 
 struct Namespaces;
 
-impl portcullis_server::NamespaceLookup for Namespaces {
+impl portcullis_admission::NamespaceLookup for Namespaces {
     fn namespace(&self, name: &str) -> Option<portcullis_admission::NamespaceMeta> {
         (name == "shop").then(|| portcullis_admission::NamespaceMeta {
             name: name.into(),

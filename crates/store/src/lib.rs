@@ -43,6 +43,17 @@ pub enum Error {
         #[source]
         source: postgres::Error,
     },
+    /// A file of the store could not be created or protected.
+    #[error("SQLite store {path}: {what}: {source}")]
+    Io {
+        /// The file concerned.
+        path: String,
+        /// What was being done.
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The store URL could not be understood.
     #[error(
         "store URL {0:?} not understood: use a file path, `sqlite:PATH` or `postgres://user@host:port/db`"

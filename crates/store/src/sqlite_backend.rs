@@ -34,6 +34,11 @@ impl SqliteDb {
                 parent.display()
             )));
         }
+        create_private(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            what: "cannot create the database file with mode 0600",
+            source,
+        })?;
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -47,6 +52,29 @@ impl SqliteDb {
             conn: Mutex::new(conn),
             feed_lock: Arc::new(AtomicBool::new(false)),
         })
+    }
+}
+
+/// Creates the database file with mode 0600 when it does not exist, and takes group and other access away from an
+/// existing one: it holds audit records and learned registry credentials. SQLite gives its `-wal` and `-shm` files
+/// the database file's mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -4,6 +4,7 @@
 //!   with language packages named in the advisories at low versions (so most of them match: a worst case).
 //! - `import_all_vulndata`: importing all of `../shared/vulndata` into a fresh SQLite database (target ≤ 30 s).
 //! - `load_index`: opening the database and loading the in-memory index.
+#![allow(missing_docs)] // criterion's group macros generate undocumented functions
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};

@@ -50,6 +50,91 @@ pub fn resolve_db_path(cli: Option<&Path>) -> Result<PathBuf, Error> {
         })
 }
 
+/// True when `path` is a SQLite file (a bundle written by [`VulnDb::export`]).
+pub fn is_bundle(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| &head == b"SQLite format 3\0")
+}
+
+fn temp_beside(dest: &Path) -> Result<PathBuf, Error> {
+    let name = dest
+        .file_name()
+        .ok_or_else(|| Error::Import(format!("{} is not a file path", dest.display())))?;
+    Ok(dest.with_file_name(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
+/// Replaces the database at `path` with the bundle `bundle` atomically: the bundle is copied to a temporary
+/// file beside `path` and checked there (it opens, its layout version is this build's, it holds data), and
+/// only then renamed over `path`; on any failure the old database stays as it was. Run it while no other
+/// process has `path` open. Returns the new database's status.
+pub fn install_bundle(bundle: &Path, path: &Path) -> Result<Status, Error> {
+    if !is_bundle(bundle) {
+        return Err(Error::Import(format!(
+            "{} is not a vulnerability database bundle (a SQLite file written by `portcullis db export`)",
+            bundle.display()
+        )));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+    }
+    let tmp = temp_beside(path)?;
+    let cleanup = |tmp: &Path| {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+        }
+    };
+    let checked = (|| {
+        std::fs::copy(bundle, &tmp).map_err(|e| Error::Io {
+            path: bundle.display().to_string(),
+            source: e,
+        })?;
+        let db = VulnDb::open(&tmp)?;
+        let status = db.status()?;
+        if status.db_version.is_empty() {
+            return Err(Error::Import(format!(
+                "{}: the bundle holds no imported data; nothing was changed",
+                bundle.display()
+            )));
+        }
+        drop(db);
+        Ok(status)
+    })();
+    let mut status = match checked {
+        Ok(s) => s,
+        Err(e) => {
+            cleanup(&tmp);
+            return Err(e);
+        }
+    };
+    // Fold the old database's write-ahead log into it so no stale WAL is left beside the new file.
+    if path.exists()
+        && let Ok(old) = Connection::open(path)
+    {
+        let _ = old.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    }
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        cleanup(&tmp);
+        Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        }
+    })?;
+    status.path = path.display().to_string();
+    Ok(status)
+}
+
 /// One imported source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
@@ -112,6 +197,10 @@ pub struct Index {
     pub(crate) kev: HashSet<String>,
     pub(crate) epss: HashMap<String, Epss>,
     pub(crate) db_version: String,
+    /// namespace → the oldest import time (RFC 3339) among the sources that stored data for it.
+    pub(crate) ns_synced: HashMap<String, String>,
+    /// The oldest import time of all sources; `None` when nothing was imported.
+    pub(crate) synced_at: Option<String>,
 }
 
 /// The vulnerability database.
@@ -128,18 +217,26 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
-fn sev_str(s: Severity) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn state_str(s: FixState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// Creates the database file with mode 0600 when it does not exist (SQLite gives its `-wal` and `-shm` files the
+/// database file's mode), and takes group and other access away from an existing one.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 impl VulnDb {
@@ -152,6 +249,10 @@ impl VulnDb {
                 source: e,
             })?;
         }
+        create_private(&path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
         let conn = Connection::open(&path).map_err(db_err(&path))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
             .map_err(db_err(&path))?;
@@ -186,6 +287,27 @@ impl VulnDb {
             path,
             index: OnceLock::new(),
         })
+    }
+
+    /// Writes a consistent copy of the whole database to `dest` as one SQLite file (a bundle that
+    /// [`install_bundle`] reads): written to a temporary file beside `dest`, then renamed over it.
+    pub fn export(&self, dest: &Path) -> Result<(), Error> {
+        let tmp = temp_beside(dest)?;
+        let _ = std::fs::remove_file(&tmp);
+        let r = self
+            .conn
+            .execute("VACUUM INTO ?1", [tmp.display().to_string()])
+            .map_err(db_err(&self.path))
+            .and_then(|_| {
+                std::fs::rename(&tmp, dest).map_err(|e| Error::Io {
+                    path: dest.display().to_string(),
+                    source: e,
+                })
+            });
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        r
     }
 
     /// The database file.
@@ -252,9 +374,9 @@ impl VulnDb {
                     a.namespace,
                     a.package,
                     ranges,
-                    state_str(a.fix_state),
+                    a.fix_state.as_str(),
                     a.fixed_in,
-                    a.severity.map(sev_str),
+                    a.severity.map(Severity::as_str),
                     a.priority
                 ])
                 .map_err(&e)?;
@@ -399,6 +521,24 @@ impl VulnDb {
         })
     }
 
+    /// source → its import time (RFC 3339).
+    fn imported_at(&self) -> Result<HashMap<String, String>, Error> {
+        let e = db_err(&self.path);
+        let mut st = self
+            .conn
+            .prepare("SELECT source, imported_at FROM provenance")
+            .map_err(&e)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(&e)?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let (s, at) = r.map_err(&e)?;
+            out.insert(s, at);
+        }
+        Ok(out)
+    }
+
     /// The in-memory index (loaded on first use).
     pub fn index(&self) -> Result<&Index, Error> {
         if let Some(i) = self.index.get() {
@@ -419,7 +559,8 @@ impl VulnDb {
         let mut st = self
             .conn
             .prepare(
-                "SELECT vuln_id, namespace, package, ranges, fix_state, fixed_in, severity, priority FROM affected",
+                "SELECT vuln_id, namespace, package, ranges, fix_state, fixed_in, severity, priority, source \
+                 FROM affected",
             )
             .map_err(&e)?;
         let rows = st
@@ -433,12 +574,24 @@ impl VulnDb {
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, Option<String>>(6)?,
                     r.get::<_, u8>(7)?,
+                    r.get::<_, String>(8)?,
                 ))
             })
             .map_err(&e)?;
+        let imported = self.imported_at()?;
+        idx.synced_at = imported.values().min().cloned();
         for row in rows {
-            let (vuln_id, namespace, package, ranges, state, fixed_in, sev, priority) =
+            let (vuln_id, namespace, package, ranges, state, fixed_in, sev, priority, source) =
                 row.map_err(&e)?;
+            if let Some(at) = imported.get(&source) {
+                match idx.ns_synced.get_mut(&namespace) {
+                    Some(cur) if *cur <= *at => {}
+                    Some(cur) => *cur = at.clone(),
+                    None => {
+                        idx.ns_synced.insert(namespace.clone(), at.clone());
+                    }
+                }
+            }
             let ranges: Vec<Range> = serde_json::from_str(&ranges).map_err(|x| {
                 Error::Import(format!(
                     "{}: corrupt ranges for {vuln_id} {namespace}/{package}: {x}",

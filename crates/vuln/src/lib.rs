@@ -11,7 +11,9 @@ pub mod model;
 pub mod report;
 pub mod version;
 
-pub use db::{ImportReport, Index, Provenance, Status, VulnDb, resolve_db_path};
+pub use db::{
+    ImportReport, Index, Provenance, Status, VulnDb, install_bundle, is_bundle, resolve_db_path,
+};
 pub use import::BadRecord;
 pub use matcher::distro_namespace;
 pub use version::{Scheme, VersionError, compare, satisfies};
@@ -37,6 +39,58 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 6] = [
+        Severity::Unknown,
+        Severity::Negligible,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The lower-case name the JSON and the database use (`high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Unknown => "unknown",
+            Severity::Negligible => "negligible",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A severity name that is not one of [`Severity::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity `{given}`; use negligible, low, medium, high or critical")]
+pub struct UnknownSeverity {
+    /// The name given.
+    pub given: String,
+}
+
+impl std::str::FromStr for Severity {
+    type Err = UnknownSeverity;
+
+    /// Parses the name [`Severity::as_str`] writes, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownSeverity {
+                given: s.to_ascii_lowercase(),
+            })
+    }
+}
+
 /// Whether (and how) a vulnerability is fixed for the matched package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -52,6 +106,25 @@ pub enum FixState {
     /// Unknown.
     #[default]
     Unknown,
+}
+
+impl FixState {
+    /// The kebab-case name the JSON and the database use (`not-fixed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixState::Fixed => "fixed",
+            FixState::NotFixed => "not-fixed",
+            FixState::WontFix => "wont-fix",
+            FixState::NotAffected => "not-affected",
+            FixState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for FixState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A CVSS score.
@@ -117,6 +190,62 @@ pub struct MatchReport {
     pub findings: Vec<Finding>,
     /// Version of the vulnerability database used.
     pub db_version: String,
+    /// Packages that were not checked because the database has no data for their distro release or ecosystem
+    /// (or their distro was not recognised), grouped by namespace: "no findings" does not mean "no
+    /// vulnerabilities" for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmatched: Vec<Unmatched>,
+    /// What the database had data for (absent in reports made before coverage was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+}
+
+/// Most packages listed by name in [`Coverage::packages_without_data`] (the count is always exact).
+pub const MAX_UNCOVERED_LISTED: usize = 500;
+
+/// What the vulnerability data covered for one SBOM: how fresh it was and which packages had nothing to be
+/// matched against, so that missing data is never mistaken for "no vulnerabilities".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Coverage {
+    /// When the data this SBOM was matched against was last synced (RFC 3339): the oldest import among the
+    /// sources of the namespaces it used, else the oldest import of all; `None` when nothing was imported.
+    pub synced_at: Option<String>,
+    /// The namespace of the image's distro (`debian:12`), when a distro was detected.
+    pub distro_namespace: Option<String>,
+    /// False when the image has a distro or OS packages and the database holds no data for that distro
+    /// release (or the distro is unknown): its OS packages could not be checked at all.
+    pub distro_covered: bool,
+    /// Packages with no data to match against (their namespace is missing from the database), at most
+    /// [`MAX_UNCOVERED_LISTED`].
+    pub packages_without_data: Vec<UncoveredPackage>,
+    /// How many packages had no data (all of them, also those not listed).
+    pub packages_without_data_count: usize,
+}
+
+/// A package the vulnerability data could not say anything about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UncoveredPackage {
+    /// Package name.
+    pub name: String,
+    /// Package version.
+    pub version: String,
+    /// Package type.
+    pub package_type: portcullis_sbom::PackageType,
+    /// The namespace that has no data (`rhel:9`, `nuget`); `None` when the distro is unknown.
+    pub namespace: Option<String>,
+}
+
+/// Packages of one namespace that could not be checked, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmatched {
+    /// The namespace looked up (`rhel:9`, `nuget`); empty when the packages' distro was not recognised.
+    pub namespace: String,
+    /// The package type (`rpm`, `deb`, `apk`, `python`, …).
+    pub package_type: portcullis_sbom::PackageType,
+    /// How many packages.
+    pub packages: usize,
+    /// Why, and what to do.
+    pub reason: String,
 }
 
 /// Errors of the vulnerability stage.
@@ -154,4 +283,32 @@ pub enum Error {
     /// A version or range did not parse.
     #[error(transparent)]
     Version(#[from] VersionError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_and_fix_state_names_are_the_serde_names() {
+        for s in Severity::ALL {
+            let json = serde_json::to_value(s).unwrap();
+            assert_eq!(json.as_str(), Some(s.as_str()), "{s:?}");
+            assert_eq!(s.to_string(), s.as_str());
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+            assert_eq!(s.as_str().to_uppercase().parse::<Severity>(), Ok(s));
+        }
+        assert!(Severity::ALL.windows(2).all(|w| w[0] < w[1]));
+        let e = "severe".parse::<Severity>().unwrap_err();
+        assert!(e.to_string().contains("`severe`"), "{e}");
+        for f in [
+            FixState::Fixed,
+            FixState::NotFixed,
+            FixState::WontFix,
+            FixState::NotAffected,
+            FixState::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(f).unwrap().as_str(), Some(f.as_str()));
+        }
+    }
 }

@@ -2,13 +2,16 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};
 
 use crate::db::{Index, VulnDb};
 use crate::model::{Affected, Range, debian_namespace, normalize_name, scheme_for_namespace};
-use crate::{Error, Finding, FixState, MatchReport, Scheme, Severity, compare, satisfies};
+use crate::{
+    Coverage, Error, Finding, FixState, MAX_UNCOVERED_LISTED, MatchReport, Scheme, Severity,
+    UncoveredPackage, Unmatched, compare, satisfies,
+};
 
 impl VulnDb {
     /// Matches every package of `sbom` against the database.
@@ -18,11 +21,26 @@ impl VulnDb {
 }
 
 /// The namespace of an OS package for a distro (`debian:12`, `ubuntu:22.04`, `alpine:3.18`, `rhel:9`).
+///
+/// RHEL and UBI (all variants: minimal, micro, init have `ID=rhel`) and CentOS (Stream) use Red Hat's data by
+/// major release, as the vendors' scanners do; AlmaLinux and Rocky their own; Amazon Linux `amazon:2` /
+/// `amazon:2023`; SUSE by `major.minor` (`sles:15.5`, `opensuse-leap:15.5`, `sle-micro:5.5`); the rolling
+/// distributions (Wolfi, Chainguard, openSUSE Tumbleweed) have no version.
 pub fn distro_namespace(d: &Distro) -> Option<String> {
     let id = d.id.to_ascii_lowercase();
     let ver = d.version_id.as_deref().unwrap_or("").trim();
     let major = ver.split('.').next().unwrap_or("");
+    let major_minor = || ver.split('.').take(2).collect::<Vec<_>>().join(".");
     match id.as_str() {
+        "rhel" | "centos" => (!major.is_empty()).then(|| format!("rhel:{major}")),
+        // Amazon Linux 1 (AMI) numbers its releases by date: 2018.03
+        "amzn" if major.len() == 4 && major < "2022" => Some("amazon:1".into()),
+        "amzn" => (!major.is_empty()).then(|| format!("amazon:{major}")),
+        "wolfi" | "chainguard" | "opensuse-tumbleweed" => Some(id),
+        "sles" | "sled" | "sle-micro" | "opensuse-leap" | "opensuse-leap-micro" => {
+            let family = if id == "sled" { "sles" } else { id.as_str() };
+            (!ver.is_empty()).then(|| format!("{family}:{}", major_minor()))
+        }
         "debian" => {
             if !major.is_empty() {
                 Some(format!("debian:{major}"))
@@ -43,6 +61,20 @@ pub fn distro_namespace(d: &Distro) -> Option<String> {
     }
 }
 
+/// The namespaces to look an OS package up in, most specific first: the release's own, then for SUSE the major
+/// release's (`sles:12.5`, `sles:12`: SUSE publishes some products, e.g. Package Hub 12, for every service pack).
+fn distro_namespaces(d: &Distro) -> Vec<String> {
+    let mut out: Vec<String> = distro_namespace(d).into_iter().collect();
+    if let Some(ns) = out.first()
+        && let Some((family, ver)) = ns.split_once(':')
+        && matches!(family, "sles" | "sle-micro")
+        && let Some((major, _)) = ver.split_once('.')
+    {
+        out.push(format!("{family}:{major}"));
+    }
+    out
+}
+
 fn language_namespace(t: PackageType) -> Option<&'static str> {
     Some(match t {
         PackageType::Python => "pypi",
@@ -58,10 +90,7 @@ fn language_namespace(t: PackageType) -> Option<&'static str> {
 }
 
 /// Where to look a package up: (namespace, name, version) for the binary and, for OS packages, the source name.
-fn targets<'a>(
-    p: &'a Package,
-    distro_ns: Option<&'a str>,
-) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
+fn targets<'a>(p: &'a Package, distro_ns: &'a [String]) -> Vec<(&'a str, Cow<'a, str>, &'a str)> {
     let mut out = Vec::with_capacity(2);
     if let Some(ns) = language_namespace(p.package_type) {
         let name = match ns {
@@ -71,15 +100,24 @@ fn targets<'a>(
         out.push((ns, name, p.version.as_str()));
         return out;
     }
-    let Some(ns) = distro_ns else {
-        return out;
-    };
-    out.push((ns, Cow::Borrowed(p.name.as_str()), p.version.as_str()));
-    if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
-        let v = p.source_version.as_deref().unwrap_or(&p.version);
-        out.push((ns, Cow::Borrowed(src.as_str()), v));
+    for ns in distro_ns {
+        out.push((
+            ns.as_str(),
+            Cow::Borrowed(p.name.as_str()),
+            p.version.as_str(),
+        ));
+        if let Some(src) = p.source_name.as_ref().filter(|s| **s != p.name) {
+            let v = p.source_version.as_deref().unwrap_or(&p.version);
+            out.push((ns.as_str(), Cow::Borrowed(src.as_str()), v));
+        }
     }
     out
+}
+
+/// True for an rpm EVR built in a module stream (its release carries `.module_el9…` or `.module+el8…`).
+fn is_module_build(evr: &str) -> bool {
+    evr.rsplit_once('-')
+        .is_some_and(|(_, release)| release.contains(".module"))
 }
 
 fn cmp(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
@@ -103,10 +141,16 @@ fn hit(scheme: Scheme, version: &str, row: &Affected) -> Option<Option<String>> 
                 let hi = fixed
                     .as_deref()
                     .is_none_or(|f| cmp(scheme, version, f) == Some(Ordering::Less));
+                // rpm module streams are separate builds: a module package's fix (`.module_el9…`,
+                // `.module+el8…` in its release) says nothing about the non-module package and vice versa
+                let same_stream = scheme != Scheme::Rpm
+                    || fixed
+                        .as_deref()
+                        .is_none_or(|f| is_module_build(f) == is_module_build(version));
                 let last = last_affected.as_deref().is_none_or(|l| {
                     cmp(scheme, version, l).is_some_and(|o| o != Ordering::Greater)
                 });
-                (lo && hi && last, fixed.clone())
+                (lo && hi && last && same_stream, fixed.clone())
             }
             // OSV `versions` lists enumerate published version strings, which is what package databases record:
             // compare them as strings (a scheme comparison of every listed version per package is the matcher's
@@ -153,13 +197,87 @@ impl Index {
         &self.db_version
     }
 
+    /// When the data was last synced (RFC 3339): the oldest import of all sources; `None` before any import.
+    pub fn synced_at(&self) -> Option<&str> {
+        self.synced_at.as_deref()
+    }
+
+    /// The namespaces that have data (`debian:12`, `npm`, …), each with the oldest import time of its sources.
+    pub fn namespaces(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.by_package
+            .keys()
+            .map(|ns| (ns.as_str(), self.ns_synced.get(ns).map(String::as_str)))
+    }
+
+    /// What the data covers for `sbom`: its freshness and the packages that have nothing to be matched
+    /// against.
+    pub fn coverage(&self, sbom: &Sbom) -> Coverage {
+        let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
+        let mut cov = Coverage {
+            distro_namespace: distro_ns.clone(),
+            ..Default::default()
+        };
+        let mut used: HashSet<&str> = HashSet::new();
+        let mut has_os = false;
+        for p in &sbom.packages {
+            let ns = match language_namespace(p.package_type) {
+                Some(ns) => Some(ns),
+                None => {
+                    has_os = true;
+                    distro_ns.as_deref()
+                }
+            };
+            match ns.and_then(|ns| self.by_package.get_key_value(ns)) {
+                Some((ns, _)) => {
+                    used.insert(ns.as_str());
+                }
+                None => {
+                    cov.packages_without_data_count += 1;
+                    if cov.packages_without_data.len() < MAX_UNCOVERED_LISTED {
+                        cov.packages_without_data.push(UncoveredPackage {
+                            name: p.name.clone(),
+                            version: p.version.clone(),
+                            package_type: p.package_type,
+                            namespace: ns.map(str::to_string),
+                        });
+                    }
+                }
+            }
+        }
+        cov.distro_covered = match &distro_ns {
+            Some(ns) => self.by_package.contains_key(ns),
+            None => !has_os,
+        };
+        cov.synced_at = used
+            .iter()
+            .filter_map(|ns| self.ns_synced.get(*ns))
+            .min()
+            .or(self.synced_at.as_ref())
+            .cloned();
+        cov
+    }
+
     /// Matches every package of `sbom`.
     pub fn match_sbom(&self, sbom: &Sbom) -> MatchReport {
-        let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
+        let distro_ns = sbom
+            .distro
+            .as_ref()
+            .map(distro_namespaces)
+            .unwrap_or_default();
         let mut findings = Vec::new();
         let mut seen = HashSet::new();
+        // (namespace, type) → packages whose namespaces have no data at all
+        let mut unmatched: BTreeMap<(String, PackageType), usize> = BTreeMap::new();
         for (pi, p) in sbom.packages.iter().enumerate() {
-            for (ns, name, version) in targets(p, distro_ns.as_deref()) {
+            let targets = targets(p, &distro_ns);
+            if !targets
+                .iter()
+                .any(|(ns, ..)| self.by_package.contains_key(*ns))
+            {
+                let ns = targets.first().map(|t| t.0.to_string()).unwrap_or_default();
+                *unmatched.entry((ns, p.package_type)).or_default() += 1;
+            }
+            for (ns, name, version) in targets {
                 let Some(rows) = self.by_package.get(ns).and_then(|m| m.get(name.as_ref())) else {
                     continue;
                 };
@@ -198,9 +316,40 @@ impl Index {
                 .then_with(|| a.package_name.cmp(&b.package_name))
                 .then_with(|| a.package_version.cmp(&b.package_version))
         });
+        let distro = sbom.distro.as_ref();
+        let unmatched = unmatched
+            .into_iter()
+            .map(|((namespace, package_type), packages)| {
+                let reason = if namespace.is_empty() {
+                    match distro {
+                        Some(d) => format!(
+                            "distribution `{}` {} is not supported: no vulnerability data applies to its packages",
+                            d.id,
+                            d.version_id.as_deref().unwrap_or("(no VERSION_ID)")
+                        ),
+                        None => "no distribution recognised (no /etc/os-release or release file): its \
+                                 packages cannot be looked up"
+                            .to_string(),
+                    }
+                } else {
+                    format!(
+                        "no vulnerability data for `{namespace}` in the database: import it (`portcullis db \
+                         update`, or `db import` of the vendor's advisories)"
+                    )
+                };
+                Unmatched {
+                    namespace,
+                    package_type,
+                    packages,
+                    reason,
+                }
+            })
+            .collect();
         MatchReport {
             findings,
             db_version: self.db_version.clone(),
+            coverage: Some(self.coverage(sbom)),
+            unmatched,
         }
     }
 

@@ -119,8 +119,21 @@ pub fn scheme_for_namespace(namespace: &str) -> Option<Scheme> {
     Some(match family {
         "debian" | "ubuntu" | "ubuntu-pro" => Scheme::Dpkg,
         "alpine" | "wolfi" | "chainguard" => Scheme::Apk,
-        "rhel" | "centos" | "rocky" | "almalinux" | "fedora" | "amazon" | "oraclelinux"
-        | "sles" | "opensuse" | "mariner" | "photon" => Scheme::Rpm,
+        "rhel"
+        | "centos"
+        | "rocky"
+        | "almalinux"
+        | "fedora"
+        | "amazon"
+        | "oraclelinux"
+        | "sles"
+        | "sle-micro"
+        | "opensuse"
+        | "opensuse-leap"
+        | "opensuse-leap-micro"
+        | "opensuse-tumbleweed"
+        | "mariner"
+        | "photon" => Scheme::Rpm,
         "pypi" => Scheme::Pep440,
         "npm" | "nodejs" => Scheme::Semver,
         "go" => Scheme::Go,
@@ -180,9 +193,68 @@ pub fn osv_namespace(ecosystem: &str) -> Option<String> {
                 format!("ubuntu:{}", rest.first()?)
             }
         }
+        "AlmaLinux" => format!("almalinux:{}", major(rest.first()?)?),
+        "Rocky Linux" => format!("rocky:{}", major(rest.first()?)?),
+        // `Red Hat:rhel_eus:9.2::appstream`, `Red Hat:enterprise_linux:9::baseos`: every RHEL stream of a major
+        // release is the image's `rhel:<major>`; other Red Hat products (OpenShift, JBoss…) have no namespace
+        "Red Hat" => {
+            let product = rest.first()?;
+            if !(product.starts_with("rhel") || product.starts_with("enterprise_linux")) {
+                return None;
+            }
+            format!("rhel:{}", major(rest.get(1)?)?)
+        }
+        "SUSE" | "openSUSE" => suse_namespace(head, rest.first()?)?,
+        "Wolfi" => "wolfi".to_string(),
+        "Chainguard" => "chainguard".to_string(),
         _ => return None,
     };
     Some(ns)
+}
+
+/// The leading number of a release (`9.2` → `9`), when there is one.
+fn major(release: &str) -> Option<&str> {
+    let m = release.trim().split('.').next()?;
+    (!m.is_empty() && m.bytes().all(|b| b.is_ascii_digit())).then_some(m)
+}
+
+/// SUSE OSV products → the os-release namespace of the systems that install them: `SUSE:Linux Enterprise Server
+/// 15 SP5` (and its modules, Package Hub) → `sles:15.5`, `SUSE:Linux Enterprise Micro 5.5` → `sle-micro:5.5`,
+/// `openSUSE:Leap 15.5` → `opensuse-leap:15.5`, `openSUSE:Tumbleweed` → `opensuse-tumbleweed`.
+fn suse_namespace(vendor: &str, product: &str) -> Option<String> {
+    let product = product.trim();
+    if vendor == "openSUSE" {
+        if product.starts_with("Tumbleweed") {
+            return Some("opensuse-tumbleweed".into());
+        }
+        let family = if product.starts_with("Leap Micro") {
+            "opensuse-leap-micro"
+        } else if product.starts_with("Leap") {
+            "opensuse-leap"
+        } else {
+            return None;
+        };
+        let ver = product.split_whitespace().last()?;
+        return ver
+            .starts_with(|c: char| c.is_ascii_digit())
+            .then(|| format!("{family}:{ver}"));
+    }
+    let words: Vec<&str> = product.split_whitespace().collect();
+    let vi = words
+        .iter()
+        .position(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let version = words[vi];
+    if product.contains("Micro") {
+        return Some(format!("sle-micro:{version}"));
+    }
+    let sp = words
+        .get(vi + 1)
+        .and_then(|w| w.strip_prefix("SP"))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    Some(match sp {
+        Some(n) => format!("sles:{}.{n}", major(version)?),
+        None => format!("sles:{version}"),
+    })
 }
 
 /// Severity from a vendor word (`unimportant`, `low`, `moderate`, `medium`, `high`, `critical`; Debian's
@@ -311,5 +383,54 @@ mod tests {
         assert_eq!(osv_namespace("Alpine:v3.18").unwrap(), "alpine:3.18");
         assert_eq!(debian_namespace("bookworm").unwrap(), "debian:12");
         assert!(osv_namespace("Hackage").is_none());
+    }
+
+    #[test]
+    fn rpm_and_apk_distro_ecosystems() {
+        let ns = |e| osv_namespace(e);
+        assert_eq!(ns("AlmaLinux:9").as_deref(), Some("almalinux:9"));
+        assert_eq!(ns("Rocky Linux:8").as_deref(), Some("rocky:8"));
+        assert_eq!(
+            ns("Red Hat:rhel_eus:9.2::appstream").as_deref(),
+            Some("rhel:9")
+        );
+        assert_eq!(
+            ns("Red Hat:enterprise_linux:8::baseos").as_deref(),
+            Some("rhel:8")
+        );
+        assert_eq!(ns("Red Hat:openshift:4.12::el9"), None);
+        assert_eq!(
+            ns("SUSE:Linux Enterprise Server 15 SP5").as_deref(),
+            Some("sles:15.5")
+        );
+        assert_eq!(
+            ns("SUSE:Linux Enterprise Module for Basesystem 15 SP4").as_deref(),
+            Some("sles:15.4")
+        );
+        assert_eq!(ns("SUSE:Package Hub 12").as_deref(), Some("sles:12"));
+        assert_eq!(
+            ns("SUSE:Linux Enterprise Micro 5.5").as_deref(),
+            Some("sle-micro:5.5")
+        );
+        assert_eq!(
+            ns("openSUSE:Leap 15.5").as_deref(),
+            Some("opensuse-leap:15.5")
+        );
+        assert_eq!(
+            ns("openSUSE:Tumbleweed").as_deref(),
+            Some("opensuse-tumbleweed")
+        );
+        assert_eq!(ns("Wolfi").as_deref(), Some("wolfi"));
+        assert_eq!(ns("Chainguard").as_deref(), Some("chainguard"));
+        for n in [
+            "almalinux:9",
+            "rocky:8",
+            "rhel:9",
+            "sles:15.5",
+            "opensuse-leap:15.5",
+        ] {
+            assert_eq!(scheme_for_namespace(n), Some(Scheme::Rpm), "{n}");
+        }
+        assert_eq!(scheme_for_namespace("wolfi"), Some(Scheme::Apk));
     }
 }

@@ -39,16 +39,13 @@ impl FromStr for Format {
 }
 
 /// Parses a severity name (`negligible`, `low`, `medium`, `high`, `critical`).
-pub fn parse_severity(s: &str) -> Result<Severity, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "negligible" => Ok(Severity::Negligible),
-        "low" => Ok(Severity::Low),
-        "medium" => Ok(Severity::Medium),
-        "high" => Ok(Severity::High),
-        "critical" => Ok(Severity::Critical),
-        other => Err(format!(
-            "unknown severity `{other}`; use negligible, low, medium, high or critical"
-        )),
+/// `unknown` is no threshold and is refused like any other unknown name.
+pub fn parse_severity(s: &str) -> Result<Severity, crate::UnknownSeverity> {
+    match s.parse::<Severity>()? {
+        Severity::Unknown => Err(crate::UnknownSeverity {
+            given: s.to_ascii_lowercase(),
+        }),
+        known => Ok(known),
     }
 }
 
@@ -62,32 +59,8 @@ pub fn gate_fails(report: &MatchReport, threshold: Severity) -> bool {
     report.findings.iter().any(|f| f.severity >= threshold)
 }
 
-fn sev_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Unknown => "unknown",
-        Severity::Negligible => "negligible",
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-    }
-}
-
-fn state_name(s: FixState) -> &'static str {
-    match s {
-        FixState::Fixed => "fixed",
-        FixState::NotFixed => "not-fixed",
-        FixState::WontFix => "wont-fix",
-        FixState::NotAffected => "not-affected",
-        FixState::Unknown => "unknown",
-    }
-}
-
-fn type_name(f: &Finding) -> String {
-    serde_json::to_value(f.package_type)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+fn type_name(f: &Finding) -> &'static str {
+    f.package_type.as_str()
 }
 
 /// Renders `report` (for `sbom`) in `format`.
@@ -122,10 +95,10 @@ fn table(report: &MatchReport) -> String {
                 f.package_name.clone(),
                 f.package_version.clone(),
                 f.fixed_in.clone().unwrap_or_default(),
-                state_name(f.fix_state).to_string(),
-                type_name(f),
+                f.fix_state.as_str().to_string(),
+                type_name(f).to_string(),
                 f.id.clone(),
-                sev_name(f.severity).to_string(),
+                f.severity.as_str().to_string(),
                 if f.kev { "yes".into() } else { String::new() },
                 f.epss.map(|e| format!("{e:.3}")).unwrap_or_default(),
             ]
@@ -161,6 +134,16 @@ fn table(report: &MatchReport) -> String {
         rows.len(),
         report.db_version
     ));
+    for u in &report.unmatched {
+        let ty = serde_json::to_value(u.package_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "NOT CHECKED: {} {ty} package(s): {}\n",
+            u.packages, u.reason
+        ));
+    }
     out
 }
 
@@ -190,10 +173,10 @@ fn sarif(report: &MatchReport, sbom: &Sbom) -> Value {
             rules.push(json!({
                 "id": f.id,
                 "name": f.id.replace('-', ""),
-                "shortDescription": {"text": format!("{} {} vulnerability", f.id, sev_name(f.severity))},
+                "shortDescription": {"text": format!("{} {} vulnerability", f.id, f.severity.as_str())},
                 "fullDescription": {"text": f.description.clone().unwrap_or_else(|| f.id.clone())},
                 "helpUri": f.url,
-                "help": {"text": format!("Vulnerability {}\nSeverity: {}\nFixed in: {}", f.id, sev_name(f.severity),
+                "help": {"text": format!("Vulnerability {}\nSeverity: {}\nFixed in: {}", f.id, f.severity.as_str(),
                     f.fixed_in.as_deref().unwrap_or("-"))},
                 "properties": {"security-severity": format!("{score:.1}"), "tags": ["vulnerability", "security"]},
             }));
@@ -217,7 +200,7 @@ fn sarif(report: &MatchReport, sbom: &Sbom) -> Value {
                 "physicalLocation": {"artifactLocation": {"uri": f.package_location.trim_start_matches('/')}},
                 "logicalLocations": [{"name": format!("{}@{}", f.package_name, f.package_version), "kind": "package"}],
             }],
-            "properties": {"fixState": state_name(f.fix_state), "kev": f.kev, "epss": f.epss, "namespace": f.namespace},
+            "properties": {"fixState": f.fix_state.as_str(), "kev": f.kev, "epss": f.epss, "namespace": f.namespace},
         }));
     }
     json!({
@@ -231,6 +214,15 @@ fn sarif(report: &MatchReport, sbom: &Sbom) -> Value {
                 "rules": rules,
             }},
             "properties": {"vulnerabilityDbVersion": report.db_version, "source": sbom.source},
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": report.unmatched.iter().map(|u| json!({
+                    "level": "warning",
+                    "descriptor": {"id": "vulnerability-data-unavailable"},
+                    "message": {"text": format!("{} package(s) not checked: {}", u.packages, u.reason)},
+                    "properties": {"namespace": u.namespace, "packages": u.packages},
+                })).collect::<Vec<_>>(),
+            }],
             "results": results,
         }],
     })
@@ -287,7 +279,7 @@ fn cyclonedx(report: &MatchReport, sbom: &Sbom) -> Value {
             ratings.insert(0, json!({"source": {"name": f.namespace}, "severity": match f.severity {
                 Severity::Unknown => "unknown",
                 Severity::Negligible => "none",
-                s => sev_name(s),
+                s => s.as_str(),
             }}));
             let mut v = json!({
                 "bom-ref": format!("{}:{}", f.id, target),
@@ -296,7 +288,7 @@ fn cyclonedx(report: &MatchReport, sbom: &Sbom) -> Value {
                 "ratings": ratings,
                 "affects": [{"ref": target, "versions": [{"version": f.package_version, "status": "affected"}]}],
                 "properties": [
-                    {"name": "portcullis:fix-state", "value": state_name(f.fix_state)},
+                    {"name": "portcullis:fix-state", "value": f.fix_state.as_str()},
                     {"name": "portcullis:kev", "value": f.kev.to_string()},
                 ],
             });
@@ -370,6 +362,8 @@ mod tests {
                 finding("CVE-2", Severity::Low, FixState::WontFix, None),
             ],
             db_version: "1.test".into(),
+            coverage: None,
+            unmatched: Vec::new(),
         };
         let sbom = Sbom {
             source: "img".into(),

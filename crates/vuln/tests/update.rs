@@ -168,3 +168,43 @@ fn nvd_cvss_is_the_severity_fallback() {
             .contains("WP Maintenance Mode")
     );
 }
+
+#[test]
+fn amazon_updateinfo_through_mirror_list_and_repomd() {
+    // the layout of cdn.amazonlinux.com: mirror.list → <mirror>/repodata/repomd.xml → its updateinfo location
+    let mirror = tempfile::tempdir().unwrap();
+    let base = serve(mirror.path().to_path_buf());
+    let repo = mirror.path().join("al2023/repodata");
+    std::fs::create_dir_all(&repo).unwrap();
+    let fixtures = shared().join("vulndata/vuln-list-update/amazon/testdata/fixtures");
+    // repomd_valid.xml: <data type="updateinfo"><location href="repodata/updateinfo.xml.gz"/>
+    std::fs::copy(fixtures.join("repomd_valid.xml"), repo.join("repomd.xml")).unwrap();
+    std::fs::copy(
+        fixtures.join("updateinfo_AL2023.xml.gz"),
+        repo.join("updateinfo.xml.gz"),
+    )
+    .unwrap();
+    std::fs::write(
+        mirror.path().join("mirror.list"),
+        format!("{base}/al2023\n"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = VulnDb::open(dir.path().join("v.db")).unwrap();
+    let r = db.import(&format!("{base}/mirror.list")).unwrap();
+    assert_eq!(r.provenance.records.get("amazon-updateinfo"), Some(&1));
+
+    // a repomd whose updateinfo points off the mirror is refused, naming the location
+    let evil = std::fs::read_to_string(repo.join("repomd.xml"))
+        .unwrap()
+        .replace(
+            "repodata/updateinfo.xml.gz",
+            "http://elsewhere.invalid/u.xml.gz",
+        );
+    std::fs::write(repo.join("repomd.xml"), evil).unwrap();
+    let err = db
+        .import(&format!("{base}/mirror.list"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not inside the mirror"), "{err}");
+}

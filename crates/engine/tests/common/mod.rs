@@ -15,6 +15,7 @@ use portcullis_engine::stages::{
     Analyser, Analysis, BoxFuture, FeedSource, Matcher, PolicyEvaluator, Resolver, StageError,
 };
 use portcullis_engine::{Engine, EngineConfig, Stages};
+use portcullis_image::{Digest, ImageRef};
 use portcullis_sbom::{Distro, Package, PackageType, Sbom};
 use portcullis_store::Store;
 use portcullis_vuln::{Finding, FixState, MatchReport, Severity};
@@ -35,14 +36,17 @@ pub fn digest(n: usize) -> String {
 pub struct TableResolver(pub Mutex<HashMap<String, String>>);
 
 impl Resolver for TableResolver {
-    fn resolve<'a>(&'a self, pull: &'a str) -> BoxFuture<'a, Result<String, StageError>> {
+    fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>> {
         Box::pin(async move {
-            self.0
+            let pull = image.to_string();
+            let d = self
+                .0
                 .lock()
                 .unwrap()
-                .get(pull)
+                .get(&pull)
                 .cloned()
-                .ok_or_else(|| StageError::permanent(format!("{pull}: manifest unknown")))
+                .ok_or_else(|| StageError::permanent(format!("{pull}: manifest unknown")))?;
+            Digest::parse(&d).map_err(|e| StageError::permanent(e.to_string()))
         })
     }
 }
@@ -83,12 +87,10 @@ pub fn pkg(name: &str, version: &str, t: PackageType) -> Package {
 }
 
 impl Analyser for TableAnalyser {
-    fn analyse<'a>(&'a self, pull: &'a str) -> BoxFuture<'a, Result<Analysis, StageError>> {
+    fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>> {
         Box::pin(async move {
-            let digest = pull
-                .split_once('@')
-                .map(|(_, d)| d.to_string())
-                .unwrap_or_default();
+            let pull = image.to_string();
+            let digest = image.digest.clone().unwrap_or_default();
             *self
                 .calls
                 .lock()
@@ -105,7 +107,7 @@ impl Analyser for TableAnalyser {
             let mut sbom = Sbom {
                 schema_version: "1".into(),
                 analyser_version: self.label.clone(),
-                source: pull.into(),
+                source: pull.clone(),
                 distro: Some(Distro {
                     id: "debian".into(),
                     version_id: Some("12".into()),
@@ -196,6 +198,7 @@ impl Matcher for TableMatcher {
         Ok(MatchReport {
             findings,
             db_version: self.db_version(),
+            ..Default::default()
         })
     }
 }
@@ -271,8 +274,8 @@ impl Server {
         });
     }
 
-    pub fn client(&self) -> portcullis_engine::client::Client {
-        portcullis_engine::client::Client::new(&self.url, Some(TOKEN)).expect("client")
+    pub fn client(&self) -> portcullis_client::Client {
+        portcullis_client::Client::new(&self.url, Some(TOKEN)).expect("client")
     }
 }
 

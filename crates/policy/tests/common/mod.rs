@@ -169,5 +169,6 @@ pub fn report() -> MatchReport {
     MatchReport {
         findings: vec![glibc, ossl, lodash, wontfix],
         db_version: "test".into(),
+        ..Default::default()
     }
 }

@@ -1,6 +1,6 @@
 //! `portcullis db`: import, update and inspect the local vulnerability database.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -21,6 +21,15 @@ pub const DEFAULT_SOURCES: &[&str] = &[
     "https://osv-vulnerabilities.storage.googleapis.com/NuGet/all.zip",
     "https://osv-vulnerabilities.storage.googleapis.com/Alpine/all.zip",
     "https://osv-vulnerabilities.storage.googleapis.com/Ubuntu/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/AlmaLinux/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Rocky%20Linux/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Red%20Hat/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/SUSE/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/openSUSE/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Wolfi/all.zip",
+    "https://osv-vulnerabilities.storage.googleapis.com/Chainguard/all.zip",
+    "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list",
+    "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list",
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
     "https://epss.cyentia.com/epss_scores-current.csv.gz",
 ];
@@ -57,6 +66,7 @@ pub struct Args {
 enum Command {
     /// Import advisory data from a directory, file, archive (.tar.gz, .tgz, .tar, .zip, .gz) or URL
     /// (http://, https://, file://). Each source is one transaction; bad records are reported and skipped.
+    /// A bundle written by `db export` replaces the whole database atomically (checked first, then renamed).
     Import {
         /// What to import.
         #[arg(required = true)]
@@ -74,6 +84,12 @@ enum Command {
         /// Print the reports as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write the whole database to FILE as one bundle that `db import FILE` and `serve --vuln-db-bundle FILE`
+    /// read (written to a temporary file, then renamed).
+    Export {
+        /// The bundle file to write.
+        file: PathBuf,
     },
     /// Show the database version, sources with import time and record counts.
     Status {
@@ -137,6 +153,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut db = VulnDb::open(&path)
         .with_context(|| format!("opening the vulnerability database {}", path.display()))?;
     match args.command {
+        Command::Import { sources, json }
+            if sources.len() == 1 && portcullis_vuln::is_bundle(Path::new(&sources[0])) =>
+        {
+            drop(db);
+            let st = portcullis_vuln::install_bundle(Path::new(&sources[0]), &path).with_context(
+                || format!("installing the bundle {}, previous data kept", sources[0]),
+            )?;
+            if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&st)?))?;
+            } else {
+                emit(&format!(
+                    "installed {} into {}: database version {}, {} sources\n",
+                    sources[0],
+                    st.path,
+                    st.db_version,
+                    st.sources.len()
+                ))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { file } => {
+            db.export(&file).with_context(|| {
+                format!("exporting the vulnerability database to {}", file.display())
+            })?;
+            emit(&format!(
+                "wrote {} (database version {})\n",
+                file.display(),
+                db.db_version()?
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Import { sources, json } => import_all(&mut db, &sources, json),
         Command::Update { sources, json } => {
             let sources = if !sources.is_empty() {

@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long)]
     dockerfile: Option<PathBuf>,
     /// When the vulnerability data was last synced (RFC 3339), for `stale_feed_data` (default with the
-    /// database: its latest import).
+    /// database: the oldest import among the sources of the data the image was matched against).
     #[arg(long)]
     feed_synced: Option<String>,
     /// Final action for an image no mapping matches.
@@ -119,14 +119,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow:
         .with_context(|| format!("{} is not a valid {what}", path.display()))
 }
 
-/// Findings from the database, with its latest import time and whether it covers the image's distro.
-struct Matched {
-    report: portcullis_vuln::MatchReport,
-    synced: Option<String>,
-    covers_distro: Option<bool>,
-}
-
-fn match_with_db(sbom: &portcullis_sbom::Sbom, db: Option<&Path>) -> anyhow::Result<Matched> {
+/// Findings from the database; the report records its coverage (the sync time of the data used and whether
+/// the image's distro has data), which `stale_feed_data` and `vulnerability_data_unavailable` read.
+fn match_with_db(
+    sbom: &portcullis_sbom::Sbom,
+    db: Option<&Path>,
+) -> anyhow::Result<portcullis_vuln::MatchReport> {
     let path = portcullis_vuln::resolve_db_path(db)?;
     if !path.exists() {
         bail!(
@@ -135,19 +133,7 @@ fn match_with_db(sbom: &portcullis_sbom::Sbom, db: Option<&Path>) -> anyhow::Res
         );
     }
     let db = portcullis_vuln::VulnDb::open(&path)?;
-    let report = db.match_sbom(sbom)?;
-    let status = db.status()?;
-    let synced = status.sources.iter().map(|s| s.imported_at.clone()).max();
-    let covers_distro = sbom
-        .distro
-        .as_ref()
-        .and_then(portcullis_vuln::distro_namespace)
-        .map(|ns| status.namespaces.contains_key(&ns));
-    Ok(Matched {
-        report,
-        synced,
-        covers_distro,
-    })
+    Ok(db.match_sbom(sbom)?)
 }
 
 fn parse_time(
@@ -214,12 +200,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let bundle = Bundle::from_path(policy)?;
     let sbom = load_or_analyse(input)?;
-    let matched = match &args.findings {
-        Some(p) => Matched {
-            report: read_json(p, "match report")?,
-            synced: None,
-            covers_distro: None,
-        },
+    let report = match &args.findings {
+        Some(p) => read_json(p, "match report")?,
         None => match_with_db(&sbom, args.db.as_deref())?,
     };
     let dockerfile = match &args.dockerfile {
@@ -234,19 +216,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| sbom.metadata.reference.clone())
         .unwrap_or_else(|| sbom.source.clone());
-    let mut input = ImageInput::new(
-        &sbom,
-        &matched.report,
-        &tag,
-        portcullis_policy::chrono::Utc::now(),
-    );
+    let mut input = ImageInput::new(&sbom, &report, &tag, portcullis_policy::chrono::Utc::now());
     input.dockerfile = dockerfile.as_deref();
-    input.vuln_data_available = matched.covers_distro;
-    input.feed_synced = match (&args.feed_synced, &matched.synced) {
-        (Some(t), _) => Some(parse_time(t, "--feed-synced")?),
-        (None, Some(t)) => Some(parse_time(t, "the database's import time")?),
-        (None, None) => None,
-    };
+    if let Some(t) = &args.feed_synced {
+        input.feed_synced = Some(parse_time(t, "--feed-synced")?);
+    }
     let opts = EvalOptions {
         unmapped: match args.unmapped {
             Unmapped::Go => Action::Go,

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use portcullis_engine::client::{format_ms, table};
+use portcullis_client::{format_ms, table};
 
 use super::image::ConnectionArgs;
 
@@ -23,7 +23,7 @@ enum Cmd {
     Sync,
 }
 
-fn print_feeds(feeds: &[portcullis_store::FeedRecord]) {
+fn print_feeds(feeds: &[portcullis_engine::api::Feed]) {
     let rows: Vec<Vec<String>> = feeds
         .iter()
         .map(|f| {

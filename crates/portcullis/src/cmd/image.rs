@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use portcullis_client::{Client, format_ms, table};
 use portcullis_engine::VulnKind;
-use portcullis_engine::client::{Client, format_ms, table};
 
 /// Engine connection flags shared by the engine client commands (`image`, `system`, `feeds`; `policy` and
 /// `evaluate check` can flatten it too).
@@ -108,7 +108,7 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_image(img: &portcullis_store::ImageRecord) {
+fn print_image(img: &portcullis_engine::api::Image) {
     let mut rows = vec![
         ("Image Digest", img.digest.clone()),
         ("Analysis Status", img.status.as_str().to_string()),
@@ -215,10 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             f.fixed_in.clone().unwrap_or_else(|| "None".into()),
                             f.aliases.join(","),
                             f.url.clone().unwrap_or_default(),
-                            serde_json::to_value(f.package_type)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default(),
+                            f.package_type.to_string(),
                             f.namespace.clone(),
                             f.package_location.clone(),
                         ]
@@ -241,6 +238,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         &rows
                     )
                 );
+                for u in &report.unmatched {
+                    println!("NOT CHECKED: {} package(s): {}", u.packages, u.reason);
+                }
             }
         }
         Cmd::Wait {

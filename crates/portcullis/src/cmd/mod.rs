@@ -11,5 +11,6 @@ pub mod sbom;
 pub mod scan;
 pub mod serve;
 pub mod system;
+pub mod verify;
 pub mod version;
 pub mod webhook_config;

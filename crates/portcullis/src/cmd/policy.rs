@@ -165,14 +165,14 @@ fn print_policies(
                 p.id.clone(),
                 p.name.clone().unwrap_or_default(),
                 p.active.to_string(),
-                portcullis_engine::client::format_ms(p.created_at),
-                portcullis_engine::client::format_ms(p.updated_at),
+                portcullis_client::format_ms(p.created_at),
+                portcullis_client::format_ms(p.updated_at),
             ]
         })
         .collect();
     print!(
         "{}",
-        portcullis_engine::client::table(
+        portcullis_client::table(
             &["Policy ID", "Name", "Active", "Created", "Updated"],
             &rows
         )

@@ -45,30 +45,16 @@ fn read_sbom(path: &std::path::Path) -> anyhow::Result<Sbom> {
     })
 }
 
+/// Analyses `source` with [`portcullis_sbom::analyse`], the pipeline `portcullis sbom` and the engine run too.
 fn analyse(source: &str) -> anyhow::Result<Sbom> {
     let src = portcullis_image::Source::parse(source)?;
     let work = std::env::temp_dir().join(format!("portcullis-scan-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let rt = tokio::runtime::Runtime::new()?;
     let opts = portcullis_image::PullOptions::default();
-    let image = rt.block_on(portcullis_image::open(
-        &src,
-        &opts,
-        &work,
-        &portcullis_sbom::wanted,
-    ));
-    let result = image.map_err(anyhow::Error::from).and_then(|image| {
-        let metadata = portcullis_sbom::ImageMetadata {
-            manifest_digest: image.manifest_digest.clone(),
-            image_id: Some(image.image_id.clone()),
-            reference: image.reference.as_ref().map(|r| r.to_string()),
-            layer_count: image.layers.len(),
-            ..Default::default()
-        };
-        Ok(portcullis_sbom::catalog(&image.fs, source, metadata)?)
-    });
+    let result = rt.block_on(portcullis_sbom::analyse(&src, &opts, &work));
     let _ = std::fs::remove_dir_all(&work);
-    result
+    Ok(result?)
 }
 
 /// Runs the subcommand.
@@ -99,6 +85,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.only_fixed {
         only_fixed(&mut report);
+    }
+    if let Some(c) = report
+        .coverage
+        .as_ref()
+        .filter(|c| c.packages_without_data_count > 0)
+    {
+        let listed: Vec<String> = c
+            .packages_without_data
+            .iter()
+            .take(20)
+            .map(|p| {
+                format!(
+                    "{} {} ({})",
+                    p.name,
+                    p.version,
+                    p.namespace.as_deref().unwrap_or("unknown distro")
+                )
+            })
+            .collect();
+        eprintln!(
+            "note: {} package(s) had no vulnerability data to match against, so their vulnerabilities are \
+             unknown: {}{} (the JSON output lists them under coverage.packages_without_data)",
+            c.packages_without_data_count,
+            listed.join(", "),
+            if c.packages_without_data_count > listed.len() {
+                ", …"
+            } else {
+                ""
+            }
+        );
     }
     let mut text = render(&report, &sbom, args.output);
     if !text.ends_with('\n') {

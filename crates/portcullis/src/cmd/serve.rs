@@ -22,6 +22,11 @@ pub struct Args {
     /// PEM private key (reloaded when it changes).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) of the client certificates `/validate` and `/mutate` require: the API server presents
+    /// one when its AdmissionConfiguration gives a kubeconfig for Portcullis's service. Without it, anyone who
+    /// can reach the port may call the webhook (and its audit records say the caller was unauthenticated).
+    #[arg(long, env = "PORTCULLIS_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
     /// Admission configuration (native or Anchore controller format; reloaded when it changes).
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
@@ -39,8 +44,16 @@ pub struct Args {
     )]
     pub kube_config: Option<PathBuf>,
     /// Answer from a verdicts file instead of running the engine (no store, no analysis, no REST API).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["policy_bundles", "active_bundle"])]
     pub verdicts: Option<PathBuf>,
+    /// An Anchore policy bundle file (JSON) to store at start and again whenever it changes; repeatable.
+    /// A bundle with `"active": true` becomes the active bundle when loaded. Portcullis's own default bundle
+    /// (`portcullis-default`) is always stored, and active while no other bundle is.
+    #[arg(long = "policy-bundle")]
+    pub policy_bundles: Vec<PathBuf>,
+    /// The id of the bundle to activate at start (one of the `--policy-bundle` files', or one already stored).
+    #[arg(long)]
+    pub active_bundle: Option<String>,
     /// Where generated state lives (SQLite store, vulnerability DB, generated TLS files and admin token, work
     /// and cache directories). Default: the user's data directory + `/portcullis`.
     #[arg(long, env = "PORTCULLIS_DATA_DIR")]
@@ -52,6 +65,11 @@ pub struct Args {
     /// Vulnerability database file (default: `PORTCULLIS_DB`, else the user's data directory).
     #[arg(long = "vuln-db")]
     pub vuln_db: Option<PathBuf>,
+    /// A vulnerability database bundle (`portcullis db export`) installed into the vulnerability database at
+    /// start (checked first, then renamed in; an unusable bundle stops the start), so replicas serve the
+    /// same pinned data.
+    #[arg(long, env = "PORTCULLIS_VULN_DB_BUNDLE")]
+    pub vuln_db_bundle: Option<PathBuf>,
     /// Concurrent analyses in this replica.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
@@ -64,6 +82,25 @@ pub struct Args {
     /// Extra CA certificate (PEM) trusted for registries; repeatable.
     #[arg(long = "registry-ca")]
     pub registry_cas: Vec<PathBuf>,
+    /// Registry allowlist entry (host glob `*.corp.example`, `host:port` or CIDR); repeatable. When given, only
+    /// matching registries, token realms and redirect targets are contacted.
+    #[arg(
+        long = "registry-allow",
+        env = "PORTCULLIS_REGISTRY_ALLOW",
+        value_delimiter = ','
+    )]
+    pub registry_allow: Vec<String>,
+    /// Registry denylist entry (host glob or CIDR, checked after DNS too); repeatable.
+    #[arg(
+        long = "registry-deny",
+        env = "PORTCULLIS_REGISTRY_DENY",
+        value_delimiter = ','
+    )]
+    pub registry_deny: Vec<String>,
+    /// Refuse loopback registries unless allowlisted or marked insecure (link-local and metadata addresses are
+    /// always refused unless allowlisted).
+    #[arg(long, env = "PORTCULLIS_REFUSE_LOOPBACK_REGISTRIES")]
+    pub refuse_loopback_registries: bool,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -73,6 +110,10 @@ pub struct Args {
     /// Do not look up tags at registries during requests (answer from cached digests only).
     #[arg(long)]
     pub no_resolve: bool,
+    /// Seconds a tag → digest resolution is trusted; after that the tag is re-resolved off the request path
+    /// (reviews meanwhile decide on the last known digest and say so), so a moved tag takes effect.
+    #[arg(long, default_value_t = 120)]
+    pub tag_ttl: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -137,6 +178,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
         parts.verdicts = kube.verdicts;
         parts.namespaces = Some(kube.namespaces);
         parts.policies = Some(kube.policies);
+        parts.owners = Some(kube.owners);
         eprintln!(
             "portcullis: Kubernetes integration on (settings {})",
             path.display()
@@ -148,6 +190,8 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     cfg.max_body_bytes = args.max_body_bytes;
     cfg.max_concurrency = args.max_concurrency;
     cfg.resolve_tags = !args.no_resolve;
+    cfg.digest_ttl = std::time::Duration::from_secs(args.tag_ttl);
+    cfg.client_ca = args.client_ca;
     let running = start(cfg, parts).await?;
     eprintln!(
         "portcullis: serving the admission webhook{} on https://{}",
@@ -260,6 +304,20 @@ async fn start_engine(
             .map(|s| s.to_string())
             .collect(),
     };
+    if let Some(bundle) = &args.vuln_db_bundle {
+        let st = portcullis_vuln::install_bundle(bundle, &vuln_path).with_context(|| {
+            format!(
+                "installing the vulnerability database bundle {} into {}",
+                bundle.display(),
+                vuln_path.display()
+            )
+        })?;
+        eprintln!(
+            "portcullis: vulnerability data {} installed from {}",
+            st.db_version,
+            bundle.display()
+        );
+    }
     // Unusable vulnerability data does not stop the webhook: without a matcher, images get SBOMs but no
     // findings, so policy evaluation reports them unevaluated and each mode's rule decides (policy denies).
     type Vulns = (Option<Arc<dyn Matcher>>, Option<Arc<dyn FeedSource>>);
@@ -295,11 +353,24 @@ async fn start_engine(
         insecure_registries: args.insecure_registries.clone(),
         ca_certs: args.registry_cas.clone(),
         cache_dir: Some(data_dir.join("blobs")),
+        network: portcullis_image::NetworkPolicy {
+            allow: args.registry_allow.clone(),
+            deny: args.registry_deny.clone(),
+            allow_loopback: !args.refuse_loopback_registries,
+        },
         ..Default::default()
     };
     if let Some(auth) = &args.registry_auth {
         opts.credentials = portcullis_image::credentials_from_docker_config_file(auth)
             .with_context(|| format!("reading registry credentials from {}", auth.display()))?;
+    }
+    for path in &args.policy_bundles {
+        let file =
+            portcullis_engine::bundles::read_bundle_file(path).map_err(anyhow::Error::msg)?;
+        use portcullis_engine::stages::Evaluator as _;
+        portcullis_engine::stages::PolicyEvaluator::default()
+            .compile(&file.bundle)
+            .map_err(|e| anyhow::anyhow!("policy bundle file {}: {e}", path.display()))?;
     }
     let work_dir = data_dir.join("work");
     std::fs::create_dir_all(&work_dir)
@@ -313,6 +384,11 @@ async fn start_engine(
             max_body_bytes: args.max_body_bytes,
         },
         verdict_refresh: std::time::Duration::from_secs(2),
+        bundles: portcullis_engine::bundles::BundleSources {
+            files: args.policy_bundles.clone(),
+            active: args.active_bundle.clone(),
+            interval: std::time::Duration::from_secs(2),
+        },
     };
     config.engine.workers = args.workers.max(1);
     Ok(start_service(config, stages, shutdown).await?)

@@ -59,6 +59,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "Vulnerability DB: {}",
             status.db_version.as_deref().unwrap_or("not configured")
         );
+        if let Some(d) = &status.vuln_data {
+            let ns: Vec<&str> = d.namespaces.keys().map(String::as_str).collect();
+            println!(
+                "Vulnerability data: last synced {}; data for {} namespace(s){}{}",
+                d.synced_at
+                    .as_deref()
+                    .unwrap_or("never (import or sync it)"),
+                ns.len(),
+                if ns.is_empty() { "" } else { ": " },
+                ns.join(", ")
+            );
+        }
         for (stage, on) in &status.stages {
             println!(
                 "Stage {stage}: {}",

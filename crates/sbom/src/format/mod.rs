@@ -92,10 +92,7 @@ pub fn package_type_of_purl(ty: &str) -> Option<PackageType> {
 
 /// The kebab-case name of a package type, as the native JSON spells it (`go-module`).
 pub fn type_name(t: PackageType) -> String {
-    serde_json::to_value(t)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    t.as_str().to_string()
 }
 
 /// A deterministic UUID-shaped identifier derived from the SBOM's content (so the same input renders the same

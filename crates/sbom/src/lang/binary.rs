@@ -279,9 +279,7 @@ pub fn catalog(fs: &FsView, problems: &mut Vec<Problem>) -> Result<Vec<Package>,
     let files: Vec<&str> = fs
         .entries
         .iter()
-        .filter(|(_, e)| {
-            e.kind == portcullis_image::EntryKind::File && e.kept && e.mode & 0o111 != 0
-        })
+        .filter(|(_, e)| crate::fsutil::is_content(fs, e) && e.mode & 0o111 != 0)
         .map(|(p, _)| p.as_str())
         .collect();
     for path in files {

@@ -3,7 +3,8 @@
 //! Hand-written: there is no maintained pure-Rust Berkeley DB reader, and linking libdb is not an option (it is
 //! gone from modern distros). rpm stores every header as an off-page ("overflow") value, so reading the hash
 //! pages' value entries and following their overflow chains yields every package blob. Every page number,
-//! offset and length is bounds-checked; chains are bounded by the page count, so a looping file cannot hang us.
+//! offset and length is bounds-checked; an overflow page may belong to one chain only (a loop, or values sharing a
+//! chain, is refused), so the values together never exceed the file's own size.
 
 const HASH_MAGIC: u32 = 0x0006_1561;
 const PAGE_HEADER: usize = 26;
@@ -68,6 +69,8 @@ pub fn values(db: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     }
     let page = |n: usize| -> &[u8] { &db[n * page_size..(n + 1) * page_size] };
     let mut out = Vec::new();
+    // Which overflow pages a chain already went through: each belongs to one value, once.
+    let mut used = vec![false; last_pgno + 1];
     for pg in 0..=last_pgno {
         let p = page(pg);
         let ptype = p[25];
@@ -89,12 +92,16 @@ pub fn values(db: &[u8]) -> Result<Vec<Vec<u8>>, String> {
                 .ok_or_else(|| format!("page {pg}: off-page entry at {off} truncated"))?
                 as usize;
             let mut value = Vec::new();
-            let mut hops = 0;
             while next != 0 {
-                hops += 1;
-                if next > last_pgno || hops > npages {
+                if next > last_pgno {
                     return Err(format!(
-                        "page {pg}: overflow chain reaches page {next} (beyond {last_pgno} or looping)"
+                        "page {pg}: overflow chain reaches page {next} (beyond the last page {last_pgno})"
+                    ));
+                }
+                if std::mem::replace(&mut used[next], true) {
+                    return Err(format!(
+                        "page {pg}: overflow page {next} is already part of another value or of this one \
+                         (shared or looping overflow chains: a corrupt or hostile database)"
                     ));
                 }
                 let op = page(next);
@@ -119,4 +126,67 @@ pub fn values(db: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian hash database of 512-byte pages: page 1 holds `values` off-page values that all name the
+    /// same overflow chain of `chain` pages (pages 2..).
+    fn shared_chain_db(values: usize, chain: usize) -> Vec<u8> {
+        let ps = 512;
+        let last = 1 + chain;
+        let mut db = vec![0u8; ps * (last + 1)];
+        db[12..16].copy_from_slice(&HASH_MAGIC.to_le_bytes());
+        db[20..24].copy_from_slice(&(ps as u32).to_le_bytes());
+        db[32..36].copy_from_slice(&(last as u32).to_le_bytes());
+        let p1 = &mut db[ps..2 * ps];
+        p1[25] = P_HASH;
+        p1[20..22].copy_from_slice(&((values * 2) as u16).to_le_bytes());
+        let item = 500usize;
+        p1[item] = H_OFFPAGE;
+        p1[item + 4..item + 8].copy_from_slice(&2u32.to_le_bytes());
+        for i in 0..values * 2 {
+            p1[PAGE_HEADER + i * 2..PAGE_HEADER + i * 2 + 2]
+                .copy_from_slice(&(item as u16).to_le_bytes());
+        }
+        for n in 2..=last {
+            let p = &mut db[n * ps..(n + 1) * ps];
+            p[25] = P_OVERFLOW;
+            let next = if n == last { 0 } else { n + 1 };
+            p[16..20].copy_from_slice(&(next as u32).to_le_bytes());
+            // The last page says how much of it is data.
+            p[22..24].copy_from_slice(&((ps - PAGE_HEADER) as u16).to_le_bytes());
+        }
+        db
+    }
+
+    #[test]
+    fn values_sharing_one_overflow_chain_are_refused() {
+        // 4.7 KB that expanded to values × chain pages before (100 × 7 × 486 bytes here, 2.4 GB in the issue).
+        let db = shared_chain_db(100, 7);
+        assert!(db.len() < 5000);
+        let e = values(&db).unwrap_err();
+        assert!(
+            e.contains("overflow page 2 is already part of another value"),
+            "{e}"
+        );
+        // One value on the same chain is a well-formed database.
+        let one = values(&shared_chain_db(1, 7)).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].len(), 7 * (512 - PAGE_HEADER));
+    }
+
+    #[test]
+    fn a_looping_chain_is_refused() {
+        let mut db = shared_chain_db(1, 3);
+        // The last page points back to the first page of the chain.
+        db[4 * 512 + 16..4 * 512 + 20].copy_from_slice(&2u32.to_le_bytes());
+        let e = values(&db).unwrap_err();
+        assert!(
+            e.contains("already part of another value or of this one"),
+            "{e}"
+        );
+    }
 }

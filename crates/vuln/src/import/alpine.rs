@@ -1,12 +1,33 @@
 //! Alpine secdb (YAML or JSON): `{distroversion, packages: [{pkg: {name, secfixes: {fixed: [CVE…]}}}]}`;
-//! a fix of `0` means not affected.
+//! a fix of `0` means not affected. Wolfi's and Chainguard's `security.json` have the same packages under
+//! `{reponame, urlprefix}` instead of a `distroversion` (rolling distributions: no release).
 
 use super::{Collector, File, Importer, check_version, s};
 use crate::model::{Affected, Range};
 use crate::{FixState, Scheme};
 
-/// An Alpine secdb file: has `distroversion` and `packages`.
+/// An Alpine, Wolfi or Chainguard secdb file: has `packages` and `distroversion` or `urlprefix`.
 pub(super) struct Secdb;
+
+/// The namespace of a secdb: `alpine:<major.minor>` from `distroversion`, else Wolfi's or Chainguard's by their
+/// repository (`https://packages.wolfi.dev` `os`, `https://packages.cgr.dev` `chainguard`).
+fn secdb_namespace(v: &serde_json::Value) -> Option<String> {
+    if let Some(dv) = s(v, "distroversion") {
+        let ver = dv.trim_start_matches('v');
+        return Some(format!(
+            "alpine:{}",
+            ver.split('.').take(2).collect::<Vec<_>>().join(".")
+        ));
+    }
+    let (repo, url) = (s(v, "reponame")?, s(v, "urlprefix")?);
+    if repo == "chainguard" || url.contains("cgr.dev") {
+        Some("chainguard".into())
+    } else if url.contains("wolfi.dev") {
+        Some("wolfi".into())
+    } else {
+        None
+    }
+}
 
 impl Importer for Secdb {
     fn name(&self) -> &'static str {
@@ -14,17 +35,19 @@ impl Importer for Secdb {
     }
 
     fn detect(&self, f: &File<'_>) -> bool {
-        f.has("distroversion") && f.has("packages")
+        f.has("packages") && (f.has("distroversion") || f.has("urlprefix"))
     }
 
     fn import(&self, f: &File<'_>, c: &mut Collector) {
         let (name, v) = (f.name, f.json());
-        let dv = s(v, "distroversion").unwrap_or_default();
-        let ver = dv.trim_start_matches('v');
-        let ns = format!(
-            "alpine:{}",
-            ver.split('.').take(2).collect::<Vec<_>>().join(".")
-        );
+        let Some(ns) = secdb_namespace(v) else {
+            return c.bad(
+                name,
+                None,
+                "secdb of an unknown repository (neither Alpine's `distroversion` nor a Wolfi or Chainguard \
+                 `urlprefix`)",
+            );
+        };
         for p in v["packages"].as_array().into_iter().flatten() {
             c.count("alpine-secdb");
             let Some(pkg) = s(&p["pkg"], "name") else {
@@ -116,5 +139,33 @@ mod tests {
         );
         assert_eq!(b.affected[0].fix_state, FixState::NotAffected);
         assert_eq!(b.affected[0].namespace, "alpine:3.18");
+    }
+
+    #[test]
+    fn wolfi_and_chainguard_security_json_by_repository() {
+        let w = br#"{"reponame":"os","urlprefix":"https://packages.wolfi.dev","packages":[{"pkg":{"name":"brotli","secfixes":{"1.0.9-r0":["CVE-2020-8927"]}}}]}"#;
+        assert_eq!(owner("security.json", w), Some("alpine-secdb"));
+        let b = import_one("security.json", w);
+        assert_eq!(
+            (
+                b.affected[0].namespace.as_str(),
+                b.affected[0].fixed_in.as_deref()
+            ),
+            ("wolfi", Some("1.0.9-r0"))
+        );
+        let cg = String::from_utf8_lossy(w)
+            .replace("\"os\"", "\"chainguard\"")
+            .replace("packages.wolfi.dev", "libraries.cgr.dev");
+        assert_eq!(
+            import_one("security.json", cg.as_bytes()).affected[0].namespace,
+            "chainguard"
+        );
+        let other = String::from_utf8_lossy(w).replace("packages.wolfi.dev", "example.org");
+        let b = import_one("security.json", other.as_bytes());
+        assert!(
+            b.affected.is_empty() && b.bad[0].reason.contains("urlprefix"),
+            "{:?}",
+            b.bad
+        );
     }
 }

@@ -52,6 +52,13 @@ fn read_bounded(r: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
 
 /// Feeds every file of `source` (path, `file://` or `http(s)://` URL) to `c`.
 pub(super) fn walk(c: &mut Collector, source: &str) -> Result<(), Error> {
+    if (source.starts_with("http://") || source.starts_with("https://"))
+        && source.ends_with("/mirror.list")
+    {
+        let (name, bytes) = yum_updateinfo(source, c.limits.source)?;
+        blob(c, &name, bytes);
+        return Ok(());
+    }
     if source.starts_with("http://") || source.starts_with("https://") {
         let bytes = fetch(source, c.limits.source)?;
         let name = source
@@ -115,6 +122,51 @@ pub(super) fn walk(c: &mut Collector, source: &str) -> Result<(), Error> {
         blob(c, &name, bytes);
     }
     Ok(())
+}
+
+/// A yum repository's `updateinfo` (Amazon Linux publishes no fixed URL for it): the first mirror of
+/// `mirror.list`, its `repodata/repomd.xml`, then the file that names as `updateinfo`. Returns its file name and
+/// bytes.
+fn yum_updateinfo(mirror_list: &str, limit: u64) -> Result<(String, Vec<u8>), Error> {
+    let fail = |reason: String| Error::Fetch {
+        url: mirror_list.to_string(),
+        reason,
+    };
+    let list = fetch(mirror_list, 64 * 1024)?;
+    let base = String::from_utf8_lossy(&list)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.trim_end_matches('/').to_string())
+        .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+        .ok_or_else(|| fail("mirror.list names no http(s) mirror".into()))?;
+    let repomd_url = format!("{base}/repodata/repomd.xml");
+    let repomd = fetch(&repomd_url, 16 * 1024 * 1024)?;
+    let bad_repomd = |reason: String| Error::Fetch {
+        url: repomd_url.clone(),
+        reason,
+    };
+    let text = std::str::from_utf8(&repomd).map_err(|_| bad_repomd("not UTF-8".into()))?;
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(text, opts)
+        .map_err(|e| bad_repomd(format!("invalid repomd.xml: {e}")))?;
+    let href = doc
+        .descendants()
+        .find(|n| n.has_tag_name("data") && n.attribute("type") == Some("updateinfo"))
+        .and_then(|d| d.children().find(|n| n.has_tag_name("location")))
+        .and_then(|l| l.attribute("href"))
+        .ok_or_else(|| bad_repomd("repomd.xml lists no updateinfo".into()))?;
+    // the location is relative to the mirror: never another host or a path out of it
+    if href.contains("://") || href.starts_with('/') || href.split('/').any(|p| p == "..") {
+        return Err(bad_repomd(format!(
+            "updateinfo location `{href}` is not inside the mirror"
+        )));
+    }
+    let name = href.rsplit('/').next().unwrap_or(href).to_string();
+    Ok((name, fetch(&format!("{base}/{href}"), limit)?))
 }
 
 fn fetch(url: &str, limit: u64) -> Result<Vec<u8>, Error> {

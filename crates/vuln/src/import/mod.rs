@@ -19,6 +19,7 @@ use crate::model::{Affected, Epss, Range, VulnInfo};
 use crate::{Error, FixState, Scheme, Severity, version};
 
 mod alpine;
+mod amazon;
 mod archive;
 mod debian;
 mod debian_dsa_list;
@@ -31,6 +32,7 @@ mod node_npm;
 mod nvd;
 mod osv;
 mod rubysec;
+mod wolfi;
 
 /// Every advisory format, in the order their `detect` is asked: the first importer that claims a file reads it.
 /// Adding a format: one new file `<format>.rs` in this folder, its `mod` line above and one line here.
@@ -42,7 +44,9 @@ const IMPORTERS: &[&dyn Importer] = &[
     &node_npm::NpmAdvisory,
     &node_core::CoreAdvisory,
     &alpine::Secdb,
+    &amazon::UpdateInfo,
     &rubysec::RubySec,
+    &wolfi::WolfiAdvisories,
     &debian_tracker_json::TrackerJson,
     &epss::EpssCsv,
     &debian_dsa_list::DsaList,

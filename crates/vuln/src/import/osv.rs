@@ -72,11 +72,27 @@ impl Importer for Osv {
         };
         collect_sev(&v["severity"], &mut severity);
         let withdrawn = v.get("withdrawn").is_some_and(|w| !w.is_null());
+        // an rpm distribution's errata (ALSA, RLSA, RHSA, SUSE-SU) name the CVEs they fix in `related`
+        let errata = v["affected"].as_array().into_iter().flatten().any(|a| {
+            s(&a["package"], "ecosystem").is_some_and(|e| {
+                [
+                    "AlmaLinux:",
+                    "Rocky Linux:",
+                    "Red Hat:",
+                    "SUSE:",
+                    "openSUSE:",
+                ]
+                .iter()
+                .any(|p| e.starts_with(p))
+            })
+        });
+        let related = v["related"].as_array().filter(|_| errata);
         let aliases: Vec<String> = v["aliases"]
             .as_array()
             .into_iter()
             .flatten()
             .chain(v["upstream"].as_array().into_iter().flatten())
+            .chain(related.into_iter().flatten())
             .filter_map(|a| a.as_str().map(str::to_string))
             .collect();
         let url = v["references"]
@@ -91,6 +107,14 @@ impl Importer for Osv {
                     continue;
                 };
                 let Some(ns) = osv_namespace(&eco) else {
+                    // Red Hat's and SUSE's feeds also cover products that are no OS image (OpenShift, JBoss,
+                    // SUSE Manager tools…): out of scope, not bad data
+                    if ["Red Hat:", "SUSE:", "openSUSE:"]
+                        .iter()
+                        .any(|p| eco.starts_with(p))
+                    {
+                        continue;
+                    }
                     c.bad(
                         name,
                         Some(&id),
@@ -114,6 +138,20 @@ impl Importer for Osv {
                                 _ => None,
                             })
                             .collect();
+                        // Chainguard/Wolfi write `introduced 0, fixed 0` for "not affected"
+                        if !fixes.is_empty() && fixes.iter().all(|f| *f == "0") {
+                            c.batch.affected.push(Affected {
+                                vuln_id: id.clone(),
+                                namespace: ns.clone(),
+                                package: normalize_name(&ns, &pkg),
+                                ranges: Vec::new(),
+                                fix_state: FixState::NotAffected,
+                                fixed_in: None,
+                                severity: pkg_sev,
+                                priority: 3,
+                            });
+                            continue;
+                        }
                         let fixed_in = (!fixes.is_empty()).then(|| fixes.join(" "));
                         c.batch.affected.push(Affected {
                             vuln_id: id.clone(),
@@ -228,6 +266,21 @@ mod tests {
 
     const GO: &[u8] = include_bytes!("testdata/GO-2022-0378.json");
     const PYSEC: &[u8] = include_bytes!("testdata/PYSEC-2023-121.yaml");
+
+    const ALSA: &[u8] = include_bytes!("testdata/ALSA-2022-4587.json");
+
+    #[test]
+    fn almalinux_errata_by_release_with_related_cves() {
+        let b = import_one("ALSA-2022:4587.json", ALSA);
+        assert!(b.bad.is_empty(), "{:?}", b.bad);
+        let a = &b.affected[0];
+        assert_eq!(
+            (a.vuln_id.as_str(), a.namespace.as_str(), a.package.as_str()),
+            ("ALSA-2022:4587", "almalinux:9", "pcs")
+        );
+        assert_eq!(a.fixed_in.as_deref(), Some("0.11.1-10.el9"));
+        assert_eq!(b.vulns[0].aliases, ["CVE-2022-29970"]);
+    }
 
     #[test]
     fn detects_osv_json_and_yaml() {

@@ -1,16 +1,16 @@
 //! Blocking HTTP client of the engine's REST API, used by the `portcullis image|system|feeds|policy|evaluate`
-//! commands.
+//! commands. It speaks the wire types of [`portcullis_engine::api`] (documented in the engine's
+//! `openapi.json`), never the store's rows.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use portcullis_store::{
-    AnalysisStatus, DecisionFilter, DecisionRecord, FeedRecord, ImageRecord, PolicyRecord,
+use portcullis_engine::api::{
+    AddImageRequest, AddImageResponse, AnalysisStatus, CheckResult, Decision, DecisionQuery,
+    ErrorBody, Feed, FeedSyncOutcome, Image, Policy, PolicySummary, Status, VulnKind, VulnReport,
 };
+use portcullis_engine::is_digest;
 use serde::de::DeserializeOwned;
-
-use crate::api::{AddImageRequest, AddImageResponse, ErrorBody, PolicySummary};
-use crate::{CheckResult, FeedSyncOutcome, Status, VulnKind, VulnReport, is_digest};
 
 /// Client errors.
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +182,7 @@ impl Client {
     }
 
     /// `GET /v1/images[?tag=]`.
-    pub fn list_images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
+    pub fn list_images(&self, tag: Option<&str>) -> Result<Vec<Image>> {
         match tag {
             Some(t) => self.get(&format!("/v1/images?tag={}", enc(t))),
             None => self.get("/v1/images"),
@@ -190,13 +190,13 @@ impl Client {
     }
 
     /// `GET /v1/images/{digest}`.
-    pub fn get_image(&self, digest: &str) -> Result<ImageRecord> {
+    pub fn get_image(&self, digest: &str) -> Result<Image> {
         self.get(&format!("/v1/images/{}", enc(digest)))
     }
 
     /// Finds an image by digest, by `…@sha256:` pull string or by tag (`repo:tag`; `repo` means `repo:latest`);
     /// the newest match wins.
-    pub fn find_image(&self, image: &str) -> Result<ImageRecord> {
+    pub fn find_image(&self, image: &str) -> Result<Image> {
         if is_digest(image) {
             return self.get_image(image);
         }
@@ -222,12 +222,7 @@ impl Client {
     }
 
     /// Waits until the image is analysed (or failed), polling every `every`.
-    pub fn wait_image(
-        &self,
-        image: &str,
-        timeout: Duration,
-        every: Duration,
-    ) -> Result<ImageRecord> {
+    pub fn wait_image(&self, image: &str, timeout: Duration, every: Duration) -> Result<Image> {
         let start = Instant::now();
         loop {
             match self.find_image(image) {
@@ -291,7 +286,7 @@ impl Client {
     }
 
     /// `GET /v1/policies/{id}`.
-    pub fn get_policy(&self, id: &str) -> Result<PolicyRecord> {
+    pub fn get_policy(&self, id: &str) -> Result<Policy> {
         self.get(&format!("/v1/policies/{}", enc(id)))
     }
 
@@ -328,7 +323,7 @@ impl Client {
     }
 
     /// `GET /v1/system/feeds`.
-    pub fn feeds(&self) -> Result<Vec<FeedRecord>> {
+    pub fn feeds(&self) -> Result<Vec<Feed>> {
         self.get("/v1/system/feeds")
     }
 
@@ -338,7 +333,7 @@ impl Client {
     }
 
     /// `GET /v1/decisions`.
-    pub fn decisions(&self, f: &DecisionFilter) -> Result<Vec<DecisionRecord>> {
+    pub fn decisions(&self, f: &DecisionQuery) -> Result<Vec<Decision>> {
         let mut q = Vec::new();
         for (k, v) in [
             ("namespace", f.namespace.clone()),

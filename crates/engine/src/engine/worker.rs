@@ -1,0 +1,192 @@
+//! The analysis workers: each claims a queued image, pulls and analyses it through the [`crate::stages::Analyser`] stage,
+//! matches and evaluates it, and records the outcome (retrying transient failures with backoff); a recovery
+//! loop returns claims whose worker stopped heartbeating.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_store::FailOutcome;
+use tokio::sync::watch;
+
+use super::{Engine, EngineError, blocking};
+use crate::stages::StageError;
+
+impl Engine {
+    /// Starts this replica's analysis workers (bounded by `config.workers`) and the stale-claim recovery loop;
+    /// they stop when `shutdown` turns true.
+    pub fn spawn_workers(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for n in 0..self.config.workers.max(1) {
+            let this = self.clone();
+            let sd = shutdown.clone();
+            handles.push(tokio::spawn(async move { this.worker_loop(n, sd).await }));
+        }
+        let this = self.clone();
+        let mut sd = shutdown;
+        handles.push(tokio::spawn(async move {
+            loop {
+                let s = this.store.clone();
+                match blocking(move || Ok(s.recover_stale()?)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(n, "recovered stale analysis claims"),
+                    Err(e) => tracing::error!(error = %e, "stale-claim recovery failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(this.config.lease) => {}
+                    _ = sd.changed() => {}
+                }
+                if *sd.borrow() {
+                    break;
+                }
+            }
+        }));
+        handles
+    }
+
+    async fn worker_loop(self: Arc<Self>, n: usize, mut shutdown: watch::Receiver<bool>) {
+        let worker = format!("{}/{n}", self.config.replica_id);
+        // Consecutive failed claims: logged once, then retried with a growing pause (store down).
+        let mut failures: u32 = 0;
+        while !*shutdown.borrow() {
+            let (s, w, lease, limits) = (
+                self.store.clone(),
+                worker.clone(),
+                self.config.lease,
+                self.config.rate_limits.clone(),
+            );
+            let claim = blocking(move || Ok(s.claim(&w, lease, &limits)?)).await;
+            if claim.is_ok() && failures > 0 {
+                tracing::info!(
+                    worker,
+                    failures,
+                    "claiming from the analysis queue works again"
+                );
+                failures = 0;
+            }
+            match claim {
+                Ok(Some(c)) => self.process(c).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.config.poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(e) => {
+                    if failures == 0 {
+                        tracing::error!(worker, error = %e, "claiming from the analysis queue failed; retrying with backoff");
+                    } else {
+                        tracing::debug!(worker, error = %e, "claiming from the analysis queue failed again");
+                    }
+                    failures = failures.saturating_add(1);
+                    let pause = (self.config.poll * 2u32.saturating_pow(failures.min(6)))
+                        .min(Duration::from_secs(30));
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn process(self: &Arc<Self>, claim: portcullis_store::Claim) {
+        let hb = {
+            let (s, c, lease, every) = (
+                self.store.clone(),
+                claim.clone(),
+                self.config.lease,
+                self.config.heartbeat,
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let (s2, c2) = (s.clone(), c.clone());
+                    match blocking(move || Ok(s2.heartbeat(&c2, lease)?)).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(digest = %c.digest, "analysis claim lost");
+                            break;
+                        }
+                        Err(e) => tracing::error!(error = %e, "heartbeat failed"),
+                    }
+                }
+            })
+        };
+        let result = self.analyse_claim(&claim).await;
+        hb.abort();
+        let s = self.store.clone();
+        let retry = self.config.retry;
+        let digest = claim.digest.clone();
+        let outcome = match result {
+            Ok(()) => Ok(()),
+            Err(e) => blocking(move || {
+                let o = s.fail_analysis(&claim, &e.message, e.permanent, &retry)?;
+                match o {
+                    FailOutcome::Retrying(d) => {
+                        tracing::warn!(digest = %claim.digest, error = %e.message, retry_in = ?d, "analysis failed; will retry")
+                    }
+                    FailOutcome::Failed => {
+                        tracing::error!(digest = %claim.digest, error = %e.message, "analysis failed")
+                    }
+                    FailOutcome::ClaimLost => {}
+                }
+                Ok(())
+            })
+            .await,
+        };
+        if let Err(e) = outcome {
+            tracing::error!(digest = %digest, error = %e, "recording the analysis outcome failed");
+        }
+    }
+
+    async fn analyse_claim(
+        self: &Arc<Self>,
+        claim: &portcullis_store::Claim,
+    ) -> Result<(), StageError> {
+        let reference = portcullis_image::ImageRef::parse(&claim.pull)
+            .map_err(|e| StageError::permanent(format!("image reference {:?}: {e}", claim.pull)))?;
+        let analysis = self.stages.analyser.analyse(&reference).await?;
+        let this = self.clone();
+        let claim = claim.clone();
+        blocking(move || {
+            let report = match &this.stages.matcher {
+                Some(m) => Some(m.match_sbom(&analysis.sbom).map_err(|e| EngineError::Upstream(e.message))?),
+                None => None,
+            };
+            let sbom_doc = serde_json::to_value(&analysis.sbom)
+                .map_err(|e| EngineError::BadRequest(format!("SBOM not serialisable: {e}")))?;
+            let report_doc = report
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| EngineError::BadRequest(format!("findings not serialisable: {e}")))?;
+            let findings = match (&report, &report_doc) {
+                (Some(r), Some(d)) => Some((r.db_version.as_str(), d)),
+                _ => None,
+            };
+            if !this
+                .store
+                .finish_analysis(&claim, analysis.image_id.as_deref(), &sbom_doc, findings)?
+            {
+                tracing::warn!(digest = %claim.digest, "claim was taken over before the analysis finished; result dropped");
+                return Ok(());
+            }
+            this.invalidate(&claim.digest);
+            // Evaluate against the active bundle now so the admission path finds a stored verdict.
+            if let (Some(report), Some(bundle)) =
+                (&report, this.store.active_policy(&this.config.account)?)
+            {
+                let (_, errors) = this.evaluate_tags(&claim.digest, &analysis.sbom, report, &bundle)?;
+                for e in errors {
+                    tracing::warn!(error = %e, "evaluation failed");
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StageError::transient(e.to_string()))
+    }
+}
