@@ -1,6 +1,6 @@
 //! Persistence: SQLite (default) and PostgreSQL backends, analysis queue, audit trail.
 //!
-//! One storage interface, [`Store`], with two real backends that share every query (see `sql.rs`): embedded
+//! One storage interface, [`Store`], with two real backends that share every query (see `sql/`): embedded
 //! SQLite in WAL mode ([`open`] with a file path or `sqlite:` URL) and PostgreSQL (`postgres://…`) for running
 //! several replicas on one database. Stage results (SBOM, findings, verdicts) are stored as JSON documents plus
 //! the columns needed to find and invalidate them, so this crate does not depend on the stage crates.

@@ -1,0 +1,103 @@
+//! The schema migrations' SQL.
+
+/// Schema version 1, shared by both backends except for the id column type and the append-only triggers.
+pub(crate) fn schema_v1(id_col: &str) -> String {
+    format!(
+        "CREATE TABLE images (
+            digest TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            error TEXT,
+            annotations TEXT NOT NULL,
+            image_id TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            analyzed_at BIGINT
+        );
+        CREATE TABLE image_tags (
+            digest TEXT NOT NULL REFERENCES images(digest),
+            tag TEXT NOT NULL,
+            first_seen BIGINT NOT NULL,
+            last_seen BIGINT NOT NULL,
+            PRIMARY KEY (digest, tag)
+        );
+        CREATE INDEX image_tags_tag ON image_tags(tag);
+        CREATE TABLE sboms (
+            digest TEXT PRIMARY KEY REFERENCES images(digest),
+            sbom TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE findings (
+            digest TEXT PRIMARY KEY REFERENCES images(digest),
+            db_version TEXT NOT NULL,
+            report TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE policies (
+            account TEXT NOT NULL,
+            id TEXT NOT NULL,
+            name TEXT,
+            digest TEXT NOT NULL,
+            active BIGINT NOT NULL,
+            bundle TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            PRIMARY KEY (account, id)
+        );
+        CREATE UNIQUE INDEX policies_one_active ON policies(account) WHERE active = 1;
+        CREATE TABLE evaluations (
+            id {id_col},
+            digest TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            bundle_id TEXT NOT NULL,
+            bundle_digest TEXT NOT NULL,
+            db_version TEXT NOT NULL,
+            final_action TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE INDEX evaluations_lookup ON evaluations(digest, tag, bundle_id);
+        CREATE TABLE decisions (
+            id {id_col},
+            at BIGINT NOT NULL,
+            who TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            uid TEXT NOT NULL,
+            images TEXT NOT NULL,
+            digests TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            allowed BIGINT NOT NULL,
+            verdict TEXT NOT NULL,
+            reasons TEXT NOT NULL
+        );
+        CREATE INDEX decisions_at ON decisions(at);
+        CREATE TABLE queue (
+            digest TEXT PRIMARY KEY,
+            pull TEXT NOT NULL,
+            registry TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            max_attempts BIGINT NOT NULL,
+            not_before BIGINT NOT NULL,
+            claimed_by TEXT,
+            lease_until BIGINT,
+            last_error TEXT,
+            enqueued_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE INDEX queue_due ON queue(state, not_before);
+        CREATE TABLE registry_limits (
+            registry TEXT PRIMARY KEY,
+            next_allowed BIGINT NOT NULL
+        );
+        CREATE TABLE feeds (
+            name TEXT PRIMARY KEY,
+            db_version TEXT NOT NULL,
+            record_count BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );"
+    )
+}
