@@ -23,6 +23,20 @@ pub struct Args {
     /// Platform to select from a multi-platform image (`linux/arm64/v8`).
     #[arg(long)]
     pub platform: Option<String>,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Content-addressed blob cache directory (default: none).
+    #[arg(long = "cache-dir")]
+    pub cache_dir: Option<PathBuf>,
+    /// Work directory for squashed content (default: a temporary directory, removed afterwards).
+    #[arg(long = "work-dir")]
+    pub work_dir: Option<PathBuf>,
+}
+
+/// Registry access flags, shared by `sbom` and `verify`.
+#[derive(clap::Args)]
+pub struct RegistryArgs {
     /// Registry (host[:port]) that may be reached over plain HTTP (loopback registries always may).
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
@@ -38,43 +52,46 @@ pub struct Args {
     /// Registry password.
     #[arg(long, env = "PORTCULLIS_REGISTRY_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
-    /// Content-addressed blob cache directory (default: none).
-    #[arg(long = "cache-dir")]
-    pub cache_dir: Option<PathBuf>,
-    /// Work directory for squashed content (default: a temporary directory, removed afterwards).
-    #[arg(long = "work-dir")]
-    pub work_dir: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    /// Pull options from these flags; `--username`/`--password` apply to `registry` (`host[:port]`) and are
+    /// tried before the Docker config's credentials.
+    pub fn pull_options(self, registry: &str) -> anyhow::Result<PullOptions> {
+        let mut opts = PullOptions {
+            insecure_registries: self.insecure_registries,
+            ca_certs: self.ca_certs,
+            ..PullOptions::default()
+        };
+        if let Some(cfg) = &self.docker_config {
+            opts.credentials = portcullis_image::auth::credentials_from_docker_config_file(cfg)?;
+        }
+        if let (Some(user), Some(password)) = (self.username, self.password) {
+            opts.credentials.insert(
+                0,
+                Credential {
+                    registry: registry.to_string(),
+                    username: user,
+                    password,
+                },
+            );
+        }
+        Ok(opts)
+    }
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let format: OutputFormat = args.output.parse()?;
     let source = Source::parse(&args.source)?;
-    let mut opts = PullOptions {
-        insecure_registries: args.insecure_registries,
-        ca_certs: args.ca_certs,
-        cache_dir: args.cache_dir,
-        ..PullOptions::default()
+    let registry = match &source {
+        Source::Registry(r) => r.registry.as_str(),
+        _ => "",
     };
+    let mut opts = args.registry.pull_options(registry)?;
+    opts.cache_dir = args.cache_dir;
     if let Some(p) = &args.platform {
         opts.platform = Platform::parse(p)?;
-    }
-    if let Some(cfg) = &args.docker_config {
-        opts.credentials = portcullis_image::auth::credentials_from_docker_config_file(cfg)?;
-    }
-    if let (Some(user), Some(password)) = (args.username, args.password) {
-        let registry = match &source {
-            Source::Registry(r) => r.registry.clone(),
-            _ => String::new(),
-        };
-        opts.credentials.insert(
-            0,
-            Credential {
-                registry,
-                username: user,
-                password,
-            },
-        );
     }
     let (work, temp) = match args.work_dir {
         Some(w) => (w, false),

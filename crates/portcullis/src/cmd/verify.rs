@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use portcullis_image::{Client, Credential, ImageRef, PullOptions};
+use portcullis_image::{Client, ImageRef};
 use portcullis_verify::{Limits, Outcome, PublicKey};
 
 /// Arguments of `portcullis verify`.
@@ -15,21 +15,9 @@ pub struct Args {
     /// Public key (PEM `PUBLIC KEY` file, e.g. cosign.pub); repeat for several accepted signers.
     #[arg(long = "key", required = true)]
     pub keys: Vec<PathBuf>,
-    /// Registry (host[:port]) that may be reached over plain HTTP (loopback registries always may).
-    #[arg(long = "insecure-registry")]
-    pub insecure_registries: Vec<String>,
-    /// Extra CA certificate (PEM file) to trust.
-    #[arg(long = "ca-cert")]
-    pub ca_certs: Vec<PathBuf>,
-    /// Docker `config.json` to take registry credentials from.
-    #[arg(long = "docker-config", env = "PORTCULLIS_DOCKER_CONFIG")]
-    pub docker_config: Option<PathBuf>,
-    /// Registry username (with --password) for the image's registry.
-    #[arg(long, env = "PORTCULLIS_REGISTRY_USERNAME")]
-    pub username: Option<String>,
-    /// Registry password.
-    #[arg(long, env = "PORTCULLIS_REGISTRY_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: super::sbom::RegistryArgs,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
@@ -47,26 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|p| PublicKey::from_pem_file(p))
         .collect::<Result<Vec<_>, _>>()?;
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let mut opts = PullOptions {
-        insecure_registries: args.insecure_registries,
-        ca_certs: args.ca_certs,
-        timeout: Some(timeout),
-        retries: 1,
-        ..PullOptions::default()
-    };
-    if let Some(cfg) = &args.docker_config {
-        opts.credentials = portcullis_image::auth::credentials_from_docker_config_file(cfg)?;
-    }
-    if let (Some(user), Some(password)) = (args.username, args.password) {
-        opts.credentials.insert(
-            0,
-            Credential {
-                registry: image.registry.clone(),
-                username: user,
-                password,
-            },
-        );
-    }
+    let mut opts = args.registry.pull_options(&image.registry)?;
+    opts.timeout = Some(timeout);
+    opts.retries = 1;
     let limits = Limits {
         request_timeout: timeout,
         deadline: Duration::from_secs(args.deadline.max(1)),
