@@ -212,41 +212,58 @@ impl Index {
     /// What the data covers for `sbom`: its freshness and the packages that have nothing to be matched
     /// against.
     pub fn coverage(&self, sbom: &Sbom) -> Coverage {
-        let distro_ns = sbom.distro.as_ref().and_then(distro_namespace);
+        // The same namespaces matching looks in (a SUSE service pack falls back to its major release's data), so
+        // coverage never calls a release uncovered whose packages were matched.
+        let distro_nss = sbom
+            .distro
+            .as_ref()
+            .map(distro_namespaces)
+            .unwrap_or_default();
+        let distro_refs: Vec<&str> = distro_nss.iter().map(String::as_str).collect();
         let mut cov = Coverage {
-            distro_namespace: distro_ns.clone(),
+            distro_namespace: distro_nss.first().cloned(),
             ..Default::default()
         };
         let mut used: HashSet<&str> = HashSet::new();
         let mut has_os = false;
         for p in &sbom.packages {
-            let ns = match language_namespace(p.package_type) {
-                Some(ns) => Some(ns),
+            let lang;
+            let nss: &[&str] = match language_namespace(p.package_type) {
+                Some(ns) => {
+                    lang = [ns];
+                    &lang
+                }
                 None => {
                     has_os = true;
-                    distro_ns.as_deref()
+                    &distro_refs
                 }
             };
-            match ns.and_then(|ns| self.by_package.get_key_value(ns)) {
-                Some((ns, _)) => {
-                    used.insert(ns.as_str());
-                }
-                None => {
-                    cov.packages_without_data_count += 1;
-                    if cov.packages_without_data.len() < MAX_UNCOVERED_LISTED {
-                        cov.packages_without_data.push(UncoveredPackage {
-                            name: p.name.clone(),
-                            version: p.version.clone(),
-                            package_type: p.package_type,
-                            namespace: ns.map(str::to_string),
-                        });
-                    }
+            let mut covered = false;
+            for (ns, _) in nss
+                .iter()
+                .filter_map(|ns| self.by_package.get_key_value(*ns))
+            {
+                used.insert(ns.as_str());
+                covered = true;
+            }
+            if !covered {
+                cov.packages_without_data_count += 1;
+                if cov.packages_without_data.len() < MAX_UNCOVERED_LISTED {
+                    cov.packages_without_data.push(UncoveredPackage {
+                        name: p.name.clone(),
+                        version: p.version.clone(),
+                        package_type: p.package_type,
+                        namespace: nss.first().map(|ns| ns.to_string()),
+                    });
                 }
             }
         }
-        cov.distro_covered = match &distro_ns {
-            Some(ns) => self.by_package.contains_key(ns),
-            None => !has_os,
+        cov.distro_covered = if distro_refs.is_empty() {
+            !has_os
+        } else {
+            distro_refs
+                .iter()
+                .any(|ns| self.by_package.contains_key(*ns))
         };
         cov.synced_at = used
             .iter()

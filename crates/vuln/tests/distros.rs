@@ -275,6 +275,12 @@ fn sles_12_uses_suse_data() {
     assert_eq!(f.fixed_in.as_deref(), Some("1.4.5-5.1"));
     assert!(f.aliases.contains(&"CVE-2016-1704".to_string()), "{f:?}");
     assert!(find(&r, "openSUSE-SU-2016:1623-1", "mosh", "1.2.5-8.1").is_none());
+    // Coverage looks where matching looked: the service pack's packages were matched against sles:12.
+    let cov = r.coverage.as_ref().expect("coverage recorded");
+    assert_eq!(cov.distro_namespace.as_deref(), Some("sles:12.5"));
+    assert!(cov.distro_covered, "{cov:?}");
+    assert_eq!(cov.packages_without_data_count, 0, "{cov:?}");
+    assert!(r.unmatched.is_empty(), "{:?}", r.unmatched);
 }
 
 #[test]
