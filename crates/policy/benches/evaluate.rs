@@ -71,6 +71,8 @@ fn image() -> (Sbom, MatchReport) {
                 description: None,
                 kev: i % 97 == 0,
                 epss: Some((i % 1000) as f64 / 1000.0),
+                suppressed: None,
+                vex: None,
             }
         })
         .collect();

@@ -65,7 +65,7 @@ fn fixable_high_stops_medium_warns_and_a_clean_covered_image_passes() {
         findings: vec![medium, unfixed_high],
         db_version: "test".into(),
         coverage: Some(covered(0)),
-        unmatched: Vec::new(),
+        ..Default::default()
     };
     let v = b.evaluate(&ImageInput::new(&s, &r, TAG, now()));
     assert_eq!(v.final_action, Action::Warn, "{:?}", triggers(&v));
@@ -75,7 +75,7 @@ fn fixable_high_stops_medium_warns_and_a_clean_covered_image_passes() {
         findings: vec![],
         db_version: "test".into(),
         coverage: Some(covered(1)),
-        unmatched: Vec::new(),
+        ..Default::default()
     };
     let v = b.evaluate(&ImageInput::new(&s, &clean, TAG, now()));
     assert_eq!(v.final_action, Action::Go, "{:?}", triggers(&v));
@@ -92,7 +92,7 @@ fn a_distro_without_data_stops_and_stale_data_warns() {
         findings: vec![],
         db_version: "test".into(),
         coverage: Some(cov),
-        unmatched: Vec::new(),
+        ..Default::default()
     };
     let v = b.evaluate(&ImageInput::new(&s, &r, TAG, now()));
     assert_eq!(v.final_action, Action::Stop, "{:?}", triggers(&v));
@@ -111,7 +111,7 @@ fn a_distro_without_data_stops_and_stale_data_warns() {
         findings: vec![],
         db_version: "test".into(),
         coverage: Some(covered(3)),
-        unmatched: Vec::new(),
+        ..Default::default()
     };
     let v = b.evaluate(&ImageInput::new(&s, &stale, TAG, now()));
     assert_eq!(v.final_action, Action::Warn, "{:?}", triggers(&v));
@@ -125,11 +125,11 @@ fn a_distro_without_data_stops_and_stale_data_warns() {
     let never = MatchReport {
         findings: vec![],
         db_version: String::new(),
-        unmatched: Vec::new(),
         coverage: Some(Coverage {
             distro_namespace: Some("debian:12".into()),
             ..Default::default()
         }),
+        ..Default::default()
     };
     let v = b.evaluate(&ImageInput::new(&s, &never, TAG, now()));
     assert_eq!(v.final_action, Action::Stop);

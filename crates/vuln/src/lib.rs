@@ -4,11 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+mod aliases;
 pub mod db;
 pub mod import;
 mod matcher;
 pub mod model;
 pub mod report;
+pub mod triage;
 pub mod version;
 
 pub use db::{
@@ -181,6 +183,12 @@ pub struct Finding {
     pub kev: bool,
     /// EPSS probability (0..1), when known.
     pub epss: Option<f64>,
+    /// Why this finding is suppressed (set on the findings of [`MatchReport::suppressed`] only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<triage::Suppression>,
+    /// What a VEX document said about a finding it did not suppress (affected, under investigation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<triage::VexNote>,
 }
 
 /// The result of matching one SBOM.
@@ -198,6 +206,13 @@ pub struct MatchReport {
     /// What the database had data for (absent in reports made before coverage was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
+    /// Findings suppressed by an ignore rule or a VEX statement: kept with their reason, never counted by
+    /// gates (`--fail-on`, policy triggers), which read [`MatchReport::findings`] only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Finding>,
+    /// Problems met while applying triage (an expired ignore rule, a VEX statement naming no known package).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triage_warnings: Vec<String>,
 }
 
 /// Most packages listed by name in [`Coverage::packages_without_data`] (the count is always exact).

@@ -326,6 +326,7 @@ impl Index {
                 }
             }
         }
+        let mut findings = crate::aliases::merge(findings);
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -367,6 +368,8 @@ impl Index {
             db_version: self.db_version.clone(),
             coverage: Some(self.coverage(sbom)),
             unmatched,
+            suppressed: Vec::new(),
+            triage_warnings: Vec::new(),
         }
     }
 
@@ -449,6 +452,8 @@ impl Index {
             description,
             kev,
             epss,
+            suppressed: None,
+            vex: None,
         }
     }
 }

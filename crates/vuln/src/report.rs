@@ -59,6 +59,15 @@ pub fn gate_fails(report: &MatchReport, threshold: Severity) -> bool {
     report.findings.iter().any(|f| f.severity >= threshold)
 }
 
+/// `CVE-2023-32681 (GHSA-j8r2-6x86-q33q, PYSEC-2023-74)`: the id and, in parentheses, its aliases.
+pub fn id_with_aliases(f: &Finding) -> String {
+    if f.aliases.is_empty() {
+        f.id.clone()
+    } else {
+        format!("{} ({})", f.id, f.aliases.join(", "))
+    }
+}
+
 fn type_name(f: &Finding) -> &'static str {
     f.package_type.as_str()
 }
@@ -97,7 +106,7 @@ fn table(report: &MatchReport) -> String {
                 f.fixed_in.clone().unwrap_or_default(),
                 f.fix_state.as_str().to_string(),
                 type_name(f).to_string(),
-                f.id.clone(),
+                id_with_aliases(f),
                 f.severity.as_str().to_string(),
                 if f.kev { "yes".into() } else { String::new() },
                 f.epss.map(|e| format!("{e:.3}")).unwrap_or_default(),
@@ -347,6 +356,8 @@ mod tests {
             description: None,
             kev: false,
             epss: Some(0.5),
+            suppressed: None,
+            vex: None,
         }
     }
 
@@ -362,8 +373,7 @@ mod tests {
                 finding("CVE-2", Severity::Low, FixState::WontFix, None),
             ],
             db_version: "1.test".into(),
-            coverage: None,
-            unmatched: Vec::new(),
+            ..Default::default()
         };
         let sbom = Sbom {
             source: "img".into(),

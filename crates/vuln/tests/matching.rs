@@ -53,10 +53,11 @@ fn run(sbom: &Sbom) -> MatchReport {
     VulnDb::open(db_path()).unwrap().match_sbom(sbom).unwrap()
 }
 
+/// The finding of `pkg` whose id or one of whose aliases is `id` (findings of one vulnerability are merged).
 fn find<'a>(r: &'a MatchReport, id: &str, pkg: &str) -> Option<&'a Finding> {
     r.findings
         .iter()
-        .find(|f| f.id == id && f.package_name == pkg)
+        .find(|f| (f.id == id || f.aliases.iter().any(|a| a == id)) && f.package_name == pkg)
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub fn finding(id: &str, pkg: &str, version: &str, fixed: Option<&str>, sev: Sev
         description: None,
         kev: false,
         epss: None,
+        suppressed: None,
+        vex: None,
     }
 }
 

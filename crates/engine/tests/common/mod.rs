@@ -191,6 +191,8 @@ impl Matcher for TableMatcher {
                         description: None,
                         kev: false,
                         epss: None,
+                        suppressed: None,
+                        vex: None,
                     });
                 }
             }

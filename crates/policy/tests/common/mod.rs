@@ -115,6 +115,8 @@ pub fn finding(id: &str, pkg: &str, sev: Severity, t: PackageType) -> Finding {
         description: None,
         kev: false,
         epss: None,
+        suppressed: None,
+        vex: None,
     }
 }
 

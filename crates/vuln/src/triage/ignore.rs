@@ -1,0 +1,1 @@
+//! Ignore rules (in Grype's spirit).
