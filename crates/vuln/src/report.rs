@@ -143,6 +143,52 @@ fn table(report: &MatchReport) -> String {
         rows.len(),
         report.db_version
     ));
+    if !report.suppressed.is_empty() {
+        out.push_str(&format!(
+            "\nSUPPRESSED ({}; not counted by --fail-on or policy gates)\n",
+            report.suppressed.len()
+        ));
+        for f in &report.suppressed {
+            let (by, reason, source) = f
+                .suppressed
+                .as_ref()
+                .map(|s| {
+                    let by = match s.by {
+                        crate::triage::SuppressedBy::IgnoreRule => "ignore-rule",
+                        crate::triage::SuppressedBy::Vex => "vex",
+                    };
+                    (by, s.reason.as_str(), s.source.as_str())
+                })
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{} {} ({}) {} {}: {by} {source}: {reason}\n",
+                f.package_name,
+                f.package_version,
+                type_name(f),
+                id_with_aliases(f),
+                f.severity.as_str(),
+            ));
+        }
+    }
+    for f in report.findings.iter().filter(|f| f.vex.is_some()) {
+        if let Some(v) = &f.vex {
+            out.push_str(&format!(
+                "VEX: {} {} {}: {} ({}){}\n",
+                f.package_name,
+                f.package_version,
+                f.id,
+                v.status.as_str(),
+                v.source,
+                v.detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    for w in &report.triage_warnings {
+        out.push_str(&format!("WARNING: {w}\n"));
+    }
     for u in &report.unmatched {
         let ty = serde_json::to_value(u.package_type)
             .ok()
@@ -168,7 +214,7 @@ fn sarif(report: &MatchReport, sbom: &Sbom) -> Value {
     let mut rules: Vec<Value> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut results = Vec::new();
-    for f in &report.findings {
+    for f in report.findings.iter().chain(&report.suppressed) {
         if seen.insert(f.id.clone()) {
             let score = best_score(f)
                 .map(|c| c.base_score)
@@ -200,7 +246,7 @@ fn sarif(report: &MatchReport, sbom: &Sbom) -> Value {
             (FixState::WontFix, _) => "; the vendor will not fix it".into(),
             _ => "; no fix available".into(),
         };
-        results.push(json!({
+        let mut result = json!({
             "ruleId": f.id,
             "level": level,
             "message": {"text": format!("{} {} ({}) is affected by {}{fix}", type_name(f), f.package_name,
@@ -209,8 +255,15 @@ fn sarif(report: &MatchReport, sbom: &Sbom) -> Value {
                 "physicalLocation": {"artifactLocation": {"uri": f.package_location.trim_start_matches('/')}},
                 "logicalLocations": [{"name": format!("{}@{}", f.package_name, f.package_version), "kind": "package"}],
             }],
-            "properties": {"fixState": f.fix_state.as_str(), "kev": f.kev, "epss": f.epss, "namespace": f.namespace},
-        }));
+            "properties": {"fixState": f.fix_state.as_str(), "kev": f.kev, "epss": f.epss, "namespace": f.namespace,
+                "aliases": f.aliases},
+        });
+        // a suppressed finding stays in the log, marked as SARIF's externally suppressed result
+        if let Some(sup) = &f.suppressed {
+            result["suppressions"] = json!([{"kind": "external", "status": "accepted",
+                "justification": format!("{}: {}", sup.source, sup.reason)}]);
+        }
+        results.push(result);
     }
     json!({
         "version": "2.1.0",
@@ -260,6 +313,7 @@ fn cyclonedx(report: &MatchReport, sbom: &Sbom) -> Value {
     let vulns: Vec<Value> = report
         .findings
         .iter()
+        .chain(&report.suppressed)
         .map(|f| {
             let target = sbom
                 .packages
@@ -309,6 +363,9 @@ fn cyclonedx(report: &MatchReport, sbom: &Sbom) -> Value {
             }
             if let (Some(e), Some(props)) = (f.epss, v["properties"].as_array_mut()) {
                 props.push(json!({"name": "portcullis:epss", "value": e.to_string()}));
+            }
+            if let (Some(sup), Some(props)) = (&f.suppressed, v["properties"].as_array_mut()) {
+                props.push(json!({"name": "portcullis:suppressed", "value": format!("{}: {}", sup.source, sup.reason)}));
             }
             if !f.aliases.is_empty() {
                 v["references"] = json!(f.aliases.iter().map(|a| json!({"id": a, "source": {"name": "alias"}})).collect::<Vec<_>>());

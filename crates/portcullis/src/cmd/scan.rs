@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use portcullis_sbom::Sbom;
 use portcullis_vuln::report::{Format, gate_fails, only_fixed, parse_severity, render};
+use portcullis_vuln::triage::ignore::{apply_ignore_rules, read_ignore_rules};
+use portcullis_vuln::triage::{apply_vex, read_vex};
 use portcullis_vuln::{Severity, VulnDb, resolve_db_path};
 
 /// Arguments of `portcullis scan`.
@@ -33,6 +35,14 @@ pub struct Args {
     /// Vulnerability database (default: `PORTCULLIS_DB`, else `<user data dir>/portcullis/vuln.db`).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Ignore-rules file (YAML or JSON): matched findings are reported as suppressed with the rule's reason
+    /// and not counted by `--fail-on`.
+    #[arg(long)]
+    ignore_file: Option<PathBuf>,
+    /// VEX document (OpenVEX, CycloneDX VEX or CSAF VEX JSON; repeatable): `not_affected` / `fixed`
+    /// statements suppress the findings they name, `affected` / `under_investigation` annotate them.
+    #[arg(long)]
+    vex: Vec<PathBuf>,
 }
 
 fn read_sbom(path: &std::path::Path) -> anyhow::Result<Sbom> {
@@ -66,6 +76,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
+    // triage documents are read before the (slow) analysis so that a bad file fails fast
+    let vex = args
+        .vex
+        .iter()
+        .map(|p| read_vex(p).context("reading a --vex document"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ignore = args
+        .ignore_file
+        .as_deref()
+        .map(|p| read_ignore_rules(p).context("reading the --ignore-file"))
+        .transpose()?;
     let db = VulnDb::open(&path)
         .with_context(|| format!("opening the vulnerability database {}", path.display()))?;
     let sbom = match (&args.sbom, &args.source) {
@@ -85,6 +106,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.only_fixed {
         only_fixed(&mut report);
+    }
+    apply_vex(&mut report, &vex);
+    if let Some(rules) = &ignore {
+        apply_ignore_rules(&mut report, rules, chrono::Utc::now().date_naive());
+    }
+    for w in &report.triage_warnings {
+        eprintln!("warning: {w}");
     }
     if let Some(c) = report
         .coverage
