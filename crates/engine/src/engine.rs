@@ -296,6 +296,11 @@ impl Engine {
                 .into_iter()
                 .filter(|u| kind.includes(u.package_type))
                 .collect(),
+            suppressed: report
+                .suppressed
+                .into_iter()
+                .filter(|f| kind.includes(f.package_type))
+                .collect(),
         })
     }
 

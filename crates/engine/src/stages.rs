@@ -433,6 +433,7 @@ impl Evaluator for PolicyEvaluator {
 /// The real matcher: `portcullis_vuln`'s in-memory index, swapped atomically after a feed sync.
 pub struct IndexMatcher {
     index: std::sync::RwLock<std::sync::Arc<portcullis_vuln::Index>>,
+    triage: portcullis_vuln::triage::Triage,
 }
 
 impl IndexMatcher {
@@ -441,7 +442,25 @@ impl IndexMatcher {
         let index = db.load_index()?;
         Ok(IndexMatcher {
             index: std::sync::RwLock::new(std::sync::Arc::new(index)),
+            triage: Default::default(),
         })
+    }
+
+    /// Applies `triage` (VEX documents, ignore rules) to every match. The version this matcher reports is the
+    /// database's plus `+triage.<digest>` of the triage files and expired rules, so that stored findings and
+    /// cached verdicts are redone when the triage changes.
+    pub fn with_triage(mut self, triage: portcullis_vuln::triage::Triage) -> IndexMatcher {
+        self.triage = triage;
+        self
+    }
+
+    fn version_on(&self, index: &portcullis_vuln::Index, today: chrono::NaiveDate) -> String {
+        let fp = self.triage.fingerprint(today);
+        if fp.is_empty() {
+            index.db_version().to_string()
+        } else {
+            format!("{}+triage.{fp}", index.db_version())
+        }
     }
 
     /// Replaces the index (after an import).
@@ -456,7 +475,7 @@ impl IndexMatcher {
 
 impl Matcher for IndexMatcher {
     fn db_version(&self) -> String {
-        self.current().db_version().to_string()
+        self.version_on(&self.current(), chrono::Utc::now().date_naive())
     }
 
     fn data_state(&self) -> Option<VulnDataState> {
@@ -471,7 +490,14 @@ impl Matcher for IndexMatcher {
     }
 
     fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError> {
-        Ok(self.current().match_sbom(sbom))
+        let index = self.current();
+        let mut report = index.match_sbom(sbom);
+        if !self.triage.is_empty() {
+            let today = chrono::Utc::now().date_naive();
+            self.triage.apply(&mut report, today);
+            report.db_version = self.version_on(&index, today);
+        }
+        Ok(report)
     }
 }
 
@@ -500,9 +526,8 @@ impl FeedSource for VulnDbFeeds {
         let index = db
             .load_index()
             .map_err(|e| StageError::transient(format!("loading the index: {e}")))?;
-        let version = index.db_version().to_string();
         self.matcher.replace(index);
-        Ok((feeds, version))
+        Ok((feeds, self.matcher.db_version()))
     }
 }
 
@@ -529,5 +554,57 @@ mod vuln_tests {
         };
         let err = feeds.sync().unwrap_err();
         assert!(err.message.contains("missing-source"), "{err}");
+    }
+
+    /// `serve --ignore-file` / `--vex`: the matcher applies the triage to every match and reports a version
+    /// that changes with it (real GHSA record of requests, CVE-2023-32681).
+    #[test]
+    fn index_matcher_applies_triage_and_versions_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = portcullis_vuln::VulnDb::open(dir.path().join("v.db")).unwrap();
+        let src = portcullis_testkit::shared()
+            .join("vulndata/osv/ghsa/advisories/github-reviewed/2023/05/GHSA-j8r2-6x86-q33q");
+        assert!(src.exists(), "{} missing", src.display());
+        db.import(src.to_str().unwrap()).unwrap();
+        let rules = dir.path().join("rules.yaml");
+        std::fs::write(
+            &rules,
+            "- {vulnerability: CVE-2023-32681, reason: no proxies, expires: \"2099-01-01\"}\n",
+        )
+        .unwrap();
+        let triage = portcullis_vuln::triage::Triage::load(&[], &[rules]).unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let later = chrono::NaiveDate::from_ymd_opt(2099, 1, 1).unwrap();
+        assert_ne!(
+            triage.fingerprint(today),
+            triage.fingerprint(later),
+            "an expiry changes the version"
+        );
+        let plain = IndexMatcher::load(&db).unwrap().db_version();
+        let m = IndexMatcher::load(&db).unwrap().with_triage(triage);
+        let sbom = Sbom {
+            packages: vec![
+                portcullis_testkit::package(
+                    portcullis_sbom::PackageType::Python,
+                    "requests",
+                    "2.30.0",
+                )
+                .build(),
+            ],
+            ..Default::default()
+        };
+        let r = m.match_sbom(&sbom).unwrap();
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!(r.suppressed.len(), 1);
+        assert_eq!(
+            r.suppressed[0].suppressed.as_ref().unwrap().reason,
+            "no proxies"
+        );
+        assert_eq!(r.db_version, m.db_version());
+        assert!(
+            r.db_version.starts_with(&format!("{plain}+triage.")),
+            "{}",
+            r.db_version
+        );
     }
 }

@@ -413,6 +413,10 @@ pub struct VulnReport {
     /// Packages not checked because the database has no data for their release or ecosystem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmatched: Vec<portcullis_vuln::Unmatched>,
+    /// Findings suppressed by the engine's VEX documents or ignore rules (`serve --vex`, `--ignore-file`),
+    /// each with `suppressed: {by, reason, source}`; policy gates do not count them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Finding>,
 }
 
 /// The result of a policy check.

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use portcullis_sbom::Sbom;
 use portcullis_vuln::report::{Format, gate_fails, only_fixed, parse_severity, render};
-use portcullis_vuln::triage::ignore::{apply_ignore_rules, read_ignore_rules};
-use portcullis_vuln::triage::{apply_vex, read_vex};
+use portcullis_vuln::triage::Triage;
 use portcullis_vuln::{Severity, VulnDb, resolve_db_path};
 
 /// Arguments of `portcullis scan`.
@@ -77,16 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     // triage documents are read before the (slow) analysis so that a bad file fails fast
-    let vex = args
-        .vex
-        .iter()
-        .map(|p| read_vex(p).context("reading a --vex document"))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let ignore = args
-        .ignore_file
-        .as_deref()
-        .map(|p| read_ignore_rules(p).context("reading the --ignore-file"))
-        .transpose()?;
+    let triage = Triage::load(&args.vex, args.ignore_file.as_slice())
+        .context("reading the --vex / --ignore-file documents")?;
     let db = VulnDb::open(&path)
         .with_context(|| format!("opening the vulnerability database {}", path.display()))?;
     let sbom = match (&args.sbom, &args.source) {
@@ -107,10 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.only_fixed {
         only_fixed(&mut report);
     }
-    apply_vex(&mut report, &vex);
-    if let Some(rules) = &ignore {
-        apply_ignore_rules(&mut report, rules, chrono::Utc::now().date_naive());
-    }
+    triage.apply(&mut report, chrono::Utc::now().date_naive());
     for w in &report.triage_warnings {
         eprintln!("warning: {w}");
     }

@@ -70,6 +70,14 @@ pub struct Args {
     /// same pinned data.
     #[arg(long, env = "PORTCULLIS_VULN_DB_BUNDLE")]
     pub vuln_db_bundle: Option<PathBuf>,
+    /// A VEX document (OpenVEX, CycloneDX VEX or CSAF VEX JSON) applied to every match; repeatable. Its
+    /// `not_affected`/`fixed` statements suppress findings (kept, shown as suppressed, not counted by the
+    /// policy gates). Read at start; a bad document stops the start.
+    #[arg(long = "vex")]
+    pub vex: Vec<PathBuf>,
+    /// An ignore-rules file (YAML or JSON, as `scan --ignore-file` reads) applied to every match; repeatable.
+    #[arg(long = "ignore-file")]
+    pub ignore_file: Vec<PathBuf>,
     /// Concurrent analyses in this replica.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
@@ -320,10 +328,13 @@ async fn start_engine(
     }
     // Unusable vulnerability data does not stop the webhook: without a matcher, images get SBOMs but no
     // findings, so policy evaluation reports them unevaluated and each mode's rule decides (policy denies).
+    let triage = portcullis_vuln::triage::Triage::load(&args.vex, &args.ignore_file)
+        .context("reading the --vex / --ignore-file documents")?;
     type Vulns = (Option<Arc<dyn Matcher>>, Option<Arc<dyn FeedSource>>);
     let (matcher, feeds): Vulns = match portcullis_vuln::VulnDb::open(&vuln_path)
         .map_err(|e| e.to_string())
         .and_then(|db| IndexMatcher::load(&db).map_err(|e| e.to_string()))
+        .map(|m| m.with_triage(triage))
     {
         Ok(m) => {
             let m = Arc::new(m);

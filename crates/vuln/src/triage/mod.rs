@@ -362,6 +362,72 @@ pub fn apply_vex(report: &mut MatchReport, docs: &[VexDocument]) {
     });
 }
 
+/// The triage configuration of a scan or of the engine: VEX documents and ignore-rules files, with the digest
+/// of their contents.
+#[derive(Debug, Clone, Default)]
+pub struct Triage {
+    /// VEX documents, in the order given (a later one wins).
+    pub vex: Vec<VexDocument>,
+    /// Ignore-rules files.
+    pub ignore: Vec<ignore::IgnoreRules>,
+    /// SHA-256 of every file read, in order.
+    content_sha256: Vec<String>,
+}
+
+impl Triage {
+    /// Reads VEX documents and ignore-rules files.
+    pub fn load(
+        vex: &[std::path::PathBuf],
+        ignore: &[std::path::PathBuf],
+    ) -> Result<Triage, TriageError> {
+        use sha2::Digest as _;
+        let mut t = Triage::default();
+        for p in vex {
+            t.content_sha256
+                .push(hex::encode(sha2::Sha256::digest(read_bounded(p)?)));
+            t.vex.push(read_vex(p)?);
+        }
+        for p in ignore {
+            t.content_sha256
+                .push(hex::encode(sha2::Sha256::digest(read_bounded(p)?)));
+            t.ignore.push(ignore::read_ignore_rules(p)?);
+        }
+        Ok(t)
+    }
+
+    /// True when there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.vex.is_empty() && self.ignore.is_empty()
+    }
+
+    /// What the triage decides on `today`, as a short digest: the files' contents and which rules have
+    /// expired. It changes when a file changes or a rule expires, so results that carry it (the engine appends
+    /// it to the database version) are re-matched exactly then. Empty when there is nothing to apply.
+    pub fn fingerprint(&self, today: chrono::NaiveDate) -> String {
+        use sha2::Digest as _;
+        if self.is_empty() {
+            return String::new();
+        }
+        let mut h = sha2::Sha256::new();
+        for c in &self.content_sha256 {
+            h.update(c.as_bytes());
+            h.update([0]);
+        }
+        for r in self.ignore.iter().flat_map(|f| &f.rules) {
+            h.update([u8::from(r.expired(today))]);
+        }
+        hex::encode(h.finalize())[..12].to_string()
+    }
+
+    /// Applies the VEX documents, then the ignore rules, on `today`.
+    pub fn apply(&self, report: &mut MatchReport, today: chrono::NaiveDate) {
+        apply_vex(report, &self.vex);
+        for rules in &self.ignore {
+            ignore::apply_ignore_rules(report, rules, today);
+        }
+    }
+}
+
 /// Takes `n` characters of `s` at most (for texts taken from documents into reasons).
 pub(crate) fn clip(s: &str, n: usize) -> String {
     match s.char_indices().nth(n) {
