@@ -581,9 +581,16 @@ impl Bundle {
                         None
                     } else {
                         match fired.finding() {
-                            Some(fi) => {
-                                *memo[fi].get_or_insert_with(|| lookup(&items, fired.id(ctx)))
-                            }
+                            // a merged finding is allowlisted by any of its ids (`GHSA-…+pkg` keeps
+                            // working once the finding is shown as `CVE-…+pkg`)
+                            Some(fi) => *memo[fi].get_or_insert_with(|| {
+                                lookup(&items, fired.id(ctx)).or_else(|| {
+                                    let f = &input.report.findings[fi];
+                                    f.aliases.iter().find_map(|a| {
+                                        lookup(&items, &format!("{a}+{}", f.package_name))
+                                    })
+                                })
+                            }),
                             None => lookup(&items, fired.id(ctx)),
                         }
                     };
