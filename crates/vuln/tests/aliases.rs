@@ -105,3 +105,37 @@ fn ghsa_and_pysec_of_one_cve_are_one_finding() {
         serde_json::from_str(&render(&report, &sbom(), Format::Sarif)).unwrap();
     assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn usn_and_ubuntu_cve_are_one_finding_named_by_the_cve() {
+    // USN-5614-1 names UBUNTU-CVE-2021-3782 (`upstream`), which names CVE-2021-3782; both say wayland on 22.04
+    // is fixed in 1.20.0-1ubuntu0.1
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = VulnDb::open(dir.path().join("v.db")).unwrap();
+    for src in [
+        "vunnel/tests/unit/providers/ubuntu/test-fixtures/osv/usn/USN-5614-1.json",
+        "vunnel/tests/unit/providers/ubuntu/test-fixtures/osv/cve/2021/UBUNTU-CVE-2021-3782.json",
+    ] {
+        let report = db.import(vulndata(src).to_str().unwrap()).unwrap();
+        assert!(report.bad_records.is_empty(), "{:?}", report.bad_records);
+    }
+    let mut p = package(PackageType::Deb, "libwayland-client0", "1.20.0-1")
+        .location("/var/lib/dpkg/status")
+        .build();
+    p.source_name = Some("wayland".into());
+    let sbom = Sbom {
+        distro: Some(portcullis_sbom::Distro {
+            id: "ubuntu".into(),
+            version_id: Some("22.04".into()),
+            ..Default::default()
+        }),
+        packages: vec![p],
+        ..Default::default()
+    };
+    let report = db.match_sbom(&sbom).unwrap();
+    assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+    let f = &report.findings[0];
+    assert_eq!(f.id, "CVE-2021-3782");
+    assert_eq!(f.aliases, ["UBUNTU-CVE-2021-3782", "USN-5614-1"]);
+    assert_eq!(f.fixed_in.as_deref(), Some("1.20.0-1ubuntu0.1"));
+}
