@@ -46,13 +46,14 @@ impl Sets {
         i
     }
 
-    fn union(&mut self, a: usize, b: usize) {
+    /// Joins the groups of `a` and `b` unless they hold different CVE ids; true when they were joined now.
+    fn union(&mut self, a: usize, b: usize) -> bool {
         let (ra, rb) = (self.root(a), self.root(b));
         if ra == rb {
-            return;
+            return false;
         }
         match (&self.cve[ra], &self.cve[rb]) {
-            (Some(x), Some(y)) if x != y => return,
+            (Some(x), Some(y)) if x != y => return false,
             _ => {}
         }
         let (keep, gone) = (ra.min(rb), ra.max(rb));
@@ -60,7 +61,15 @@ impl Sets {
         if self.cve[keep].is_none() {
             self.cve[keep] = self.cve[gone].take();
         }
+        true
     }
+}
+
+fn same_package(a: &Finding, b: &Finding) -> bool {
+    a.package_name == b.package_name
+        && a.package_version == b.package_version
+        && a.package_type == b.package_type
+        && a.package_location == b.package_location
 }
 
 /// Merges the findings of each package whose ids are aliases of each other. The merged finding's id is the
@@ -68,8 +77,28 @@ impl Sets {
 /// severity is the highest of the members; fix state, fixed version, namespace, description and URL come from
 /// the most specific record (distro over GHSA over generic OSV); CVSS scores are pooled; KEV if any member
 /// is, EPSS the highest. A finding with no alias in common with another is left as it is.
+///
+/// The findings of one package must be next to each other, as the matcher produces them (package by package).
 pub(crate) fn merge(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(findings.len());
+    let mut chunk: Vec<Finding> = Vec::new();
+    for f in findings {
+        if chunk.last().is_some_and(|l| !same_package(l, &f)) {
+            merge_package(std::mem::take(&mut chunk), &mut out);
+        }
+        chunk.push(f);
+    }
+    merge_package(chunk, &mut out);
+    out
+}
+
+/// Merges the findings of one package into `out`.
+fn merge_package(findings: Vec<Finding>, out: &mut Vec<Finding>) {
     let n = findings.len();
+    if n < 2 {
+        out.extend(findings);
+        return;
+    }
     let mut sets = Sets {
         parent: (0..n).collect(),
         cve: vec![None; n],
@@ -86,27 +115,25 @@ pub(crate) fn merge(findings: Vec<Finding>) -> Vec<Finding> {
         }
         sets.cve[i] = first;
     }
-    // (package, id) → the first finding that carries the id
-    let mut seen: HashMap<(&str, &str, &str, &str, &str), usize> = HashMap::new();
+    // id → the first finding that carries it
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut merged = false;
     for (i, f) in findings.iter().enumerate() {
         if !mergeable[i] {
             continue;
         }
         for id in std::iter::once(&f.id).chain(&f.aliases) {
-            let key = (
-                f.package_name.as_str(),
-                f.package_version.as_str(),
-                f.package_type.as_str(),
-                f.package_location.as_str(),
-                id.as_str(),
-            );
-            match seen.get(&key) {
-                Some(&j) => sets.union(i, j),
+            match seen.get(id.as_str()) {
+                Some(&j) => merged |= sets.union(i, j),
                 None => {
-                    seen.insert(key, i);
+                    seen.insert(id.as_str(), i);
                 }
             }
         }
+    }
+    if !merged {
+        out.extend(findings);
+        return;
     }
     let mut groups: Vec<Vec<Finding>> = Vec::new();
     let mut slot: HashMap<usize, usize> = HashMap::new();
@@ -118,7 +145,7 @@ pub(crate) fn merge(findings: Vec<Finding>) -> Vec<Finding> {
         });
         groups[g].push(f);
     }
-    groups.into_iter().map(combine).collect()
+    out.extend(groups.into_iter().map(combine));
 }
 
 fn combine(mut members: Vec<Finding>) -> Finding {
