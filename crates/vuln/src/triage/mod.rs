@@ -323,20 +323,38 @@ fn move_to_suppressed(report: &mut MatchReport, keep: impl Fn(&mut Finding) -> b
 /// when it is `affected` or `under_investigation`. When several statements name a finding, the last document
 /// given wins, and within a document the last statement.
 pub fn apply_vex(report: &mut MatchReport, docs: &[VexDocument]) {
+    // vulnerability id (upper case) → its statements, in document order: (order, statement, document)
+    let mut by_id: std::collections::HashMap<String, Vec<(usize, &VexStatement, &str)>> =
+        std::collections::HashMap::new();
+    let mut order = 0;
+    for d in docs {
+        for s in &d.statements {
+            by_id
+                .entry(s.vulnerability.to_ascii_uppercase())
+                .or_default()
+                .push((order, s, &d.source));
+            order += 1;
+        }
+    }
     move_to_suppressed(report, |f| {
-        let mut decision: Option<(&VexStatement, &str)> = None;
-        for d in docs {
-            for s in &d.statements {
-                if finding_ids(f).any(|id| id.eq_ignore_ascii_case(&s.vulnerability))
+        let mut decision: Option<(usize, &VexStatement, &str)> = None;
+        for id in finding_ids(f) {
+            for &(o, s, source) in by_id
+                .get(&id.to_ascii_uppercase())
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
+                if decision.is_none_or(|(d, ..)| o > d)
                     && s.products.iter().any(|p| {
                         p.namespace.as_ref().is_none_or(|ns| *ns == f.namespace)
                             && product_matches(&p.package, f)
                     })
                 {
-                    decision = Some((s, &d.source));
+                    decision = Some((o, s, source));
                 }
             }
         }
+        let decision = decision.map(|(_, s, source)| (s, source));
         let Some((s, source)) = decision else {
             return true;
         };
