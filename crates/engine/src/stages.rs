@@ -447,8 +447,8 @@ impl IndexMatcher {
     }
 
     /// Applies `triage` (VEX documents, ignore rules) to every match. The version this matcher reports is the
-    /// database's plus `+triage.<digest>` of the triage files and expired rules, so that stored findings and
-    /// cached verdicts are redone when the triage changes.
+    /// database's plus `+triage.<digest>` of the triage files and expired rules, so results say which triage
+    /// made them (stored findings are re-matched by the next feed sync, [`crate::Engine::rematch_all`]).
     pub fn with_triage(mut self, triage: portcullis_vuln::triage::Triage) -> IndexMatcher {
         self.triage = triage;
         self
