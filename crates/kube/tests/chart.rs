@@ -216,7 +216,7 @@ fn chart_rejects_invalid_values_with_clear_messages() {
         .unwrap_err();
     assert!(
         e.contains("replicaCount=2 with storage.type=sqlite")
-            && e.contains("set replicaCount=1")
+            && e.contains("Set replicaCount=1")
             && e.contains("postgresql.enabled=true"),
         "{e}"
     );
