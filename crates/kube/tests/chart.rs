@@ -212,15 +212,21 @@ fn chart_rejects_invalid_values_with_clear_messages() {
         "{e}"
     );
     // Several replicas on SQLite would each keep their own store and answer differently.
-    let e = helm_template(&["--set", "storage.type=sqlite", "--set", "postgresql.enabled=false"])
-        .unwrap_err();
+    let e = helm_template(&[
+        "--set",
+        "storage.type=sqlite",
+        "--set",
+        "postgresql.enabled=false",
+    ])
+    .unwrap_err();
     assert!(
         e.contains("replicaCount=2 with storage.type=sqlite")
             && e.contains("Set replicaCount=1")
             && e.contains("postgresql.enabled=true"),
         "{e}"
     );
-    let e = helm_template(&["--set", "storage.type=sqlite", "--set", "replicaCount=1"]).unwrap_err();
+    let e =
+        helm_template(&["--set", "storage.type=sqlite", "--set", "replicaCount=1"]).unwrap_err();
     assert!(e.contains("postgresql.enabled=false"), "{e}");
     let e = helm_template(&["--set", "postgresql.enabled=false"]).unwrap_err();
     assert!(
@@ -230,7 +236,10 @@ fn chart_rejects_invalid_values_with_clear_messages() {
     let e = helm_template(&["--set", "storage.postgresql.dsn=postgres://db/p"]).unwrap_err();
     assert!(e.contains("choose one"), "{e}");
     let e = helm_template(&["--set", "storage.type=etcd"]).unwrap_err();
-    assert!(e.contains("storage.type must be sqlite or postgresql"), "{e}");
+    assert!(
+        e.contains("storage.type must be sqlite or postgresql"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -306,8 +315,8 @@ fn chart_defaults_deploy_a_shared_postgresql_with_generated_secrets() {
     find("Service", "portcullis-postgresql");
     let dep = find("Deployment", "portcullis");
     assert_eq!(dep["spec"]["replicas"], 2);
-    let env = serde_yaml_ng::to_string(&dep["spec"]["template"]["spec"]["containers"][0]["env"])
-        .unwrap();
+    let env =
+        serde_yaml_ng::to_string(&dep["spec"]["template"]["spec"]["containers"][0]["env"]).unwrap();
     assert!(
         env.contains("PORTCULLIS_STORE_DSN") && env.contains("name: portcullis-postgresql"),
         "{env}"
