@@ -403,35 +403,19 @@ fn helm_install_defaults_two_replicas_agree_and_upgrade_keeps_ca_and_token() {
     let dsn = pg.create_database("portcullis").expect("create database");
     let cluster = start_cluster();
 
-    // The README's "Install in a cluster" values, with the test's image, DSN and bundle.
+    // The README's "Install in a cluster" values and command, with the test's DSN.
+    let (readme_values, install) = readme_install();
     let values = tmp.path().join("values.yaml");
-    std::fs::write(
-        &values,
-        format!(
-            "image:\n  repository: registry.example/portcullis\n  tag: e2e\n\
-             postgresql:\n  enabled: false\n\
-             storage:\n  postgresql:\n    dsn: \"{dsn}\"\n\
-             vulnerabilityData:\n  bundle:\n    file: portcullis-vulndb.tar\n    volume:\n      \
-             persistentVolumeClaim:\n        claimName: portcullis-vulndata\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&values, readme_values.replace(README_DSN, &dsn)).unwrap();
     let helm_home = tmp.path().join("helm");
     let values_arg = values.to_str().unwrap();
-    let out = helm(
-        &cluster,
-        &helm_home,
-        &[
-            "install",
-            "portcullis",
-            "deploy/helm/portcullis",
-            "--namespace",
-            NS,
-            "--create-namespace",
-            "-f",
-            values_arg,
-        ],
-    );
+    let install: Vec<&str> = install
+        .split_whitespace()
+        .skip(1)
+        .map(|a| if a == "values.yaml" { values_arg } else { a })
+        .collect();
+    assert_eq!(install[..2], ["install", "portcullis"], "{install:?}");
+    let out = helm(&cluster, &helm_home, &install);
     assert!(out.contains("STATUS: deployed"), "{out}");
 
     let dep = get(&cluster, "deployment", "portcullis");
@@ -602,6 +586,34 @@ fn helm_install_defaults_two_replicas_agree_and_upgrade_keeps_ca_and_token() {
         "admin token kept"
     );
     drop(replicas);
+}
+
+/// The DSN placeholder of the README's values.
+const README_DSN: &str = "postgres://portcullis:CHANGE-ME@db.example:5432/portcullis";
+
+/// The values file and the `helm install … -f values.yaml` command of the README's "Install in a cluster"
+/// section (the YAML block after the `helm-e2e` marker and the install line after it).
+fn readme_install() -> (String, String) {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("<!-- helm-e2e:")
+        .nth(1)
+        .expect("README: the helm-e2e marker of \"Install in a cluster\"");
+    let values = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("README: the values.yaml block");
+    assert!(
+        values.contains(README_DSN),
+        "README DSN placeholder changed"
+    );
+    let install = section
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("helm install") && l.ends_with("-f values.yaml"))
+        .expect("README: the helm install line with -f values.yaml");
+    (values.to_string(), install.to_string())
 }
 
 /// Starts the control plane from this synchronous test.
