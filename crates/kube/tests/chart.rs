@@ -389,6 +389,17 @@ fn chart_wires_webhook_client_auth_and_a_network_policy() {
         policy.contains("cidr: 10.0.0.10/32") && policy.contains("port: 8443"),
         "{policy}"
     );
+    // The chart-deployed PostgreSQL admits only Portcullis's Pods.
+    let db = out
+        .split("\n---")
+        .find(|d| d.contains("name: portcullis-postgresql") && d.contains("kind: NetworkPolicy"))
+        .expect("a NetworkPolicy for PostgreSQL");
+    assert!(
+        db.contains("port: 5432")
+            && db.contains("app.kubernetes.io/name: portcullis-postgresql")
+            && db.contains("app.kubernetes.io/name: portcullis\n"),
+        "{db}"
+    );
     let e = helm_template(&["--set", "webhookClientAuth.enabled=true"]).unwrap_err();
     assert!(e.contains("webhookClientAuth.caConfigMap"), "{e}");
     let e = helm_template(&["--set", "networkPolicy.enabled=true"]).unwrap_err();
