@@ -507,6 +507,48 @@ fn helm_install_defaults_two_replicas_agree_and_upgrade_keeps_ca_and_token() {
         "replica agreement after analysis: vulnerable {lag_vuln:?}, acme {lag_acme:?}, clean {lag_clean:?}"
     );
 
+    // Operable: each replica's /metrics shows the queue, analysis durations, tag resolution latency, the
+    // data's age and decisions by mode and outcome.
+    let mut analyses = 0.0;
+    for r in &replicas {
+        // The gauges refresh every 2 s: wait for the drained queue to show.
+        let t = Instant::now();
+        let text = loop {
+            let text = http.get(url(r, "/metrics")).send().unwrap().text().unwrap();
+            if text.contains("portcullis_analysis_queue_depth{state=\"claimed\"} 0")
+                || t.elapsed() > Duration::from_secs(10)
+            {
+                break text;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        for want in [
+            "portcullis_analysis_queue_depth{state=\"queued\"} 0",
+            "portcullis_analysis_queue_depth{state=\"claimed\"} 0",
+            "portcullis_admission_decisions_total{endpoint=\"validate\",mode=\"policy\",result=\"denied\"}",
+            "portcullis_admission_decisions_total{endpoint=\"validate\",mode=\"policy\",result=\"allowed\"}",
+        ] {
+            assert!(text.contains(want), "{want} not in /metrics:\n{text}");
+        }
+        assert!(
+            metric(&text, "portcullis_tag_resolve_duration_seconds_count") >= 1.0,
+            "{text}"
+        );
+        let age = metric(&text, "portcullis_vulnerability_data_age_seconds");
+        assert!(
+            (0.0..600.0).contains(&age),
+            "the bundle was exported just now: {age}"
+        );
+        analyses += metric(
+            &text,
+            "portcullis_analysis_duration_seconds_count{result=\"ok\"}",
+        );
+    }
+    assert!(
+        analyses >= 3.0,
+        "three images analysed between the replicas: {analyses}"
+    );
+
     // A bundle activated through one replica's API changes the other's answers within seconds.
     let lenient = serde_json::json!({
         "id": "e2e-lenient", "name": "e2e lenient", "version": "1_0", "comment": "",
@@ -586,6 +628,14 @@ fn helm_install_defaults_two_replicas_agree_and_upgrade_keeps_ca_and_token() {
         "admin token kept"
     );
     drop(replicas);
+}
+
+/// The value of the first sample whose name (with labels) is `name`; panics when there is none.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in /metrics:\n{text}"))
 }
 
 /// The DSN placeholder of the README's values.
