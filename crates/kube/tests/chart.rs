@@ -328,6 +328,34 @@ fn chart_defaults_deploy_a_shared_postgresql_with_generated_secrets() {
 }
 
 #[test]
+fn chart_service_monitor_is_optional_and_scrapes_https_with_the_webhook_ca() {
+    let out = helm_template(&[]).unwrap();
+    assert!(!out.contains("kind: ServiceMonitor"), "off by default");
+    let out = helm_template(&[
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.labels.release=prom",
+    ])
+    .unwrap();
+    let sm = out
+        .split("\n---")
+        .find(|d| d.contains("kind: ServiceMonitor"))
+        .expect("a ServiceMonitor");
+    for want in [
+        "path: /metrics",
+        "scheme: https",
+        "port: https",
+        "serverName: portcullis.portcullis.svc",
+        "name: portcullis-tls",
+        "key: ca.crt",
+        "release: prom",
+    ] {
+        assert!(sm.contains(want), "{want} not in:\n{sm}");
+    }
+}
+
+#[test]
 fn chart_policies_and_active_bundle_reach_serve() {
     let values = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(

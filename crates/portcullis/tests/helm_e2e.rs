@@ -627,6 +627,16 @@ fn helm_install_defaults_two_replicas_agree_and_upgrade_keeps_ca_and_token() {
         token,
         "admin token kept"
     );
+    // Measured use, for the chart's resource requests: each replica's peak resident memory.
+    for (i, r) in replicas.iter().enumerate() {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", r._serve.0.id()))
+            .unwrap_or_default();
+        let peak = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .unwrap_or("VmHWM: unknown");
+        eprintln!("replica {i} peak memory {peak}");
+    }
     drop(replicas);
 }
 
