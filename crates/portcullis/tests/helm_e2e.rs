@@ -15,6 +15,9 @@
 //! data is denied as "vulnerability data unavailable"; both replicas answer every review identically within
 //! seconds of an analysis completing and of a bundle activation on the other replica; both accept the one
 //! admin token from the chart's Secret; and `helm upgrade` keeps the webhooks' CA and the admin token.
+//!
+//! With no values at all (the first install line of the README), the chart deploys its own PostgreSQL
+//! (StatefulSet, Service, generated password in the DSN Secret), and upgrade and uninstall keep the password.
 
 mod common;
 
@@ -687,4 +690,82 @@ fn start_cluster() -> Cluster {
             ..Default::default()
         }))
         .expect("start the control plane (scripts/cluster-build)")
+}
+
+#[test]
+fn helm_install_with_plain_defaults_deploys_postgresql_and_upgrade_keeps_its_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = start_cluster();
+    let home = tmp.path().join("helm");
+    let install = [
+        "install",
+        "portcullis",
+        "deploy/helm/portcullis",
+        "--namespace",
+        NS,
+        "--create-namespace",
+    ];
+    assert!(helm(&cluster, &home, &install).contains("STATUS: deployed"));
+
+    // The chart's PostgreSQL: a StatefulSet of the official image with a volume claim, behind a Service the
+    // DSN names, with a generated password.
+    let sts = get(&cluster, "statefulset", "portcullis-postgresql");
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["containers"][0]["image"],
+        "docker.io/library/postgres:17"
+    );
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        "data"
+    );
+    get(&cluster, "service", "portcullis-postgresql");
+    let password = secret_key(&cluster, "portcullis-postgresql", "password");
+    let dsn = String::from_utf8(secret_key(&cluster, "portcullis-postgresql", "dsn")).unwrap();
+    assert!(password.len() >= 32, "a generated password");
+    assert_eq!(
+        dsn,
+        format!(
+            "postgres://portcullis:{}@portcullis-postgresql.portcullis.svc:5432/portcullis",
+            String::from_utf8_lossy(&password)
+        )
+    );
+    let dep = get(&cluster, "deployment", "portcullis");
+    let env = dep["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(
+        env.contains(r#""name":"PORTCULLIS_STORE_DSN","valueFrom":{"secretKeyRef":{"key":"dsn","name":"portcullis-postgresql"}}"#),
+        "{env}"
+    );
+    let token = secret_key(&cluster, "portcullis-admin-token", "token");
+    let tls = get(&cluster, "secret", "portcullis-tls")["data"].clone();
+
+    let upgrade = [
+        "upgrade",
+        "portcullis",
+        "deploy/helm/portcullis",
+        "--namespace",
+        NS,
+    ];
+    assert!(helm(&cluster, &home, &upgrade).contains("REVISION: 2"));
+    assert_eq!(
+        secret_key(&cluster, "portcullis-postgresql", "password"),
+        password,
+        "the database password is kept (the volume was initialised with it)"
+    );
+    assert_eq!(
+        secret_key(&cluster, "portcullis-admin-token", "token"),
+        token
+    );
+    assert_eq!(get(&cluster, "secret", "portcullis-tls")["data"], tls);
+
+    // Uninstalling keeps the password Secret, since the database's volume outlives the release.
+    let out = helm(
+        &cluster,
+        &home,
+        &["uninstall", "portcullis", "--namespace", NS],
+    );
+    assert!(out.contains("portcullis-postgresql"), "{out}");
+    assert_eq!(
+        secret_key(&cluster, "portcullis-postgresql", "password"),
+        password
+    );
 }
