@@ -251,7 +251,12 @@ fn apply_admission_policies(
 fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String>) {
     let Some(e) = &id.explanation else { return };
     if id.denies {
-        denials.push(e.clone());
+        // Each reason names the container it is about (the same image may run in several).
+        if e.starts_with("container ") {
+            denials.push(e.clone());
+        } else {
+            denials.push(format!("container {:?}: {e}", id.container));
+        }
     } else if id.mode == Mode::Audit || (id.mode == Mode::Analysis && id.outcome == Outcome::Failed)
     {
         let rejected = id.admission_policy.as_ref().is_some_and(|p| !p.allow);

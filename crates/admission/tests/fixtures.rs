@@ -141,7 +141,7 @@ fn every_fixture_in_every_mode() {
 }
 
 #[test]
-fn denial_message_names_image_digest_policy_rule_and_findings() {
+fn denial_message_names_container_image_digest_policy_rule_and_findings() {
     let v = MemoryVerdicts::from_file(fixture_verdicts("prod"), "test").unwrap();
     let (_, bytes) = fixtures()
         .into_iter()
@@ -157,7 +157,7 @@ fn denial_message_names_image_digest_policy_rule_and_findings() {
     assert_eq!(
         d.message.as_deref().unwrap(),
         format!(
-            "image busybox:1.36 ({}) failed policy \"prod\": STOP vulnerabilities.package CVE-2022-48174 busybox \
+            "container \"log\": image busybox:1.36 ({}) failed policy \"prod\": STOP vulnerabilities.package CVE-2022-48174 busybox \
              1.36.0-r0 (no fix available), STOP vulnerabilities.package CVE-2023-0286 openssl 3.0.7-1 (fixed in \
              3.0.8-1), STOP vulnerabilities.package CVE-2023-0464 openssl 3.0.7-1 (fixed in 3.0.8-1) [+2 more]",
             digest_for("busybox:1.36")

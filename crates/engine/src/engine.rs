@@ -117,6 +117,7 @@ pub struct Engine {
     stages: Stages,
     config: EngineConfig,
     cache: Mutex<HashMap<CacheKey, (Instant, Arc<Verdict>)>>,
+    metrics: crate::metrics::EngineMetrics,
 }
 
 /// True for a well-formed `sha256:<64 lowercase hex>` digest ([`portcullis_image::Digest::parse_sha256`]).
@@ -186,7 +187,22 @@ impl Engine {
             stages,
             config,
             cache: Mutex::new(HashMap::new()),
+            metrics: crate::metrics::EngineMetrics::default(),
         })
+    }
+
+    /// The engine's metrics (register them with [`crate::metrics::EngineMetrics::register`]).
+    pub fn metrics(&self) -> &crate::metrics::EngineMetrics {
+        &self.metrics
+    }
+
+    /// When the vulnerability data's oldest source was imported (RFC 3339), if there is data.
+    pub(crate) fn vuln_data_synced_at(&self) -> Option<String> {
+        self.stages
+            .matcher
+            .as_ref()
+            .and_then(|m| m.data_state())
+            .and_then(|d| d.synced_at)
     }
 
     /// The store.

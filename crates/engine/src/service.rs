@@ -108,6 +108,12 @@ pub async fn start(
     let engine = Engine::new(store, stages, config.engine);
     crate::bundles::start(engine.clone(), config.bundles, shutdown.clone()).await;
     let workers = engine.spawn_workers(shutdown.clone());
+    let mut workers = workers;
+    workers.push(crate::metrics::spawn_refresh(
+        engine.clone(),
+        config.verdict_refresh,
+        shutdown.clone(),
+    ));
     let verdicts = EngineVerdicts::start(engine.clone(), config.verdict_refresh, shutdown);
     let router = router(engine.clone(), &config.api);
     Ok(Service {

@@ -211,17 +211,42 @@ fn chart_rejects_invalid_values_with_clear_messages() {
         e.contains("admission.failurePolicy must be Fail or Ignore"),
         "{e}"
     );
-    let e = helm_template(&["--set", "storage.sqlite.persistence.enabled=true"]).unwrap_err();
-    assert!(e.contains("set replicaCount=1"), "{e}");
-    let e = helm_template(&["--set", "storage.type=postgresql"]).unwrap_err();
-    assert!(e.contains("storage.postgresql.dsn"), "{e}");
+    // Several replicas on SQLite would each keep their own store and answer differently.
+    let e = helm_template(&[
+        "--set",
+        "storage.type=sqlite",
+        "--set",
+        "postgresql.enabled=false",
+    ])
+    .unwrap_err();
+    assert!(
+        e.contains("replicaCount=2 with storage.type=sqlite")
+            && e.contains("Set replicaCount=1")
+            && e.contains("postgresql.enabled=true"),
+        "{e}"
+    );
+    let e =
+        helm_template(&["--set", "storage.type=sqlite", "--set", "replicaCount=1"]).unwrap_err();
+    assert!(e.contains("postgresql.enabled=false"), "{e}");
+    let e = helm_template(&["--set", "postgresql.enabled=false"]).unwrap_err();
+    assert!(
+        e.contains("storage.postgresql.dsn") && e.contains("postgresql.enabled=true"),
+        "{e}"
+    );
+    let e = helm_template(&["--set", "storage.postgresql.dsn=postgres://db/p"]).unwrap_err();
+    assert!(e.contains("choose one"), "{e}");
+    let e = helm_template(&["--set", "storage.type=etcd"]).unwrap_err();
+    assert!(
+        e.contains("storage.type must be sqlite or postgresql"),
+        "{e}"
+    );
 }
 
 #[test]
 fn chart_storage_and_registry_values_reach_the_deployment() {
     let out = helm_template(&[
         "--set",
-        "storage.type=postgresql",
+        "postgresql.enabled=false",
         "--set",
         "storage.postgresql.dsn=postgres://p:s@db/portcullis",
         "--set-json",
@@ -232,8 +257,13 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
     assert!(out.contains("postgres://p:s@db/portcullis"));
     assert!(out.contains("type: kubernetes.io/dockerconfigjson"));
     assert!(out.contains("value: /etc/portcullis/registry/.dockerconfigjson"));
+    assert!(!out.contains("kind: StatefulSet"), "no PostgreSQL deployed");
 
     let out = helm_template(&[
+        "--set",
+        "storage.type=sqlite",
+        "--set",
+        "postgresql.enabled=false",
         "--set",
         "replicaCount=1",
         "--set",
@@ -246,6 +276,83 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
         !out.contains("kind: PodDisruptionBudget"),
         "no PDB for one replica"
     );
+}
+
+#[test]
+fn chart_defaults_deploy_a_shared_postgresql_with_generated_secrets() {
+    let out = helm_template(&[]).unwrap();
+    let docs: Vec<serde_yaml_ng::Value> = out
+        .split("\n---")
+        .filter_map(|d| serde_yaml_ng::from_str(d).ok())
+        .collect();
+    let find = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name} not rendered:\n{out}"))
+    };
+    let sts = find("StatefulSet", "portcullis-postgresql");
+    let pod = &sts["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["image"], "docker.io/library/postgres:17",
+        "the official image"
+    );
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"][0],
+        "ReadWriteOnce"
+    );
+    // PostgreSQL's Pods are not Portcullis's: the Service and the PDB of the webhook never select them.
+    assert_eq!(
+        sts["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"],
+        "portcullis-postgresql"
+    );
+    let secret = find("Secret", "portcullis-postgresql");
+    assert_eq!(
+        secret["metadata"]["annotations"]["helm.sh/resource-policy"],
+        "keep"
+    );
+    assert!(secret["data"]["password"].as_str().unwrap().len() > 40);
+    find("Secret", "portcullis-admin-token");
+    find("Service", "portcullis-postgresql");
+    let dep = find("Deployment", "portcullis");
+    assert_eq!(dep["spec"]["replicas"], 2);
+    let env =
+        serde_yaml_ng::to_string(&dep["spec"]["template"]["spec"]["containers"][0]["env"]).unwrap();
+    assert!(
+        env.contains("PORTCULLIS_STORE_DSN") && env.contains("name: portcullis-postgresql"),
+        "{env}"
+    );
+    assert!(
+        env.contains("PORTCULLIS_ADMIN_TOKEN_FILE"),
+        "one admin token for all replicas: {env}"
+    );
+}
+
+#[test]
+fn chart_service_monitor_is_optional_and_scrapes_https_with_the_webhook_ca() {
+    let out = helm_template(&[]).unwrap();
+    assert!(!out.contains("kind: ServiceMonitor"), "off by default");
+    let out = helm_template(&[
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.labels.release=prom",
+    ])
+    .unwrap();
+    let sm = out
+        .split("\n---")
+        .find(|d| d.contains("kind: ServiceMonitor"))
+        .expect("a ServiceMonitor");
+    for want in [
+        "path: /metrics",
+        "scheme: https",
+        "port: https",
+        "serverName: portcullis.portcullis.svc",
+        "name: portcullis-tls",
+        "key: ca.crt",
+        "release: prom",
+    ] {
+        assert!(sm.contains(want), "{want} not in:\n{sm}");
+    }
 }
 
 #[test]
@@ -309,6 +416,17 @@ fn chart_wires_webhook_client_auth_and_a_network_policy() {
     assert!(
         policy.contains("cidr: 10.0.0.10/32") && policy.contains("port: 8443"),
         "{policy}"
+    );
+    // The chart-deployed PostgreSQL admits only Portcullis's Pods.
+    let db = out
+        .split("\n---")
+        .find(|d| d.contains("name: portcullis-postgresql") && d.contains("kind: NetworkPolicy"))
+        .expect("a NetworkPolicy for PostgreSQL");
+    assert!(
+        db.contains("port: 5432")
+            && db.contains("app.kubernetes.io/name: portcullis-postgresql")
+            && db.contains("app.kubernetes.io/name: portcullis\n"),
+        "{db}"
     );
     let e = helm_template(&["--set", "webhookClientAuth.enabled=true"]).unwrap_err();
     assert!(e.contains("webhookClientAuth.caConfigMap"), "{e}");

@@ -191,6 +191,8 @@ pub struct Parts {
     pub policies: Option<AdmissionPolicies>,
     /// Verifies controller owners for `skipOwned`; `None` = no owner is verified, nothing is skipped.
     pub owners: Option<Arc<dyn OwnerLookup>>,
+    /// Registers further metrics (the engine's) beside the server's, served by `GET /metrics`.
+    pub metrics: Option<metrics::MetricsRegistrar>,
 }
 
 impl Parts {
@@ -203,6 +205,7 @@ impl Parts {
             resolver: None,
             policies: None,
             owners: None,
+            metrics: None,
         }
     }
 }
@@ -434,6 +437,10 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         addr: cfg.listen,
         source,
     })?;
+    let metrics = match parts.metrics {
+        Some(register) => Metrics::with_extra(register),
+        None => Metrics::new(),
+    };
     let resolver = parts.resolver.unwrap_or_else(|| {
         DigestResolver::registry(
             portcullis_image::PullOptions {
@@ -444,6 +451,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
             cfg.negative_ttl,
         )
     });
+    resolver.observe_latency(metrics.resolve_histogram());
     let state = Arc::new(AppState {
         cfg: cfg.clone(),
         admission: RwLock::new(Arc::new(admission)),
@@ -452,7 +460,7 @@ pub async fn start(cfg: ServerConfig, parts: Parts) -> Result<Running, ServerErr
         resolver,
         policies,
         owners: parts.owners,
-        metrics: Metrics::new(),
+        metrics,
         cert: cert.clone(),
         serving: AtomicBool::new(true),
     });

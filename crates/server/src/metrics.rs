@@ -1,4 +1,5 @@
-//! Prometheus metrics: review latency histograms and decision counters by endpoint, mode and result.
+//! Prometheus metrics: review latency histograms and decision counters by endpoint, mode and result, tag
+//! resolution latency, and whatever the caller registers beside them (the engine's queue, analysis and data age).
 
 use std::time::Duration;
 
@@ -33,12 +34,16 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_025, 2.0, 20))
 }
 
+/// Registers further metrics into the server's registry (prefix `portcullis`).
+pub type MetricsRegistrar = Box<dyn FnOnce(&mut Registry) + Send>;
+
 /// The server's metrics.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     decisions: Family<DecisionLabels, Counter>,
     latency: HistogramFamily,
+    resolve: Histogram,
     reloads: Family<ReloadLabels, Counter>,
     deadline_fallbacks: Counter,
 }
@@ -61,6 +66,11 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
+        Self::with_extra(Box::new(|_| {}))
+    }
+
+    /// Registers every metric, then lets `extra` register its own in the same registry.
+    pub fn with_extra(extra: MetricsRegistrar) -> Self {
         let mut registry = Registry::with_prefix("portcullis");
         let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
@@ -86,10 +96,18 @@ impl Metrics {
             "Reviews where a registry lookup did not finish before the deadline",
             deadline_fallbacks.clone(),
         );
+        let resolve = latency_histogram();
+        registry.register(
+            "tag_resolve_duration_seconds",
+            "Time a registry took to answer a tag to digest lookup made for the webhook",
+            resolve.clone(),
+        );
+        extra(&mut registry);
         Metrics {
             registry,
             decisions,
             latency,
+            resolve,
             reloads,
             deadline_fallbacks,
         }
@@ -113,6 +131,11 @@ impl Metrics {
                 result: if ok { "ok" } else { "error" },
             })
             .inc();
+    }
+
+    /// The tag resolution histogram, for [`crate::DigestResolver::observe_latency`].
+    pub fn resolve_histogram(&self) -> Histogram {
+        self.resolve.clone()
     }
 
     /// Records a deadline fallback.

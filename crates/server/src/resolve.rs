@@ -29,6 +29,7 @@ struct Inner {
     negative_ttl: Duration,
     slots: Mutex<HashMap<String, Slot>>,
     resolve: ResolveFn,
+    latency: std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
 }
 
 /// The digest cache.
@@ -64,6 +65,7 @@ impl DigestResolver {
                 negative_ttl,
                 slots: Mutex::new(HashMap::new()),
                 resolve,
+                latency: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -85,6 +87,11 @@ impl DigestResolver {
             .boxed()
         });
         DigestResolver::new(f, ttl, negative_ttl)
+    }
+
+    /// Records how long each registry lookup takes in `histogram` (the first histogram given stays).
+    pub fn observe_latency(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
+        let _ = self.inner.latency.set(histogram);
     }
 
     /// A cached digest, without waiting.
@@ -138,7 +145,11 @@ impl DigestResolver {
         let fut = (inner.resolve)(r);
         let k2 = k.clone();
         let task = tokio::spawn(async move {
+            let started = Instant::now();
             let result = fut.await;
+            if let Some(h) = inner.latency.get() {
+                h.observe(started.elapsed().as_secs_f64());
+            }
             if let Ok(mut s) = inner.slots.lock() {
                 s.insert(
                     k2,

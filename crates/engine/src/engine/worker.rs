@@ -115,8 +115,10 @@ impl Engine {
                 }
             })
         };
+        let started = std::time::Instant::now();
         let result = self.analyse_claim(&claim).await;
         hb.abort();
+        self.metrics.analysed(result.is_ok(), started.elapsed());
         let s = self.store.clone();
         let retry = self.config.retry;
         let digest = claim.digest.clone();

@@ -152,6 +152,8 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
             let verdicts: Arc<dyn ImageVerdicts> = service.verdicts.clone();
             let mut parts = Parts::new(verdicts);
             parts.extra = Some(service.router);
+            let engine_metrics = service.engine.metrics().clone();
+            parts.metrics = Some(Box::new(move |registry| engine_metrics.register(registry)));
             parts
         }
     };

@@ -95,3 +95,19 @@ rules:
     scope: Namespaced
 {{- end }}
 {{- end -}}
+
+{{/* Name of the Secret holding the store DSN (external DSN, or the chart-deployed PostgreSQL's). */}}
+{{- define "portcullis.postgresqlSecret" -}}
+{{- .Values.storage.postgresql.existingSecret | default (printf "%s-postgresql" (include "portcullis.fullname" .)) -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the API admin token. */}}
+{{- define "portcullis.adminTokenSecret" -}}
+{{- .Values.adminToken.existingSecret | default (printf "%s-admin-token" (include "portcullis.fullname" .)) -}}
+{{- end -}}
+
+{{/* Selector labels of the chart-deployed PostgreSQL (a different name, so Portcullis's selectors never match it). */}}
+{{- define "portcullis.postgresqlSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "portcullis.name" . }}-postgresql
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
