@@ -7,6 +7,7 @@
 pub mod api;
 pub mod bundles;
 mod engine;
+pub mod isolate;
 pub mod service;
 pub mod stages;
 pub mod verdicts;

@@ -76,6 +76,7 @@ fn seed_walkthrough_through_the_binary() {
                 "serve",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
+                "--allow-loopback-registries",
                 "--vuln-db",
             ])
             .arg(&vuln_db)

@@ -32,7 +32,9 @@ impl Serve {
     /// Starts `portcullis serve` on `127.0.0.1:port` with `args`, data in `data`, stderr to `log`.
     pub fn start(port: u16, data: &Path, log: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
         let mut cmd = Command::new(BIN);
+        // The test registries listen on loopback, which `serve` refuses by default.
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--allow-loopback-registries")
             .args(args)
             .env("PORTCULLIS_DATA_DIR", data)
             .stdout(Stdio::null())
