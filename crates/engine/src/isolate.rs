@@ -80,7 +80,7 @@ pub struct WorkerJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum WorkerOutcome {
     /// The image was analysed.
-    Analysed(Analysis),
+    Analysed(Box<Analysis>),
     /// The analysis failed (pull refused, budget exceeded, unsupported format, …).
     Failed(StageError),
 }
@@ -135,7 +135,7 @@ pub fn run_worker(input: impl Read, mut output: impl Write) -> Result<(), Worker
             source,
         })?;
     let outcome = match rt.block_on(analyser.analyse(&job.image)) {
-        Ok(a) => WorkerOutcome::Analysed(a),
+        Ok(a) => WorkerOutcome::Analysed(Box::new(a)),
         Err(e) => WorkerOutcome::Failed(e),
     };
     serde_json::to_writer(&mut output, &outcome)
@@ -390,7 +390,7 @@ fn last_words(stderr: &str) -> String {
 fn interpret(f: Finished, limits: &WorkerLimits, image: &ImageRef) -> Result<Analysis, StageError> {
     if f.status.success() {
         return match serde_json::from_slice::<WorkerOutcome>(&f.stdout) {
-            Ok(WorkerOutcome::Analysed(a)) => Ok(a),
+            Ok(WorkerOutcome::Analysed(a)) => Ok(*a),
             Ok(WorkerOutcome::Failed(e)) => Err(e),
             Err(e) => Err(StageError::permanent(format!(
                 "analysis worker's answer for {image} is not readable ({e}); the worker binary may not match \
