@@ -215,6 +215,11 @@ fn chart_rejects_invalid_values_with_clear_messages() {
     assert!(e.contains("set replicaCount=1"), "{e}");
     let e = helm_template(&["--set", "storage.type=postgresql"]).unwrap_err();
     assert!(e.contains("storage.postgresql.dsn"), "{e}");
+    let e = helm_template(&["--set", "analysis.isolation=thread"]).unwrap_err();
+    assert!(
+        e.contains("analysis.isolation must be process or inline"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -232,6 +237,29 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
     assert!(out.contains("postgres://p:s@db/portcullis"));
     assert!(out.contains("type: kubernetes.io/dockerconfigjson"));
     assert!(out.contains("value: /etc/portcullis/registry/.dockerconfigjson"));
+
+    // Registry allow/deny/insecure lists and the analysis limits become serve flags.
+    let out = helm_template(&[
+        "--set-json",
+        r#"registries={"allow":["*.corp.example","10.0.0.0/8"],"deny":["bad.corp.example"],"insecure":["reg.corp.example:5000"]}"#,
+        "--set",
+        "analysis.memoryLimit=300",
+        "--set",
+        "analysis.timeout=120",
+    ])
+    .unwrap();
+    for flag in [
+        r#"- "--registry-allow=*.corp.example""#,
+        r#"- "--registry-allow=10.0.0.0/8""#,
+        r#"- "--registry-deny=bad.corp.example""#,
+        r#"- "--insecure-registry=reg.corp.example:5000""#,
+        "- --analysis-isolation=process",
+        "- --analysis-memory-limit-mib=300",
+        "- --analysis-timeout=120",
+        "- --analysis-cpu-seconds=300",
+    ] {
+        assert!(out.contains(flag), "{flag} missing");
+    }
 
     let out = helm_template(&[
         "--set",

@@ -113,7 +113,8 @@ pub struct Args {
         default_value_t = Isolation::Process
     )]
     pub analysis_isolation: Isolation,
-    /// Memory limit of one analysis worker in MiB (`RLIMIT_DATA`; address space twice this).
+    /// Memory limit of one analysis worker in MiB (`RLIMIT_DATA`; its address space, `RLIMIT_AS`, gets twice
+    /// this or 512 MiB more, whichever is larger).
     #[arg(
         long,
         env = "PORTCULLIS_ANALYSIS_MEMORY_LIMIT_MIB",
