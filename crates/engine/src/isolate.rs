@@ -3,7 +3,8 @@
 //!
 //! [`ProcessAnalyser`] is the [`Analyser`] `serve` uses by default: per analysis it starts the `portcullis`
 //! binary's hidden `analyse-worker` subcommand in its own process group, lowers its resource limits with
-//! `prlimit` (memory as `RLIMIT_DATA` and `RLIMIT_AS`, CPU seconds, file size, open files, no core dumps)
+//! `prlimit` (memory as `RLIMIT_DATA` and `RLIMIT_AS`, CPU seconds, file size, open files, no core dumps) and
+//! raises its OOM score (so the kernel kills a worker before the webhook when the Pod runs out of memory)
 //! *before* handing it the job, so no byte of the image is read without them, then writes one [`WorkerJob`] as
 //! JSON on its stdin and reads one [`WorkerOutcome`] as JSON from its stdout (bounded), with a wall-time kill of
 //! the whole process group. The per-analysis work directory belongs to the parent and is removed on every exit
@@ -368,6 +369,14 @@ fn apply_limits(pid: rustix::process::Pid, l: &WorkerLimits) -> std::io::Result<
     set(Resource::Fsize, l.file_bytes, l.file_bytes)?;
     set(Resource::Nofile, l.open_files, l.open_files)?;
     set(Resource::Core, 0, 0)?;
+    // When the Pod's (or machine's) memory runs out, the kernel kills a worker before the webhook. Raising
+    // one's child's score needs no privilege; where /proc is not writable the limits above still hold.
+    if let Err(e) = std::fs::write(
+        format!("/proc/{}/oom_score_adj", pid.as_raw_nonzero()),
+        "1000",
+    ) {
+        tracing::info!(error = %e, "cannot raise the analysis worker's OOM score; the webhook may be picked first");
+    }
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Serve, fixture, https_client, wait_ready};
+use common::{BIN, Serve, fixture, https_client, small_image, wait_ready};
 use portcullis_engine::isolate::{ProcessAnalyser, WorkerLimits};
 use portcullis_engine::stages::{Analyser, LearnedCredentials, RegistryAnalyser};
 use portcullis_image::ImageRef;
@@ -28,25 +28,6 @@ const TOKEN: &str = "isolation-admin-token";
 const FILES: usize = 200_000;
 /// The worker's memory limit in these tests (MiB): enough for a small image, far too little for 200,000 files.
 const LOW_LIMIT_MIB: u64 = 40;
-
-/// A small Debian image; returns its manifest digest.
-fn small_image(dir: &Path) -> String {
-    let os_release =
-        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
-    let status = "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n\
-                  Source: zlib\nVersion: 1:1.2.13.dfsg-1\nDescription: compression library\n\n";
-    let mut w = OciWriter::new(dir).expect("OCI layout");
-    let m = w
-        .image(&TestImage::new(vec![
-            LayerBuilder::new()
-                .file("etc/os-release", os_release)
-                .file("var/lib/dpkg/status", status)
-                .tar(),
-        ]))
-        .expect("write image");
-    w.tag("v1", &m).finish().expect("index.json");
-    m.digest
-}
 
 /// An image of [`FILES`] files with long names (a few MB compressed); returns its manifest digest.
 fn many_files_image(dir: &Path) -> String {

@@ -115,3 +115,22 @@ pub fn validate(
         .and_then(|r| r.json())
         .expect("validate")
 }
+
+/// A small Debian image; returns its manifest digest.
+pub fn small_image(dir: &Path) -> String {
+    let os_release =
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
+    let status = "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n\
+                  Source: zlib\nVersion: 1:1.2.13.dfsg-1\nDescription: compression library\n\n";
+    let mut w = portcullis_testkit::OciWriter::new(dir).expect("OCI layout");
+    let m = w
+        .image(&portcullis_testkit::TestImage::new(vec![
+            portcullis_testkit::LayerBuilder::new()
+                .file("etc/os-release", os_release)
+                .file("var/lib/dpkg/status", status)
+                .tar(),
+        ]))
+        .expect("write image");
+    w.tag("v1", &m).finish().expect("index.json");
+    m.digest
+}
