@@ -19,9 +19,7 @@ use portcullis_engine::isolate::{ProcessAnalyser, WorkerLimits};
 use portcullis_engine::stages::{Analyser, LearnedCredentials, RegistryAnalyser};
 use portcullis_image::ImageRef;
 use portcullis_image::squash::Compression;
-use portcullis_testkit::{
-    LayerBuilder, Mode, OciWriter, Registry, TestImage, free_port, write_layer_file,
-};
+use portcullis_testkit::{Mode, OciWriter, Registry, TestImage, free_port, write_layer_file};
 
 const TOKEN: &str = "isolation-admin-token";
 /// Files in the memory-hungry image.
