@@ -18,42 +18,21 @@ use common::{BIN, Serve, fixture, https_client, small_image, wait_ready};
 use portcullis_engine::isolate::{ProcessAnalyser, WorkerLimits};
 use portcullis_engine::stages::{Analyser, LearnedCredentials, RegistryAnalyser};
 use portcullis_image::ImageRef;
-use portcullis_image::squash::Compression;
-use portcullis_testkit::{Mode, OciWriter, Registry, TestImage, free_port, write_layer_file};
+use portcullis_testkit::{Mode, Registry, bombs, free_port};
 
 const TOKEN: &str = "isolation-admin-token";
-/// Files in the memory-hungry image.
-const FILES: usize = 200_000;
 /// The worker's memory limit in these tests (MiB): enough for a small image, far too little for 200,000 files.
 const LOW_LIMIT_MIB: u64 = 40;
 
-/// An image of [`FILES`] files with long names (a few MB compressed); returns its manifest digest.
+/// The 200,000-file image; returns its manifest digest.
 fn many_files_image(dir: &Path) -> String {
-    std::fs::create_dir_all(dir).unwrap();
-    let layer = write_layer_file(&dir.join("layer.tmp"), Compression::Gzip, |b| {
-        for i in 0..FILES {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_mode(0o644);
-            h.set_size(0);
-            b.append_data(
-                &mut h,
-                format!(
-                    "usr/share/many/dir{:04}/file-with-a-longish-name-{i:06}.txt",
-                    i / 100
-                ),
-                std::io::empty(),
-            )?;
-        }
-        Ok(())
-    })
-    .unwrap();
-    let mut w = OciWriter::new(&dir.join("oci")).unwrap();
-    let m = w
-        .image_from_files(&[layer], &TestImage::new(vec![]))
-        .unwrap();
-    w.tag("v1", &m).finish().unwrap();
-    m.digest
+    let oci = bombs::many_files(dir).expect("write the 200,000-file image");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(oci.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"]
+        .as_str()
+        .expect("manifest digest")
+        .to_string()
 }
 
 fn registry() -> Registry {
@@ -118,7 +97,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
     rt.block_on(worker(&work, low.clone()).analyse(&image))
         .expect("the small image fits the low limit");
     let bomb_digest = many_files_image(&tmp.path().join("bomb"));
-    reg.push(&tmp.path().join("bomb/oci"), "v1", "iso/bomb:1", false)
+    reg.push(&tmp.path().join("bomb/oci"), "latest", "iso/bomb:1", false)
         .expect("push the bomb");
     let bomb = ImageRef::parse(&format!("{}/iso/bomb@{bomb_digest}", reg.addr)).unwrap();
     let t = Instant::now();
@@ -142,7 +121,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
         .block_on(worker(&work, WorkerLimits::default()).analyse(&bomb))
         .expect("the default limit fits 200,000 files");
     assert!(
-        big.sbom.file_count >= FILES as u64,
+        big.sbom.file_count >= bombs::MANY_FILES as u64,
         "{}",
         big.sbom.file_count
     );
@@ -189,7 +168,7 @@ fn the_webhook_keeps_answering_while_a_memory_bomb_kills_its_analysis_worker() {
     let reg = registry();
     let tmp = tempfile::tempdir().unwrap();
     let bomb_digest = many_files_image(&tmp.path().join("bomb"));
-    reg.push(&tmp.path().join("bomb/oci"), "v1", "iso/bomb:1", false)
+    reg.push(&tmp.path().join("bomb/oci"), "latest", "iso/bomb:1", false)
         .expect("push the bomb");
     let small_digest = small_image(&tmp.path().join("small"));
     reg.push(&tmp.path().join("small"), "v1", "iso/small:1", false)
