@@ -28,6 +28,23 @@ use crate::stages::{
 const MAX_JOB_BYTES: u64 = 4 << 20;
 /// Bytes of the worker's stderr kept (the end of it: errors come last).
 const MAX_STDERR_BYTES: usize = 16 << 10;
+/// The server's environment variables a worker inherits (everything else is cleared).
+const WORKER_ENV: [&str; 14] = [
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "PORTCULLIS_LOG",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
 /// Longest stderr excerpt put into an error message.
 const MAX_REASON_CHARS: usize = 300;
 
@@ -108,6 +125,13 @@ pub enum WorkerError {
 /// The worker side: reads one [`WorkerJob`] (bounded) from `input`, analyses the image on a current-thread
 /// runtime with the same [`RegistryAnalyser`] the inline mode uses, and writes one [`WorkerOutcome`] to `output`.
 pub fn run_worker(input: impl Read, mut output: impl Write) -> Result<(), WorkerError> {
+    // Dies with the server (a worker outliving it would run unwatched until its CPU limit).
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL)).map_err(
+        |e| WorkerError::Io {
+            what: "asking to be killed with the parent process",
+            source: e.into(),
+        },
+    )?;
     let mut buf = Vec::new();
     input
         .take(MAX_JOB_BYTES + 1)
@@ -204,6 +228,12 @@ impl ProcessAnalyser {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .process_group(0)
+            // Only what a pull needs: not the store DSN, API token or other secrets of the server's
+            // environment (registry credentials come with the job, on stdin).
+            .env_clear()
+            .envs(std::env::vars_os().filter(|(k, _)| {
+                k.to_str().is_some_and(|k| WORKER_ENV.contains(&k))
+            }))
             // Fewer malloc arenas: each reserves 64 MiB of address space.
             .env("MALLOC_ARENA_MAX", "2")
             .kill_on_drop(true)
