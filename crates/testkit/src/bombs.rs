@@ -64,9 +64,20 @@ pub fn layout(dir: &Path, layers: Vec<Vec<u8>>) -> io::Result<PathBuf> {
     Ok(oci)
 }
 
-/// A diff id never reached: the budget stops the read first.
-fn unreached() -> String {
-    format!("sha256:{}", "0".repeat(64))
+/// The diff id of a tar stream of `head`, `zeros` zero bytes, then `tail` (hashed without holding it).
+fn diff_id_of(head: &[u8], zeros: u64, tail: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(head);
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        h.update(&chunk[..n]);
+        left -= n as u64;
+    }
+    h.update(tail);
+    format!("sha256:{}", hex::encode(h.finalize()))
 }
 
 /// A 40,000-deep path (80 KB, through a GNU long-name record).
@@ -96,7 +107,10 @@ pub fn pax_record(dir: &Path) -> io::Result<PathBuf> {
         }
         n
     };
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut gz = crate::HashWriter::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
     gz.write_all(header("pax", tar::EntryType::XHeader, record_len as u64)?.as_bytes())?;
     gz.write_all(format!("{record_len} path=").as_bytes())?;
     let chunk = vec![b'a'; 1 << 20];
@@ -108,11 +122,12 @@ pub fn pax_record(dir: &Path) -> io::Result<PathBuf> {
     gz.write_all(&vec![0u8; pad])?;
     gz.write_all(header("f", tar::EntryType::Regular, 0)?.as_bytes())?;
     gz.write_all(&[0u8; 1024])?;
+    let (diff_id, _, gz) = gz.finish();
     let blob = gz.finish()?;
     layout_from_blob(
         dir,
         &blob,
-        &unreached(),
+        &diff_id,
         "application/vnd.oci.image.layer.v1.tar+gzip",
     )
 }
@@ -120,7 +135,8 @@ pub fn pax_record(dir: &Path) -> io::Result<PathBuf> {
 /// A gzip stream of a few MB inflating to 4 GiB of zeros: one file member, repeated gzip members of zeros.
 pub fn gzip_bomb(dir: &Path) -> io::Result<PathBuf> {
     let size: u64 = 4 << 30;
-    let mut blob = gzip(header("zeros", tar::EntryType::Regular, size)?.as_bytes());
+    let head = header("zeros", tar::EntryType::Regular, size)?;
+    let mut blob = gzip(head.as_bytes());
     let member = gzip(&vec![0u8; 64 << 20]);
     for _ in 0..(size / (64 << 20)) {
         blob.extend_from_slice(&member);
@@ -129,7 +145,7 @@ pub fn gzip_bomb(dir: &Path) -> io::Result<PathBuf> {
     layout_from_blob(
         dir,
         &blob,
-        &unreached(),
+        &diff_id_of(head.as_bytes(), size, &[0u8; 1024]),
         "application/vnd.oci.image.layer.v1.tar+gzip",
     )
 }
@@ -137,8 +153,9 @@ pub fn gzip_bomb(dir: &Path) -> io::Result<PathBuf> {
 /// A zstd frame of ~130 KB inflating to 4 GiB of zeros (one file member).
 pub fn zstd_bomb(dir: &Path) -> io::Result<PathBuf> {
     let size: u64 = 4 << 30;
+    let head = header("zeros", tar::EntryType::Regular, size)?;
     let mut enc = zstd::stream::Encoder::new(Vec::new(), 19)?;
-    enc.write_all(header("zeros", tar::EntryType::Regular, size)?.as_bytes())?;
+    enc.write_all(head.as_bytes())?;
     let chunk = vec![0u8; 1 << 20];
     for _ in 0..(size >> 20) {
         enc.write_all(&chunk)?;
@@ -148,7 +165,7 @@ pub fn zstd_bomb(dir: &Path) -> io::Result<PathBuf> {
     layout_from_blob(
         dir,
         &blob,
-        &unreached(),
+        &diff_id_of(head.as_bytes(), size, &[0u8; 1024]),
         "application/vnd.oci.image.layer.v1.tar+zstd",
     )
 }
