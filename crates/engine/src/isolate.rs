@@ -515,6 +515,21 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_refuses_a_job_that_is_not_one_without_panicking() {
+        let mut out = Vec::new();
+        let e = run_worker(&b"{\"image\": 1}"[..], &mut out).unwrap_err();
+        assert!(
+            e.to_string().contains("the job on stdin is not valid")
+                && e.to_string().contains("serve"),
+            "{e}"
+        );
+        let huge = vec![b' '; (MAX_JOB_BYTES + 10) as usize];
+        let e = run_worker(&huge[..], &mut out).unwrap_err();
+        assert!(e.to_string().contains("more than"), "{e}");
+        assert!(out.is_empty(), "nothing is answered for a bad job");
+    }
+
+    #[test]
     fn each_way_a_worker_dies_names_its_limit_and_the_image() {
         let l = WorkerLimits::default();
         let e = classify(

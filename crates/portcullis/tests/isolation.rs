@@ -126,6 +126,17 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
         big.sbom.file_count
     );
 
+    // An answer larger than the cap is cut off and refused, not read whole.
+    let capped = WorkerLimits {
+        max_output_bytes: 256,
+        ..WorkerLimits::default()
+    };
+    let e = rt
+        .block_on(worker(&work, capped).analyse(&image))
+        .expect_err("the SBOM is larger than 256 bytes");
+    assert!(e.message.contains("exceeded 256 bytes"), "{e}");
+    assert!(empty(&work));
+
     // A wall-time limit the pull cannot meet ends the worker's whole process group.
     let slow = WorkerLimits {
         wall_time: Duration::from_millis(1),
