@@ -281,6 +281,9 @@ impl ProcessAnalyser {
             }
         };
         drop(work);
+        if !finished.stderr.trim().is_empty() {
+            tracing::debug!(%image, stderr = %finished.stderr.trim(), "analysis worker's log (its last 16 KiB)");
+        }
         interpret(finished, &self.limits, image)
     }
 
