@@ -297,7 +297,8 @@ fn the_webhook_keeps_answering_while_a_memory_bomb_kills_its_analysis_worker() {
         "{answered} reviews answered during the bomb, slowest {slowest:?}; serve peak RSS {} MB",
         hwm / 1024
     );
-    assert!(hwm < 150 * 1024, "serve's peak RSS {hwm} kB");
+    // Measured: ~52 MB here; with `--analysis-isolation inline` the same run peaks at ~116 MB.
+    assert!(hwm < 90 * 1024, "serve's peak RSS {hwm} kB");
     let work = data.join("work");
     assert!(empty(&work), "work directories are removed");
 }
