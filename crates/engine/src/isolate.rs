@@ -67,11 +67,12 @@ pub struct WorkerLimits {
 }
 
 impl Default for WorkerLimits {
-    /// 256 MiB of memory, 300 CPU seconds, 600 s of wall time, files up to 8 GiB (the largest layer squashing
+    /// 224 MiB of memory (with the worker's own code resident, its RSS stays within the 256 MB budget of one
+    /// analysis), 300 CPU seconds, 600 s of wall time, files up to 8 GiB (the largest layer squashing
     /// accepts), 256 open files, answers up to 64 MiB.
     fn default() -> Self {
         Self {
-            memory_bytes: 256 << 20,
+            memory_bytes: 224 << 20,
             cpu_seconds: 300,
             wall_time: Duration::from_secs(600),
             file_bytes: 8 << 30,
@@ -544,7 +545,7 @@ mod tests {
         );
         assert!(e.permanent);
         assert!(
-            e.message.contains("memory limit (256 MiB)")
+            e.message.contains("memory limit (224 MiB)")
                 && e.message.contains("SIGABRT")
                 && e.message.contains("registry.example/app"),
             "{e}"

@@ -113,12 +113,12 @@ pub struct Args {
         default_value_t = Isolation::Process
     )]
     pub analysis_isolation: Isolation,
-    /// Memory limit of one analysis worker in MiB (`RLIMIT_DATA`; its address space, `RLIMIT_AS`, gets twice
-    /// this or 512 MiB more, whichever is larger).
+    /// Memory limit of one analysis worker in MiB (`RLIMIT_DATA`; the default keeps its RSS, code included,
+    /// within 256 MB). Its address space (`RLIMIT_AS`) gets twice this or 512 MiB more, whichever is larger.
     #[arg(
         long,
         env = "PORTCULLIS_ANALYSIS_MEMORY_LIMIT_MIB",
-        default_value_t = 256
+        default_value_t = 224
     )]
     pub analysis_memory_limit_mib: u64,
     /// CPU seconds one analysis worker may use.
