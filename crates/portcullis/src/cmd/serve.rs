@@ -118,14 +118,25 @@ pub struct Args {
     #[arg(
         long,
         env = "PORTCULLIS_ANALYSIS_MEMORY_LIMIT_MIB",
-        default_value_t = 224
+        default_value_t = 224,
+        value_parser = clap::value_parser!(u64).range(16..=1 << 20)
     )]
     pub analysis_memory_limit_mib: u64,
     /// CPU seconds one analysis worker may use.
-    #[arg(long, env = "PORTCULLIS_ANALYSIS_CPU_SECONDS", default_value_t = 300)]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ANALYSIS_CPU_SECONDS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub analysis_cpu_seconds: u64,
     /// Seconds one analysis worker may run before its process group is killed.
-    #[arg(long, env = "PORTCULLIS_ANALYSIS_TIMEOUT", default_value_t = 600)]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ANALYSIS_TIMEOUT",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub analysis_timeout: u64,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
@@ -421,9 +432,9 @@ async fn start_engine(
         let program = std::env::current_exe()
             .context("cannot find this program's own path to start analysis workers; run with --analysis-isolation inline")?;
         let limits = portcullis_engine::isolate::WorkerLimits {
-            memory_bytes: args.analysis_memory_limit_mib.max(16) << 20,
-            cpu_seconds: args.analysis_cpu_seconds.max(1),
-            wall_time: std::time::Duration::from_secs(args.analysis_timeout.max(1)),
+            memory_bytes: args.analysis_memory_limit_mib << 20,
+            cpu_seconds: args.analysis_cpu_seconds,
+            wall_time: std::time::Duration::from_secs(args.analysis_timeout),
             ..Default::default()
         };
         stages.analyser = Arc::new(portcullis_engine::isolate::ProcessAnalyser {
