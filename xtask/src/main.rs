@@ -22,6 +22,8 @@ tasks:
                          engine    queue round trips, SQLite vs PostgreSQL, and verdict lookups
                          webhook   /validate vs a do-nothing server under oha (bench/webhook)
                          sbom      the analyser vs Syft on the same image (bench/sbom-vs-syft)
+                         bombs     peak RSS and wall time per hostile image under the worker's limits
+                                   (bench/bombs)
   fuzz [seconds]       run the `review` fuzz target (cargo-fuzz, nightly) seeded with the captured reviews
                        (default 60 s)
   deny                 cargo deny check licenses bans sources (deny.toml)
@@ -184,8 +186,9 @@ fn bench(rest: &[OsString]) -> Result {
             .args(extra)),
         "webhook" => run(Command::new(root().join("bench/webhook")).args(extra)),
         "sbom" | "sbom-vs-syft" => run(Command::new(root().join("bench/sbom-vs-syft")).args(extra)),
+        "bombs" => run(Command::new(root().join("bench/bombs")).args(extra)),
         other => Err(TaskError(format!(
-            "unknown benchmark `{other}` (squash, evaluate, vuln, engine, webhook, sbom)"
+            "unknown benchmark `{other}` (squash, evaluate, vuln, engine, webhook, sbom, bombs)"
         ))),
     }
 }

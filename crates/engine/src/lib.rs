@@ -8,6 +8,7 @@ pub mod api;
 pub mod bundles;
 mod engine;
 pub mod metrics;
+pub mod isolate;
 pub mod service;
 pub mod stages;
 pub mod verdicts;

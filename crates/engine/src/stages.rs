@@ -16,7 +16,7 @@ use portcullis_vuln::MatchReport;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A stage failure: the message for the user and whether retrying could help.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{message}")]
 pub struct StageError {
     /// What went wrong, naming the image and what to do.
@@ -42,8 +42,8 @@ impl StageError {
     }
 }
 
-/// The outcome of analysing one image.
-#[derive(Debug, Clone, PartialEq)]
+/// The outcome of analysing one image (serialisable: the analysis worker process answers with it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Analysis {
     /// Image id (config digest), when known.
     pub image_id: Option<String>,

@@ -146,7 +146,7 @@ pub enum Source {
 }
 
 /// The platform to select from a multi-platform index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
     /// OS, e.g. `linux`.
     pub os: String,
@@ -209,8 +209,9 @@ impl Default for Platform {
     }
 }
 
-/// Username/password (or identity token) for one registry.
-#[derive(Clone, PartialEq, Eq)]
+/// Username/password (or identity token) for one registry. Serialisable so the analysis worker process can be
+/// handed it over a pipe; its `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
     /// Registry host this credential is for.
     pub registry: String,
@@ -230,8 +231,8 @@ impl std::fmt::Debug for Credential {
     }
 }
 
-/// How to reach registries.
-#[derive(Debug, Clone)]
+/// How to reach registries (serialisable: the analysis worker process receives it as JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PullOptions {
     /// Platform to select from an index (default linux/amd64).
     pub platform: Platform,

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 /// Registry hosts and addresses the client may contact. An image names its registry, so whoever writes a Pod
 /// spec chooses where Portcullis connects: without this policy that is an open proxy into the cluster network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkPolicy {
     /// When non-empty, only registries matching one of these are contacted: host globs (`*.example.com`,
     /// `registry.local:5000`) or CIDRs (`10.0.0.0/8`). A match also allows a loopback or link-local address.

@@ -1,14 +1,12 @@
 //! Hostile layers stop at their budgets with an error naming image, layer, path and limit, and peak memory stays
 //! small: each bomb is opened by a child process (this test binary, one ignored test) whose peak RSS (VmHWM) is
-//! checked. Every bomb is built here, small on disk.
+//! checked. Every bomb is built by `portcullis_testkit::bombs`, small on disk.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use portcullis_image::manifest::sha256;
 use portcullis_image::{EntryKind, Limits, PullOptions, Source};
-use portcullis_testkit::{LayerBuilder, LayerFile, OciWriter, TestImage, gzip};
+use portcullis_testkit::{LayerBuilder, bombs};
 
 const ENV_DIR: &str = "PORTCULLIS_BOMB_LAYOUT";
 const ENV_LIMITS: &str = "PORTCULLIS_BOMB_LIMITS";
@@ -23,101 +21,8 @@ fn vm_hwm_kb() -> u64 {
         .expect("VmHWM in /proc/self/status")
 }
 
-/// A tar header for `name` of `kind` and `size`, checksummed (the name must fit the 100-byte field).
-fn header(name: &str, kind: tar::EntryType, size: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(0o644);
-    h.set_size(size);
-    h.set_path(name).unwrap();
-    h.set_cksum();
-    h
-}
-
-/// Writes a one-image layout whose single layer is the gzip `blob` (uncompressed digest `diff_id`).
-fn layout_from_blob(dir: &Path, blob: &[u8], diff_id: &str) -> PathBuf {
-    let oci = dir.join("oci");
-    let mut w = OciWriter::new(&oci).unwrap();
-    let tmp = dir.join("layer.gz");
-    std::fs::write(&tmp, blob).unwrap();
-    let lf = LayerFile {
-        path: tmp,
-        diff_id: diff_id.to_string(),
-        digest: sha256(blob),
-        size: blob.len() as u64,
-        media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-    };
-    let m = w.image_from_files(&[lf], &TestImage::new(vec![])).unwrap();
-    w.tag("latest", &m).finish().unwrap();
-    oci
-}
-
 fn layout(dir: &Path, layers: Vec<Vec<u8>>) -> PathBuf {
-    let oci = dir.join("oci");
-    let mut w = OciWriter::new(&oci).unwrap();
-    let m = w.image(&TestImage::new(layers)).unwrap();
-    w.tag("latest", &m).finish().unwrap();
-    oci
-}
-
-/// A 40,000-deep path (80 KB, through a GNU long-name record).
-fn deep_path(dir: &Path) -> PathBuf {
-    let deep = format!("{}f", "a/".repeat(40_000));
-    let layer = LayerBuilder::new().file(&deep, "x").tar();
-    layout(dir, vec![layer])
-}
-
-/// 300 components in 600 bytes: within the length limit, beyond the depth limit.
-fn many_components(dir: &Path) -> PathBuf {
-    let layer = LayerBuilder::new()
-        .file(&format!("{}f", "a/".repeat(300)), "x")
-        .tar();
-    layout(dir, vec![layer])
-}
-
-/// A PAX record of 300 MB (a `path=` of `a`s), gzip-compressed to a few hundred KB, streamed while built.
-fn pax_bomb(dir: &Path) -> PathBuf {
-    let value_len: usize = 300 << 20;
-    let record_len = {
-        // "<len> path=<value>\n" where <len> counts itself.
-        let base = " path=".len() + value_len + 1;
-        let mut n = base + 9;
-        while n.to_string().len() + base != n {
-            n = n.to_string().len() + base;
-        }
-        n
-    };
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut tar = Vec::new();
-    tar.extend_from_slice(header("pax", tar::EntryType::XHeader, record_len as u64).as_bytes());
-    gz.write_all(&tar).unwrap();
-    gz.write_all(format!("{record_len} path=").as_bytes())
-        .unwrap();
-    let chunk = vec![b'a'; 1 << 20];
-    for _ in 0..300 {
-        gz.write_all(&chunk).unwrap();
-    }
-    gz.write_all(b"\n").unwrap();
-    let pad = (512 - record_len % 512) % 512;
-    gz.write_all(&vec![0u8; pad]).unwrap();
-    gz.write_all(header("f", tar::EntryType::Regular, 0).as_bytes())
-        .unwrap();
-    gz.write_all(&[0u8; 1024]).unwrap();
-    let blob = gz.finish().unwrap();
-    // The diff_id is never reached: the budget stops the read first.
-    layout_from_blob(dir, &blob, &format!("sha256:{}", "0".repeat(64)))
-}
-
-/// A gzip stream of a few MB inflating to 4 GiB of zeros: one file member, repeated gzip members of zeros.
-fn gzip_bomb(dir: &Path) -> PathBuf {
-    let size: u64 = 4 << 30;
-    let mut blob = gzip(header("zeros", tar::EntryType::Regular, size).as_bytes());
-    let member = gzip(&vec![0u8; 64 << 20]);
-    for _ in 0..(size / (64 << 20)) {
-        blob.extend_from_slice(&member);
-    }
-    blob.extend_from_slice(&gzip(&[0u8; 1024]));
-    layout_from_blob(dir, &blob, &format!("sha256:{}", "0".repeat(64)))
+    bombs::layout(dir, layers).unwrap()
 }
 
 /// Runs the child test on the layout with `limits` (`name=value,…` over the defaults); returns its output.
@@ -153,10 +58,10 @@ fn open_in_child(dir: &Path, limits: &str) -> (String, u64) {
     (err, hwm)
 }
 
-fn check(name: &str, build: fn(&Path) -> PathBuf, limits: &str, want: &[&str]) {
+fn check(name: &str, build: bombs::Build, limits: &str, want: &[&str]) {
     let t = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let oci = build(t.path());
+    let oci = build(t.path()).unwrap();
     let built = started.elapsed();
     let started = std::time::Instant::now();
     let (err, hwm) = open_in_child(&oci, limits);
@@ -183,7 +88,7 @@ fn check(name: &str, build: fn(&Path) -> PathBuf, limits: &str, want: &[&str]) {
 fn a_40000_deep_path_stops_at_the_path_length_limit() {
     check(
         "deep path",
-        deep_path,
+        bombs::deep_path,
         "",
         &[
             "longer than 4096 bytes (limit max_path_len)",
@@ -196,7 +101,7 @@ fn a_40000_deep_path_stops_at_the_path_length_limit() {
 fn too_many_components_stop_at_the_depth_limit() {
     check(
         "many components",
-        many_components,
+        bombs::many_components,
         "",
         &["301 components", "more than 256 (limit max_path_depth)"],
     );
@@ -206,7 +111,7 @@ fn too_many_components_stop_at_the_depth_limit() {
 fn a_300_mb_pax_record_stops_at_the_header_limit() {
     check(
         "pax",
-        pax_bomb,
+        bombs::pax_record,
         "",
         &["exceed 1048576 bytes (limit max_header_bytes)"],
     );
@@ -216,7 +121,7 @@ fn a_300_mb_pax_record_stops_at_the_header_limit() {
 fn a_gzip_bomb_stops_at_the_uncompressed_layer_limit() {
     check(
         "gzip 4 GiB",
-        gzip_bomb,
+        bombs::gzip_bomb,
         "max_layer_bytes=268435456",
         &[
             "larger than 268435456 bytes (limit max_layer_bytes)",
@@ -225,9 +130,22 @@ fn a_gzip_bomb_stops_at_the_uncompressed_layer_limit() {
     );
     check(
         "gzip 4 GiB, image budget",
-        gzip_bomb,
+        bombs::gzip_bomb,
         "max_image_bytes=134217728",
         &["larger than 134217728 bytes (limit max_image_bytes)"],
+    );
+}
+
+#[test]
+fn a_zstd_bomb_stops_at_the_uncompressed_layer_limit() {
+    check(
+        "zstd 4 GiB",
+        bombs::zstd_bomb,
+        "max_layer_bytes=268435456",
+        &[
+            "larger than 268435456 bytes (limit max_layer_bytes)",
+            "decompression bomb",
+        ],
     );
 }
 

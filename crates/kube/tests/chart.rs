@@ -240,6 +240,11 @@ fn chart_rejects_invalid_values_with_clear_messages() {
         e.contains("storage.type must be sqlite or postgresql"),
         "{e}"
     );
+    let e = helm_template(&["--set", "analysis.isolation=thread"]).unwrap_err();
+    assert!(
+        e.contains("analysis.isolation must be process or inline"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -258,6 +263,29 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
     assert!(out.contains("type: kubernetes.io/dockerconfigjson"));
     assert!(out.contains("value: /etc/portcullis/registry/.dockerconfigjson"));
     assert!(!out.contains("kind: StatefulSet"), "no PostgreSQL deployed");
+
+    // Registry allow/deny/insecure lists and the analysis limits become serve flags.
+    let out = helm_template(&[
+        "--set-json",
+        r#"registries={"allow":["*.corp.example","10.0.0.0/8"],"deny":["bad.corp.example"],"insecure":["reg.corp.example:5000"]}"#,
+        "--set",
+        "analysis.memoryLimit=300",
+        "--set",
+        "analysis.timeout=120",
+    ])
+    .unwrap();
+    for flag in [
+        r#"- "--registry-allow=*.corp.example""#,
+        r#"- "--registry-allow=10.0.0.0/8""#,
+        r#"- "--registry-deny=bad.corp.example""#,
+        r#"- "--insecure-registry=reg.corp.example:5000""#,
+        "- --analysis-isolation=process",
+        "- --analysis-memory-limit-mib=300",
+        "- --analysis-timeout=120",
+        "- --analysis-cpu-seconds=300",
+    ] {
+        assert!(out.contains(flag), "{flag} missing");
+    }
 
     let out = helm_template(&[
         "--set",

@@ -499,7 +499,9 @@ async fn pull_secrets_of_the_workload_are_used_to_analyse_its_images() {
     let port = free_port().unwrap();
     let _serve = Serve(
         Command::new(&bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "-c"])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            // The test registry listens on loopback, which `serve` refuses by default.
+            .args(["--allow-loopback-registries", "-c"])
             .arg(&config)
             .arg("--vuln-db")
             .arg(tmp.path().join("vuln.db"))

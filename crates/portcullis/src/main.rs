@@ -47,6 +47,9 @@ enum Command {
     Feeds(cmd::feeds::Args),
     /// Verify an image's cosign signatures against public keys (exit 0 verified, 1 not, 2 error).
     Verify(cmd::verify::Args),
+    /// Internal: the analysis worker process `serve` starts per analysis (job on stdin, outcome on stdout).
+    #[command(hide = true)]
+    AnalyseWorker(cmd::analyse_worker::Args),
 }
 
 /// Targets that log secrets (oci-client writes bearer tokens at debug level): capped at `info` whatever the
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::System(a) => cmd::system::run(a),
         Command::Feeds(a) => cmd::feeds::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::AnalyseWorker(a) => cmd::analyse_worker::run(a),
     };
     match result {
         Ok(code) => code,

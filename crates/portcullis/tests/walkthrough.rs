@@ -76,6 +76,9 @@ fn seed_walkthrough_through_the_binary() {
                 "serve",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
+                // The local registry, allowed explicitly (serve refuses loopback registries otherwise).
+                "--insecure-registry",
+                &reg.addr,
                 "--vuln-db",
             ])
             .arg(&vuln_db)

@@ -5,10 +5,11 @@
 //! ([`Cluster`]), each started on free loopback ports in a temporary directory and stopped on drop; images built
 //! in the test ([`LayerBuilder`], [`OciWriter`]); and the small helpers every test crate needs: the shared data
 //! directory ([`shared`]), the repository root ([`repo_root`]), a free port ([`free_port`]) and a [`Package`]
-//! builder ([`package`]).
+//! builder ([`package`]); and the hostile images of [`bombs`].
 //!
 //! [`Package`]: portcullis_sbom::Package
 
+pub mod bombs;
 pub mod cluster;
 pub mod image;
 pub mod package;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admit;
+pub mod analyse_worker;
 pub mod certs;
 pub mod db;
 pub mod evaluate;

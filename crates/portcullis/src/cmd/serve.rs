@@ -84,7 +84,8 @@ pub struct Args {
     /// A docker `config.json` with registry credentials for pulls (also `PORTCULLIS_REGISTRY_AUTH`).
     #[arg(long, env = "PORTCULLIS_REGISTRY_AUTH")]
     pub registry_auth: Option<PathBuf>,
-    /// A registry (host[:port]) that may be reached over plain HTTP; repeatable. Loopback always may.
+    /// A registry (host[:port]) that may be reached over plain HTTP; repeatable (this also allows it when it is a
+    /// loopback address). Loopback registries may always use plain HTTP once allowed.
     #[arg(long = "insecure-registry")]
     pub insecure_registries: Vec<String>,
     /// Extra CA certificate (PEM) trusted for registries; repeatable.
@@ -105,10 +106,46 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub registry_deny: Vec<String>,
-    /// Refuse loopback registries unless allowlisted or marked insecure (link-local and metadata addresses are
-    /// always refused unless allowlisted).
-    #[arg(long, env = "PORTCULLIS_REFUSE_LOOPBACK_REGISTRIES")]
-    pub refuse_loopback_registries: bool,
+    /// Allow loopback registries (`localhost`, `127.0.0.0/8`, `::1`) without listing them, for tests and
+    /// development. By default they are refused unless matched by `--registry-allow` or `--insecure-registry`
+    /// (link-local and metadata addresses are always refused unless allowlisted).
+    #[arg(long, env = "PORTCULLIS_ALLOW_LOOPBACK_REGISTRIES")]
+    pub allow_loopback_registries: bool,
+    /// Where analyses (pull, squash, catalogue) run: `process` (default) starts a worker process per analysis
+    /// with its own memory, CPU, file-size and wall-time limits, so a hostile image kills at most its own
+    /// analysis; `inline` runs them in this process (bounded by the budgets only).
+    #[arg(
+        long,
+        env = "PORTCULLIS_ANALYSIS_ISOLATION",
+        value_enum,
+        default_value_t = Isolation::Process
+    )]
+    pub analysis_isolation: Isolation,
+    /// Memory limit of one analysis worker in MiB (`RLIMIT_DATA`; the default keeps its RSS, code included,
+    /// within 256 MB). Its address space (`RLIMIT_AS`) gets twice this or 512 MiB more, whichever is larger.
+    #[arg(
+        long,
+        env = "PORTCULLIS_ANALYSIS_MEMORY_LIMIT_MIB",
+        default_value_t = 224,
+        value_parser = clap::value_parser!(u64).range(16..=1 << 20)
+    )]
+    pub analysis_memory_limit_mib: u64,
+    /// CPU seconds one analysis worker may use.
+    #[arg(
+        long,
+        env = "PORTCULLIS_ANALYSIS_CPU_SECONDS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub analysis_cpu_seconds: u64,
+    /// Seconds one analysis worker may run before its process group is killed.
+    #[arg(
+        long,
+        env = "PORTCULLIS_ANALYSIS_TIMEOUT",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub analysis_timeout: u64,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -125,6 +162,15 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// Where analyses run (`--analysis-isolation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Isolation {
+    /// A worker process per analysis, with resource limits.
+    Process,
+    /// In the serving process.
+    Inline,
 }
 
 /// Runs the subcommand until SIGINT/SIGTERM, then shuts down gracefully.
@@ -369,7 +415,7 @@ async fn start_engine(
         network: portcullis_image::NetworkPolicy {
             allow: args.registry_allow.clone(),
             deny: args.registry_deny.clone(),
-            allow_loopback: !args.refuse_loopback_registries,
+            allow_loopback: args.allow_loopback_registries,
         },
         ..Default::default()
     };
@@ -388,7 +434,31 @@ async fn start_engine(
     let work_dir = data_dir.join("work");
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("cannot create {}", work_dir.display()))?;
-    let stages = portcullis_engine::Stages::registry(opts, work_dir, matcher, feeds, learned);
+    let mut stages = portcullis_engine::Stages::registry(
+        opts.clone(),
+        work_dir.clone(),
+        matcher,
+        feeds,
+        learned.clone(),
+    );
+    if args.analysis_isolation == Isolation::Process {
+        let program = std::env::current_exe()
+            .context("cannot find this program's own path to start analysis workers; run with --analysis-isolation inline")?;
+        let limits = portcullis_engine::isolate::WorkerLimits {
+            memory_bytes: args.analysis_memory_limit_mib << 20,
+            cpu_seconds: args.analysis_cpu_seconds,
+            wall_time: std::time::Duration::from_secs(args.analysis_timeout),
+            ..Default::default()
+        };
+        stages.analyser = Arc::new(portcullis_engine::isolate::ProcessAnalyser {
+            program,
+            args: vec!["analyse-worker".into()],
+            opts,
+            work_dir,
+            learned,
+            limits,
+        });
+    }
     let mut config = ServiceConfig {
         store_url,
         engine: Default::default(),

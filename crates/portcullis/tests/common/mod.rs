@@ -32,7 +32,9 @@ impl Serve {
     /// Starts `portcullis serve` on `127.0.0.1:port` with `args`, data in `data`, stderr to `log`.
     pub fn start(port: u16, data: &Path, log: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
         let mut cmd = Command::new(BIN);
+        // The test registries listen on loopback, which `serve` refuses by default.
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--allow-loopback-registries")
             .args(args)
             .env("PORTCULLIS_DATA_DIR", data)
             .stdout(Stdio::null())
@@ -112,4 +114,23 @@ pub fn validate(
         .send()
         .and_then(|r| r.json())
         .expect("validate")
+}
+
+/// A small Debian image; returns its manifest digest.
+pub fn small_image(dir: &Path) -> String {
+    let os_release =
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
+    let status = "Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n\
+                  Source: zlib\nVersion: 1:1.2.13.dfsg-1\nDescription: compression library\n\n";
+    let mut w = portcullis_testkit::OciWriter::new(dir).expect("OCI layout");
+    let m = w
+        .image(&portcullis_testkit::TestImage::new(vec![
+            portcullis_testkit::LayerBuilder::new()
+                .file("etc/os-release", os_release)
+                .file("var/lib/dpkg/status", status)
+                .tar(),
+        ]))
+        .expect("write image");
+    w.tag("v1", &m).finish().expect("index.json");
+    m.digest
 }

@@ -1,0 +1,202 @@
+//! Hostile images, small on disk, each written as a one-image OCI layout (tag `latest`) under a directory:
+//! the bombs the image crate's budget tests open, the isolation tests analyse and `bench/bombs` measures.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use portcullis_image::squash::Compression;
+
+use crate::{LayerBuilder, LayerFile, OciWriter, TestImage, gzip, sha256, write_layer_file};
+
+/// A builder: writes the bomb under the directory and returns its OCI layout.
+pub type Build = fn(&Path) -> io::Result<PathBuf>;
+
+/// Every bomb, by name.
+pub const ALL: [(&str, Build); 6] = [
+    ("deep-path", deep_path),
+    ("many-components", many_components),
+    ("pax-record", pax_record),
+    ("gzip-4gib", gzip_bomb),
+    ("zstd-4gib", zstd_bomb),
+    ("200k-files", many_files),
+];
+
+/// A tar header for `name` of `kind` and `size`, checksummed (the name must fit the 100-byte field).
+pub fn header(name: &str, kind: tar::EntryType, size: u64) -> io::Result<tar::Header> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_path(name)?;
+    h.set_cksum();
+    Ok(h)
+}
+
+/// Writes a one-image layout whose single layer is the `blob` of `media_type` (uncompressed digest `diff_id`).
+pub fn layout_from_blob(
+    dir: &Path,
+    blob: &[u8],
+    diff_id: &str,
+    media_type: &str,
+) -> io::Result<PathBuf> {
+    let oci = dir.join("oci");
+    let mut w = OciWriter::new(&oci)?;
+    let tmp = dir.join("layer.blob");
+    std::fs::write(&tmp, blob)?;
+    let lf = LayerFile {
+        path: tmp,
+        diff_id: diff_id.to_string(),
+        digest: sha256(blob),
+        size: blob.len() as u64,
+        media_type: media_type.into(),
+    };
+    let m = w.image_from_files(&[lf], &TestImage::new(vec![]))?;
+    w.tag("latest", &m).finish()?;
+    Ok(oci)
+}
+
+/// Writes a one-image layout of uncompressed `layers`.
+pub fn layout(dir: &Path, layers: Vec<Vec<u8>>) -> io::Result<PathBuf> {
+    let oci = dir.join("oci");
+    let mut w = OciWriter::new(&oci)?;
+    let m = w.image(&TestImage::new(layers))?;
+    w.tag("latest", &m).finish()?;
+    Ok(oci)
+}
+
+/// The diff id of a tar stream of `head`, `zeros` zero bytes, then `tail` (hashed without holding it).
+fn diff_id_of(head: &[u8], zeros: u64, tail: &[u8]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(head);
+    let chunk = vec![0u8; 1 << 20];
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        h.update(&chunk[..n]);
+        left -= n as u64;
+    }
+    h.update(tail);
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// A 40,000-deep path (80 KB, through a GNU long-name record).
+pub fn deep_path(dir: &Path) -> io::Result<PathBuf> {
+    let deep = format!("{}f", "a/".repeat(40_000));
+    let layer = LayerBuilder::new().file(&deep, "x").tar();
+    layout(dir, vec![layer])
+}
+
+/// 300 components in 600 bytes: within the length limit, beyond the depth limit.
+pub fn many_components(dir: &Path) -> io::Result<PathBuf> {
+    let layer = LayerBuilder::new()
+        .file(&format!("{}f", "a/".repeat(300)), "x")
+        .tar();
+    layout(dir, vec![layer])
+}
+
+/// A PAX record of 300 MB (a `path=` of `a`s), gzip-compressed to a few hundred KB, streamed while built.
+pub fn pax_record(dir: &Path) -> io::Result<PathBuf> {
+    let value_len: usize = 300 << 20;
+    let record_len = {
+        // "<len> path=<value>\n" where <len> counts itself.
+        let base = " path=".len() + value_len + 1;
+        let mut n = base + 9;
+        while n.to_string().len() + base != n {
+            n = n.to_string().len() + base;
+        }
+        n
+    };
+    let mut gz = crate::HashWriter::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    gz.write_all(header("pax", tar::EntryType::XHeader, record_len as u64)?.as_bytes())?;
+    gz.write_all(format!("{record_len} path=").as_bytes())?;
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..300 {
+        gz.write_all(&chunk)?;
+    }
+    gz.write_all(b"\n")?;
+    let pad = (512 - record_len % 512) % 512;
+    gz.write_all(&vec![0u8; pad])?;
+    gz.write_all(header("f", tar::EntryType::Regular, 0)?.as_bytes())?;
+    gz.write_all(&[0u8; 1024])?;
+    let (diff_id, _, gz) = gz.finish();
+    let blob = gz.finish()?;
+    layout_from_blob(
+        dir,
+        &blob,
+        &diff_id,
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )
+}
+
+/// A gzip stream of a few MB inflating to 4 GiB of zeros: one file member, repeated gzip members of zeros.
+pub fn gzip_bomb(dir: &Path) -> io::Result<PathBuf> {
+    let size: u64 = 4 << 30;
+    let head = header("zeros", tar::EntryType::Regular, size)?;
+    let mut blob = gzip(head.as_bytes());
+    let member = gzip(&vec![0u8; 64 << 20]);
+    for _ in 0..(size / (64 << 20)) {
+        blob.extend_from_slice(&member);
+    }
+    blob.extend_from_slice(&gzip(&[0u8; 1024]));
+    layout_from_blob(
+        dir,
+        &blob,
+        &diff_id_of(head.as_bytes(), size, &[0u8; 1024]),
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    )
+}
+
+/// A zstd frame of ~130 KB inflating to 4 GiB of zeros (one file member).
+pub fn zstd_bomb(dir: &Path) -> io::Result<PathBuf> {
+    let size: u64 = 4 << 30;
+    let head = header("zeros", tar::EntryType::Regular, size)?;
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), 19)?;
+    enc.write_all(head.as_bytes())?;
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..(size >> 20) {
+        enc.write_all(&chunk)?;
+    }
+    enc.write_all(&[0u8; 1024])?;
+    let blob = enc.finish()?;
+    layout_from_blob(
+        dir,
+        &blob,
+        &diff_id_of(head.as_bytes(), size, &[0u8; 1024]),
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+    )
+}
+
+/// Files in [`many_files`].
+pub const MANY_FILES: usize = 200_000;
+
+/// 200,000 empty files with long names (a few MB compressed): within every squash budget, but squashing it
+/// needs well over 40 MiB of memory — the bomb a budget does not catch, which isolation exists for.
+pub fn many_files(dir: &Path) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let layer = write_layer_file(&dir.join("layer.tmp"), Compression::Gzip, |b| {
+        for i in 0..MANY_FILES {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o644);
+            h.set_size(0);
+            b.append_data(
+                &mut h,
+                format!(
+                    "usr/share/many/dir{:04}/file-with-a-longish-name-{i:06}.txt",
+                    i / 100
+                ),
+                io::empty(),
+            )?;
+        }
+        Ok(())
+    })?;
+    let oci = dir.join("oci");
+    let mut w = OciWriter::new(&oci)?;
+    let m = w.image_from_files(&[layer], &TestImage::new(vec![]))?;
+    w.tag("latest", &m).finish()?;
+    Ok(oci)
+}
