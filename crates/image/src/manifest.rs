@@ -158,6 +158,41 @@ pub fn select_platform<'a>(
     })
 }
 
+/// Picks the index entries for each of `wanted` (in `wanted` order, each entry once): a platform the index lacks
+/// is skipped; an index offering none of them is [`Error::NoPlatform`]. Returns each entry with the platform it
+/// was selected for.
+pub fn select_platforms<'a>(
+    image: &str,
+    manifests: &'a [Descriptor],
+    wanted: &[Platform],
+) -> Result<Vec<(Platform, &'a Descriptor)>, Error> {
+    let mut out: Vec<(Platform, &Descriptor)> = Vec::new();
+    let mut last_err = None;
+    for w in wanted {
+        match select_platform(image, manifests, w) {
+            Ok(d) if !out.iter().any(|(_, o)| o.digest == d.digest) => out.push((w.clone(), d)),
+            Ok(_) => {}
+            Err(e) => last_err = Some(e),
+        }
+    }
+    if out.is_empty() {
+        let wanted_list: Vec<String> = wanted.iter().map(Platform::to_string).collect();
+        return Err(match last_err {
+            Some(Error::NoPlatform { available, .. }) => Error::NoPlatform {
+                image: image.to_string(),
+                wanted: wanted_list.join(", "),
+                available,
+            },
+            Some(e) => e,
+            None => Error::Manifest {
+                image: image.to_string(),
+                reason: "no platform to select from the index was configured".into(),
+            },
+        });
+    }
+    Ok(out)
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 struct RawContainerConfig {
