@@ -141,7 +141,8 @@ pub fn index_platforms(image: &ImageRecord) -> Option<Vec<(String, String)>> {
 
 /// The verdict of a multi-platform index from its platforms' verdicts: the worst final action (the first
 /// platform with it gives the verdict's other fields), with every row, warning and untested trigger prefixed
-/// by its platform (`linux/arm64: …`) so a denial names the platform.
+/// by its platform (`linux/arm64: …`) and each row marked with it ([`portcullis_policy::EvalRow::platform`]) so
+/// a denial names the platform.
 pub fn worst_of_platforms(verdicts: Vec<(String, Verdict)>) -> Option<Verdict> {
     let worst = verdicts
         .iter()
@@ -160,12 +161,16 @@ pub fn worst_of_platforms(verdicts: Vec<(String, Verdict)>) -> Option<Verdict> {
     for (platform, v) in verdicts {
         out.rows.extend(v.rows.into_iter().map(|mut r| {
             r.check_output = format!("{platform}: {}", r.check_output);
+            r.platform = Some(platform.clone());
             r
         }));
         out.warnings
             .extend(v.warnings.into_iter().map(|w| format!("{platform}: {w}")));
-        out.not_evaluated
-            .extend(v.not_evaluated.into_iter().map(|n| format!("{platform}: {n}")));
+        out.not_evaluated.extend(
+            v.not_evaluated
+                .into_iter()
+                .map(|n| format!("{platform}: {n}")),
+        );
     }
     Some(out)
 }
@@ -421,7 +426,11 @@ impl Engine {
         platforms: &[(String, String)],
     ) -> Result<MatchReport> {
         let mut out = MatchReport::default();
-        for (i, (_, child)) in self.index_children(index, platforms)?.into_iter().enumerate() {
+        for (i, (_, child)) in self
+            .index_children(index, platforms)?
+            .into_iter()
+            .enumerate()
+        {
             let r = self.report_of(&child)?;
             if i == 0 {
                 out.db_version = r.db_version;

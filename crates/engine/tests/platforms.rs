@@ -20,8 +20,7 @@ use portcullis_image::Platform;
 use portcullis_store::Store;
 use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage, shared};
 
-const OS_RELEASE: &str =
-    "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\nVERSION_CODENAME=bookworm\n";
+const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\nVERSION_CODENAME=bookworm\n";
 
 fn dpkg(name: &str, version: &str, arch: &str) -> String {
     format!(
@@ -195,7 +194,8 @@ fn an_index_is_judged_by_every_selected_platform_and_the_denial_names_it() {
     let debian = shared().join("vulndata/debian/vuln-list-debian");
     assert!(debian.is_dir(), "{} missing", debian.display());
     let mut db = portcullis_vuln::VulnDb::open(tmp.path().join("vuln.db")).unwrap();
-    db.import(debian.to_str().unwrap()).expect("import Debian data");
+    db.import(debian.to_str().unwrap())
+        .expect("import Debian data");
     let matcher = Arc::new(IndexMatcher::load(&db).unwrap());
 
     // Both platforms: denied, naming linux/arm64 and its CVE.
@@ -218,7 +218,9 @@ fn an_index_is_judged_by_every_selected_platform_and_the_denial_names_it() {
         .filter(|r| r.gate_action == portcullis_policy::Action::Stop)
         .collect();
     assert!(
-        stops.iter().any(|r| r.trigger_id.starts_with("CVE-2023-5363")),
+        stops
+            .iter()
+            .any(|r| r.trigger_id.starts_with("CVE-2023-5363")),
         "{stops:?}"
     );
     for r in &stops {
@@ -226,9 +228,15 @@ fn an_index_is_judged_by_every_selected_platform_and_the_denial_names_it() {
     }
     // Each platform manifest is its own image, recorded with its platform and index.
     for (digest, platform) in [(&amd, "linux/amd64"), (&arm, "linux/arm64")] {
-        let child = both.store.get_image(digest).unwrap().expect("platform image");
+        let child = both
+            .store
+            .get_image(digest)
+            .unwrap()
+            .expect("platform image");
         assert_eq!(
-            child.annotations.get(portcullis_engine::PLATFORM_ANNOTATION),
+            child
+                .annotations
+                .get(portcullis_engine::PLATFORM_ANNOTATION),
             Some(&platform.to_string())
         );
         assert_eq!(
@@ -242,7 +250,10 @@ fn an_index_is_judged_by_every_selected_platform_and_the_denial_names_it() {
         .vulns(&index, portcullis_engine::VulnKind::All)
         .unwrap();
     assert!(
-        vulns.vulnerabilities.iter().any(|f| f.id == "CVE-2023-5363"),
+        vulns
+            .vulnerabilities
+            .iter()
+            .any(|f| f.id == "CVE-2023-5363"),
         "{:?}",
         vulns.vulnerabilities
     );
