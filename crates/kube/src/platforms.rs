@@ -22,8 +22,8 @@ pub enum PlatformsError {
     List(#[from] kube::Error),
 }
 
-/// The distinct platforms of the cluster's Nodes (`linux/amd64`, `linux/arm64`, …), sorted; empty when no Node
-/// reports one.
+/// The distinct Linux platforms of the cluster's Nodes (`linux/amd64`, `linux/arm64`, …), sorted; empty when no
+/// Node reports one. Other operating systems are left out: their images are not catalogued.
 pub async fn node_platforms(client: &kube::Client) -> Result<Vec<Platform>, PlatformsError> {
     let api: Api<Node> = Api::all(client.clone());
     let mut found = std::collections::BTreeSet::new();
@@ -31,7 +31,7 @@ pub async fn node_platforms(client: &kube::Client) -> Result<Vec<Platform>, Plat
     for _ in 0..MAX_PAGES {
         let list = api.list(&params).await?;
         for node in &list.items {
-            if let Some(p) = node_platform(node) {
+            if let Some(p) = node_platform(node).filter(|p| p.os == "linux") {
                 found.insert((p.os, p.architecture));
             }
         }
