@@ -318,19 +318,52 @@ impl Engine {
         .await
     }
 
-    /// One image; [`EngineError::NotFound`] when unknown.
+    /// One image; [`EngineError::NotFound`] when unknown. A multi-platform index has the state of its
+    /// platforms ([`Engine::platform_state`]).
     pub fn image(&self, digest: &str) -> Result<ImageRecord> {
         check_digest(digest)?;
-        self.store.get_image(digest)?.ok_or_else(|| {
+        let image = self.store.get_image(digest)?.ok_or_else(|| {
             EngineError::NotFound(format!("image {digest} is not known: add it first"))
-        })
+        })?;
+        self.platform_state(image)
+    }
+
+    /// An analysed multi-platform index takes the state of its platforms: failed when one failed (the error
+    /// names it), analysing while one is not analysed yet. Other images are returned unchanged.
+    pub fn platform_state(&self, mut image: ImageRecord) -> Result<ImageRecord> {
+        use portcullis_store::AnalysisStatus;
+        let Some(platforms) = index_platforms(&image) else {
+            return Ok(image);
+        };
+        if image.status != AnalysisStatus::Analyzed {
+            return Ok(image);
+        }
+        for (platform, digest) in platforms {
+            match self.store.get_image(&digest)? {
+                Some(c) if c.status == AnalysisStatus::Analyzed => {}
+                Some(c) if c.status == AnalysisStatus::AnalysisFailed => {
+                    image.status = AnalysisStatus::AnalysisFailed;
+                    image.error = Some(format!(
+                        "platform {platform} ({digest}): {}",
+                        c.error.as_deref().unwrap_or("analysis failed")
+                    ));
+                    return Ok(image);
+                }
+                _ => image.status = AnalysisStatus::Analyzing,
+            }
+        }
+        Ok(image)
     }
 
     /// Images, newest first; with `tag` (normalised like a pull string: `nginx` → `docker.io/library/nginx:latest`),
     /// only those seen with it.
     pub fn images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
         let tag = tag.map(normalise_tag);
-        Ok(self.store.list_images(tag.as_deref())?)
+        self.store
+            .list_images(tag.as_deref())?
+            .into_iter()
+            .map(|i| self.platform_state(i))
+            .collect()
     }
 
     /// An image's vulnerabilities.

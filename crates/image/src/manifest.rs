@@ -337,6 +337,41 @@ mod tests {
     }
 
     #[test]
+    fn several_platforms_are_selected_and_none_is_an_error() {
+        let index = br#"{"schemaVersion":2,"manifests":[
+            {"digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64"}},
+            {"digest":"sha256:bbbb","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+            {"digest":"sha256:cccc","platform":{"os":"unknown","architecture":"unknown"}}]}"#;
+        let Parsed::Index(m) = parse("img", index, None).unwrap() else {
+            panic!("an index")
+        };
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let got: Vec<(String, String)> = select_platforms(
+            "img",
+            &m,
+            &[p("linux/arm64"), p("linux/s390x"), p("linux/amd64")],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(p, d)| (p.to_string(), d.digest.clone()))
+        .collect();
+        assert_eq!(
+            got,
+            [
+                ("linux/arm64".to_string(), "sha256:bbbb".to_string()),
+                ("linux/amd64".to_string(), "sha256:aaaa".to_string())
+            ]
+        );
+        let e = select_platforms("img", &m, &[p("windows/amd64"), p("linux/ppc64le")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("windows/amd64, linux/ppc64le") && e.contains("linux/amd64, linux/arm64/v8"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn manifests_indexes_and_garbage() {
         let m = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
             "config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":7023,"digest":"sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},

@@ -34,7 +34,7 @@ enum Command {
     /// Decide an AdmissionReview or manifest offline, as the webhook would.
     Admit(cmd::admit::Args),
     /// Run the webhook, REST API and analysis engine.
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
     /// Create a CA and serving certificate for the webhook.
     Certs(cmd::certs::Args),
     /// Print Validating/MutatingWebhookConfiguration manifests.
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
         Command::Policy(a) => cmd::policy::run(a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Admit(a) => cmd::admit::run(a),
-        Command::Serve(a) => cmd::serve::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
         Command::Certs(a) => cmd::certs::run(a),
         Command::WebhookConfig(a) => cmd::webhook_config::run(a),
         Command::Image(a) => cmd::image::run(a),
