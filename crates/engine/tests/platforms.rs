@@ -257,6 +257,13 @@ fn an_index_is_judged_by_every_selected_platform_and_the_denial_names_it() {
         "{:?}",
         vulns.vulnerabilities
     );
+    // A vulnerability-data update re-judges the index from its platforms (no pull, no error).
+    let stats = both.engine.rematch_all().unwrap();
+    assert!(stats.errors.is_empty(), "{:?}", stats.errors);
+    assert_eq!(stats.rematched, 2, "the two platform manifests: {stats:?}");
+    assert!(stats.reevaluated >= 1, "the index by its tag: {stats:?}");
+    let again = both.engine.check(&index, Some(&tag), None).unwrap();
+    assert_eq!(again.status, "fail");
     drop(both.rt);
 
     // Only linux/amd64 selected: the arm64 entry is not analysed, the index is admitted.
