@@ -1,7 +1,8 @@
 //! Issue #12 hole 4 through the real binary: `portcullis serve --platform linux/amd64 --platform linux/arm64`
 //! judges every platform of a multi-platform index pushed to a real `docker-registry` (amd64 clean, arm64 with
 //! an openssl the real Debian advisory data calls vulnerable) and `/validate` denies it naming linux/arm64;
-//! `serve --platform linux/amd64` admits the same index.
+//! `serve --platform linux/amd64` admits the same index; without `--platform`, `serve --kube-config` takes the
+//! platforms the real kube-apiserver's Nodes report and denies it again.
 
 mod common;
 
@@ -9,7 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Serve, cli, fixture, https_client, shared, validate, wait_ready};
-use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage, free_port};
+use portcullis_testkit::{
+    Cluster, ClusterOptions, LayerBuilder, Mode, OciWriter, Registry, TestImage, free_port,
+};
 
 const OS_RELEASE: &str =
     "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";
@@ -66,6 +69,18 @@ fn decide_with(
     platforms: &[&str],
     review: &serde_json::Value,
 ) -> serde_json::Value {
+    decide_in(tmp, name, platforms, review, &[], &[])
+}
+
+/// [`decide_with`] with extra `serve` arguments and environment.
+fn decide_in(
+    tmp: &Path,
+    name: &str,
+    platforms: &[&str],
+    review: &serde_json::Value,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
     let data = tmp.join(format!("data-{name}"));
     let log = tmp.join(format!("serve-{name}.log"));
     let port = free_port().unwrap();
@@ -83,14 +98,11 @@ fn decide_with(
         args.push("--platform".into());
         args.push(p.to_string());
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let _serve = Serve::start(
-        port,
-        &data,
-        &log,
-        &args,
-        &[("PORTCULLIS_ADMIN_TOKEN", "platforms-test-token")],
-    );
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    env.push(("PORTCULLIS_ADMIN_TOKEN", "platforms-test-token"));
+    let _serve = Serve::start(port, &data, &log, &args, &env);
     let http = https_client(&data);
     wait_ready(&http, port, &log);
     let start = Instant::now();
@@ -102,6 +114,14 @@ fn decide_with(
             .to_string();
         let allowed = answer["response"]["allowed"].as_bool() == Some(true);
         if allowed || message.contains("failed policy") {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            let platforms_line = log
+                .lines()
+                .find(|l| l.contains("analysing the platforms"))
+                .unwrap_or_default()
+                .to_string();
+            let mut answer = answer;
+            answer["platforms_line"] = serde_json::json!(platforms_line);
             return answer;
         }
         assert!(
@@ -150,6 +170,10 @@ fn serve_judges_every_selected_platform_of_an_index() {
     review["request"]["object"]["spec"]["containers"][0]["image"] = serde_json::json!(tag);
 
     let both = decide_with(tmp.path(), "both", &["linux/amd64", "linux/arm64"], &review);
+    assert_eq!(
+        both["platforms_line"],
+        "portcullis: analysing the platforms linux/amd64, linux/arm64 of multi-platform images"
+    );
     let message = both["response"]["status"]["message"]
         .as_str()
         .unwrap_or_default();
@@ -162,4 +186,56 @@ fn serve_judges_every_selected_platform_of_an_index() {
 
     let amd_only = decide_with(tmp.path(), "amd64", &["linux/amd64"], &review);
     assert_eq!(amd_only["response"]["allowed"], true, "{amd_only}");
+
+    // No --platform, with the Kubernetes integration: the platforms the real kube-apiserver's Nodes report.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cluster = rt
+        .block_on(Cluster::start(ClusterOptions {
+            controller_manager: false,
+            ..Default::default()
+        }))
+        .expect("the test control plane (kube-apiserver, etcd) must be installed: scripts/setup.d");
+    let nodes: Vec<String> = [("a1", "amd64"), ("r1", "arm64")]
+        .iter()
+        .map(|(name, arch)| {
+            format!(
+                "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  labels:\n    kubernetes.io/os: linux\n    kubernetes.io/arch: {arch}\n"
+            )
+        })
+        .collect();
+    let f = tmp.path().join("nodes.yaml");
+    std::fs::write(&f, nodes.join("---\n")).unwrap();
+    cluster
+        .kubectl(&["create", "-f", f.to_str().unwrap()])
+        .expect("create Nodes");
+    let settings = tmp.path().join("kubernetes.yaml");
+    std::fs::write(
+        &settings,
+        "reports: false\nevents: false\naudit:\n  enabled: false\n",
+    )
+    .unwrap();
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let from_nodes = decide_in(
+        tmp.path(),
+        "nodes",
+        &[],
+        &review,
+        &["--kube-config", settings.to_str().unwrap()],
+        &[
+            ("KUBECONFIG", kubeconfig.as_str()),
+            ("POD_NAME", "portcullis-0"),
+            ("POD_NAMESPACE", "portcullis"),
+        ],
+    );
+    assert_eq!(
+        from_nodes["platforms_line"],
+        "portcullis: analysing the platforms linux/amd64, linux/arm64 of multi-platform images"
+    );
+    assert_eq!(from_nodes["response"]["allowed"], false, "{from_nodes}");
+    assert!(
+        from_nodes["response"]["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("linux/arm64: STOP")),
+        "{from_nodes}"
+    );
 }
