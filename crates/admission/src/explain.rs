@@ -27,7 +27,8 @@ pub(crate) fn severity_of<'f>(
         .find(|f| f.id == cve && f.package_name == pkg)
 }
 
-/// `STOP vulnerabilities.package CVE-2023-0286 openssl 3.0.7-1 (fixed in 3.0.8-1)`.
+/// `STOP vulnerabilities.package CVE-2023-0286 openssl 3.0.7-1 (fixed in 3.0.8-1)`, prefixed by the row's
+/// platform (`linux/arm64: STOP …`) for a multi-platform image.
 pub(crate) fn describe_row(row: &EvalRow, findings: &[Finding]) -> String {
     let action = match row.gate_action {
         Action::Go => "GO",
@@ -45,7 +46,12 @@ pub(crate) fn describe_row(row: &EvalRow, findings: &[Finding]) -> String {
         None if !row.check_output.is_empty() => truncate_chars(&row.check_output, 100),
         None => row.trigger_id.clone(),
     };
-    format!("{action} {}.{} {detail}", row.gate, row.trigger)
+    let platform = row
+        .platform
+        .as_deref()
+        .map(|p| format!("{p}: "))
+        .unwrap_or_default();
+    format!("{platform}{action} {}.{} {detail}", row.gate, row.trigger)
 }
 
 /// Rows with `action`, not allowlisted, ordered by finding severity (most severe first).

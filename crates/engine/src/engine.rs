@@ -120,6 +120,62 @@ pub struct Engine {
     metrics: crate::metrics::EngineMetrics,
 }
 
+/// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
+pub const PLATFORMS_ANNOTATION: &str = "portcullis.io/platforms";
+/// Annotation of a platform manifest analysed for an index: the index digest.
+pub const INDEX_ANNOTATION: &str = "portcullis.io/index";
+/// Annotation of a platform manifest analysed for an index: its platform (`linux/arm64`).
+pub const PLATFORM_ANNOTATION: &str = "portcullis.io/platform";
+
+/// The analysed platform manifests of a multi-platform index as `(platform, digest)`; `None` for an image that
+/// is not an index.
+pub fn index_platforms(image: &ImageRecord) -> Option<Vec<(String, String)>> {
+    let listed = image.annotations.get(PLATFORMS_ANNOTATION)?;
+    Some(
+        listed
+            .split(',')
+            .filter_map(|e| e.split_once('='))
+            .map(|(p, d)| (p.to_string(), d.to_string()))
+            .collect(),
+    )
+}
+
+/// The verdict of a multi-platform index from its platforms' verdicts: the worst final action (the first
+/// platform with it gives the verdict's other fields), with every row, warning and untested trigger prefixed
+/// by its platform (`linux/arm64: …`) and each row marked with it ([`portcullis_policy::EvalRow::platform`]) so
+/// a denial names the platform.
+pub fn worst_of_platforms(verdicts: Vec<(String, Verdict)>) -> Option<Verdict> {
+    let worst = verdicts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, (_, v))| (v.final_action, std::cmp::Reverse(*i)))
+        .map(|(i, _)| i)?;
+    let mut out = verdicts[worst].1.clone();
+    out.rows.clear();
+    out.warnings.clear();
+    out.not_evaluated.clear();
+    out.policy_final_action = verdicts
+        .iter()
+        .map(|(_, v)| v.policy_final_action)
+        .max()
+        .unwrap_or(out.policy_final_action);
+    for (platform, v) in verdicts {
+        out.rows.extend(v.rows.into_iter().map(|mut r| {
+            r.check_output = format!("{platform}: {}", r.check_output);
+            r.platform = Some(platform.clone());
+            r
+        }));
+        out.warnings
+            .extend(v.warnings.into_iter().map(|w| format!("{platform}: {w}")));
+        out.not_evaluated.extend(
+            v.not_evaluated
+                .into_iter()
+                .map(|n| format!("{platform}: {n}")),
+        );
+    }
+    Some(out)
+}
+
 /// True for a well-formed `sha256:<64 lowercase hex>` digest ([`portcullis_image::Digest::parse_sha256`]).
 pub fn is_digest(s: &str) -> bool {
     portcullis_image::Digest::parse_sha256(s).is_ok()
@@ -278,19 +334,52 @@ impl Engine {
         .await
     }
 
-    /// One image; [`EngineError::NotFound`] when unknown.
+    /// One image; [`EngineError::NotFound`] when unknown. A multi-platform index has the state of its
+    /// platforms ([`Engine::platform_state`]).
     pub fn image(&self, digest: &str) -> Result<ImageRecord> {
         check_digest(digest)?;
-        self.store.get_image(digest)?.ok_or_else(|| {
+        let image = self.store.get_image(digest)?.ok_or_else(|| {
             EngineError::NotFound(format!("image {digest} is not known: add it first"))
-        })
+        })?;
+        self.platform_state(image)
+    }
+
+    /// An analysed multi-platform index takes the state of its platforms: failed when one failed (the error
+    /// names it), analysing while one is not analysed yet. Other images are returned unchanged.
+    pub fn platform_state(&self, mut image: ImageRecord) -> Result<ImageRecord> {
+        use portcullis_store::AnalysisStatus;
+        let Some(platforms) = index_platforms(&image) else {
+            return Ok(image);
+        };
+        if image.status != AnalysisStatus::Analyzed {
+            return Ok(image);
+        }
+        for (platform, digest) in platforms {
+            match self.store.get_image(&digest)? {
+                Some(c) if c.status == AnalysisStatus::Analyzed => {}
+                Some(c) if c.status == AnalysisStatus::AnalysisFailed => {
+                    image.status = AnalysisStatus::AnalysisFailed;
+                    image.error = Some(format!(
+                        "platform {platform} ({digest}): {}",
+                        c.error.as_deref().unwrap_or("analysis failed")
+                    ));
+                    return Ok(image);
+                }
+                _ => image.status = AnalysisStatus::Analyzing,
+            }
+        }
+        Ok(image)
     }
 
     /// Images, newest first; with `tag` (normalised like a pull string: `nginx` → `docker.io/library/nginx:latest`),
     /// only those seen with it.
     pub fn images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
         let tag = tag.map(normalise_tag);
-        Ok(self.store.list_images(tag.as_deref())?)
+        self.store
+            .list_images(tag.as_deref())?
+            .into_iter()
+            .map(|i| self.platform_state(i))
+            .collect()
     }
 
     /// An image's vulnerabilities.
@@ -321,6 +410,9 @@ impl Engine {
     }
 
     fn report_of(&self, image: &ImageRecord) -> Result<MatchReport> {
+        if let Some(platforms) = index_platforms(image) {
+            return self.index_report(image, &platforms);
+        }
         match self.store.get_findings(&image.digest)? {
             Some(f) => serde_json::from_value(f.report).map_err(|e| {
                 EngineError::Store(portcullis_store::Error::Corrupt(format!(
@@ -345,6 +437,63 @@ impl Engine {
                     .unwrap_or_default()
             ))),
         }
+    }
+
+    /// The analysed platform manifests of an index, each with its platform; [`EngineError::Conflict`] naming the
+    /// platform when one is not analysed (yet, or at all).
+    fn index_children(
+        &self,
+        index: &ImageRecord,
+        platforms: &[(String, String)],
+    ) -> Result<Vec<(String, ImageRecord)>> {
+        platforms
+            .iter()
+            .map(|(platform, digest)| {
+                let child = self.store.get_image(digest)?.ok_or_else(|| {
+                    EngineError::Conflict(format!(
+                        "image {}: platform {platform} ({digest}) is not known; re-add the image",
+                        index.digest
+                    ))
+                })?;
+                if child.status != portcullis_store::AnalysisStatus::Analyzed {
+                    return Err(EngineError::Conflict(format!(
+                        "image {}: platform {platform} ({digest}) is not analysed yet (status {}{}): wait for \
+                         analysis (`portcullis image wait`)",
+                        index.digest,
+                        child.status.as_str(),
+                        child
+                            .error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    )));
+                }
+                Ok((platform.clone(), child))
+            })
+            .collect()
+    }
+
+    /// The findings of an index: those of each analysed platform together.
+    fn index_report(
+        &self,
+        index: &ImageRecord,
+        platforms: &[(String, String)],
+    ) -> Result<MatchReport> {
+        let mut out = MatchReport::default();
+        for (i, (_, child)) in self
+            .index_children(index, platforms)?
+            .into_iter()
+            .enumerate()
+        {
+            let r = self.report_of(&child)?;
+            if i == 0 {
+                out.db_version = r.db_version;
+                out.coverage = r.coverage;
+            }
+            out.findings.extend(r.findings);
+            out.unmatched.extend(r.unmatched);
+        }
+        Ok(out)
     }
 
     fn sbom_of(&self, digest: &str) -> Result<Sbom> {
@@ -402,12 +551,41 @@ impl Engine {
                     EngineError::Conflict("no policy bundle is active: add and activate one".into())
                 })?,
         };
-        let report = self.report_of(&image)?;
-        let sbom = self.sbom_of(digest)?;
         let compiled = evaluator
             .compile(&bundle.bundle)
             .map_err(|e| EngineError::Upstream(format!("evaluating {digest} ({tag}): {e}")))?;
-        let verdict = evaluator.evaluate(&compiled, &sbom, &report, &tag);
+        let (verdict, report) = match index_platforms(&image) {
+            None => {
+                let report = self.report_of(&image)?;
+                let sbom = self.sbom_of(digest)?;
+                (evaluator.evaluate(&compiled, &sbom, &report, &tag), report)
+            }
+            Some(platforms) => {
+                let mut verdicts = Vec::new();
+                let mut db_version = String::new();
+                for (platform, child) in self.index_children(&image, &platforms)? {
+                    let report = self.report_of(&child)?;
+                    let sbom = self.sbom_of(&child.digest)?;
+                    verdicts.push((
+                        platform,
+                        evaluator.evaluate(&compiled, &sbom, &report, &tag),
+                    ));
+                    db_version = report.db_version;
+                }
+                let verdict = worst_of_platforms(verdicts).ok_or_else(|| {
+                    EngineError::Conflict(format!(
+                        "image {digest}: the index has no analysed platform; re-add it"
+                    ))
+                })?;
+                (
+                    verdict,
+                    MatchReport {
+                        db_version,
+                        ..Default::default()
+                    },
+                )
+            }
+        };
         let id = self.record_evaluation(digest, &tag, &bundle, &report.db_version, &verdict)?;
         let verdict_arc = Arc::new(verdict.clone());
         self.cache_lock().insert(
@@ -655,7 +833,15 @@ impl Engine {
         })?;
         let active = self.store.active_policy(&self.config.account)?;
         let mut stats = RematchStats::default();
+        let mut indexes = Vec::new();
         for digest in self.store.sbom_digests()? {
+            // A multi-platform index has no packages of its own: re-judged from its platforms below.
+            if let Some(img) = self.store.get_image(&digest)?
+                && index_platforms(&img).is_some()
+            {
+                indexes.push(img);
+                continue;
+            }
             let sbom = match self.sbom_of(&digest) {
                 Ok(s) => s,
                 Err(e) => {
@@ -679,6 +865,16 @@ impl Engine {
                 let (n, errors) = self.evaluate_tags(&digest, &sbom, &report, bundle)?;
                 stats.reevaluated += n;
                 stats.errors.extend(errors);
+            }
+        }
+        if let Some(bundle) = &active {
+            for img in indexes {
+                for tag in &img.tags {
+                    match self.check(&img.digest, Some(tag), Some(&bundle.id)) {
+                        Ok(_) => stats.reevaluated += 1,
+                        Err(e) => stats.errors.push(format!("{} ({tag}): {e}", img.digest)),
+                    }
+                }
             }
         }
         self.invalidate_all();

@@ -152,6 +152,7 @@ pub fn run_worker(input: impl Read, mut output: impl Write) -> Result<(), Worker
         opts: job.options,
         work_dir: job.work_dir,
         learned,
+        platforms: Vec::new(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -187,6 +188,9 @@ pub struct ProcessAnalyser {
     pub learned: LearnedCredentials,
     /// Limits of each worker.
     pub limits: WorkerLimits,
+    /// The platforms the cluster runs: an index's selected platform manifests are listed here (a bounded
+    /// manifest read) and each is then analysed by its own worker, as with [`RegistryAnalyser`].
+    pub platforms: Vec<portcullis_image::Platform>,
 }
 
 impl Analyser for ProcessAnalyser {
@@ -204,6 +208,19 @@ struct Finished {
 
 impl ProcessAnalyser {
     async fn run(&self, image: &ImageRef) -> Result<Analysis, StageError> {
+        if let Some(platforms) =
+            crate::stages::index_platforms(&self.opts, &self.learned, &self.platforms, image)
+                .await?
+        {
+            return Ok(Analysis {
+                image_id: None,
+                sbom: portcullis_sbom::Sbom {
+                    source: image.to_string(),
+                    ..Default::default()
+                },
+                platforms,
+            });
+        }
         // Removed when dropped: on success, on error and when the worker was killed.
         let work = tempfile::Builder::new()
             .prefix("analysis-")

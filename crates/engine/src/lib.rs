@@ -7,11 +7,14 @@
 pub mod api;
 pub mod bundles;
 mod engine;
-pub mod metrics;
 pub mod isolate;
+pub mod metrics;
 pub mod service;
 pub mod stages;
 pub mod verdicts;
 
 pub use api::{CheckResult, FeedSyncOutcome, RematchStats, Status, VulnKind, VulnReport};
-pub use engine::{Engine, EngineConfig, EngineError, Result, Stages, blocking, is_digest};
+pub use engine::{
+    Engine, EngineConfig, EngineError, INDEX_ANNOTATION, PLATFORM_ANNOTATION, PLATFORMS_ANNOTATION,
+    Result, Stages, blocking, index_platforms, is_digest, worst_of_platforms,
+};

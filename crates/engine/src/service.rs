@@ -45,13 +45,15 @@ pub struct Service {
 impl Stages {
     /// The real stages for registry images: resolve and pull with `portcullis_image`, catalogue with
     /// `portcullis_sbom`, evaluate with `portcullis_policy`; `matcher` and `feeds` as given (the vulnerability
-    /// database is wired by the caller). `learned` holds credentials learned from pull secrets while running.
+    /// database is wired by the caller). `learned` holds credentials learned from pull secrets while running; `platforms` are the platforms
+    /// of a multi-platform index that are analysed (see [`RegistryAnalyser::platforms`]).
     pub fn registry(
         opts: portcullis_image::PullOptions,
         work_dir: std::path::PathBuf,
         matcher: Option<Arc<dyn crate::stages::Matcher>>,
         feeds: Option<Arc<dyn crate::stages::FeedSource>>,
         learned: crate::stages::LearnedCredentials,
+        platforms: Vec<portcullis_image::Platform>,
     ) -> Stages {
         Stages {
             resolver: Arc::new(RegistryResolver {
@@ -62,6 +64,7 @@ impl Stages {
                 opts,
                 work_dir,
                 learned,
+                platforms,
             }),
             matcher,
             evaluator: Some(Arc::new(PolicyEvaluator::default())),

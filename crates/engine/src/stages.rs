@@ -47,8 +47,22 @@ impl StageError {
 pub struct Analysis {
     /// Image id (config digest), when known.
     pub image_id: Option<String>,
-    /// The SBOM.
+    /// The SBOM (empty for a multi-platform index: its platforms are analysed as their own images).
     pub sbom: Sbom,
+    /// For a multi-platform index: the selected platform manifests, each analysed as its own image; the
+    /// index's verdict is the worst of theirs. Empty for a single-platform image (and never sent by an
+    /// analysis worker: the server lists an index's platforms itself).
+    #[serde(skip)]
+    pub platforms: Vec<PlatformManifest>,
+}
+
+/// One selected platform manifest of a multi-platform index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformManifest {
+    /// The platform, `os/arch[/variant]` (`linux/arm64`).
+    pub platform: String,
+    /// The digest of its manifest.
+    pub digest: Digest,
 }
 
 /// Resolves a tag reference to the manifest digest the registry serves.
@@ -289,11 +303,68 @@ pub struct RegistryAnalyser {
     pub work_dir: std::path::PathBuf,
     /// Credentials learned from pull secrets, tried first.
     pub learned: LearnedCredentials,
+    /// The platforms the cluster runs. When set, a multi-platform index is analysed as each of these
+    /// platforms it offers ([`Analysis::platforms`]); when empty, only `opts.platform` is analysed.
+    pub platforms: Vec<portcullis_image::Platform>,
+}
+
+/// The selected platform manifests when `image` is a multi-platform index and `platforms` is not empty;
+/// `None` for a single-platform image (or when no platforms are configured).
+pub(crate) async fn index_platforms(
+    opts: &portcullis_image::PullOptions,
+    learned: &LearnedCredentials,
+    platforms: &[portcullis_image::Platform],
+    image: &ImageRef,
+) -> Result<Option<Vec<PlatformManifest>>, StageError> {
+    if platforms.is_empty() {
+        return Ok(None);
+    }
+    let candidates = learned.candidates(opts, image);
+    let found = with_each_candidate(candidates, |o| async move {
+        portcullis_image::index_platforms(image, &o, platforms).await
+    })
+    .await
+    .map_err(|e| match e {
+        e @ portcullis_image::Error::NoPlatform { .. } => StageError::permanent(format!(
+            "{e}: the cluster runs none of the index's platforms (configure them with `serve --platform` \
+             or the chart value `analysis.platforms`)"
+        )),
+        e => StageError::transient(format!("pulling {image}: {e}")),
+    })?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    found
+        .into_iter()
+        .map(|(p, d)| {
+            Ok(PlatformManifest {
+                platform: p.to_string(),
+                digest: Digest::parse_sha256(&d).map_err(|e| {
+                    StageError::permanent(format!(
+                        "{image}: index entry for {p} has an unusable digest: {e}"
+                    ))
+                })?,
+            })
+        })
+        .collect::<Result<Vec<_>, StageError>>()
+        .map(Some)
 }
 
 impl Analyser for RegistryAnalyser {
     fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>> {
         Box::pin(async move {
+            if let Some(platforms) =
+                index_platforms(&self.opts, &self.learned, &self.platforms, image).await?
+            {
+                return Ok(Analysis {
+                    image_id: None,
+                    sbom: Sbom {
+                        source: image.to_string(),
+                        ..Default::default()
+                    },
+                    platforms,
+                });
+            }
             let work = tempfile::Builder::new()
                 .prefix("analysis-")
                 .tempdir_in(&self.work_dir)
@@ -336,6 +407,7 @@ impl Analyser for RegistryAnalyser {
             Ok(Analysis {
                 image_id: sbom.metadata.image_id.clone(),
                 sbom,
+                platforms: Vec::new(),
             })
         })
     }

@@ -300,7 +300,11 @@ impl EngineVerdicts {
         let mut snap = Snapshot::default();
         // Where several digests carry one tag, the one recorded last wins (the tag moved to it).
         let mut tag_recorded: HashMap<String, i64> = HashMap::new();
+        let mut indexes: Vec<(String, Vec<(String, String)>)> = Vec::new();
         for img in store.list_images(None)? {
+            if let Some(platforms) = crate::index_platforms(&img) {
+                indexes.push((img.digest.clone(), platforms));
+            }
             let prev = old.images.get(&img.digest);
             let (findings, db_version) = match prev {
                 Some(p) if p.updated_at == img.updated_at && p.status == img.status => {
@@ -341,6 +345,9 @@ impl EngineVerdicts {
                 },
             );
         }
+        for (digest, platforms) in indexes {
+            Self::judge_index(&mut snap, &digest, &platforms);
+        }
         let policies = self.engine.policies()?;
         snap.policies = Some(
             policies
@@ -378,7 +385,11 @@ impl EngineVerdicts {
                         Ok(r) => {
                             snap.verdicts.insert(
                                 key,
-                                (bundle.digest.clone(), r.db_version, Arc::new(r.verdict)),
+                                (
+                                    bundle.digest.clone(),
+                                    entry.db_version.clone(),
+                                    Arc::new(r.verdict),
+                                ),
                             );
                         }
                         Err(e) => {
@@ -390,6 +401,41 @@ impl EngineVerdicts {
         }
         *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
         Ok(())
+    }
+
+    /// Gives a multi-platform index the state of its platforms: failed when one failed (naming it), analysing
+    /// while one is not analysed, else analysed with the findings of all; its version (which cached verdicts
+    /// are checked against) changes whenever a platform is re-analysed or re-matched.
+    fn judge_index(snap: &mut Snapshot, digest: &str, platforms: &[(String, String)]) {
+        let mut status = AnalysisStatus::Analyzed;
+        let mut error = None;
+        let mut findings = Vec::new();
+        let mut versions = Vec::new();
+        for (platform, child) in platforms {
+            match snap.images.get(child) {
+                Some(c) if c.status == AnalysisStatus::Analyzed => {
+                    findings.extend(c.findings.iter().cloned());
+                    versions.push(format!("{platform}={}@{}", c.db_version, c.updated_at));
+                }
+                Some(c) if c.status == AnalysisStatus::AnalysisFailed => {
+                    status = AnalysisStatus::AnalysisFailed;
+                    error = Some(format!(
+                        "platform {platform}: {}",
+                        c.error.as_deref().unwrap_or("analysis failed")
+                    ));
+                    break;
+                }
+                _ => status = AnalysisStatus::Analyzing,
+            }
+        }
+        if let Some(entry) = snap.images.get_mut(digest)
+            && entry.status == AnalysisStatus::Analyzed
+        {
+            entry.status = status;
+            entry.error = error;
+            entry.findings = Arc::new(findings);
+            entry.db_version = versions.join(",");
+        }
     }
 
     /// Appends a decision to the audit trail in the background (never blocks the webhook).

@@ -75,6 +75,7 @@ async fn a_bogus_learned_credential_does_not_block_a_valid_one() {
         opts,
         work_dir: tmp.path().to_path_buf(),
         learned,
+        platforms: Vec::new(),
     };
     let analysis = analyser
         .analyse(&image)

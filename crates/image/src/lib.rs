@@ -199,6 +199,16 @@ impl Platform {
     }
 }
 
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(v) => write!(f, "/{v}"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Platform {
     fn default() -> Self {
         Self {
@@ -315,6 +325,17 @@ pub async fn open_with_limits(
 /// Resolves a reference to the digest of the manifest (or index) the registry serves for it.
 pub async fn resolve_digest(reference: &ImageRef, opts: &PullOptions) -> Result<String, Error> {
     Client::new(opts)?.resolve_digest(reference).await
+}
+
+/// For a reference that resolves to a multi-platform index: the platform manifests of it to analyse, one per
+/// platform of `wanted` the index offers (`(platform, manifest digest)`), [`Error::NoPlatform`] when it offers
+/// none of them. `None` for a reference to a single-platform manifest.
+pub async fn index_platforms(
+    reference: &ImageRef,
+    opts: &PullOptions,
+    wanted: &[Platform],
+) -> Result<Option<Vec<(Platform, String)>>, Error> {
+    Client::new(opts)?.index_platforms(reference, wanted).await
 }
 
 #[cfg(test)]

@@ -158,6 +158,41 @@ pub fn select_platform<'a>(
     })
 }
 
+/// Picks the index entries for each of `wanted` (in `wanted` order, each entry once): a platform the index lacks
+/// is skipped; an index offering none of them is [`Error::NoPlatform`]. Returns each entry with the platform it
+/// was selected for.
+pub fn select_platforms<'a>(
+    image: &str,
+    manifests: &'a [Descriptor],
+    wanted: &[Platform],
+) -> Result<Vec<(Platform, &'a Descriptor)>, Error> {
+    let mut out: Vec<(Platform, &Descriptor)> = Vec::new();
+    let mut last_err = None;
+    for w in wanted {
+        match select_platform(image, manifests, w) {
+            Ok(d) if !out.iter().any(|(_, o)| o.digest == d.digest) => out.push((w.clone(), d)),
+            Ok(_) => {}
+            Err(e) => last_err = Some(e),
+        }
+    }
+    if out.is_empty() {
+        let wanted_list: Vec<String> = wanted.iter().map(Platform::to_string).collect();
+        return Err(match last_err {
+            Some(Error::NoPlatform { available, .. }) => Error::NoPlatform {
+                image: image.to_string(),
+                wanted: wanted_list.join(", "),
+                available,
+            },
+            Some(e) => e,
+            None => Error::Manifest {
+                image: image.to_string(),
+                reason: "no platform to select from the index was configured".into(),
+            },
+        });
+    }
+    Ok(out)
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 struct RawContainerConfig {
@@ -299,6 +334,41 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("schema 1"), "{e}");
+    }
+
+    #[test]
+    fn several_platforms_are_selected_and_none_is_an_error() {
+        let index = br#"{"schemaVersion":2,"manifests":[
+            {"digest":"sha256:aaaa","platform":{"os":"linux","architecture":"amd64"}},
+            {"digest":"sha256:bbbb","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+            {"digest":"sha256:cccc","platform":{"os":"unknown","architecture":"unknown"}}]}"#;
+        let Parsed::Index(m) = parse("img", index, None).unwrap() else {
+            panic!("an index")
+        };
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let got: Vec<(String, String)> = select_platforms(
+            "img",
+            &m,
+            &[p("linux/arm64"), p("linux/s390x"), p("linux/amd64")],
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(p, d)| (p.to_string(), d.digest.clone()))
+        .collect();
+        assert_eq!(
+            got,
+            [
+                ("linux/arm64".to_string(), "sha256:bbbb".to_string()),
+                ("linux/amd64".to_string(), "sha256:aaaa".to_string())
+            ]
+        );
+        let e = select_platforms("img", &m, &[p("windows/amd64"), p("linux/ppc64le")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("windows/amd64, linux/ppc64le") && e.contains("linux/amd64, linux/arm64/v8"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -263,6 +263,7 @@ mod tests {
             rule_id: "r1".into(),
             whitelist_name: None,
             whitelist_item_id: None,
+            platform: None,
         }
     }
 

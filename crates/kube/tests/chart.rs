@@ -172,6 +172,11 @@ async fn chart_applies_server_side_with_least_privilege_rbac() {
         "get only, no list"
     );
     assert!(!can(&["create", "secrets", "-n", "team-a"]));
+    assert!(
+        can(&["list", "nodes"]),
+        "the Nodes' platforms (analysis.platforms empty)"
+    );
+    assert!(!can(&["update", "nodes"]), "Nodes are only listed");
     assert!(can(&[
         "update",
         "leases.coordination.k8s.io",

@@ -91,6 +91,7 @@ fn stop_row(cve: &str) -> EvalRow {
         rule_id: "r1".into(),
         whitelist_name: None,
         whitelist_item_id: None,
+        platform: None,
     }
 }
 

@@ -57,6 +57,7 @@ fn row(cve: &str, pkg: &str, action: Action) -> EvalRow {
         rule_id: "r1".into(),
         whitelist_name: None,
         whitelist_item_id: None,
+        platform: None,
     }
 }
 

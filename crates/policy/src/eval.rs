@@ -423,6 +423,7 @@ impl<'e> TableRow<'e, '_> {
             rule_id: self.rule_id().to_string(),
             whitelist_name: self.whitelist_name().map(str::to_string),
             whitelist_item_id: self.whitelist_item_id().map(str::to_string),
+            platform: None,
         }
     }
 }

@@ -153,6 +153,10 @@ pub struct EvalRow {
     /// Id of the allowlist item that matched, when one did.
     #[serde(default)]
     pub whitelist_item_id: Option<String>,
+    /// The platform (`linux/arm64`) of a multi-platform image this row is about; `None` for a single-platform
+    /// image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// The outcome of evaluating one image against one bundle.

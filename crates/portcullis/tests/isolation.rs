@@ -49,6 +49,7 @@ fn worker(work: &Path, limits: WorkerLimits) -> ProcessAnalyser {
         work_dir: work.to_path_buf(),
         learned: LearnedCredentials::default(),
         limits,
+        platforms: Vec::new(),
     }
 }
 
@@ -73,6 +74,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
         opts: portcullis_image::PullOptions::default(),
         work_dir: work.clone(),
         learned: LearnedCredentials::default(),
+        platforms: Vec::new(),
     };
     let want = rt
         .block_on(inline.analyse(&image))

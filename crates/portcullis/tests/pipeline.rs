@@ -77,6 +77,7 @@ fn engine_and_cli_build_the_same_metadata_and_verdict() {
         opts: portcullis_image::PullOptions::default(),
         work_dir: work,
         learned: LearnedCredentials::default(),
+        platforms: Vec::new(),
     };
     let reference = ImageRef::parse(&pinned).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();

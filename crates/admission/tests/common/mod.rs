@@ -81,6 +81,7 @@ pub fn vuln_row(id: &str, pkg: &str, action: Action) -> EvalRow {
         rule_id: "r1".into(),
         whitelist_name: None,
         whitelist_item_id: None,
+        platform: None,
     }
 }
 

@@ -153,6 +153,11 @@ impl Engine {
         let analysis = self.stages.analyser.analyse(&reference).await?;
         let this = self.clone();
         let claim = claim.clone();
+        if !analysis.platforms.is_empty() {
+            return blocking(move || this.finish_index(&claim, &reference, &analysis))
+                .await
+                .map_err(|e| StageError::transient(e.to_string()));
+        }
         blocking(move || {
             let report = match &this.stages.matcher {
                 Some(m) => Some(m.match_sbom(&analysis.sbom).map_err(|e| EngineError::Upstream(e.message))?),
@@ -177,6 +182,14 @@ impl Engine {
                 return Ok(());
             }
             this.invalidate(&claim.digest);
+            // A platform manifest of an index: the index's verdict changes with it.
+            if let Some(parent) = this
+                .store
+                .get_image(&claim.digest)?
+                .and_then(|i| i.annotations.get(super::INDEX_ANNOTATION).cloned())
+            {
+                this.invalidate(&parent);
+            }
             // Evaluate against the active bundle now so the admission path finds a stored verdict.
             if let (Some(report), Some(bundle)) =
                 (&report, this.store.active_policy(&this.config.account)?)
@@ -190,5 +203,49 @@ impl Engine {
         })
         .await
         .map_err(|e| StageError::transient(e.to_string()))
+    }
+
+    /// Finishes the analysis of a multi-platform index: records its selected platform manifests (on the index
+    /// and on each manifest, with its platform) and queues each of them as its own image. The index's verdict
+    /// is then the worst of theirs ([`Engine::check`]).
+    fn finish_index(
+        &self,
+        claim: &portcullis_store::Claim,
+        reference: &portcullis_image::ImageRef,
+        analysis: &crate::stages::Analysis,
+    ) -> Result<(), EngineError> {
+        let listed: Vec<String> = analysis
+            .platforms
+            .iter()
+            .map(|p| format!("{}={}", p.platform, p.digest))
+            .collect();
+        let index_annotations = std::collections::BTreeMap::from([(
+            super::PLATFORMS_ANNOTATION.to_string(),
+            listed.join(","),
+        )]);
+        self.store
+            .upsert_image(&claim.digest, None, &index_annotations)?;
+        for p in &analysis.platforms {
+            let digest = p.digest.as_str().to_string();
+            let annotations = std::collections::BTreeMap::from([
+                (super::INDEX_ANNOTATION.to_string(), claim.digest.clone()),
+                (super::PLATFORM_ANNOTATION.to_string(), p.platform.clone()),
+            ]);
+            self.store.upsert_image(&digest, None, &annotations)?;
+            self.store.enqueue(&portcullis_store::EnqueueRequest {
+                digest: digest.clone(),
+                pull: format!("{}/{}@{digest}", reference.registry, reference.repository),
+                registry: claim.registry.clone(),
+                force: false,
+                max_attempts: self.config.max_attempts,
+            })?;
+        }
+        let sbom_doc = serde_json::to_value(&analysis.sbom)
+            .map_err(|e| EngineError::BadRequest(format!("SBOM not serialisable: {e}")))?;
+        if !self.store.finish_analysis(claim, None, &sbom_doc, None)? {
+            tracing::warn!(digest = %claim.digest, "claim was taken over before the analysis finished; result dropped");
+        }
+        self.invalidate(&claim.digest);
+        Ok(())
     }
 }

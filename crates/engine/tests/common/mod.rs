@@ -120,6 +120,7 @@ impl Analyser for TableAnalyser {
             Ok(Analysis {
                 image_id: Some(format!("sha256:{:0>64}", "c0f16")),
                 sbom,
+                platforms: Vec::new(),
             })
         })
     }

@@ -561,6 +561,26 @@ impl Client {
         Ok((dest, false))
     }
 
+    /// The platform manifests of the index `r` resolves to that match `wanted` (see
+    /// [`crate::index_platforms`]); `None` when `r` is a single-platform manifest.
+    pub async fn index_platforms(
+        &self,
+        r: &ImageRef,
+        wanted: &[crate::Platform],
+    ) -> Result<Option<Vec<(crate::Platform, String)>>, Error> {
+        let image = r.to_string();
+        let (bytes, _) = self.manifest(r).await?;
+        match manifest::parse(&image, &bytes, None)? {
+            Parsed::Manifest { .. } => Ok(None),
+            Parsed::Index(m) => Ok(Some(
+                manifest::select_platforms(&image, &m, wanted)?
+                    .into_iter()
+                    .map(|(p, d)| (p, d.digest.clone()))
+                    .collect(),
+            )),
+        }
+    }
+
     /// Pulls `r` (selecting the platform from an index), verifies every blob, and squashes its layers.
     pub async fn pull(
         &self,

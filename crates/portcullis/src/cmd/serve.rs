@@ -159,6 +159,11 @@ pub struct Args {
     /// (reviews meanwhile decide on the last known digest and say so), so a moved tag takes effect.
     #[arg(long, default_value_t = 120)]
     pub tag_ttl: u64,
+    /// A platform (`os/arch[/variant]`) the cluster runs; repeatable. Every one of them a multi-platform image
+    /// offers is analysed, and the image's verdict is the worst of theirs. Default: the platforms of the
+    /// cluster's Nodes (with `--kube-config`), else linux/amd64.
+    #[arg(long = "platform", env = "PORTCULLIS_PLATFORMS", value_delimiter = ',')]
+    pub platforms: Vec<String>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -434,12 +439,22 @@ async fn start_engine(
     let work_dir = data_dir.join("work");
     std::fs::create_dir_all(&work_dir)
         .with_context(|| format!("cannot create {}", work_dir.display()))?;
+    let platforms = platforms(args).await?;
+    eprintln!(
+        "portcullis: analysing the platforms {} of multi-platform images",
+        platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let mut stages = portcullis_engine::Stages::registry(
         opts.clone(),
         work_dir.clone(),
         matcher,
         feeds,
         learned.clone(),
+        platforms.clone(),
     );
     if args.analysis_isolation == Isolation::Process {
         let program = std::env::current_exe()
@@ -457,6 +472,7 @@ async fn start_engine(
             work_dir,
             learned,
             limits,
+            platforms,
         });
     }
     let mut config = ServiceConfig {
@@ -475,4 +491,40 @@ async fn start_engine(
     };
     config.engine.workers = args.workers.max(1);
     Ok(start_service(config, stages, shutdown).await?)
+}
+
+/// The platforms to analyse: `--platform`, else those the cluster's Nodes report (with `--kube-config`), else
+/// linux/amd64.
+async fn platforms(args: &Args) -> anyhow::Result<Vec<portcullis_image::Platform>> {
+    if !args.platforms.is_empty() {
+        return args
+            .platforms
+            .iter()
+            .map(|p| {
+                portcullis_image::Platform::parse(p.trim())
+                    .with_context(|| format!("--platform {p:?}"))
+            })
+            .collect();
+    }
+    let fallback = vec![portcullis_image::Platform::default()];
+    if args.kube_config.is_none() {
+        return Ok(fallback);
+    }
+    let found = match kube::Client::try_default().await {
+        Ok(client) => portcullis_kube::platforms::node_platforms(&client)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("cannot reach the Kubernetes API server: {e}")),
+    };
+    match found {
+        Ok(p) if !p.is_empty() => Ok(p),
+        Ok(_) => {
+            tracing::warn!("no Node reports its platform; analysing linux/amd64");
+            Ok(fallback)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the Nodes' platforms are unknown; analysing linux/amd64");
+            Ok(fallback)
+        }
+    }
 }
