@@ -71,6 +71,8 @@ pub struct EngineConfig {
     pub replica_id: String,
     /// How long a cached admission verdict is trusted (other replicas may have changed policy meanwhile).
     pub cache_ttl: Duration,
+    /// Tag resolution: pool size, deadline and per-registry circuit breaker.
+    pub resolve: crate::resolve::ResolveConfig,
 }
 
 impl Default for EngineConfig {
@@ -90,6 +92,7 @@ impl Default for EngineConfig {
                 chrono::Utc::now().timestamp_micros()
             ),
             cache_ttl: Duration::from_secs(30),
+            resolve: Default::default(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub struct Engine {
     stages: Stages,
     config: EngineConfig,
     cache: Mutex<HashMap<CacheKey, (Instant, Arc<Verdict>)>>,
+    resolve: crate::resolve::ResolvePool,
 }
 
 /// True for a well-formed `sha256:<64 lowercase hex>` digest ([`portcullis_image::Digest::parse_sha256`]).
@@ -182,11 +186,17 @@ impl Engine {
     /// Creates an engine over a store.
     pub fn new(store: Arc<dyn Store>, stages: Stages, config: EngineConfig) -> Arc<Engine> {
         Arc::new(Engine {
+            resolve: crate::resolve::ResolvePool::new(stages.resolver.clone(), config.resolve),
             store,
             stages,
             config,
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The tag resolution pool (bounded, with deadlines and per-registry circuit breakers).
+    pub fn resolve_pool(&self) -> &crate::resolve::ResolvePool {
+        &self.resolve
     }
 
     /// The store.
@@ -225,8 +235,7 @@ impl Engine {
             Some(d) => d,
             None => {
                 let d = self
-                    .stages
-                    .resolver
+                    .resolve
                     .resolve(&reference)
                     .await
                     .map_err(stage_to_engine)?;

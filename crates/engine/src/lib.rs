@@ -7,6 +7,8 @@
 pub mod api;
 pub mod bundles;
 mod engine;
+mod fair;
+pub mod resolve;
 pub mod service;
 pub mod stages;
 pub mod verdicts;

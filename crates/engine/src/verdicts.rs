@@ -19,10 +19,18 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::{Engine, blocking};
 
+mod dispatch;
+
 /// Most images kept for a retry of their queueing while the store is unavailable.
 const MAX_PENDING: usize = 10_000;
 /// Tries to queue an image when the failure is not the store's (registry unreachable, credentials missing).
 const ENQUEUE_ATTEMPTS: u32 = 5;
+/// Images handed over by admission and not yet taken by the queueing task (more are dropped, with a warning).
+const QUEUE_BOUND: usize = 4096;
+/// Most images one namespace may have waiting to be queued (its fair share of [`MAX_PENDING`]).
+const MAX_PENDING_PER_NAMESPACE: usize = 1000;
+/// Delay before the first retry of a failed queueing; doubled after each further failure.
+const ENQUEUE_RETRY: Duration = Duration::from_secs(2);
 /// How often unwritten audit records are retried.
 const AUDIT_RETRY: Duration = Duration::from_secs(2);
 
@@ -56,7 +64,7 @@ pub struct EngineVerdicts {
     snap: RwLock<Arc<Snapshot>>,
     wanted_policies: Mutex<HashSet<String>>,
     wanted_tags: Mutex<HashSet<(String, String)>>,
-    queue: mpsc::UnboundedSender<(String, String)>,
+    queue: mpsc::Sender<(String, String)>,
     audit: mpsc::UnboundedSender<NewDecision>,
     ready: AtomicBool,
     /// Policies admission's configuration uses: not ready until the snapshot holds verdicts for them.
@@ -128,7 +136,7 @@ impl EngineVerdicts {
         refresh: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> Arc<EngineVerdicts> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
+        let (tx, rx) = mpsc::channel::<(String, String)>(QUEUE_BOUND);
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
         let me = Arc::new(EngineVerdicts {
             engine,
@@ -183,41 +191,13 @@ impl EngineVerdicts {
             }
         });
         let this = me.clone();
+        let sd = shutdown.clone();
+        tokio::spawn(async move { this.dispatch(rx, sd).await });
+        // The snapshot refreshes on its own timer, whatever the queue is doing.
+        let this = me.clone();
         tokio::spawn(async move {
-            // Images whose queueing failed, retried on the next rounds: while the store is unavailable
-            // (bounded), and a few times for other failures (a registry not reachable yet, credentials from
-            // a pull secret still on their way).
-            let mut pending: Vec<(String, String, u32)> = Vec::new();
             let mut refresh_failures: u64 = 0;
             loop {
-                let mut batch = std::mem::take(&mut pending);
-                while let Ok((pull, requestor)) = rx.try_recv() {
-                    batch.push((pull, requestor, 0));
-                }
-                batch.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-                batch.dedup_by(|a, b| a.0 == b.0);
-                for (pull, requestor, attempts) in batch {
-                    let ann: BTreeMap<String, String> =
-                        [("requestor".to_string(), requestor.clone())]
-                            .into_iter()
-                            .collect();
-                    match this.engine.add_image(&pull, ann, false).await {
-                        Ok(_) => {}
-                        Err(crate::EngineError::Store(e)) if pending.len() < MAX_PENDING => {
-                            tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed; will retry");
-                            pending.push((pull, requestor, attempts));
-                        }
-                        Err(e)
-                            if attempts + 1 < ENQUEUE_ATTEMPTS && pending.len() < MAX_PENDING =>
-                        {
-                            tracing::info!(image = %pull, error = %e, attempt = attempts + 1, "queueing an image for admission failed; will retry");
-                            pending.push((pull, requestor, attempts + 1));
-                        }
-                        Err(e) => {
-                            tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed")
-                        }
-                    }
-                }
                 let t = this.clone();
                 let refreshed = blocking(move || t.refresh()).await;
                 this.refresh_failing
@@ -467,12 +447,17 @@ impl ImageVerdicts for EngineVerdicts {
     }
 
     fn enqueue(&self, image: &ImageRef, requestor: &str) {
-        if self
+        match self
             .queue
-            .send((image.to_string(), requestor.to_string()))
-            .is_err()
+            .try_send((image.to_string(), requestor.to_string()))
         {
-            tracing::warn!(image = %image, "admission verdict source stopped; image not queued");
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(image = %image, bound = QUEUE_BOUND, "admission's analysis queue is full; image not queued (a later review queues it)")
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::warn!(image = %image, "admission verdict source stopped; image not queued")
+            }
         }
     }
 
