@@ -217,6 +217,18 @@ impl Engine {
         annotations: BTreeMap<String, String>,
         force: bool,
     ) -> Result<(ImageRecord, Enqueued)> {
+        self.add_image_for(pull, annotations, force, "").await
+    }
+
+    /// [`Engine::add_image`] for a namespace: the queue claims round-robin across namespaces, so one namespace's
+    /// many images cannot starve another's.
+    pub async fn add_image_for(
+        self: &Arc<Self>,
+        pull: &str,
+        annotations: BTreeMap<String, String>,
+        force: bool,
+        namespace: &str,
+    ) -> Result<(ImageRecord, Enqueued)> {
         let Pull {
             tag,
             digest,
@@ -231,6 +243,7 @@ impl Engine {
                 )));
             }
         }
+        let resolved = digest.is_none();
         let digest = match digest {
             Some(d) => d,
             None => {
@@ -249,16 +262,22 @@ impl Engine {
         };
         let pull_by_digest = format!("{repo}@{digest}");
         let this = self.clone();
+        let namespace = namespace.to_string();
         blocking(move || {
-            let image = this
+            let mut image = this
                 .store
                 .upsert_image(&digest, tag.as_deref(), &annotations)?;
+            if let (true, Some(tag)) = (resolved, &tag) {
+                this.store.record_resolution(&digest, tag)?;
+                image = this.store.get_image(&digest)?.unwrap_or(image);
+            }
             let outcome = this.store.enqueue(&EnqueueRequest {
                 digest: digest.clone(),
                 pull: pull_by_digest,
                 registry,
                 force,
                 max_attempts: this.config.max_attempts,
+                namespace: namespace.clone(),
             })?;
             let image = if outcome == Enqueued::Queued {
                 this.invalidate(&digest);

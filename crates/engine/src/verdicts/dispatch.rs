@@ -72,7 +72,7 @@ impl EngineVerdicts {
                     let ann = [("requestor".to_string(), job.requestor.clone())]
                         .into_iter()
                         .collect();
-                    let r = this.engine.add_image(&job.pull, ann, false).await;
+                    let r = this.engine.add_image_for(&job.pull, ann, false, &ns).await;
                     let _ = done.send((ns, job, r.map(|_| ())));
                 });
             }
