@@ -4,22 +4,23 @@
 //! Verdicts are evaluated ahead of time for every analysed image, each of its tags and each policy admission
 //! has asked for; enqueue requests are handed to the background task.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use portcullis_admission::{Decision, ImageState, ImageVerdicts, Outcome, Review};
 use portcullis_image::ImageRef;
-use portcullis_policy::Verdict;
 use portcullis_store::{AnalysisStatus, NewDecision, PolicyRecord};
-use portcullis_vuln::{Finding, MatchReport};
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::{Engine, blocking};
 
 mod dispatch;
+mod snapshot;
+
+pub use snapshot::RefreshStats;
+use snapshot::Snapshot;
 
 /// Most images kept for a retry of their queueing while the store is unavailable.
 const MAX_PENDING: usize = 10_000;
@@ -34,34 +35,10 @@ const ENQUEUE_RETRY: Duration = Duration::from_secs(2);
 /// How often unwritten audit records are retried.
 const AUDIT_RETRY: Duration = Duration::from_secs(2);
 
-struct ImageEntry {
-    status: AnalysisStatus,
-    error: Option<String>,
-    analysed_at: DateTime<Utc>,
-    updated_at: i64,
-    findings: Arc<Vec<Finding>>,
-    db_version: String,
-    tags: Vec<String>,
-}
-
-type VerdictKey = (String, String, String);
-
-#[derive(Default)]
-struct Snapshot {
-    images: HashMap<String, ImageEntry>,
-    tag_digest: HashMap<String, String>,
-    /// (digest, tag, policy) → (bundle digest, db version, verdict).
-    verdicts: HashMap<VerdictKey, (String, String, Arc<Verdict>)>,
-    /// The stored bundles as (id, name, active); `None` until the store was read once.
-    policies: Option<Vec<(String, Option<String>, bool)>>,
-    /// The policy names this snapshot holds verdicts for.
-    computed_for: HashSet<String>,
-}
-
 /// Admission's verdict source over the engine.
 pub struct EngineVerdicts {
     engine: Arc<Engine>,
-    snap: RwLock<Arc<Snapshot>>,
+    snap: RwLock<Snapshot>,
     wanted_policies: Mutex<HashSet<String>>,
     wanted_tags: Mutex<HashSet<(String, String)>>,
     queue: mpsc::Sender<(String, String)>,
@@ -140,7 +117,7 @@ impl EngineVerdicts {
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
         let me = Arc::new(EngineVerdicts {
             engine,
-            snap: RwLock::new(Arc::new(Snapshot::default())),
+            snap: RwLock::new(Snapshot::default()),
             wanted_policies: Mutex::new(["default".to_string()].into_iter().collect()),
             wanted_tags: Mutex::new(HashSet::new()),
             queue: tx,
@@ -245,8 +222,8 @@ impl EngineVerdicts {
         policies.into_iter().all(|p| snap.computed_for.contains(&p))
     }
 
-    fn current(&self) -> Arc<Snapshot> {
-        self.snap.read().unwrap_or_else(|p| p.into_inner()).clone()
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
+        self.snap.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn resolve_policy(policies: &[PolicyRecord], name: &str) -> Option<PolicyRecord> {
@@ -262,114 +239,10 @@ impl EngineVerdicts {
             .cloned()
     }
 
-    /// Rebuilds the snapshot from the store, evaluating verdicts that are missing or out of date.
+    /// Brings the snapshot up to date with the store (incrementally), evaluating verdicts that are missing or
+    /// out of date.
     fn refresh(&self) -> crate::Result<()> {
-        let store = self.engine.store();
-        let tags: Vec<(String, String)> = self
-            .wanted_tags
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .collect();
-        for (digest, tag) in tags {
-            if store.get_image(&digest)?.is_some() {
-                store.upsert_image(&digest, Some(&tag), &BTreeMap::new())?;
-            }
-        }
-        let old = self.current();
-        let mut snap = Snapshot::default();
-        // Where several digests carry one tag, the one recorded last wins (the tag moved to it).
-        let mut tag_recorded: HashMap<String, i64> = HashMap::new();
-        for img in store.list_images(None)? {
-            let prev = old.images.get(&img.digest);
-            let (findings, db_version) = match prev {
-                Some(p) if p.updated_at == img.updated_at && p.status == img.status => {
-                    (p.findings.clone(), p.db_version.clone())
-                }
-                _ if img.status == AnalysisStatus::Analyzed => {
-                    match store.get_findings(&img.digest)? {
-                        Some(f) => {
-                            let report: MatchReport =
-                                serde_json::from_value(f.report).unwrap_or_default();
-                            (Arc::new(report.findings), f.db_version)
-                        }
-                        None => (Arc::new(Vec::new()), String::new()),
-                    }
-                }
-                _ => (Arc::new(Vec::new()), String::new()),
-            };
-            for t in &img.tags {
-                let newest = tag_recorded.get(t).is_none_or(|&at| img.created_at > at);
-                if newest {
-                    tag_recorded.insert(t.clone(), img.created_at);
-                    snap.tag_digest.insert(t.clone(), img.digest.clone());
-                }
-            }
-            snap.images.insert(
-                img.digest.clone(),
-                ImageEntry {
-                    status: img.status,
-                    error: img.error.clone(),
-                    analysed_at: img
-                        .analyzed_at
-                        .and_then(DateTime::from_timestamp_millis)
-                        .unwrap_or_else(Utc::now),
-                    updated_at: img.updated_at,
-                    findings,
-                    db_version,
-                    tags: img.tags,
-                },
-            );
-        }
-        let policies = self.engine.policies()?;
-        snap.policies = Some(
-            policies
-                .iter()
-                .map(|p| (p.id.clone(), p.name.clone(), p.active))
-                .collect(),
-        );
-        let wanted: Vec<String> = self
-            .wanted_policies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .cloned()
-            .collect();
-        for policy in wanted {
-            snap.computed_for.insert(policy.clone());
-            let Some(bundle) = Self::resolve_policy(&policies, &policy) else {
-                continue;
-            };
-            for (digest, entry) in &snap.images {
-                if entry.status != AnalysisStatus::Analyzed {
-                    continue;
-                }
-                for tag in &entry.tags {
-                    let key = (digest.clone(), tag.clone(), policy.clone());
-                    if let Some((bd, dbv, v)) = old.verdicts.get(&key)
-                        && *bd == bundle.digest
-                        && *dbv == entry.db_version
-                    {
-                        snap.verdicts
-                            .insert(key, (bd.clone(), dbv.clone(), v.clone()));
-                        continue;
-                    }
-                    match self.engine.check(digest, Some(tag), Some(&bundle.id)) {
-                        Ok(r) => {
-                            snap.verdicts.insert(
-                                key,
-                                (bundle.digest.clone(), r.db_version, Arc::new(r.verdict)),
-                            );
-                        }
-                        Err(e) => {
-                            tracing::warn!(%digest, tag, policy, error = %e, "evaluation for admission failed")
-                        }
-                    }
-                }
-            }
-        }
-        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
-        Ok(())
+        self.refresh_snapshot().map(|_| ())
     }
 
     /// Appends a decision to the audit trail in the background (never blocks the webhook).
@@ -379,9 +252,9 @@ impl EngineVerdicts {
         }
     }
 
-    /// Rebuilds the snapshot now (blocking; tests and start-up).
-    pub fn refresh_now(&self) -> crate::Result<()> {
-        self.refresh()
+    /// Refreshes the snapshot now (blocking; tests and start-up); says what it read and evaluated.
+    pub fn refresh_now(&self) -> crate::Result<RefreshStats> {
+        self.refresh_snapshot()
     }
 }
 
@@ -396,7 +269,7 @@ impl ImageVerdicts for EngineVerdicts {
         let digest = image
             .digest
             .clone()
-            .or_else(|| snap.tag_digest.get(&image.tag_key()).cloned());
+            .or_else(|| snap.digest_of(&image.tag_key()).cloned());
         let Some(digest) = digest else {
             return ImageState::Unknown;
         };
@@ -465,7 +338,7 @@ impl ImageVerdicts for EngineVerdicts {
         if image.digest.is_some() {
             return image.digest.clone();
         }
-        self.current().tag_digest.get(&image.tag_key()).cloned()
+        self.current().digest_of(&image.tag_key()).cloned()
     }
 
     fn ready(&self) -> bool {
