@@ -41,6 +41,9 @@ pub struct EngineVerdicts {
     snap: RwLock<Snapshot>,
     wanted_policies: Mutex<HashSet<String>>,
     wanted_tags: Mutex<HashSet<(String, String)>>,
+    /// (digest, tag) resolutions reported by the webhook that the snapshot does not hold yet; recorded in the
+    /// store by the next refresh.
+    resolutions: Mutex<HashSet<(String, String)>>,
     queue: mpsc::Sender<(String, String)>,
     audit: mpsc::UnboundedSender<NewDecision>,
     ready: AtomicBool,
@@ -120,6 +123,7 @@ impl EngineVerdicts {
             snap: RwLock::new(Snapshot::default()),
             wanted_policies: Mutex::new(["default".to_string()].into_iter().collect()),
             wanted_tags: Mutex::new(HashSet::new()),
+            resolutions: Mutex::new(HashSet::new()),
             queue: tx,
             audit: audit_tx,
             ready: AtomicBool::new(false),
@@ -331,6 +335,20 @@ impl ImageVerdicts for EngineVerdicts {
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 tracing::warn!(image = %image, "admission verdict source stopped; image not queued")
             }
+        }
+    }
+
+    fn resolved(&self, image: &ImageRef, digest: &str) {
+        if image.digest.is_some() || !crate::is_digest(digest) {
+            return;
+        }
+        let tag = image.tag_key();
+        if self.current().digest_of(&tag).map(String::as_str) == Some(digest) {
+            return;
+        }
+        let mut pending = self.resolutions.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.len() < MAX_PENDING {
+            pending.insert((digest.to_string(), tag));
         }
     }
 

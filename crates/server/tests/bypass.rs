@@ -288,7 +288,8 @@ async fn a_moved_tag_is_re_resolved_and_the_new_digest_decides() {
     assert_eq!(got["response"]["allowed"], true, "{got}");
     let warnings = got["response"]["warnings"].to_string();
     assert!(
-        warnings.contains("last known digest") && warnings.contains("re-resolved"),
+        warnings.contains("decided on the newest known digest")
+            && warnings.contains("re-resolution pending"),
         "the decision says it used the last known digest: {got}"
     );
     let t = std::time::Instant::now();

@@ -104,6 +104,16 @@ impl EngineVerdicts {
                 store.upsert_image(&digest, Some(&tag), &BTreeMap::new())?;
             }
         }
+        let resolutions: Vec<(String, String)> = self
+            .resolutions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for (digest, tag) in resolutions {
+            // An image not stored yet gets the tag when it is queued.
+            store.record_resolution(&digest, &tag)?;
+        }
         let since = self.current().as_of;
         let changes = store.image_changes(since)?;
         let mut stats = RefreshStats {
