@@ -5,56 +5,14 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Serve, cli, fixture, https_client, shared, validate, wait_ready};
-use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage, free_port};
+use common::{
+    Serve, debian_and_ghsa_db, https_client, pod_review, validate, wait_ready, write_bookworm_image,
+};
+use portcullis_testkit::{Mode, Registry, free_port};
 
 const TOKEN: &str = "moved-tag-admin-token";
-const BOOKWORM: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
-                        VERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n";
-const BASE_FILES: &str = "Package: base-files\nStatus: install ok installed\nPriority: optional\n\
-                          Section: libs\nInstalled-Size: 100\nMaintainer: Someone <someone@example.org>\n\
-                          Architecture: amd64\nSource: base-files\nVersion: 12.4+deb12u5\n\
-                          Description: test package\n\n";
-
-/// A one-layer bookworm image tagged `v1`, with lodash `lodash` in `/app` when given.
-fn write_image(dir: &Path, lodash: Option<&str>) {
-    let mut w = OciWriter::new(dir).expect("OCI layout");
-    let mut layer = LayerBuilder::new();
-    layer
-        .file("etc/os-release", BOOKWORM)
-        .file("var/lib/dpkg/status", BASE_FILES);
-    if let Some(v) = lodash {
-        layer.file(
-            "app/node_modules/lodash/package.json",
-            format!(r#"{{"name": "lodash", "version": "{v}"}}"#),
-        );
-    }
-    let m = w
-        .image(&TestImage::new(vec![layer.tar()]))
-        .expect("write image");
-    w.tag("v1", &m).finish().expect("index.json");
-}
-
-fn review(image: &str, uid: &str) -> serde_json::Value {
-    let mut review: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(fixture("014-validate-create-pod-main-solo.json")).unwrap(),
-    )
-    .unwrap();
-    let spec = &mut review["request"]["object"]["spec"];
-    for c in spec["containers"].as_array_mut().unwrap() {
-        c["image"] = serde_json::Value::String(image.to_string());
-    }
-    if let Some(o) = spec.as_object_mut() {
-        o.remove("initContainers");
-        o.remove("ephemeralContainers");
-    }
-    review["request"]["uid"] = serde_json::Value::String(uid.to_string());
-    review
-}
-
 #[test]
 fn a_moved_tag_is_followed_after_the_tag_ttl() {
     let reg = Registry::start(Mode::Plain).expect(
@@ -62,27 +20,14 @@ fn a_moved_tag_is_followed_after_the_tag_ttl() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let (clean, vulnerable) = (tmp.path().join("clean"), tmp.path().join("vulnerable"));
-    write_image(&clean, None);
+    write_bookworm_image(&clean, None);
     // lodash 4.17.11: GHSA-jf85-cpcp-j695 (CVE-2019-10744), critical, fixed in 4.17.12.
-    write_image(&vulnerable, Some("4.17.11"));
+    write_bookworm_image(&vulnerable, Some("4.17.11"));
     reg.push(&clean, "v1", "moved/app:1", false).unwrap();
     let image = format!("{}/moved/app:1", reg.addr);
 
     let vuln_db = tmp.path().join("vuln.db");
-    for source in ["vulndata/debian", "vulndata/osv/ghsa"] {
-        let dir = shared().join(source);
-        let (code, _, err) = cli(
-            &[],
-            &[
-                "db",
-                "import",
-                dir.to_str().unwrap(),
-                "--db",
-                vuln_db.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(code, 0, "db import {source} failed: {err}");
-    }
+    debian_and_ghsa_db(&vuln_db);
     let config = tmp.path().join("admission.yaml");
     std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
     let data = tmp.path().join("data");
@@ -109,7 +54,7 @@ fn a_moved_tag_is_followed_after_the_tag_ttl() {
     // The clean image: queued, analysed, admitted.
     let t = Instant::now();
     loop {
-        let r = validate(&http, port, &review(&image, "uid-clean"));
+        let r = validate(&http, port, &pod_review(&[&image], "shop", "clean"));
         if r["response"]["allowed"] == true {
             break;
         }
@@ -126,7 +71,7 @@ fn a_moved_tag_is_followed_after_the_tag_ttl() {
     let t = Instant::now();
     let mut pending_said = false;
     let denied = loop {
-        let r = validate(&http, port, &review(&image, "uid-moved"));
+        let r = validate(&http, port, &pod_review(&[&image], "shop", "moved"));
         let warnings = r["response"]["warnings"].to_string();
         if warnings.contains("decided on the newest known digest")
             && warnings.contains("re-resolution pending")
