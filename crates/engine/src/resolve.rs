@@ -153,11 +153,19 @@ impl ResolvePool {
         Ok((admit, r.slots.clone()))
     }
 
+    /// Counts the outcome of some other request to `registry` (an analysis's pull): `Err` when the registry
+    /// could not be reached or did not answer in time.
+    pub fn report(&self, registry: &str, outcome: Result<(), &str>) {
+        self.record(registry, false, outcome)
+    }
+
     fn record(&self, registry: &str, probe: bool, outcome: Result<(), &str>) {
         let mut map = self.lock();
-        let Some(r) = map.get_mut(registry) else {
-            return;
-        };
+        let per = self.config.per_registry.max(1);
+        let r = map.entry(registry.to_string()).or_insert_with(|| Registry {
+            state: BreakerState::Closed { failures: 0 },
+            slots: Arc::new(Semaphore::new(per)),
+        });
         match outcome {
             Ok(()) => {
                 if probe || !matches!(r.state, BreakerState::Closed { failures: 0 }) {

@@ -334,6 +334,11 @@ impl Analyser for RegistryAnalyser {
                     Err(portcullis_sbom::Error::Image(
                         e @ portcullis_image::Error::Auth { .. },
                     )) => last = Some(e),
+                    Err(portcullis_sbom::Error::Image(
+                        e @ portcullis_image::Error::Unreachable { .. },
+                    )) => {
+                        return Err(StageError::unreachable(format!("pulling {image}: {e}")));
+                    }
                     Err(portcullis_sbom::Error::Image(e)) => {
                         return Err(StageError::transient(format!("pulling {image}: {e}")));
                     }

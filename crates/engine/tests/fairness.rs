@@ -55,12 +55,18 @@ fn trickling_tarpit() -> String {
     addr
 }
 
+/// Two workers, at most one of them on one registry's images (serve's default: one less than the workers).
 fn config(deadline: Duration, cool_down: Duration) -> EngineConfig {
     EngineConfig {
         resolve: ResolveConfig {
             deadline,
             failures_to_open: 2,
             cool_down,
+            ..Default::default()
+        },
+        workers: 2,
+        rate_limits: portcullis_store::RateLimits {
+            max_claimed_per_registry: 1,
             ..Default::default()
         },
         ..fast_config("fair")
@@ -151,6 +157,27 @@ fn verdict_within(v: &EngineVerdicts, image: &str, limit: Duration) -> Duration 
 fn a_tarpit_registry_delays_no_other_registrys_image() {
     let s = setup(config(Duration::from_secs(2), Duration::from_secs(4)));
     let (silent, trickle) = (silent_tarpit(), trickling_tarpit());
+    // Images pinned by digest on the silent tarpit go straight to the analysis workers: at most one worker
+    // may hold them.
+    for n in 0..3 {
+        let r = portcullis_admission::parse_image(&format!(
+            "{silent}/slow/pinned{n}@sha256:{}",
+            format!("{n:x}").repeat(64)
+        ))
+        .unwrap();
+        s.verdicts
+            .enqueue(&r, &format!("admission Pod busy/pinned-{n}"));
+    }
+    let store = s.srv.engine.store().clone();
+    let t = Instant::now();
+    while store.queue_stats().unwrap().claimed == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the pinned images were never claimed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     // A busy namespace asks for many images from both tarpits first…
     for n in 0..20 {
         for host in [&silent, &trickle] {
@@ -163,6 +190,11 @@ fn a_tarpit_registry_delays_no_other_registrys_image() {
     let real = portcullis_admission::parse_image(&s.real).unwrap();
     s.verdicts.enqueue(&real, "admission Pod quiet/web");
     let took = verdict_within(&s.verdicts, &s.real, Duration::from_secs(8));
+    assert_eq!(
+        store.queue_stats().unwrap().claimed,
+        1,
+        "one worker holds a pinned tarpit image, the other was free"
+    );
     eprintln!("verdict of the real registry's image served after {took:?}");
 
     // The tarpits' lookups hit their deadline and their breakers open.

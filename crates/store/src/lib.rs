@@ -375,13 +375,19 @@ pub struct Claim {
     pub worker: String,
 }
 
-/// Per-registry rate limits: the minimum time between two claims of images from one registry.
+/// Per-registry rate limits: the minimum time between two claims of images from one registry, and how many
+/// analyses of one registry's images may run at once (so a registry that does not answer holds at most that
+/// many workers).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimits {
     /// Interval for registries not listed (zero: unlimited).
     pub default_interval: Duration,
     /// Interval by registry host.
     pub per_registry: BTreeMap<String, Duration>,
+    /// Most live claims of one registry's images by one replica — the workers whose names share the claiming
+    /// worker's `replica/` prefix (zero: unlimited). Below the number of workers, a registry that does not
+    /// answer can never hold every worker of a replica.
+    pub max_claimed_per_registry: u32,
 }
 
 impl RateLimits {

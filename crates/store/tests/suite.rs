@@ -640,6 +640,32 @@ fn queue_fair_across_namespaces(f: &Fixture) {
     );
 }
 
+/// A replica's workers never all hold one registry's images: with a cap of 1, the second worker of the replica
+/// takes the other registry's image even though the first registry's was queued first; another replica has its
+/// own count.
+fn queue_caps_claims_per_registry_and_replica(f: &Fixture) {
+    let s = f.open();
+    for (n, registry) in [(1, "tarpit.test"), (2, "tarpit.test"), (3, "good.test")] {
+        let d = digest(0x30_000 + n);
+        s.upsert_image(&d, None, &BTreeMap::new()).unwrap();
+        s.enqueue(&req(&d, registry)).unwrap();
+    }
+    let limits = RateLimits {
+        max_claimed_per_registry: 1,
+        ..Default::default()
+    };
+    let first = s.claim("r1/0", LEASE, &limits).unwrap().unwrap();
+    assert_eq!(first.registry, "tarpit.test");
+    let second = s.claim("r1/1", LEASE, &limits).unwrap().unwrap();
+    assert_eq!(second.registry, "good.test", "{second:?}");
+    assert!(s.claim("r1/2", LEASE, &limits).unwrap().is_none());
+    let other = s.claim("r2/0", LEASE, &limits).unwrap().unwrap();
+    assert_eq!(
+        other.registry, "tarpit.test",
+        "another replica counts its own"
+    );
+}
+
 /// Image changes are read incrementally: after one change, only that image comes back; a tag resolved again
 /// to an older digest leads to it (the newest resolution wins).
 fn image_changes_are_incremental(f: &Fixture) {
@@ -726,5 +752,6 @@ suite!(
     feeds_and_singleton_lock,
     bad_urls_are_explained,
     queue_fair_across_namespaces,
+    queue_caps_claims_per_registry_and_replica,
     image_changes_are_incremental,
 );

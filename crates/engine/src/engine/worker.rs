@@ -148,7 +148,20 @@ impl Engine {
     ) -> Result<(), StageError> {
         let reference = portcullis_image::ImageRef::parse(&claim.pull)
             .map_err(|e| StageError::permanent(format!("image reference {:?}: {e}", claim.pull)))?;
-        let analysis = self.stages.analyser.analyse(&reference).await?;
+        // The pull's outcome counts towards the registry's breaker (its tag lookups fail at once while it is
+        // open); how many workers one registry may hold is the queue's `max_claimed_per_registry`.
+        let analysis = match self.stages.analyser.analyse(&reference).await {
+            Ok(a) => {
+                self.resolve.report(&reference.registry, Ok(()));
+                a
+            }
+            Err(e) => {
+                if e.unreachable {
+                    self.resolve.report(&reference.registry, Err(&e.message));
+                }
+                return Err(e);
+            }
+        };
         let this = self.clone();
         let claim = claim.clone();
         blocking(move || {

@@ -73,6 +73,10 @@ pub struct Args {
     /// Concurrent analyses in this replica.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Most analyses of one registry's images running at once in this replica (0: no limit). Default: one
+    /// less than `--workers` (at least 1), so a registry that does not answer never holds every worker.
+    #[arg(long)]
+    pub max_analyses_per_registry: Option<u32>,
     /// A docker `config.json` with registry credentials for pulls (also `PORTCULLIS_REGISTRY_AUTH`).
     #[arg(long, env = "PORTCULLIS_REGISTRY_AUTH")]
     pub registry_auth: Option<PathBuf>,
@@ -391,5 +395,9 @@ async fn start_engine(
         },
     };
     config.engine.workers = args.workers.max(1);
+    config.engine.rate_limits.max_claimed_per_registry =
+        args.max_analyses_per_registry.unwrap_or_else(|| {
+            u32::try_from(config.engine.workers.saturating_sub(1).max(1)).unwrap_or(u32::MAX)
+        });
     Ok(start_service(config, stages, shutdown).await?)
 }

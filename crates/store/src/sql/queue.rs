@@ -47,6 +47,8 @@ impl<D: Db> SqlStore<D> {
              WHERE digest = (SELECT digest FROM queue WHERE \
                ((state = 'queued' AND not_before <= $3) OR (state = 'claimed' AND lease_until < $3 AND attempts < max_attempts)) \
                AND registry NOT IN (SELECT registry FROM registry_limits WHERE next_allowed > $3) \
+               AND (CAST($4 AS BIGINT) = 0 OR registry NOT IN (SELECT registry FROM queue WHERE state = 'claimed' AND lease_until >= $3 \
+                 AND substr(claimed_by, 1, length($5)) = $5 GROUP BY registry HAVING COUNT(*) >= CAST($4 AS BIGINT))) \
                ORDER BY COALESCE((SELECT turn FROM queue_turns WHERE queue_turns.namespace = queue.namespace), 0), \
                not_before, enqueued_at, digest LIMIT 1 {}) \
              RETURNING digest, pull, registry, attempts, namespace",
@@ -54,7 +56,21 @@ impl<D: Db> SqlStore<D> {
         );
         self.db.tx(&mut |c| {
             let now = now_ms();
-            let rows = c.query(&sql, &[t(worker), i(now.saturating_add(ms(lease))), i(now)])?;
+            let rows = c.query(
+                &sql,
+                &[
+                    t(worker),
+                    i(now.saturating_add(ms(lease))),
+                    i(now),
+                    i(i64::from(limits.max_claimed_per_registry)),
+                    t(&format!(
+                        "{}/",
+                        worker
+                            .rsplit_once('/')
+                            .map_or(worker, |(replica, _)| replica)
+                    )),
+                ],
+            )?;
             let Some(r) = rows.first() else {
                 return Ok(None);
             };
