@@ -115,7 +115,7 @@ pub struct Args {
     #[arg(long)]
     pub no_resolve: bool,
     /// Seconds a tag → digest resolution is trusted; after that the tag is re-resolved off the request path
-    /// (reviews meanwhile decide on the last known digest and say so), so a moved tag takes effect.
+    /// (reviews meanwhile decide on the newest known digest and say so), so a moved tag takes effect.
     #[arg(long, default_value_t = 120)]
     pub tag_ttl: u64,
     /// Worker threads (default: one per core).
