@@ -240,11 +240,23 @@ impl EngineVerdicts {
         if !u.replaced.is_empty() {
             snap.verdicts.retain(|k, _| !u.replaced.contains(&k.2));
         }
+        // Images analysed before and re-queued now (forced re-analysis): no verdict until analysed again.
+        let requeued: HashSet<String> = u
+            .entries
+            .iter()
+            .filter(|(d, e)| {
+                e.status != AnalysisStatus::Analyzed
+                    && snap
+                        .images
+                        .get(d)
+                        .is_some_and(|old| old.status == AnalysisStatus::Analyzed)
+            })
+            .map(|(d, _)| d.clone())
+            .collect();
+        if !requeued.is_empty() {
+            snap.verdicts.retain(|k, _| !requeued.contains(&k.0));
+        }
         for (digest, entry) in u.entries {
-            if entry.status != AnalysisStatus::Analyzed {
-                // Re-queued (forced re-analysis): no verdict until it is analysed again.
-                snap.verdicts.retain(|k, _| k.0 != digest);
-            }
             snap.images.insert(digest, entry);
         }
         for (tag, digest, at) in u.tag_times {
