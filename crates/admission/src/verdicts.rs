@@ -70,6 +70,11 @@ pub trait ImageVerdicts: Send + Sync {
     fn record(&self, review: &crate::Review, decision: &crate::Decision) {
         let _ = (review, decision);
     }
+    /// Tells the source that a registry lookup resolved the tag of `image` to `digest` (so the newest resolution
+    /// of a moved tag wins in [`ImageVerdicts::resolve_cached`]); must not block. Defaults to nothing.
+    fn resolved(&self, image: &ImageRef, digest: &str) {
+        let _ = (image, digest);
+    }
 }
 
 /// Error of reading an image reference from a manifest.

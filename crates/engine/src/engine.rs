@@ -71,6 +71,8 @@ pub struct EngineConfig {
     pub replica_id: String,
     /// How long a cached admission verdict is trusted (other replicas may have changed policy meanwhile).
     pub cache_ttl: Duration,
+    /// Tag resolution: pool size, deadline and per-registry circuit breaker.
+    pub resolve: crate::resolve::ResolveConfig,
 }
 
 impl Default for EngineConfig {
@@ -90,6 +92,7 @@ impl Default for EngineConfig {
                 chrono::Utc::now().timestamp_micros()
             ),
             cache_ttl: Duration::from_secs(30),
+            resolve: Default::default(),
         }
     }
 }
@@ -118,6 +121,7 @@ pub struct Engine {
     config: EngineConfig,
     cache: Mutex<HashMap<CacheKey, (Instant, Arc<Verdict>)>>,
     metrics: crate::metrics::EngineMetrics,
+    resolve: crate::resolve::ResolvePool,
 }
 
 /// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
@@ -239,6 +243,7 @@ impl Engine {
     /// Creates an engine over a store.
     pub fn new(store: Arc<dyn Store>, stages: Stages, config: EngineConfig) -> Arc<Engine> {
         Arc::new(Engine {
+            resolve: crate::resolve::ResolvePool::new(stages.resolver.clone(), config.resolve),
             store,
             stages,
             config,
@@ -261,6 +266,11 @@ impl Engine {
             .and_then(|d| d.synced_at)
     }
 
+    /// The tag resolution pool (bounded, with deadlines and per-registry circuit breakers).
+    pub fn resolve_pool(&self) -> &crate::resolve::ResolvePool {
+        &self.resolve
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -279,6 +289,18 @@ impl Engine {
         annotations: BTreeMap<String, String>,
         force: bool,
     ) -> Result<(ImageRecord, Enqueued)> {
+        self.add_image_for(pull, annotations, force, "").await
+    }
+
+    /// [`Engine::add_image`] for a namespace: the queue claims round-robin across namespaces, so one namespace's
+    /// many images cannot starve another's.
+    pub async fn add_image_for(
+        self: &Arc<Self>,
+        pull: &str,
+        annotations: BTreeMap<String, String>,
+        force: bool,
+        namespace: &str,
+    ) -> Result<(ImageRecord, Enqueued)> {
         let Pull {
             tag,
             digest,
@@ -293,12 +315,12 @@ impl Engine {
                 )));
             }
         }
+        let resolved = digest.is_none();
         let digest = match digest {
             Some(d) => d,
             None => {
                 let d = self
-                    .stages
-                    .resolver
+                    .resolve
                     .resolve(&reference)
                     .await
                     .map_err(stage_to_engine)?;
@@ -312,16 +334,22 @@ impl Engine {
         };
         let pull_by_digest = format!("{repo}@{digest}");
         let this = self.clone();
+        let namespace = namespace.to_string();
         blocking(move || {
-            let image = this
+            let mut image = this
                 .store
                 .upsert_image(&digest, tag.as_deref(), &annotations)?;
+            if let (true, Some(tag)) = (resolved, &tag) {
+                this.store.record_resolution(&digest, tag)?;
+                image = this.store.get_image(&digest)?.unwrap_or(image);
+            }
             let outcome = this.store.enqueue(&EnqueueRequest {
                 digest: digest.clone(),
                 pull: pull_by_digest,
                 registry,
                 force,
                 max_attempts: this.config.max_attempts,
+                namespace: namespace.clone(),
             })?;
             let image = if outcome == Enqueued::Queued {
                 this.invalidate(&digest);

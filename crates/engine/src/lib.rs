@@ -7,8 +7,10 @@
 pub mod api;
 pub mod bundles;
 mod engine;
+mod fair;
 pub mod isolate;
 pub mod metrics;
+pub mod resolve;
 pub mod service;
 pub mod stages;
 pub mod verdicts;

@@ -23,6 +23,9 @@ pub struct StageError {
     pub message: String,
     /// True when retrying cannot help (unknown manifest, invalid reference, unsupported format).
     pub permanent: bool,
+    /// True when the registry could not be reached or did not answer in time (what opens its circuit breaker,
+    /// see [`crate::resolve`]).
+    pub unreachable: bool,
 }
 
 impl StageError {
@@ -31,6 +34,7 @@ impl StageError {
         Self {
             message: message.into(),
             permanent: false,
+            unreachable: false,
         }
     }
     /// A permanent error (the image is marked `analysis_failed` at once).
@@ -38,6 +42,15 @@ impl StageError {
         Self {
             message: message.into(),
             permanent: true,
+            unreachable: false,
+        }
+    }
+    /// A transient error because the registry could not be reached or did not answer in time.
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+            unreachable: true,
         }
     }
 }
@@ -285,7 +298,12 @@ impl Resolver for RegistryResolver {
                 portcullis_image::resolve_digest(image, &o).await
             })
             .await
-            .map_err(|e| StageError::transient(format!("resolving {image}: {e}")))?;
+            .map_err(|e| match e {
+                portcullis_image::Error::Unreachable { .. } => {
+                    StageError::unreachable(format!("resolving {image}: {e}"))
+                }
+                e => StageError::transient(format!("resolving {image}: {e}")),
+            })?;
             Digest::parse(&d).map_err(|e| {
                 StageError::transient(format!("resolving {image}: the registry answered {e}"))
             })
@@ -387,6 +405,11 @@ impl Analyser for RegistryAnalyser {
                     Err(portcullis_sbom::Error::Image(
                         e @ portcullis_image::Error::Auth { .. },
                     )) => last = Some(e),
+                    Err(portcullis_sbom::Error::Image(
+                        e @ portcullis_image::Error::Unreachable { .. },
+                    )) => {
+                        return Err(StageError::unreachable(format!("pulling {image}: {e}")));
+                    }
                     Err(portcullis_sbom::Error::Image(e)) => {
                         return Err(StageError::transient(format!("pulling {image}: {e}")));
                     }

@@ -4,59 +4,47 @@
 //! Verdicts are evaluated ahead of time for every analysed image, each of its tags and each policy admission
 //! has asked for; enqueue requests are handed to the background task.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use portcullis_admission::{Decision, ImageState, ImageVerdicts, Outcome, Review};
 use portcullis_image::ImageRef;
-use portcullis_policy::Verdict;
 use portcullis_store::{AnalysisStatus, NewDecision, PolicyRecord};
-use portcullis_vuln::{Finding, MatchReport};
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::{Engine, blocking};
+
+mod dispatch;
+mod snapshot;
+
+pub use snapshot::RefreshStats;
+use snapshot::Snapshot;
 
 /// Most images kept for a retry of their queueing while the store is unavailable.
 const MAX_PENDING: usize = 10_000;
 /// Tries to queue an image when the failure is not the store's (registry unreachable, credentials missing).
 const ENQUEUE_ATTEMPTS: u32 = 5;
+/// Images handed over by admission and not yet taken by the queueing task (more are dropped, with a warning).
+const QUEUE_BOUND: usize = 4096;
+/// Most images one namespace may have waiting to be queued (its fair share of [`MAX_PENDING`]).
+const MAX_PENDING_PER_NAMESPACE: usize = 1000;
+/// Delay before the first retry of a failed queueing; doubled after each further failure.
+const ENQUEUE_RETRY: Duration = Duration::from_secs(2);
 /// How often unwritten audit records are retried.
 const AUDIT_RETRY: Duration = Duration::from_secs(2);
-
-struct ImageEntry {
-    status: AnalysisStatus,
-    error: Option<String>,
-    analysed_at: DateTime<Utc>,
-    updated_at: i64,
-    findings: Arc<Vec<Finding>>,
-    db_version: String,
-    tags: Vec<String>,
-}
-
-type VerdictKey = (String, String, String);
-
-#[derive(Default)]
-struct Snapshot {
-    images: HashMap<String, ImageEntry>,
-    tag_digest: HashMap<String, String>,
-    /// (digest, tag, policy) → (bundle digest, db version, verdict).
-    verdicts: HashMap<VerdictKey, (String, String, Arc<Verdict>)>,
-    /// The stored bundles as (id, name, active); `None` until the store was read once.
-    policies: Option<Vec<(String, Option<String>, bool)>>,
-    /// The policy names this snapshot holds verdicts for.
-    computed_for: HashSet<String>,
-}
 
 /// Admission's verdict source over the engine.
 pub struct EngineVerdicts {
     engine: Arc<Engine>,
-    snap: RwLock<Arc<Snapshot>>,
+    snap: RwLock<Snapshot>,
     wanted_policies: Mutex<HashSet<String>>,
     wanted_tags: Mutex<HashSet<(String, String)>>,
-    queue: mpsc::UnboundedSender<(String, String)>,
+    /// (digest, tag) resolutions reported by the webhook that the snapshot does not hold yet; recorded in the
+    /// store by the next refresh.
+    resolutions: Mutex<HashSet<(String, String)>>,
+    queue: mpsc::Sender<(String, String)>,
     audit: mpsc::UnboundedSender<NewDecision>,
     ready: AtomicBool,
     /// Policies admission's configuration uses: not ready until the snapshot holds verdicts for them.
@@ -128,13 +116,14 @@ impl EngineVerdicts {
         refresh: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> Arc<EngineVerdicts> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
+        let (tx, rx) = mpsc::channel::<(String, String)>(QUEUE_BOUND);
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
         let me = Arc::new(EngineVerdicts {
             engine,
-            snap: RwLock::new(Arc::new(Snapshot::default())),
+            snap: RwLock::new(Snapshot::default()),
             wanted_policies: Mutex::new(["default".to_string()].into_iter().collect()),
             wanted_tags: Mutex::new(HashSet::new()),
+            resolutions: Mutex::new(HashSet::new()),
             queue: tx,
             audit: audit_tx,
             ready: AtomicBool::new(false),
@@ -183,41 +172,13 @@ impl EngineVerdicts {
             }
         });
         let this = me.clone();
+        let sd = shutdown.clone();
+        tokio::spawn(async move { this.dispatch(rx, sd).await });
+        // The snapshot refreshes on its own timer, whatever the queue is doing.
+        let this = me.clone();
         tokio::spawn(async move {
-            // Images whose queueing failed, retried on the next rounds: while the store is unavailable
-            // (bounded), and a few times for other failures (a registry not reachable yet, credentials from
-            // a pull secret still on their way).
-            let mut pending: Vec<(String, String, u32)> = Vec::new();
             let mut refresh_failures: u64 = 0;
             loop {
-                let mut batch = std::mem::take(&mut pending);
-                while let Ok((pull, requestor)) = rx.try_recv() {
-                    batch.push((pull, requestor, 0));
-                }
-                batch.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-                batch.dedup_by(|a, b| a.0 == b.0);
-                for (pull, requestor, attempts) in batch {
-                    let ann: BTreeMap<String, String> =
-                        [("requestor".to_string(), requestor.clone())]
-                            .into_iter()
-                            .collect();
-                    match this.engine.add_image(&pull, ann, false).await {
-                        Ok(_) => {}
-                        Err(crate::EngineError::Store(e)) if pending.len() < MAX_PENDING => {
-                            tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed; will retry");
-                            pending.push((pull, requestor, attempts));
-                        }
-                        Err(e)
-                            if attempts + 1 < ENQUEUE_ATTEMPTS && pending.len() < MAX_PENDING =>
-                        {
-                            tracing::info!(image = %pull, error = %e, attempt = attempts + 1, "queueing an image for admission failed; will retry");
-                            pending.push((pull, requestor, attempts + 1));
-                        }
-                        Err(e) => {
-                            tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed")
-                        }
-                    }
-                }
                 let t = this.clone();
                 let refreshed = blocking(move || t.refresh()).await;
                 this.refresh_failing
@@ -265,8 +226,8 @@ impl EngineVerdicts {
         policies.into_iter().all(|p| snap.computed_for.contains(&p))
     }
 
-    fn current(&self) -> Arc<Snapshot> {
-        self.snap.read().unwrap_or_else(|p| p.into_inner()).clone()
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Snapshot> {
+        self.snap.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn resolve_policy(policies: &[PolicyRecord], name: &str) -> Option<PolicyRecord> {
@@ -282,160 +243,10 @@ impl EngineVerdicts {
             .cloned()
     }
 
-    /// Rebuilds the snapshot from the store, evaluating verdicts that are missing or out of date.
+    /// Brings the snapshot up to date with the store (incrementally), evaluating verdicts that are missing or
+    /// out of date.
     fn refresh(&self) -> crate::Result<()> {
-        let store = self.engine.store();
-        let tags: Vec<(String, String)> = self
-            .wanted_tags
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .collect();
-        for (digest, tag) in tags {
-            if store.get_image(&digest)?.is_some() {
-                store.upsert_image(&digest, Some(&tag), &BTreeMap::new())?;
-            }
-        }
-        let old = self.current();
-        let mut snap = Snapshot::default();
-        // Where several digests carry one tag, the one recorded last wins (the tag moved to it).
-        let mut tag_recorded: HashMap<String, i64> = HashMap::new();
-        let mut indexes: Vec<(String, Vec<(String, String)>)> = Vec::new();
-        for img in store.list_images(None)? {
-            if let Some(platforms) = crate::index_platforms(&img) {
-                indexes.push((img.digest.clone(), platforms));
-            }
-            let prev = old.images.get(&img.digest);
-            let (findings, db_version) = match prev {
-                Some(p) if p.updated_at == img.updated_at && p.status == img.status => {
-                    (p.findings.clone(), p.db_version.clone())
-                }
-                _ if img.status == AnalysisStatus::Analyzed => {
-                    match store.get_findings(&img.digest)? {
-                        Some(f) => {
-                            let report: MatchReport =
-                                serde_json::from_value(f.report).unwrap_or_default();
-                            (Arc::new(report.findings), f.db_version)
-                        }
-                        None => (Arc::new(Vec::new()), String::new()),
-                    }
-                }
-                _ => (Arc::new(Vec::new()), String::new()),
-            };
-            for t in &img.tags {
-                let newest = tag_recorded.get(t).is_none_or(|&at| img.created_at > at);
-                if newest {
-                    tag_recorded.insert(t.clone(), img.created_at);
-                    snap.tag_digest.insert(t.clone(), img.digest.clone());
-                }
-            }
-            snap.images.insert(
-                img.digest.clone(),
-                ImageEntry {
-                    status: img.status,
-                    error: img.error.clone(),
-                    analysed_at: img
-                        .analyzed_at
-                        .and_then(DateTime::from_timestamp_millis)
-                        .unwrap_or_else(Utc::now),
-                    updated_at: img.updated_at,
-                    findings,
-                    db_version,
-                    tags: img.tags,
-                },
-            );
-        }
-        for (digest, platforms) in indexes {
-            Self::judge_index(&mut snap, &digest, &platforms);
-        }
-        let policies = self.engine.policies()?;
-        snap.policies = Some(
-            policies
-                .iter()
-                .map(|p| (p.id.clone(), p.name.clone(), p.active))
-                .collect(),
-        );
-        let wanted: Vec<String> = self
-            .wanted_policies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .cloned()
-            .collect();
-        for policy in wanted {
-            snap.computed_for.insert(policy.clone());
-            let Some(bundle) = Self::resolve_policy(&policies, &policy) else {
-                continue;
-            };
-            for (digest, entry) in &snap.images {
-                if entry.status != AnalysisStatus::Analyzed {
-                    continue;
-                }
-                for tag in &entry.tags {
-                    let key = (digest.clone(), tag.clone(), policy.clone());
-                    if let Some((bd, dbv, v)) = old.verdicts.get(&key)
-                        && *bd == bundle.digest
-                        && *dbv == entry.db_version
-                    {
-                        snap.verdicts
-                            .insert(key, (bd.clone(), dbv.clone(), v.clone()));
-                        continue;
-                    }
-                    match self.engine.check(digest, Some(tag), Some(&bundle.id)) {
-                        Ok(r) => {
-                            snap.verdicts.insert(
-                                key,
-                                (
-                                    bundle.digest.clone(),
-                                    entry.db_version.clone(),
-                                    Arc::new(r.verdict),
-                                ),
-                            );
-                        }
-                        Err(e) => {
-                            tracing::warn!(%digest, tag, policy, error = %e, "evaluation for admission failed")
-                        }
-                    }
-                }
-            }
-        }
-        *self.snap.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snap);
-        Ok(())
-    }
-
-    /// Gives a multi-platform index the state of its platforms: failed when one failed (naming it), analysing
-    /// while one is not analysed, else analysed with the findings of all; its version (which cached verdicts
-    /// are checked against) changes whenever a platform is re-analysed or re-matched.
-    fn judge_index(snap: &mut Snapshot, digest: &str, platforms: &[(String, String)]) {
-        let mut status = AnalysisStatus::Analyzed;
-        let mut error = None;
-        let mut findings = Vec::new();
-        let mut versions = Vec::new();
-        for (platform, child) in platforms {
-            match snap.images.get(child) {
-                Some(c) if c.status == AnalysisStatus::Analyzed => {
-                    findings.extend(c.findings.iter().cloned());
-                    versions.push(format!("{platform}={}@{}", c.db_version, c.updated_at));
-                }
-                Some(c) if c.status == AnalysisStatus::AnalysisFailed => {
-                    status = AnalysisStatus::AnalysisFailed;
-                    error = Some(format!(
-                        "platform {platform}: {}",
-                        c.error.as_deref().unwrap_or("analysis failed")
-                    ));
-                    break;
-                }
-                _ => status = AnalysisStatus::Analyzing,
-            }
-        }
-        if let Some(entry) = snap.images.get_mut(digest)
-            && entry.status == AnalysisStatus::Analyzed
-        {
-            entry.status = status;
-            entry.error = error;
-            entry.findings = Arc::new(findings);
-            entry.db_version = versions.join(",");
-        }
+        self.refresh_snapshot().map(|_| ())
     }
 
     /// Appends a decision to the audit trail in the background (never blocks the webhook).
@@ -445,9 +256,9 @@ impl EngineVerdicts {
         }
     }
 
-    /// Rebuilds the snapshot now (blocking; tests and start-up).
-    pub fn refresh_now(&self) -> crate::Result<()> {
-        self.refresh()
+    /// Refreshes the snapshot now (blocking; tests and start-up); says what it read and evaluated.
+    pub fn refresh_now(&self) -> crate::Result<RefreshStats> {
+        self.refresh_snapshot()
     }
 }
 
@@ -462,7 +273,7 @@ impl ImageVerdicts for EngineVerdicts {
         let digest = image
             .digest
             .clone()
-            .or_else(|| snap.tag_digest.get(&image.tag_key()).cloned());
+            .or_else(|| snap.digest_of(&image.tag_key()).cloned());
         let Some(digest) = digest else {
             return ImageState::Unknown;
         };
@@ -513,12 +324,31 @@ impl ImageVerdicts for EngineVerdicts {
     }
 
     fn enqueue(&self, image: &ImageRef, requestor: &str) {
-        if self
+        match self
             .queue
-            .send((image.to_string(), requestor.to_string()))
-            .is_err()
+            .try_send((image.to_string(), requestor.to_string()))
         {
-            tracing::warn!(image = %image, "admission verdict source stopped; image not queued");
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(image = %image, bound = QUEUE_BOUND, "admission's analysis queue is full; image not queued (a later review queues it)")
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::warn!(image = %image, "admission verdict source stopped; image not queued")
+            }
+        }
+    }
+
+    fn resolved(&self, image: &ImageRef, digest: &str) {
+        if image.digest.is_some() || !crate::is_digest(digest) {
+            return;
+        }
+        let tag = image.tag_key();
+        if self.current().digest_of(&tag).map(String::as_str) == Some(digest) {
+            return;
+        }
+        let mut pending = self.resolutions.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.len() < MAX_PENDING {
+            pending.insert((digest.to_string(), tag));
         }
     }
 
@@ -526,7 +356,7 @@ impl ImageVerdicts for EngineVerdicts {
         if image.digest.is_some() {
             return image.digest.clone();
         }
-        self.current().tag_digest.get(&image.tag_key()).cloned()
+        self.current().digest_of(&image.tag_key()).cloned()
     }
 
     fn ready(&self) -> bool {

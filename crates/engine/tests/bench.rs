@@ -24,6 +24,7 @@ fn queue_round_trips(s: &dyn Store, n: usize) -> Duration {
         )
         .unwrap();
         s.enqueue(&EnqueueRequest {
+            namespace: String::new(),
             digest: d.clone(),
             pull: format!("r/app@{d}"),
             registry: "r".into(),

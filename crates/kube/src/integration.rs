@@ -84,6 +84,9 @@ impl ImageVerdicts for KubeVerdicts {
     fn resolve_cached(&self, image: &ImageRef) -> Option<String> {
         self.inner.resolve_cached(image)
     }
+    fn resolved(&self, image: &ImageRef, digest: &str) {
+        self.inner.resolved(image, digest)
+    }
     fn ready(&self) -> bool {
         self.inner.ready()
     }

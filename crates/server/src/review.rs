@@ -94,6 +94,7 @@ pub(crate) async fn review(
         for p in plan(&review, &cfg, ns_meta.as_ref(), verified_owner.as_ref()) {
             let r = p.reference;
             if let Some(d) = state.resolver.cached(&r) {
+                state.verdicts.resolved(&r, &d);
                 resolved.insert(p.image, d);
                 continue;
             }
@@ -108,13 +109,15 @@ pub(crate) async fn review(
             let res = state.resolver.clone();
             lookups.push(async move {
                 let remaining = deadline.saturating_sub(start.elapsed());
-                (p.image, res.resolve(&r, remaining).await)
+                let d = res.resolve(&r, remaining).await;
+                (p.image, r, d)
             });
         }
         if !lookups.is_empty() {
-            for (image, d) in futures::future::join_all(lookups).await {
+            for (image, r, d) in futures::future::join_all(lookups).await {
                 match d {
                     Some(d) => {
+                        state.verdicts.resolved(&r, &d);
                         resolved.insert(image, d);
                     }
                     None => {
@@ -139,7 +142,8 @@ pub(crate) async fn review(
         for (image, digest) in &stale {
             if decision.warnings.len() < portcullis_admission::decide::MAX_WARNINGS {
                 let w = format!(
-                    "{image}: decided on its last known digest {}…; the tag is being re-resolved",
+                    "{image}: decided on the newest known digest {}… of its tag; re-resolution pending (the last \
+                     lookup is older than the tag TTL)",
                     &digest[..digest.len().min(19)]
                 );
                 decision.warnings.push(

@@ -252,7 +252,7 @@ async fn webhook_endpoints_require_a_client_certificate_when_configured() {
 }
 
 /// A tag known from memory is re-resolved off the request path once its lookup is older than the TTL: the
-/// first review decides on the last known digest and says so, the later ones on the digest the registry now
+/// first review decides on the newest known digest and says so, the later ones on the digest the registry now
 /// serves (here a digest nobody analysed, so policy mode denies).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moved_tag_is_re_resolved_and_the_new_digest_decides() {
@@ -288,8 +288,9 @@ async fn a_moved_tag_is_re_resolved_and_the_new_digest_decides() {
     assert_eq!(got["response"]["allowed"], true, "{got}");
     let warnings = got["response"]["warnings"].to_string();
     assert!(
-        warnings.contains("last known digest") && warnings.contains("re-resolved"),
-        "the decision says it used the last known digest: {got}"
+        warnings.contains("decided on the newest known digest")
+            && warnings.contains("re-resolution pending"),
+        "the decision says it used the newest known digest: {got}"
     );
     let t = std::time::Instant::now();
     let denied = loop {

@@ -20,7 +20,7 @@ pub use reopen::Reopening;
 use sql::SqlStore;
 
 /// Latest schema version the migrations of this build create.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -318,8 +318,34 @@ pub struct EnqueueRequest {
     pub registry: String,
     /// Re-queue even when already analysed, queued or failed.
     pub force: bool,
+    /// The namespace the image was asked for by (empty: none, e.g. the API); the queue claims round-robin
+    /// across namespaces.
+    pub namespace: String,
     /// Attempts before the image is marked `analysis_failed`.
     pub max_attempts: u32,
+}
+
+/// Images changed since a point in time ([`Store::image_changes`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageChanges {
+    /// The database's clock when the changes were read: pass it as `since` next time.
+    pub as_of: i64,
+    /// The images changed (with all their tags).
+    pub images: Vec<ImageRecord>,
+    /// Of each changed image's tags, when the tag last led to it: its last registry resolution to this
+    /// digest, else when the store first saw it on this digest (Unix milliseconds).
+    pub tag_times: Vec<TagTime>,
+}
+
+/// When a tag last led to a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagTime {
+    /// Image digest.
+    pub digest: String,
+    /// `registry/repository:tag`.
+    pub tag: String,
+    /// Unix milliseconds.
+    pub at: i64,
 }
 
 /// What [`Store::enqueue`] did.
@@ -349,13 +375,19 @@ pub struct Claim {
     pub worker: String,
 }
 
-/// Per-registry rate limits: the minimum time between two claims of images from one registry.
+/// Per-registry rate limits: the minimum time between two claims of images from one registry, and how many
+/// analyses of one registry's images may run at once (so a registry that does not answer holds at most that
+/// many workers).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimits {
     /// Interval for registries not listed (zero: unlimited).
     pub default_interval: Duration,
     /// Interval by registry host.
     pub per_registry: BTreeMap<String, Duration>,
+    /// Most live claims of one registry's images by one replica — the workers whose names share the claiming
+    /// worker's `replica/` prefix (zero: unlimited). Below the number of workers, a registry that does not
+    /// answer can never hold every worker of a replica.
+    pub max_claimed_per_registry: u32,
 }
 
 impl RateLimits {
@@ -441,6 +473,13 @@ pub trait Store: Send + Sync {
     ) -> Result<ImageRecord>;
     /// One image.
     fn get_image(&self, digest: &str) -> Result<Option<ImageRecord>>;
+    /// Records that a registry lookup just resolved `tag` to the known image `digest` (the newest resolution
+    /// of a tag wins); false when the image is not known.
+    fn record_resolution(&self, digest: &str, tag: &str) -> Result<bool>;
+    /// Images changed since `since` (an earlier [`ImageChanges::as_of`]; `None`: every image). Changes
+    /// committed up to a few seconds late are included again next time, so callers must accept seeing an
+    /// image twice.
+    fn image_changes(&self, since: Option<i64>) -> Result<ImageChanges>;
     /// Images, newest first; with `tag`, only those seen with it.
     fn list_images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>>;
     /// The SBOM document of an image.

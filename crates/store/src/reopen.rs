@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::{
     Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, Error,
-    EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageRecord, NewDecision, NewEvaluation,
-    PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, Store, StoredFindings, open,
-    redact_url,
+    EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord, NewDecision,
+    NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, Store,
+    StoredFindings, open, redact_url,
 };
 
 enum State {
@@ -110,6 +110,12 @@ impl Store for Reopening {
     }
     fn get_image(&self, digest: &str) -> Result<Option<ImageRecord>> {
         self.inner()?.get_image(digest)
+    }
+    fn record_resolution(&self, digest: &str, tag: &str) -> Result<bool> {
+        self.inner()?.record_resolution(digest, tag)
+    }
+    fn image_changes(&self, since: Option<i64>) -> Result<ImageChanges> {
+        self.inner()?.image_changes(since)
     }
     fn list_images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
         self.inner()?.list_images(tag)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::sql::{Conn, Db, P, Row, V, schema_v1};
+use crate::sql::{Conn, Db, P, Row, SCHEMA_V2, V, schema_v1};
 use crate::{Backend, Error, FeedLock, Result};
 
 /// The SQLite backend.
@@ -216,10 +216,17 @@ impl Db for SqliteDb {
     }
 
     fn migrations(&self) -> Vec<(i64, String)> {
-        vec![(
-            1,
-            schema_v1("INTEGER PRIMARY KEY AUTOINCREMENT") + APPEND_ONLY,
-        )]
+        vec![
+            (
+                1,
+                schema_v1("INTEGER PRIMARY KEY AUTOINCREMENT") + APPEND_ONLY,
+            ),
+            (2, SCHEMA_V2.to_string()),
+        ]
+    }
+
+    fn clock_ms(&self) -> &'static str {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
     }
 
     fn migration_lock(&self, _conn: &mut dyn Conn) -> Result<()> {

@@ -19,6 +19,7 @@ fn child(path: &str) {
         s.upsert_image(&d, Some(&format!("r/app:{k}")), &BTreeMap::new())
             .unwrap();
         s.enqueue(&EnqueueRequest {
+            namespace: String::new(),
             digest: d.clone(),
             pull: format!("r/app@{d}"),
             registry: "r".into(),

@@ -67,12 +67,17 @@ impl Fixture {
 
 fn req(digest: &str, registry: &str) -> EnqueueRequest {
     EnqueueRequest {
+        namespace: String::new(),
         digest: digest.into(),
         pull: format!("{registry}/app@{digest}"),
         registry: registry.into(),
         force: false,
         max_attempts: 3,
     }
+}
+
+fn digest(n: usize) -> String {
+    format!("sha256:{n:064x}")
 }
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -356,6 +361,7 @@ fn queue_dedup_and_finish(f: &Fixture) {
     );
     assert_eq!(
         s.enqueue(&EnqueueRequest {
+            namespace: String::new(),
             force: true,
             ..req("sha256:q1", "r")
         })
@@ -402,6 +408,7 @@ fn queue_retries_with_backoff(f: &Fixture) {
     );
     // Force a fresh entry with no backoff to walk through the attempts.
     s.enqueue(&EnqueueRequest {
+        namespace: String::new(),
         force: true,
         ..req("sha256:r1", "r")
     })
@@ -597,6 +604,108 @@ fn feeds_and_singleton_lock(f: &Fixture) {
     assert!(s.try_feed_lock().unwrap().is_some(), "released on drop");
 }
 
+/// One namespace queueing 1,000 images cannot starve another namespace's single image: claims go round-robin
+/// across namespaces (issue #13 item 5).
+fn queue_fair_across_namespaces(f: &Fixture) {
+    let s = f.open();
+    for n in 0..1000 {
+        let d = digest(0x10_000 + n);
+        s.upsert_image(&d, None, &BTreeMap::new()).unwrap();
+        s.enqueue(&EnqueueRequest {
+            namespace: "busy".into(),
+            ..req(&d, "r.test")
+        })
+        .unwrap();
+    }
+    let quiet = digest(0x20_000);
+    s.upsert_image(&quiet, None, &BTreeMap::new()).unwrap();
+    s.enqueue(&EnqueueRequest {
+        namespace: "quiet".into(),
+        ..req(&quiet, "r.test")
+    })
+    .unwrap();
+    let limits = RateLimits::default();
+    let first: Vec<String> = (0..2)
+        .map(|_| s.claim("w", LEASE, &limits).unwrap().unwrap().digest)
+        .collect();
+    assert!(
+        first.contains(&quiet),
+        "the quiet namespace's image is among the first two claimed: {first:?}"
+    );
+    // And the busy namespace keeps its order.
+    assert_eq!(first[0], digest(0x10_000));
+    assert_eq!(
+        s.claim("w", LEASE, &limits).unwrap().unwrap().digest,
+        digest(0x10_001)
+    );
+}
+
+/// A replica's workers never all hold one registry's images: with a cap of 1, the second worker of the replica
+/// takes the other registry's image even though the first registry's was queued first; another replica has its
+/// own count.
+fn queue_caps_claims_per_registry_and_replica(f: &Fixture) {
+    let s = f.open();
+    for (n, registry) in [(1, "tarpit.test"), (2, "tarpit.test"), (3, "good.test")] {
+        let d = digest(0x30_000 + n);
+        s.upsert_image(&d, None, &BTreeMap::new()).unwrap();
+        s.enqueue(&req(&d, registry)).unwrap();
+    }
+    let limits = RateLimits {
+        max_claimed_per_registry: 1,
+        ..Default::default()
+    };
+    let first = s.claim("r1/0", LEASE, &limits).unwrap().unwrap();
+    assert_eq!(first.registry, "tarpit.test");
+    let second = s.claim("r1/1", LEASE, &limits).unwrap().unwrap();
+    assert_eq!(second.registry, "good.test", "{second:?}");
+    assert!(s.claim("r1/2", LEASE, &limits).unwrap().is_none());
+    let other = s.claim("r2/0", LEASE, &limits).unwrap().unwrap();
+    assert_eq!(
+        other.registry, "tarpit.test",
+        "another replica counts its own"
+    );
+}
+
+/// Image changes are read incrementally: after one change, only that image comes back; a tag resolved again
+/// to an older digest leads to it (the newest resolution wins).
+fn image_changes_are_incremental(f: &Fixture) {
+    let s = f.open();
+    let tag = "r.test/app:1";
+    for n in 0..20 {
+        s.upsert_image(&digest(n), Some(tag), &BTreeMap::new())
+            .unwrap();
+    }
+    let all = s.image_changes(None).unwrap();
+    assert_eq!(all.images.len(), 20);
+    assert!(all.images.iter().all(|i| i.tags == [tag]));
+    // A read within the overlap window (5 s) sees recent changes again; once it has passed, only new ones.
+    assert_eq!(s.image_changes(Some(all.as_of)).unwrap().images.len(), 20);
+    std::thread::sleep(Duration::from_millis(5_100));
+    let later = s.image_changes(Some(all.as_of)).unwrap();
+    let none = s.image_changes(Some(later.as_of)).unwrap();
+    assert!(none.images.is_empty(), "{:?}", none.images);
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(s.record_resolution(&digest(3), tag).unwrap());
+    assert!(
+        !s.record_resolution(&digest(99), tag).unwrap(),
+        "unknown image"
+    );
+    let one = s.image_changes(Some(none.as_of)).unwrap();
+    assert_eq!(
+        one.images
+            .iter()
+            .map(|i| i.digest.clone())
+            .collect::<Vec<_>>(),
+        [digest(3)]
+    );
+    let newest = all.tag_times.iter().map(|t| t.at).max().unwrap();
+    assert!(
+        one.tag_times[0].at > newest,
+        "digest 3 was resolved last: {:?}",
+        one.tag_times
+    );
+}
+
 fn bad_urls_are_explained(f: &Fixture) {
     if let Fixture::Sqlite(d) = f {
         let missing = d.path().join("no/such/dir/x.db");
@@ -642,4 +751,7 @@ suite!(
     queue_concurrent_claims_exactly_once,
     feeds_and_singleton_lock,
     bad_urls_are_explained,
+    queue_fair_across_namespaces,
+    queue_caps_claims_per_registry_and_replica,
+    image_changes_are_incremental,
 );

@@ -150,7 +150,20 @@ impl Engine {
     ) -> Result<(), StageError> {
         let reference = portcullis_image::ImageRef::parse(&claim.pull)
             .map_err(|e| StageError::permanent(format!("image reference {:?}: {e}", claim.pull)))?;
-        let analysis = self.stages.analyser.analyse(&reference).await?;
+        // The pull's outcome counts towards the registry's breaker (its tag lookups fail at once while it is
+        // open); how many workers one registry may hold is the queue's `max_claimed_per_registry`.
+        let analysis = match self.stages.analyser.analyse(&reference).await {
+            Ok(a) => {
+                self.resolve.report(&reference.registry, Ok(()));
+                a
+            }
+            Err(e) => {
+                if e.unreachable {
+                    self.resolve.report(&reference.registry, Err(&e.message));
+                }
+                return Err(e);
+            }
+        };
         let this = self.clone();
         let claim = claim.clone();
         if !analysis.platforms.is_empty() {
@@ -238,6 +251,8 @@ impl Engine {
                 registry: claim.registry.clone(),
                 force: false,
                 max_attempts: self.config.max_attempts,
+                // The platforms share the index's place in the fair queue (no namespace is known here).
+                namespace: String::new(),
             })?;
         }
         let sbom_doc = serde_json::to_value(&analysis.sbom)

@@ -81,6 +81,10 @@ pub struct Args {
     /// Concurrent analyses in this replica.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Most analyses of one registry's images running at once in this replica (0: no limit). Default: one
+    /// less than `--workers` (at least 1), so a registry that does not answer never holds every worker.
+    #[arg(long)]
+    pub max_analyses_per_registry: Option<u32>,
     /// A docker `config.json` with registry credentials for pulls (also `PORTCULLIS_REGISTRY_AUTH`).
     #[arg(long, env = "PORTCULLIS_REGISTRY_AUTH")]
     pub registry_auth: Option<PathBuf>,
@@ -156,7 +160,7 @@ pub struct Args {
     #[arg(long)]
     pub no_resolve: bool,
     /// Seconds a tag → digest resolution is trusted; after that the tag is re-resolved off the request path
-    /// (reviews meanwhile decide on the last known digest and say so), so a moved tag takes effect.
+    /// (reviews meanwhile decide on the newest known digest and say so), so a moved tag takes effect.
     #[arg(long, default_value_t = 120)]
     pub tag_ttl: u64,
     /// A platform (`os/arch[/variant]`) the cluster runs; repeatable. Every one of them a multi-platform image
@@ -490,6 +494,10 @@ async fn start_engine(
         },
     };
     config.engine.workers = args.workers.max(1);
+    config.engine.rate_limits.max_claimed_per_registry =
+        args.max_analyses_per_registry.unwrap_or_else(|| {
+            u32::try_from(config.engine.workers.saturating_sub(1).max(1)).unwrap_or(u32::MAX)
+        });
     Ok(start_service(config, stages, shutdown).await?)
 }
 

@@ -134,3 +134,75 @@ pub fn small_image(dir: &Path) -> String {
     w.tag("v1", &m).finish().expect("index.json");
     m.digest
 }
+
+const BOOKWORM: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
+                        VERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+const BASE_FILES: &str = "Package: base-files\nStatus: install ok installed\nPriority: optional\n\
+                          Section: libs\nInstalled-Size: 100\nMaintainer: Someone <someone@example.org>\n\
+                          Architecture: amd64\nSource: base-files\nVersion: 12.4+deb12u5\n\
+                          Description: test package\n\n";
+
+/// Writes a one-layer bookworm image tagged `v1` to an OCI layout, with lodash `lodash` in `/app` when given.
+pub fn write_bookworm_image(dir: &Path, lodash: Option<&str>) {
+    use portcullis_testkit::{LayerBuilder, OciWriter, TestImage};
+    let mut w = OciWriter::new(dir).expect("OCI layout");
+    let mut layer = LayerBuilder::new();
+    layer
+        .file("etc/os-release", BOOKWORM)
+        .file("var/lib/dpkg/status", BASE_FILES);
+    if let Some(v) = lodash {
+        layer.file(
+            "app/node_modules/lodash/package.json",
+            format!(r#"{{"name": "lodash", "version": "{v}"}}"#),
+        );
+    }
+    let m = w
+        .image(&TestImage::new(vec![layer.tar()]))
+        .expect("write image");
+    w.tag("v1", &m).finish().expect("index.json");
+}
+
+/// A vulnerability database with Debian's tracker records and GitHub's reviewed advisories from `../shared`.
+pub fn debian_and_ghsa_db(path: &Path) {
+    for source in ["vulndata/debian", "vulndata/osv/ghsa"] {
+        let dir = shared().join(source);
+        let (code, _, err) = cli(
+            &[],
+            &[
+                "db",
+                "import",
+                dir.to_str().unwrap(),
+                "--db",
+                path.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0, "db import {source} failed: {err}");
+    }
+}
+
+/// A review of Pod `name` in `namespace` running `images` (captured from a real kube-apiserver, rewritten).
+pub fn pod_review(images: &[&str], namespace: &str, name: &str) -> serde_json::Value {
+    let mut review: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixture("014-validate-create-pod-main-solo.json")).unwrap(),
+    )
+    .unwrap();
+    let template = review["request"]["object"]["spec"]["containers"][0].clone();
+    let containers: Vec<serde_json::Value> = images
+        .iter()
+        .enumerate()
+        .map(|(n, image)| {
+            let mut c = template.clone();
+            c["name"] = serde_json::Value::String(format!("c{n}"));
+            c["image"] = serde_json::Value::String(image.to_string());
+            c
+        })
+        .collect();
+    let req = &mut review["request"];
+    req["namespace"] = serde_json::Value::String(namespace.into());
+    req["name"] = serde_json::Value::String(name.into());
+    req["uid"] = serde_json::Value::String(format!("uid-{namespace}-{name}"));
+    req["object"]["metadata"]["namespace"] = serde_json::Value::String(namespace.into());
+    req["object"]["metadata"]["name"] = serde_json::Value::String(name.into());
+    req["object"]["spec"]["containers"] = serde_json::Value::Array(containers);
+    review
+}

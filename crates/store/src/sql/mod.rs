@@ -10,16 +10,16 @@ mod queue;
 mod schema;
 mod store;
 
-pub(crate) use schema::schema_v1;
+pub(crate) use schema::{SCHEMA_V2, schema_v1};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::{
     AnalysisStatus, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued,
-    Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageRecord, NewDecision,
-    NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, SCHEMA_VERSION,
-    Store, StoredFindings, now_ms,
+    Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord,
+    NewDecision, NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy,
+    SCHEMA_VERSION, Store, StoredFindings, TagTime, now_ms,
 };
 
 /// A statement parameter.
@@ -94,6 +94,8 @@ pub(crate) trait Db: Send + Sync + 'static {
     fn tx<T>(&self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<T>) -> Result<T>;
     /// The row-locking clause for the queue claim (`FOR UPDATE SKIP LOCKED` or nothing).
     fn skip_locked(&self) -> &'static str;
+    /// An SQL expression for the database's clock in Unix milliseconds (one clock for every replica).
+    fn clock_ms(&self) -> &'static str;
     /// Migrations: (version, SQL) in order.
     fn migrations(&self) -> Vec<(i64, String)>;
     /// Serialises concurrent migrations (PostgreSQL: a transaction-level advisory lock).
@@ -175,9 +177,6 @@ impl<D: Db> SqlStore<D> {
 
     fn image_row(c: &mut dyn Conn, r: &Row) -> Result<ImageRecord> {
         let digest = r.text(0)?;
-        let status_s = r.text(1)?;
-        let status = AnalysisStatus::parse(&status_s)
-            .ok_or_else(|| Error::Corrupt(format!("image {digest}: status {status_s:?}")))?;
         let tags = c
             .query(
                 "SELECT tag FROM image_tags WHERE digest = $1 ORDER BY tag",
@@ -186,6 +185,13 @@ impl<D: Db> SqlStore<D> {
             .iter()
             .map(|r| r.text(0))
             .collect::<Result<Vec<_>>>()?;
+        Self::image_of(r, digest, tags)
+    }
+
+    fn image_of(r: &Row, digest: String, tags: Vec<String>) -> Result<ImageRecord> {
+        let status_s = r.text(1)?;
+        let status = AnalysisStatus::parse(&status_s)
+            .ok_or_else(|| Error::Corrupt(format!("image {digest}: status {status_s:?}")))?;
         Ok(ImageRecord {
             status,
             error: r.opt_text(2)?,
@@ -223,18 +229,82 @@ impl<D: Db> SqlStore<D> {
     }
 
     fn set_status(
+        &self,
         c: &mut dyn Conn,
         digest: &str,
         status: AnalysisStatus,
         error: Option<&str>,
     ) -> Result<()> {
         c.exec(
-            "UPDATE images SET status = $2, error = $3, updated_at = $4 WHERE digest = $1",
+            &format!(
+                "UPDATE images SET status = $2, error = $3, updated_at = $4, changed_at = {} WHERE digest = $1",
+                self.db.clock_ms()
+            ),
             &[t(digest), t(status.as_str()), ot(error), i(now_ms())],
         )?;
         Ok(())
     }
+
+    /// Marks an image changed now (by the database's clock), for [`Store::image_changes`].
+    fn touch(&self, c: &mut dyn Conn, digest: &str) -> Result<()> {
+        c.exec(
+            &format!(
+                "UPDATE images SET changed_at = {} WHERE digest = $1",
+                self.db.clock_ms()
+            ),
+            &[t(digest)],
+        )?;
+        Ok(())
+    }
+
+    /// Images changed after `since` (minus [`CHANGE_OVERLAP_MS`]), with their tags, in two queries.
+    fn changes_in(&self, c: &mut dyn Conn, since: Option<i64>) -> Result<ImageChanges> {
+        let as_of = c
+            .query(&format!("SELECT {}", self.db.clock_ms()), &[])?
+            .first()
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or_else(now_ms);
+        let from = since.map_or(i64::MIN, |s| s.saturating_sub(CHANGE_OVERLAP_MS));
+        let rows = c.query(
+            &format!("SELECT {IMAGE_COLS} FROM images WHERE changed_at >= $1 ORDER BY digest"),
+            &[i(from)],
+        )?;
+        let tag_rows = c.query(
+            "SELECT t.digest, t.tag, COALESCE(t.resolved_at, t.first_seen) FROM image_tags t \
+             JOIN images m ON m.digest = t.digest WHERE m.changed_at >= $1 ORDER BY t.digest, t.tag",
+            &[i(from)],
+        )?;
+        let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut tag_times = Vec::with_capacity(tag_rows.len());
+        for r in &tag_rows {
+            let (digest, tag) = (r.text(0)?, r.text(1)?);
+            tags.entry(digest.clone()).or_default().push(tag.clone());
+            tag_times.push(TagTime {
+                digest,
+                tag,
+                at: r.int(2)?,
+            });
+        }
+        let images = rows
+            .iter()
+            .map(|r| {
+                let digest = r.text(0)?;
+                let tags = tags.remove(&digest).unwrap_or_default();
+                Self::image_of(r, digest, tags)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ImageChanges {
+            as_of,
+            images,
+            tag_times,
+        })
+    }
 }
+
+/// How far before the last `as_of` [`Store::image_changes`] looks again: a change committed this much later
+/// than the database's clock stamped it is still seen.
+const CHANGE_OVERLAP_MS: i64 = 5_000;
 
 /// Stores (replaces) an image's findings: `$1` digest, `$2` DB version, `$3` report, `$4` time.
 const FINDINGS_UPSERT: &str = "INSERT INTO findings (digest, db_version, report, created_at) VALUES ($1, $2, $3, $4) \

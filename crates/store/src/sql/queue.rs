@@ -10,9 +10,9 @@ impl<D: Db> SqlStore<D> {
             let outcome = match existing.first().map(|r| r.text(0)).transpose()?.as_deref() {
                 None => {
                     c.exec(
-                        "INSERT INTO queue (digest, pull, registry, state, attempts, max_attempts, not_before, enqueued_at, updated_at) \
-                         VALUES ($1, $2, $3, 'queued', 0, $4, $5, $5, $5)",
-                        &[t(&q.digest), t(&q.pull), t(&q.registry), i(q.max_attempts.max(1) as i64), i(now)],
+                        "INSERT INTO queue (digest, pull, registry, state, attempts, max_attempts, not_before, enqueued_at, updated_at, namespace) \
+                         VALUES ($1, $2, $3, 'queued', 0, $4, $5, $5, $5, $6)",
+                        &[t(&q.digest), t(&q.pull), t(&q.registry), i(q.max_attempts.max(1) as i64), i(now), t(&q.namespace)],
                     )?;
                     Enqueued::Queued
                 }
@@ -22,15 +22,15 @@ impl<D: Db> SqlStore<D> {
                 Some(_) => {
                     c.exec(
                         "UPDATE queue SET pull = $2, registry = $3, state = 'queued', attempts = 0, max_attempts = $4, \
-                         not_before = $5, claimed_by = NULL, lease_until = NULL, last_error = NULL, enqueued_at = $5, updated_at = $5 \
-                         WHERE digest = $1",
-                        &[t(&q.digest), t(&q.pull), t(&q.registry), i(q.max_attempts.max(1) as i64), i(now)],
+                         not_before = $5, claimed_by = NULL, lease_until = NULL, last_error = NULL, enqueued_at = $5, updated_at = $5, \
+                         namespace = $6 WHERE digest = $1",
+                        &[t(&q.digest), t(&q.pull), t(&q.registry), i(q.max_attempts.max(1) as i64), i(now), t(&q.namespace)],
                     )?;
                     Enqueued::Queued
                 }
             };
             if outcome == Enqueued::Queued {
-                Self::set_status(c, &q.digest, AnalysisStatus::NotAnalyzed, None)?;
+                self.set_status(c, &q.digest, AnalysisStatus::NotAnalyzed, None)?;
             }
             Ok(outcome)
         })
@@ -47,13 +47,30 @@ impl<D: Db> SqlStore<D> {
              WHERE digest = (SELECT digest FROM queue WHERE \
                ((state = 'queued' AND not_before <= $3) OR (state = 'claimed' AND lease_until < $3 AND attempts < max_attempts)) \
                AND registry NOT IN (SELECT registry FROM registry_limits WHERE next_allowed > $3) \
-               ORDER BY not_before, enqueued_at, digest LIMIT 1 {}) \
-             RETURNING digest, pull, registry, attempts",
+               AND (CAST($4 AS BIGINT) = 0 OR registry NOT IN (SELECT registry FROM queue WHERE state = 'claimed' AND lease_until >= $3 \
+                 AND substr(claimed_by, 1, length($5)) = $5 GROUP BY registry HAVING COUNT(*) >= CAST($4 AS BIGINT))) \
+               ORDER BY COALESCE((SELECT turn FROM queue_turns WHERE queue_turns.namespace = queue.namespace), 0), \
+               not_before, enqueued_at, digest LIMIT 1 {}) \
+             RETURNING digest, pull, registry, attempts, namespace",
             self.db.skip_locked()
         );
         self.db.tx(&mut |c| {
             let now = now_ms();
-            let rows = c.query(&sql, &[t(worker), i(now.saturating_add(ms(lease))), i(now)])?;
+            let rows = c.query(
+                &sql,
+                &[
+                    t(worker),
+                    i(now.saturating_add(ms(lease))),
+                    i(now),
+                    i(i64::from(limits.max_claimed_per_registry)),
+                    t(&format!(
+                        "{}/",
+                        worker
+                            .rsplit_once('/')
+                            .map_or(worker, |(replica, _)| replica)
+                    )),
+                ],
+            )?;
             let Some(r) = rows.first() else {
                 return Ok(None);
             };
@@ -64,6 +81,12 @@ impl<D: Db> SqlStore<D> {
                 attempt: u32::try_from(r.int(3)?).unwrap_or(u32::MAX),
                 worker: worker.to_string(),
             };
+            // The namespace served goes to the back of the line (round-robin across namespaces).
+            c.exec(
+                "INSERT INTO queue_turns (namespace, turn) VALUES ($1, (SELECT COALESCE(MAX(turn), 0) + 1 FROM queue_turns)) \
+                 ON CONFLICT (namespace) DO UPDATE SET turn = excluded.turn",
+                &[t(&r.text(4)?)],
+            )?;
             let interval = limits.interval(&claim.registry);
             if !interval.is_zero() {
                 c.exec(
@@ -72,7 +95,7 @@ impl<D: Db> SqlStore<D> {
                     &[t(&claim.registry), i(now.saturating_add(ms(interval)))],
                 )?;
             }
-            Self::set_status(c, &claim.digest, AnalysisStatus::Analyzing, None)?;
+            self.set_status(c, &claim.digest, AnalysisStatus::Analyzing, None)?;
             Ok(Some(claim))
         })
     }
@@ -124,6 +147,7 @@ impl<D: Db> SqlStore<D> {
                  analyzed_at = $3, updated_at = $3 WHERE digest = $1",
                 &[t(&claim.digest), ot(image_id), i(now)],
             )?;
+            self.touch(c, &claim.digest)?;
             Ok(true)
         })
     }
@@ -150,7 +174,7 @@ impl<D: Db> SqlStore<D> {
                     "UPDATE queue SET state = 'failed', claimed_by = NULL, lease_until = NULL, last_error = $2, updated_at = $3 WHERE digest = $1",
                     &[t(&claim.digest), t(error), i(now)],
                 )?;
-                Self::set_status(c, &claim.digest, AnalysisStatus::AnalysisFailed, Some(error))?;
+                self.set_status(c, &claim.digest, AnalysisStatus::AnalysisFailed, Some(error))?;
                 Ok(FailOutcome::Failed)
             } else {
                 let delay = retry.delay(u32::try_from(attempts).unwrap_or(u32::MAX));
@@ -159,7 +183,7 @@ impl<D: Db> SqlStore<D> {
                      not_before = $3, updated_at = $4 WHERE digest = $1",
                     &[t(&claim.digest), t(error), i(now.saturating_add(ms(delay))), i(now)],
                 )?;
-                Self::set_status(c, &claim.digest, AnalysisStatus::NotAnalyzed, Some(error))?;
+                self.set_status(c, &claim.digest, AnalysisStatus::NotAnalyzed, Some(error))?;
                 Ok(FailOutcome::Retrying(delay))
             }
         })
@@ -175,7 +199,7 @@ impl<D: Db> SqlStore<D> {
                 &[i(now)],
             )?;
             for r in &failed {
-                Self::set_status(c, &r.text(0)?, AnalysisStatus::AnalysisFailed, r.opt_text(1)?.as_deref())?;
+                self.set_status(c, &r.text(0)?, AnalysisStatus::AnalysisFailed, r.opt_text(1)?.as_deref())?;
             }
             let requeued = c.query(
                 "UPDATE queue SET state = 'queued', claimed_by = NULL, lease_until = NULL, updated_at = $1, \
@@ -184,7 +208,7 @@ impl<D: Db> SqlStore<D> {
                 &[i(now)],
             )?;
             for r in &requeued {
-                Self::set_status(c, &r.text(0)?, AnalysisStatus::NotAnalyzed, None)?;
+                self.set_status(c, &r.text(0)?, AnalysisStatus::NotAnalyzed, None)?;
             }
             Ok(failed.len() + requeued.len())
         })

@@ -1,5 +1,19 @@
 //! The schema migrations' SQL.
 
+/// Schema version 2, shared by both backends: when each image last changed (by the database's clock; what the
+/// admission snapshot refreshes incrementally from), when a tag was last resolved to a digest by a registry
+/// lookup, and the namespace each queued analysis was asked for by with each namespace's last turn (the queue
+/// claims round-robin across namespaces).
+pub(crate) const SCHEMA_V2: &str = "
+    ALTER TABLE images ADD COLUMN changed_at BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX images_changed_at ON images(changed_at);
+    ALTER TABLE image_tags ADD COLUMN resolved_at BIGINT;
+    ALTER TABLE queue ADD COLUMN namespace TEXT NOT NULL DEFAULT '';
+    CREATE TABLE queue_turns (
+        namespace TEXT PRIMARY KEY,
+        turn BIGINT NOT NULL
+    );";
+
 /// Schema version 1, shared by both backends except for the id column type and the append-only triggers.
 pub(crate) fn schema_v1(id_col: &str) -> String {
     format!(

@@ -64,6 +64,7 @@ impl<D: Db> Store for SqlStore<D> {
                     &[t(digest), t(tag), i(now)],
                 )?;
             }
+            self.touch(c, digest)?;
             Self::image_in(c, digest)?
                 .ok_or_else(|| Error::Corrupt(format!("image {digest} vanished after upsert")))
         })
@@ -71,6 +72,29 @@ impl<D: Db> Store for SqlStore<D> {
 
     fn get_image(&self, digest: &str) -> Result<Option<ImageRecord>> {
         self.db.tx(&mut |c| Self::image_in(c, digest))
+    }
+
+    fn record_resolution(&self, digest: &str, tag: &str) -> Result<bool> {
+        self.db.tx(&mut |c| {
+            if c
+                .query("SELECT digest FROM images WHERE digest = $1", &[t(digest)])?
+                .is_empty()
+            {
+                return Ok(false);
+            }
+            let now = now_ms();
+            c.exec(
+                "INSERT INTO image_tags (digest, tag, first_seen, last_seen, resolved_at) VALUES ($1, $2, $3, $3, $3) \
+                 ON CONFLICT (digest, tag) DO UPDATE SET last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
+                &[t(digest), t(tag), i(now)],
+            )?;
+            self.touch(c, digest)?;
+            Ok(true)
+        })
+    }
+
+    fn image_changes(&self, since: Option<i64>) -> Result<ImageChanges> {
+        self.db.tx(&mut |c| self.changes_in(c, since))
     }
 
     fn list_images(&self, tag: Option<&str>) -> Result<Vec<ImageRecord>> {
@@ -126,6 +150,7 @@ impl<D: Db> Store for SqlStore<D> {
                     i(now_ms()),
                 ],
             )?;
+            self.touch(c, digest)?;
             Ok(())
         })
     }

@@ -1,0 +1,142 @@
+//! Fairness through the real binary (issue #13 item 5). Reproduction: "a tarpit registry delayed an unrelated
+//! namespace's image by 724 s, and policy mode denied every new image meanwhile". Here a namespace runs Pods
+//! whose images live on two tarpits on loopback (one accepts and never answers, one answers byte by byte); then
+//! another namespace runs an image from a real docker-registry. That image is analysed and admitted within
+//! seconds, and the tarpit namespace's reviews are still answered within the webhook deadline.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::{
+    Serve, debian_and_ghsa_db, https_client, pod_review, validate, wait_ready, write_bookworm_image,
+};
+use portcullis_testkit::{Mode, Registry, free_port};
+
+/// A listener on loopback that accepts connections and holds them open without ever answering.
+fn silent_tarpit() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    addr
+}
+
+/// A listener on loopback that reads the request, then answers one byte every 300 ms and never finishes.
+fn trickling_tarpit() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: ";
+                for b in answer.iter().chain(std::iter::repeat(&b'a')) {
+                    if s.write_all(&[*b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_tarpit_registry_delays_no_other_namespaces_image() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("clean");
+    write_bookworm_image(&layout, None);
+    reg.push(&layout, "v1", "quiet/app:1", false).unwrap();
+    let real = format!("{}/quiet/app:1", reg.addr);
+    let vuln_db = tmp.path().join("vuln.db");
+    debian_and_ghsa_db(&vuln_db);
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            vuln_db.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[("PORTCULLIS_ADMIN_TOKEN", "fairness-admin-token")],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // The busy namespace's Pods, all at once: each review waits at most its lookup budget, is denied (the
+    // images are unknown) and queues its images.
+    let (silent, trickle) = (silent_tarpit(), trickling_tarpit());
+    let t = Instant::now();
+    let busy: Vec<_> = (0..10)
+        .map(|n| {
+            let (http, silent, trickle) = (http.clone(), silent.clone(), trickle.clone());
+            std::thread::spawn(move || {
+                let a = format!("{silent}/slow/img{n}:1");
+                let b = format!("{trickle}/slow/img{n}:1");
+                validate(
+                    &http,
+                    port,
+                    &pod_review(&[&a, &b], "busy", &format!("pod-{n}")),
+                )
+            })
+        })
+        .collect();
+    for h in busy {
+        let r = h.join().unwrap();
+        assert_eq!(r["response"]["allowed"], false, "{r}");
+    }
+    let busy_took = t.elapsed();
+    assert!(
+        busy_took < Duration::from_secs(10),
+        "the tarpit namespace's reviews are answered within the deadline: {busy_took:?}"
+    );
+
+    // The quiet namespace's image from a working registry: admitted within seconds.
+    let t = Instant::now();
+    loop {
+        let r = validate(&http, port, &pod_review(&[&real], "quiet", "web"));
+        if r["response"]["allowed"] == true {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the quiet namespace's image was held up behind the tarpits: {r}\n{}",
+            log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "busy namespace's 10 reviews answered in {busy_took:?}; quiet namespace's image admitted after {:?}",
+        t.elapsed()
+    );
+    // The breaker opened for the tarpits (the log says so once per registry).
+    let t = Instant::now();
+    while !log_text().contains("failing its lookups at once") {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no breaker opened:\n{}",
+            log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
