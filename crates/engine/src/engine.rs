@@ -71,6 +71,8 @@ pub struct EngineConfig {
     pub replica_id: String,
     /// How long a cached admission verdict is trusted (other replicas may have changed policy meanwhile).
     pub cache_ttl: Duration,
+    /// How long a namespace's access to an analysed image is trusted before it is checked again.
+    pub access: crate::access::AccessConfig,
 }
 
 impl Default for EngineConfig {
@@ -90,6 +92,7 @@ impl Default for EngineConfig {
                 chrono::Utc::now().timestamp_micros()
             ),
             cache_ttl: Duration::from_secs(30),
+            access: Default::default(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub struct Engine {
     stages: Stages,
     config: EngineConfig,
     cache: Mutex<HashMap<CacheKey, (Instant, Arc<Verdict>)>>,
+    access: crate::access::AccessFacts,
 }
 
 /// True for a well-formed `sha256:<64 lowercase hex>` digest ([`portcullis_image::Digest::parse_sha256`]).
@@ -182,6 +186,7 @@ impl Engine {
     /// Creates an engine over a store.
     pub fn new(store: Arc<dyn Store>, stages: Stages, config: EngineConfig) -> Arc<Engine> {
         Arc::new(Engine {
+            access: crate::access::AccessFacts::new(config.access),
             store,
             stages,
             config,
@@ -199,13 +204,33 @@ impl Engine {
         &self.config
     }
 
+    /// Which namespaces may be told about which analyses (what admission checks before answering).
+    pub fn access(&self) -> &crate::access::AccessFacts {
+        &self.access
+    }
+
     /// Adds an image for analysis: resolves its digest (unless the pull string has one), records the tag and
-    /// annotations, and queues it (deduplicated by digest; `force` re-analyses).
+    /// annotations, and queues it (deduplicated by digest; `force` re-analyses). Only the shared access
+    /// (configured credentials, else anonymous) is used.
     pub async fn add_image(
         self: &Arc<Self>,
         pull: &str,
         annotations: BTreeMap<String, String>,
         force: bool,
+    ) -> Result<(ImageRecord, Enqueued)> {
+        self.add_image_for(pull, annotations, force, None).await
+    }
+
+    /// [`Engine::add_image`] on behalf of `namespace`: resolving and pulling may also use the credentials
+    /// learned from its pull secrets. When the image is already analysed but `namespace` is not known to be
+    /// allowed to pull it, its access is checked (a manifest HEAD with the shared access, then its own
+    /// credentials) and recorded; [`EngineError::Upstream`] when neither may pull it.
+    pub async fn add_image_for(
+        self: &Arc<Self>,
+        pull: &str,
+        annotations: BTreeMap<String, String>,
+        force: bool,
+        namespace: Option<&str>,
     ) -> Result<(ImageRecord, Enqueued)> {
         let Pull {
             tag,
@@ -227,7 +252,7 @@ impl Engine {
                 let d = self
                     .stages
                     .resolver
-                    .resolve(&reference)
+                    .resolve(&reference, namespace)
                     .await
                     .map_err(stage_to_engine)?;
                 if d.algorithm() != "sha256" {
@@ -239,8 +264,15 @@ impl Engine {
             }
         };
         let pull_by_digest = format!("{repo}@{digest}");
+        if let Some(ns) = namespace {
+            self.access.requested(&digest, ns);
+        }
+        let pinned = portcullis_image::ImageRef {
+            digest: Some(digest.clone()),
+            ..reference
+        };
         let this = self.clone();
-        blocking(move || {
+        let (image, outcome) = blocking(move || {
             let image = this
                 .store
                 .upsert_image(&digest, tag.as_deref(), &annotations)?;
@@ -259,7 +291,47 @@ impl Engine {
             };
             Ok((image, outcome))
         })
-        .await
+        .await?;
+        if let Some(ns) = namespace
+            && outcome != Enqueued::Queued
+            && image.status == portcullis_store::AnalysisStatus::Analyzed
+            && self.access.allows(&image.digest, ns) != crate::access::Allowed::Yes
+        {
+            self.check_access(&pinned, ns).await?;
+        }
+        Ok((image, outcome))
+    }
+
+    /// Checks whether the shared access or `namespace`'s own credentials may pull `image` (pinned by digest)
+    /// and records the answer; [`EngineError::Upstream`] when neither may.
+    pub async fn check_access(
+        &self,
+        image: &portcullis_image::ImageRef,
+        namespace: &str,
+    ) -> Result<()> {
+        let digest = image.digest.clone().unwrap_or_default();
+        match self
+            .stages
+            .resolver
+            .access(image, Some(namespace))
+            .await
+            .map_err(stage_to_engine)?
+        {
+            Some(access) => {
+                self.access.record(&digest, access);
+                Ok(())
+            }
+            None => {
+                self.access.forget(&digest, &crate::stages::Access::Shared);
+                self.access.forget(
+                    &digest,
+                    &crate::stages::Access::Namespace(namespace.to_string()),
+                );
+                Err(EngineError::Upstream(format!(
+                    "image {image} was analysed, but neither the shared registry access nor the pull secrets of                      namespace {namespace:?} may pull it: give the workload an imagePullSecret that can"
+                )))
+            }
+        }
     }
 
     /// One image; [`EngineError::NotFound`] when unknown.

@@ -38,6 +38,9 @@ struct ImageEntry {
 
 type VerdictKey = (String, String, String);
 
+/// An image admission handed over: pull string, requestor, and the namespace whose credentials may be used.
+type Queued = (String, String, String);
+
 #[derive(Default)]
 struct Snapshot {
     images: HashMap<String, ImageEntry>,
@@ -56,7 +59,7 @@ pub struct EngineVerdicts {
     snap: RwLock<Arc<Snapshot>>,
     wanted_policies: Mutex<HashSet<String>>,
     wanted_tags: Mutex<HashSet<(String, String)>>,
-    queue: mpsc::UnboundedSender<(String, String)>,
+    queue: mpsc::UnboundedSender<Queued>,
     audit: mpsc::UnboundedSender<NewDecision>,
     ready: AtomicBool,
     /// Policies admission's configuration uses: not ready until the snapshot holds verdicts for them.
@@ -128,7 +131,7 @@ impl EngineVerdicts {
         refresh: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> Arc<EngineVerdicts> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(String, String)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Queued>();
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
         let me = Arc::new(EngineVerdicts {
             engine,
@@ -187,31 +190,37 @@ impl EngineVerdicts {
             // Images whose queueing failed, retried on the next rounds: while the store is unavailable
             // (bounded), and a few times for other failures (a registry not reachable yet, credentials from
             // a pull secret still on their way).
-            let mut pending: Vec<(String, String, u32)> = Vec::new();
+            let mut pending: Vec<(String, String, String, u32)> = Vec::new();
             let mut refresh_failures: u64 = 0;
             loop {
                 let mut batch = std::mem::take(&mut pending);
-                while let Ok((pull, requestor)) = rx.try_recv() {
-                    batch.push((pull, requestor, 0));
+                while let Ok((pull, requestor, ns)) = rx.try_recv() {
+                    batch.push((pull, requestor, ns, 0));
                 }
-                batch.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-                batch.dedup_by(|a, b| a.0 == b.0);
-                for (pull, requestor, attempts) in batch {
+                batch.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
+                batch.dedup_by(|a, b| a.0 == b.0 && a.2 == b.2);
+                for (pull, requestor, ns, attempts) in batch {
+                    // An access re-check has no requestor: the image's annotations stay as they are.
                     let ann: BTreeMap<String, String> =
                         [("requestor".to_string(), requestor.clone())]
                             .into_iter()
+                            .filter(|(_, r)| !r.is_empty())
                             .collect();
-                    match this.engine.add_image(&pull, ann, false).await {
+                    match this
+                        .engine
+                        .add_image_for(&pull, ann, false, Some(&ns))
+                        .await
+                    {
                         Ok(_) => {}
                         Err(crate::EngineError::Store(e)) if pending.len() < MAX_PENDING => {
                             tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed; will retry");
-                            pending.push((pull, requestor, attempts));
+                            pending.push((pull, requestor, ns, attempts));
                         }
                         Err(e)
                             if attempts + 1 < ENQUEUE_ATTEMPTS && pending.len() < MAX_PENDING =>
                         {
                             tracing::info!(image = %pull, error = %e, attempt = attempts + 1, "queueing an image for admission failed; will retry");
-                            pending.push((pull, requestor, attempts + 1));
+                            pending.push((pull, requestor, ns, attempts + 1));
                         }
                         Err(e) => {
                             tracing::warn!(image = %pull, error = %e, "queueing an image for admission failed")
@@ -399,6 +408,15 @@ impl EngineVerdicts {
         }
     }
 
+    /// Queues a background check of `namespace`'s access to `digest` (its fact went stale).
+    fn recheck(&self, image: &ImageRef, digest: &str, namespace: &str) {
+        let pinned = format!("{}/{}@{digest}", image.registry, image.repository);
+        let item = (pinned, String::new(), namespace.to_string());
+        if self.queue.send(item).is_err() {
+            tracing::warn!(image = %image, "admission verdict source stopped; access not re-checked");
+        }
+    }
+
     /// Rebuilds the snapshot now (blocking; tests and start-up).
     pub fn refresh_now(&self) -> crate::Result<()> {
         self.refresh()
@@ -411,7 +429,7 @@ impl ImageVerdicts for EngineVerdicts {
         EngineVerdicts::record(self, review, decision)
     }
 
-    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
+    fn lookup(&self, image: &ImageRef, policy: &str, namespace: &str) -> ImageState {
         let snap = self.current();
         let digest = image
             .digest
@@ -432,6 +450,13 @@ impl ImageVerdicts for EngineVerdicts {
                     .unwrap_or_else(|| "analysis failed".into()),
             ),
             AnalysisStatus::Analyzed => {
+                // Analysed with another namespace's pull secret: not this namespace's to know until its own
+                // access (or the shared one) is seen to pull it; the check runs in the background.
+                match self.engine.access().allows(&digest, namespace) {
+                    crate::access::Allowed::Yes => {}
+                    crate::access::Allowed::Stale => self.recheck(image, &digest, namespace),
+                    crate::access::Allowed::No => return ImageState::Unknown,
+                }
                 let tag = if image.tag.is_some() {
                     Some(image.tag_key())
                 } else {
@@ -466,10 +491,14 @@ impl ImageVerdicts for EngineVerdicts {
         }
     }
 
-    fn enqueue(&self, image: &ImageRef, requestor: &str) {
+    fn enqueue(&self, image: &ImageRef, requestor: &str, namespace: &str) {
         if self
             .queue
-            .send((image.to_string(), requestor.to_string()))
+            .send((
+                image.to_string(),
+                requestor.to_string(),
+                namespace.to_string(),
+            ))
             .is_err()
         {
             tracing::warn!(image = %image, "admission verdict source stopped; image not queued");

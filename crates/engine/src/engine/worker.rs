@@ -148,10 +148,17 @@ impl Engine {
     ) -> Result<(), StageError> {
         let reference = portcullis_image::ImageRef::parse(&claim.pull)
             .map_err(|e| StageError::permanent(format!("image reference {:?}: {e}", claim.pull)))?;
-        let analysis = self.stages.analyser.analyse(&reference).await?;
+        let requestors = self.access.requestors(&claim.digest);
+        let analysis = self
+            .stages
+            .analyser
+            .analyse(&reference, &requestors)
+            .await?;
+        let pulled_with = analysis.pulled_with.clone();
         let this = self.clone();
+        let digest = claim.digest.clone();
         let claim = claim.clone();
-        blocking(move || {
+        let finished = blocking(move || {
             let report = match &this.stages.matcher {
                 Some(m) => Some(m.match_sbom(&analysis.sbom).map_err(|e| EngineError::Upstream(e.message))?),
                 None => None,
@@ -172,7 +179,7 @@ impl Engine {
                 .finish_analysis(&claim, analysis.image_id.as_deref(), &sbom_doc, findings)?
             {
                 tracing::warn!(digest = %claim.digest, "claim was taken over before the analysis finished; result dropped");
-                return Ok(());
+                return Ok(false);
             }
             this.invalidate(&claim.digest);
             // Evaluate against the active bundle now so the admission path finds a stored verdict.
@@ -184,9 +191,24 @@ impl Engine {
                     tracing::warn!(error = %e, "evaluation failed");
                 }
             }
-            Ok(())
+            Ok(true)
         })
         .await
-        .map_err(|e| StageError::transient(e.to_string()))
+        .map_err(|e| StageError::transient(e.to_string()))?;
+        if finished {
+            self.access.record(&digest, pulled_with.clone());
+            self.access.done(&digest);
+            // Pulled with a namespace's secret: whether everyone may pull it too is one HEAD away.
+            if pulled_with != crate::stages::Access::Shared {
+                match self.stages.resolver.access(&reference, None).await {
+                    Ok(Some(a)) => self.access.record(&digest, a),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(digest = %digest, error = %e, "checking shared access failed")
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
