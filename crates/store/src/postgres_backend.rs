@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
-use crate::sql::{Conn, Db, P, Row, V, schema_v1};
+use crate::sql::{Conn, Db, P, Row, V, schema_v1, schema_v2};
 use crate::{Backend, Error, FeedLock, Result, redact_url};
 
 /// Advisory-lock key serialising migrations ("portcull" in ASCII).
@@ -184,7 +184,10 @@ impl Db for PgDb {
     }
 
     fn migrations(&self) -> Vec<(i64, String)> {
-        vec![(1, schema_v1("BIGSERIAL PRIMARY KEY") + APPEND_ONLY)]
+        vec![
+            (1, schema_v1("BIGSERIAL PRIMARY KEY") + APPEND_ONLY),
+            (2, schema_v2()),
+        ]
     }
 
     fn migration_lock(&self, conn: &mut dyn Conn) -> Result<()> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::sql::{Conn, Db, P, Row, V, schema_v1};
+use crate::sql::{Conn, Db, P, Row, V, schema_v1, schema_v2};
 use crate::{Backend, Error, FeedLock, Result};
 
 /// The SQLite backend.
@@ -216,10 +216,13 @@ impl Db for SqliteDb {
     }
 
     fn migrations(&self) -> Vec<(i64, String)> {
-        vec![(
-            1,
-            schema_v1("INTEGER PRIMARY KEY AUTOINCREMENT") + APPEND_ONLY,
-        )]
+        vec![
+            (
+                1,
+                schema_v1("INTEGER PRIMARY KEY AUTOINCREMENT") + APPEND_ONLY,
+            ),
+            (2, schema_v2()),
+        ]
     }
 
     fn migration_lock(&self, _conn: &mut dyn Conn) -> Result<()> {

@@ -1,5 +1,18 @@
 //! The schema migrations' SQL.
 
+/// Schema version 2: which access (whose credentials) was seen to pull which image, so that an analysis pulled
+/// with one namespace's pull secret is only reported to namespaces that may pull the image themselves.
+pub(crate) fn schema_v2() -> String {
+    "CREATE TABLE image_access (
+        digest TEXT NOT NULL,
+        access TEXT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (digest, access)
+    );
+    CREATE INDEX image_access_seen ON image_access(seen_at);"
+        .to_string()
+}
+
 /// Schema version 1, shared by both backends except for the id column type and the append-only triggers.
 pub(crate) fn schema_v1(id_col: &str) -> String {
     format!(
