@@ -5,12 +5,14 @@
 //! [`AccessFacts`] remembers, per manifest digest, which access pulled it (the analysis) or may pull it (a
 //! manifest HEAD in the background), each fact for [`AccessConfig::ttl`]; a stale fact still answers while
 //! it is checked again. It also carries the namespaces that asked for an analysis from the admission queue
-//! to the worker that claims it, so the worker pulls with their credentials. Everything is in memory, bounded
-//! and answered without I/O: admission reads it on the request path.
+//! to the worker that claims it, so the worker pulls with their credentials. Lookups are answered from memory
+//! (admission reads them on the request path); the facts are also written to the store
+//! ([`portcullis_store::Store::record_access`]) and loaded back on every snapshot refresh, so other replicas
+//! and a restarted one know them too.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::stages::Access;
 
@@ -47,8 +49,8 @@ pub enum Allowed {
 
 #[derive(Default)]
 struct Facts {
-    /// digest → access → when it was last seen to work.
-    seen: HashMap<String, HashMap<Access, Instant>>,
+    /// digest → access → when it was last seen to work (Unix milliseconds).
+    seen: HashMap<String, HashMap<Access, i64>>,
     /// digest → namespaces that asked for its analysis (carried to the worker).
     requested: HashMap<String, BTreeSet<String>>,
 }
@@ -79,27 +81,31 @@ impl AccessFacts {
 
     /// Records that `access` pulled (or may pull) `digest`, now.
     pub fn record(&self, digest: &str, access: Access) {
+        self.record_at(digest, access, now_ms());
+    }
+
+    /// Records that `access` was seen to pull `digest` at `seen_at` (Unix milliseconds), unless a newer
+    /// sighting is known.
+    pub fn record_at(&self, digest: &str, access: Access, seen_at: i64) {
         let mut f = self.lock();
         if f.seen.len() >= MAX_DIGESTS && !f.seen.contains_key(digest) {
-            let mut ages: Vec<(Instant, String)> = f
+            let mut ages: Vec<(i64, String)> = f
                 .seen
                 .iter()
-                .map(|(d, a)| {
-                    (
-                        a.values().max().copied().unwrap_or_else(Instant::now),
-                        d.clone(),
-                    )
-                })
+                .map(|(d, a)| (a.values().max().copied().unwrap_or_default(), d.clone()))
                 .collect();
             ages.sort();
             for (_, d) in ages.into_iter().take(MAX_DIGESTS / 2) {
                 f.seen.remove(&d);
             }
         }
-        f.seen
+        let at = f
+            .seen
             .entry(digest.to_string())
             .or_default()
-            .insert(access, Instant::now());
+            .entry(access)
+            .or_insert(seen_at);
+        *at = (*at).max(seen_at);
     }
 
     /// Forgets that `access` may pull `digest` (a check found it refused).
@@ -125,9 +131,10 @@ impl AccessFacts {
             .into_iter()
             .flatten()
             .max();
+        let ttl = i64::try_from(self.config.ttl.as_millis()).unwrap_or(i64::MAX);
         match newest {
             None => Allowed::No,
-            Some(at) if at.elapsed() > self.config.ttl => Allowed::Stale,
+            Some(at) if now_ms().saturating_sub(*at) > ttl => Allowed::Stale,
             Some(_) => Allowed::Yes,
         }
     }
@@ -159,6 +166,29 @@ impl AccessFacts {
     }
 }
 
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Access {
+    /// The access as the store records it: `shared` or `namespace:NAME`.
+    pub fn key(&self) -> String {
+        match self {
+            Access::Shared => "shared".to_string(),
+            Access::Namespace(ns) => format!("namespace:{ns}"),
+        }
+    }
+
+    /// Reads [`Access::key`] back; `None` for anything else.
+    pub fn from_key(key: &str) -> Option<Access> {
+        match key.split_once(':') {
+            None if key == "shared" => Some(Access::Shared),
+            Some(("namespace", ns)) => Some(Access::Namespace(ns.to_string())),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +214,22 @@ mod tests {
         facts.forget(d, &Access::Shared);
         assert_eq!(facts.allows(d, "b"), Allowed::No);
         assert_eq!(facts.allows(d, "a"), Allowed::Stale);
+
+        facts.record_at(d, Access::Namespace("c".into()), now_ms() - 60_000);
+        assert_eq!(
+            facts.allows(d, "c"),
+            Allowed::Stale,
+            "an old sighting from the store"
+        );
+        facts.record_at(d, Access::Namespace("c".into()), now_ms() - 120_000);
+        facts.record(d, Access::Namespace("c".into()));
+        assert_eq!(facts.allows(d, "c"), Allowed::Yes);
+
+        for a in [Access::Shared, Access::Namespace("shop".into())] {
+            assert_eq!(Access::from_key(&a.key()), Some(a));
+        }
+        assert_eq!(Access::from_key("namespaces:x"), None);
+        assert_eq!(Access::from_key("sharedx"), None);
 
         facts.requested(d, "b");
         facts.requested(d, "a");

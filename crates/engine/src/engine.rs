@@ -318,20 +318,46 @@ impl Engine {
             .map_err(stage_to_engine)?
         {
             Some(access) => {
-                self.access.record(&digest, access);
+                self.remember_access(&digest, access).await;
                 Ok(())
             }
             None => {
-                self.access.forget(&digest, &crate::stages::Access::Shared);
-                self.access.forget(
-                    &digest,
-                    &crate::stages::Access::Namespace(namespace.to_string()),
-                );
+                for refused in [
+                    crate::stages::Access::Shared,
+                    crate::stages::Access::Namespace(namespace.to_string()),
+                ] {
+                    self.access.forget(&digest, &refused);
+                    let (s, d, key) = (self.store.clone(), digest.clone(), refused.key());
+                    if let Err(e) = blocking(move || Ok(s.forget_access(&d, &key)?)).await {
+                        tracing::warn!(%digest, error = %e, "forgetting a refused registry access failed");
+                    }
+                }
                 Err(EngineError::Upstream(format!(
-                    "image {image} was analysed, but neither the shared registry access nor the pull secrets of                      namespace {namespace:?} may pull it: give the workload an imagePullSecret that can"
+                    "image {image} was analysed, but neither the shared registry access nor the pull secrets of \
+                     namespace {namespace:?} may pull it: give the workload an imagePullSecret that can"
                 )))
             }
         }
+    }
+
+    /// Records that `access` pulled (or may pull) `digest`: in memory at once, and in the store for the other
+    /// replicas and after a restart (a store failure is logged; the fact is then this replica's only).
+    pub(crate) async fn remember_access(&self, digest: &str, access: crate::stages::Access) {
+        self.access.record(digest, access.clone());
+        let (s, d, key) = (self.store.clone(), digest.to_string(), access.key());
+        if let Err(e) = blocking(move || Ok(s.record_access(&d, &key)?)).await {
+            tracing::warn!(digest, error = %e, "recording a registry access in the store failed");
+        }
+    }
+
+    /// Loads the access facts the store holds (written by every replica) into memory; blocking.
+    pub fn load_access(&self) -> Result<()> {
+        for r in self.store.list_access()? {
+            if let Some(a) = crate::stages::Access::from_key(&r.access) {
+                self.access.record_at(&r.digest, a, r.seen_at);
+            }
+        }
+        Ok(())
     }
 
     /// One image; [`EngineError::NotFound`] when unknown.

@@ -305,6 +305,8 @@ impl EngineVerdicts {
                 store.upsert_image(&digest, Some(&tag), &BTreeMap::new())?;
             }
         }
+        // Which namespaces may be told about which analyses, as every replica recorded it.
+        self.engine.load_access()?;
         let old = self.current();
         let mut snap = Snapshot::default();
         // Where several digests carry one tag, the one recorded last wins (the tag moved to it).

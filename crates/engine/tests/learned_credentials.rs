@@ -255,4 +255,38 @@ fn an_analysis_pulled_with_one_namespaces_secret_is_not_reported_to_another() {
         verdicts.lookup(&image, "default", "team-c"),
         ImageState::Unknown
     );
+
+    // Another replica (or this one restarted), with no credentials learned yet: the facts come from the store,
+    // so team-a and team-b are answered at once and team-c still is not.
+    let (reg_opts, work2) = (
+        PullOptions {
+            ca_certs: vec![reg.ca_pem.clone().unwrap()],
+            retries: 0,
+            ..Default::default()
+        },
+        tmp.path().join("work2"),
+    );
+    std::fs::create_dir_all(&work2).unwrap();
+    let stages2 = Stages::registry(reg_opts, work2, None, None, LearnedCredentials::default());
+    let srv2 = common::Server::start(store.clone(), stages2, fast_config("creds-2"), false);
+    let (_stop2, rx2) = tokio::sync::watch::channel(false);
+    let engine2 = srv2.engine.clone();
+    let verdicts2 =
+        srv2.rt.as_ref().unwrap().block_on(async move {
+            EngineVerdicts::start(engine2, Duration::from_secs(3600), rx2)
+        });
+    verdicts2.refresh_now().unwrap();
+    for ns in ["team-a", "team-b"] {
+        assert!(
+            matches!(
+                verdicts2.lookup(&image, "default", ns),
+                ImageState::Analyzed { .. }
+            ),
+            "{ns} on the second replica"
+        );
+    }
+    assert_eq!(
+        verdicts2.lookup(&image, "default", "team-c"),
+        ImageState::Unknown
+    );
 }

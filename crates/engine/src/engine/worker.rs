@@ -196,12 +196,12 @@ impl Engine {
         .await
         .map_err(|e| StageError::transient(e.to_string()))?;
         if finished {
-            self.access.record(&digest, pulled_with.clone());
+            self.remember_access(&digest, pulled_with.clone()).await;
             self.access.done(&digest);
             // Pulled with a namespace's secret: whether everyone may pull it too is one HEAD away.
             if pulled_with != crate::stages::Access::Shared {
                 match self.stages.resolver.access(&reference, None).await {
-                    Ok(Some(a)) => self.access.record(&digest, a),
+                    Ok(Some(a)) => self.remember_access(&digest, a).await,
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(digest = %digest, error = %e, "checking shared access failed")
