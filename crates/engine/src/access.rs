@@ -20,6 +20,8 @@ use crate::stages::Access;
 const MAX_DIGESTS: usize = 50_000;
 /// Most namespaces remembered as requestors of one digest.
 const MAX_REQUESTORS: usize = 32;
+/// How long after asking for a re-check of a stale fact no other is asked for (Unix milliseconds).
+const RECHECK_EVERY_MS: i64 = 30_000;
 
 /// How long access facts are trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +55,8 @@ struct Facts {
     seen: HashMap<String, HashMap<Access, i64>>,
     /// digest → namespaces that asked for its analysis (carried to the worker).
     requested: HashMap<String, BTreeSet<String>>,
+    /// (digest, namespace) → when a re-check of its stale fact was last asked for.
+    rechecks: HashMap<(String, String), i64>,
 }
 
 /// The access facts of this replica. Share it through the [`crate::Engine`].
@@ -137,6 +141,25 @@ impl AccessFacts {
             Some(at) if now_ms().saturating_sub(*at) > ttl => Allowed::Stale,
             Some(_) => Allowed::Yes,
         }
+    }
+
+    /// Whether a re-check of `namespace`'s stale fact for `digest` should be queued now: true at most once
+    /// per 30 seconds, so a busy image does not flood the queue.
+    pub fn should_recheck(&self, digest: &str, namespace: &str) -> bool {
+        let now = now_ms();
+        let mut f = self.lock();
+        if f.rechecks.len() >= MAX_DIGESTS {
+            f.rechecks.clear();
+        }
+        let last = f
+            .rechecks
+            .entry((digest.to_string(), namespace.to_string()))
+            .or_insert(i64::MIN);
+        if now.saturating_sub(*last) < RECHECK_EVERY_MS {
+            return false;
+        }
+        *last = now;
+        true
     }
 
     /// Notes that `namespace` asked for the analysis of `digest`.
@@ -230,6 +253,10 @@ mod tests {
         }
         assert_eq!(Access::from_key("namespaces:x"), None);
         assert_eq!(Access::from_key("sharedx"), None);
+
+        assert!(facts.should_recheck(d, "c"));
+        assert!(!facts.should_recheck(d, "c"), "once per interval");
+        assert!(facts.should_recheck(d, "b"));
 
         facts.requested(d, "b");
         facts.requested(d, "a");

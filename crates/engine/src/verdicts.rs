@@ -456,7 +456,11 @@ impl ImageVerdicts for EngineVerdicts {
                 // access (or the shared one) is seen to pull it; the check runs in the background.
                 match self.engine.access().allows(&digest, namespace) {
                     crate::access::Allowed::Yes => {}
-                    crate::access::Allowed::Stale => self.recheck(image, &digest, namespace),
+                    crate::access::Allowed::Stale => {
+                        if self.engine.access().should_recheck(&digest, namespace) {
+                            self.recheck(image, &digest, namespace)
+                        }
+                    }
                     crate::access::Allowed::No => return ImageState::Unknown,
                 }
                 let tag = if image.tag.is_some() {
