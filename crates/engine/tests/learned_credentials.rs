@@ -13,7 +13,7 @@ use portcullis_admission::{
     Config, Context, Endpoint, ImageState, ImageVerdicts, Outcome, Review, decide,
 };
 use portcullis_engine::Stages;
-use portcullis_engine::access::Allowed;
+use portcullis_engine::access::{AccessConfig, Allowed};
 use portcullis_engine::stages::{
     Access, Analyser, LearnedCredentials, RegistryAnalyser, RegistryResolver, Resolver,
 };
@@ -23,6 +23,8 @@ use portcullis_store::Store;
 use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage, shared};
 
 const PASSWORD: &str = "s3cret-pw";
+/// How long the first engine trusts an access fact (short, so the test sees one go stale and be re-checked).
+const ACCESS_TTL: Duration = Duration::from_secs(3);
 
 fn credential(registry: &str, password: &str) -> Credential {
     Credential {
@@ -173,7 +175,11 @@ fn an_analysis_pulled_with_one_namespaces_secret_is_not_reported_to_another() {
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let stages = Stages::registry(opts, work, None, None, learned.clone());
-    let srv = common::Server::start(store.clone(), stages, fast_config("creds"), true);
+    let config = portcullis_engine::EngineConfig {
+        access: AccessConfig { ttl: ACCESS_TTL },
+        ..fast_config("creds")
+    };
+    let srv = common::Server::start(store.clone(), stages, config, true);
     let (_stop, rx) = tokio::sync::watch::channel(false);
     let engine = srv.engine.clone();
     let verdicts = srv
@@ -250,6 +256,30 @@ fn an_analysis_pulled_with_one_namespaces_secret_is_not_reported_to_another() {
         before,
         "team-b's access was checked, the image not analysed again"
     );
+    // Past the TTL, team-b's fact still answers while it is checked again in the background (and renewed).
+    let seen_b = || {
+        store
+            .list_access()
+            .unwrap()
+            .into_iter()
+            .find(|r| r.digest == digest && r.access == "namespace:team-b")
+            .map(|r| r.seen_at)
+    };
+    let first_seen = seen_b().expect("team-b's access is in the store");
+    std::thread::sleep(ACCESS_TTL + Duration::from_millis(500));
+    assert_eq!(
+        srv.engine.access().allows(&digest, "team-b"),
+        Allowed::Stale
+    );
+    assert!(matches!(
+        verdicts.lookup(&image, "default", "team-b"),
+        ImageState::Analyzed { .. }
+    ));
+    wait_until("team-b's re-check", Duration::from_secs(30), || {
+        seen_b().is_some_and(|at| at > first_seen)
+    });
+    assert_eq!(srv.engine.access().allows(&digest, "team-b"), Allowed::Yes);
+
     // team-c still knows nothing.
     assert_eq!(
         verdicts.lookup(&image, "default", "team-c"),
