@@ -155,6 +155,10 @@ impl Engine {
             .analyse(&reference, &requestors)
             .await?;
         let pulled_with = analysis.pulled_with.clone();
+        // True whatever happens to the claim, and known before the image shows as analysed, so admission never
+        // sees the analysis without knowing whose access pulled it.
+        self.remember_access(&claim.digest, pulled_with.clone())
+            .await;
         let this = self.clone();
         let digest = claim.digest.clone();
         let claim = claim.clone();
@@ -196,7 +200,6 @@ impl Engine {
         .await
         .map_err(|e| StageError::transient(e.to_string()))?;
         if finished {
-            self.remember_access(&digest, pulled_with.clone()).await;
             self.access.done(&digest);
             // Pulled with a namespace's secret: whether everyone may pull it too is one HEAD away.
             if pulled_with != crate::stages::Access::Shared {
