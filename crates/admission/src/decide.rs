@@ -302,6 +302,7 @@ pub fn decide(
         object: &object,
         dry_run: review.request.dry_run,
         requestor: format!("admission {}", d.object),
+        requested_in: review.namespace(),
     };
     let mut denials = Vec::new();
     for u in &uses {
@@ -322,6 +323,8 @@ struct Look<'a> {
     object: &'a ObjectMeta,
     dry_run: bool,
     requestor: String,
+    /// The request's namespace (`Review::namespace`): whose pull secrets, and whose view of analyses.
+    requested_in: &'a str,
 }
 
 impl Decision {
@@ -411,7 +414,7 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
             .or_else(|| look.verdicts.resolve_cached(&r));
     }
     id.digest = r.digest.clone();
-    let state = look.verdicts.lookup(&r, &assign.policy);
+    let state = look.verdicts.lookup(&r, &assign.policy, look.requested_in);
     let scan = scan_status(&state);
     let judged = Judged {
         shown: &shown,
@@ -440,7 +443,8 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
         );
     }
     if queue && !look.dry_run && look.ctx.endpoint == Endpoint::Validate {
-        look.verdicts.enqueue(&r, &look.requestor);
+        look.verdicts
+            .enqueue(&r, &look.requestor, look.requested_in);
         id.queued = true;
     }
     id

@@ -36,11 +36,15 @@ pub enum ImageState {
 /// The verdict source admission reads. The engine implements it over its store and queue; every method must
 /// return from memory (no I/O that can block a webhook request).
 pub trait ImageVerdicts: Send + Sync {
-    /// The state of `image` (with `digest` set when it is known) for policy bundle `policy`.
-    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState;
-    /// Queues `image` for analysis (deduplicated by digest / reference). `requestor` says who asked, e.g.
-    /// `admission shop/Pod/web`. Never called for dry-run requests.
-    fn enqueue(&self, image: &ImageRef, requestor: &str);
+    /// The state of `image` (with `digest` set when it is known) for policy bundle `policy`, as a request from
+    /// `namespace` may know it (`Review::namespace`): an analysis pulled with another
+    /// namespace's pull secret is [`ImageState::Unknown`] here until `namespace`'s own credentials or the
+    /// shared access were seen to pull the image.
+    fn lookup(&self, image: &ImageRef, policy: &str, namespace: &str) -> ImageState;
+    /// Queues `image` for analysis (deduplicated by digest / reference) on behalf of `namespace`, whose pull
+    /// secrets may be used for it. `requestor` says who asked, e.g. `admission shop/Pod/web`. Never called for
+    /// dry-run requests.
+    fn enqueue(&self, image: &ImageRef, requestor: &str, namespace: &str);
     /// A tag → digest mapping already known (from an earlier resolution or analysis), without network access.
     fn resolve_cached(&self, image: &ImageRef) -> Option<String>;
     /// Whether the source is ready to answer (`/readyz`). Defaults to true.
@@ -327,7 +331,7 @@ impl MemoryVerdicts {
 }
 
 impl ImageVerdicts for MemoryVerdicts {
-    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
+    fn lookup(&self, image: &ImageRef, policy: &str, _namespace: &str) -> ImageState {
         let state = match &image.digest {
             Some(d) => self.by_digest.get(d),
             None => self.by_tag.get(&image.tag_key()),
@@ -353,7 +357,7 @@ impl ImageVerdicts for MemoryVerdicts {
         }
     }
 
-    fn enqueue(&self, image: &ImageRef, requestor: &str) {
+    fn enqueue(&self, image: &ImageRef, requestor: &str, _namespace: &str) {
         if let Ok(mut q) = self.queued.lock() {
             q.insert(format!("{} {}", display_ref(image), requestor));
         }

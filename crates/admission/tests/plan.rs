@@ -17,10 +17,10 @@ struct Recording {
 }
 
 impl ImageVerdicts for Recording {
-    fn lookup(&self, _image: &ImageRef, _policy: &str) -> ImageState {
+    fn lookup(&self, _image: &ImageRef, _policy: &str, _namespace: &str) -> ImageState {
         ImageState::Unknown
     }
-    fn enqueue(&self, _image: &ImageRef, _requestor: &str) {}
+    fn enqueue(&self, _image: &ImageRef, _requestor: &str, _namespace: &str) {}
     fn resolve_cached(&self, image: &ImageRef) -> Option<String> {
         self.resolved.lock().unwrap().push(display_ref(image));
         None

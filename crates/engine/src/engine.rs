@@ -73,6 +73,8 @@ pub struct EngineConfig {
     pub cache_ttl: Duration,
     /// Tag resolution: pool size, deadline and per-registry circuit breaker.
     pub resolve: crate::resolve::ResolveConfig,
+    /// How long a namespace's access to an analysed image is trusted before it is checked again.
+    pub access: crate::access::AccessConfig,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +95,7 @@ impl Default for EngineConfig {
             ),
             cache_ttl: Duration::from_secs(30),
             resolve: Default::default(),
+            access: Default::default(),
         }
     }
 }
@@ -122,6 +125,7 @@ pub struct Engine {
     cache: Mutex<HashMap<CacheKey, (Instant, Arc<Verdict>)>>,
     metrics: crate::metrics::EngineMetrics,
     resolve: crate::resolve::ResolvePool,
+    access: crate::access::AccessFacts,
 }
 
 /// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
@@ -244,6 +248,7 @@ impl Engine {
     pub fn new(store: Arc<dyn Store>, stages: Stages, config: EngineConfig) -> Arc<Engine> {
         Arc::new(Engine {
             resolve: crate::resolve::ResolvePool::new(stages.resolver.clone(), config.resolve),
+            access: crate::access::AccessFacts::new(config.access),
             store,
             stages,
             config,
@@ -281,25 +286,33 @@ impl Engine {
         &self.config
     }
 
+    /// Which namespaces may be told about which analyses (what admission checks before answering).
+    pub fn access(&self) -> &crate::access::AccessFacts {
+        &self.access
+    }
+
     /// Adds an image for analysis: resolves its digest (unless the pull string has one), records the tag and
-    /// annotations, and queues it (deduplicated by digest; `force` re-analyses).
+    /// annotations, and queues it (deduplicated by digest; `force` re-analyses). Only the shared access
+    /// (configured credentials, else anonymous) is used.
     pub async fn add_image(
         self: &Arc<Self>,
         pull: &str,
         annotations: BTreeMap<String, String>,
         force: bool,
     ) -> Result<(ImageRecord, Enqueued)> {
-        self.add_image_for(pull, annotations, force, "").await
+        self.add_image_for(pull, annotations, force, None).await
     }
 
-    /// [`Engine::add_image`] for a namespace: the queue claims round-robin across namespaces, so one namespace's
-    /// many images cannot starve another's.
+    /// [`Engine::add_image`] on behalf of `namespace`: resolving and pulling may also use the credentials
+    /// learned from its pull secrets. When the image is already analysed but `namespace` is not known to be
+    /// allowed to pull it, its access is checked (a manifest HEAD with the shared access, then its own
+    /// credentials) and recorded; [`EngineError::Upstream`] when neither may pull it.
     pub async fn add_image_for(
         self: &Arc<Self>,
         pull: &str,
         annotations: BTreeMap<String, String>,
         force: bool,
-        namespace: &str,
+        namespace: Option<&str>,
     ) -> Result<(ImageRecord, Enqueued)> {
         let Pull {
             tag,
@@ -321,7 +334,7 @@ impl Engine {
             None => {
                 let d = self
                     .resolve
-                    .resolve(&reference)
+                    .resolve(&reference, namespace)
                     .await
                     .map_err(stage_to_engine)?;
                 if d.algorithm() != "sha256" {
@@ -333,9 +346,16 @@ impl Engine {
             }
         };
         let pull_by_digest = format!("{repo}@{digest}");
+        if let Some(ns) = namespace {
+            self.access.requested(&digest, ns);
+        }
+        let pinned = portcullis_image::ImageRef {
+            digest: Some(digest.clone()),
+            ..reference
+        };
         let this = self.clone();
-        let namespace = namespace.to_string();
-        blocking(move || {
+        let queue_namespace = namespace.unwrap_or_default().to_string();
+        let (image, outcome) = blocking(move || {
             let mut image = this
                 .store
                 .upsert_image(&digest, tag.as_deref(), &annotations)?;
@@ -349,7 +369,7 @@ impl Engine {
                 registry,
                 force,
                 max_attempts: this.config.max_attempts,
-                namespace: namespace.clone(),
+                namespace: queue_namespace.clone(),
             })?;
             let image = if outcome == Enqueued::Queued {
                 this.invalidate(&digest);
@@ -359,7 +379,73 @@ impl Engine {
             };
             Ok((image, outcome))
         })
-        .await
+        .await?;
+        if let Some(ns) = namespace
+            && outcome != Enqueued::Queued
+            && image.status == portcullis_store::AnalysisStatus::Analyzed
+            && self.access.allows(&image.digest, ns) != crate::access::Allowed::Yes
+        {
+            self.check_access(&pinned, ns).await?;
+        }
+        Ok((image, outcome))
+    }
+
+    /// Checks whether the shared access or `namespace`'s own credentials may pull `image` (pinned by digest)
+    /// and records the answer; [`EngineError::Upstream`] when neither may.
+    pub async fn check_access(
+        &self,
+        image: &portcullis_image::ImageRef,
+        namespace: &str,
+    ) -> Result<()> {
+        let digest = image.digest.clone().unwrap_or_default();
+        match self
+            .stages
+            .resolver
+            .access(image, Some(namespace))
+            .await
+            .map_err(stage_to_engine)?
+        {
+            Some(access) => {
+                self.remember_access(&digest, access).await;
+                Ok(())
+            }
+            None => {
+                for refused in [
+                    crate::stages::Access::Shared,
+                    crate::stages::Access::Namespace(namespace.to_string()),
+                ] {
+                    self.access.forget(&digest, &refused);
+                    let (s, d, key) = (self.store.clone(), digest.clone(), refused.key());
+                    if let Err(e) = blocking(move || Ok(s.forget_access(&d, &key)?)).await {
+                        tracing::warn!(%digest, error = %e, "forgetting a refused registry access failed");
+                    }
+                }
+                Err(EngineError::Upstream(format!(
+                    "image {image} was analysed, but neither the shared registry access nor the pull secrets of \
+                     namespace {namespace:?} may pull it: give the workload an imagePullSecret that can"
+                )))
+            }
+        }
+    }
+
+    /// Records that `access` pulled (or may pull) `digest`: in memory at once, and in the store for the other
+    /// replicas and after a restart (a store failure is logged; the fact is then this replica's only).
+    pub(crate) async fn remember_access(&self, digest: &str, access: crate::stages::Access) {
+        self.access.record(digest, access.clone());
+        let (s, d, key) = (self.store.clone(), digest.to_string(), access.key());
+        if let Err(e) = blocking(move || Ok(s.record_access(&d, &key)?)).await {
+            tracing::warn!(digest, error = %e, "recording a registry access in the store failed");
+        }
+    }
+
+    /// Loads the access facts the store holds (written by every replica) into memory; blocking.
+    pub fn load_access(&self) -> Result<()> {
+        for r in self.store.list_access()? {
+            if let Some(a) = crate::stages::Access::from_key(&r.access) {
+                self.access.record_at(&r.digest, a, r.seen_at);
+            }
+        }
+        Ok(())
     }
 
     /// One image; [`EngineError::NotFound`] when unknown. A multi-platform index has the state of its

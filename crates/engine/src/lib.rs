@@ -4,6 +4,7 @@
 //! [`api::router`] is the REST API (`/v1/…`, `/openapi.json`) the server mounts, with its request and response
 //! types in [`api`]; the CLI's HTTP client is the `portcullis-client` crate.
 
+pub mod access;
 pub mod api;
 pub mod bundles;
 mod engine;

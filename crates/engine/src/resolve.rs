@@ -196,7 +196,12 @@ impl ResolvePool {
 
     /// The digest the registry serves for `image` (a reference without a digest), within the deadline and
     /// subject to the registry's breaker.
-    pub async fn resolve(&self, image: &ImageRef) -> Result<Digest, StageError> {
+    /// `namespace`: whose learned pull-secret credentials may be used besides the shared access.
+    pub async fn resolve(
+        &self,
+        image: &ImageRef,
+        namespace: Option<&str>,
+    ) -> Result<Digest, StageError> {
         let registry = image.registry.clone();
         let (admit, per_registry) = self.admit(&registry)?;
         let probe = matches!(admit, Admit::Probe);
@@ -204,7 +209,7 @@ impl ResolvePool {
         let run = async {
             let _r = per_registry.acquire_owned().await;
             let _g = self.slots.clone().acquire_owned().await;
-            self.resolver.resolve(image).await
+            self.resolver.resolve(image, namespace).await
         };
         let result = match tokio::time::timeout(deadline, run).await {
             Ok(r) => r,
@@ -264,13 +269,13 @@ mod tests {
         );
         let img = ImageRef::parse("reg.test:5000/a:1").unwrap();
         for _ in 0..2 {
-            assert!(pool.resolve(&img).await.is_err());
+            assert!(pool.resolve(&img, None).await.is_err());
         }
         assert!(matches!(
             pool.breaker("reg.test:5000"),
             BreakerState::Open { .. }
         ));
-        let e = pool.resolve(&img).await.unwrap_err();
+        let e = pool.resolve(&img, None).await.unwrap_err();
         assert!(
             e.message.contains("reg.test:5000") && e.message.contains("connection refused"),
             "{e}"
@@ -282,7 +287,7 @@ mod tests {
         );
         // After the cool-down, one probe goes through; a failed probe re-opens at once.
         tokio::time::sleep(Duration::from_millis(350)).await;
-        assert!(pool.resolve(&img).await.is_err());
+        assert!(pool.resolve(&img, None).await.is_err());
         assert_eq!(flaky.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
         assert!(matches!(
             pool.breaker("reg.test:5000"),
@@ -291,7 +296,7 @@ mod tests {
         // The registry is back: the next probe closes the breaker.
         *flaky.down.lock().unwrap() = false;
         tokio::time::sleep(Duration::from_millis(350)).await;
-        assert!(pool.resolve(&img).await.is_ok());
+        assert!(pool.resolve(&img, None).await.is_ok());
         assert_eq!(
             pool.breaker("reg.test:5000"),
             BreakerState::Closed { failures: 0 }

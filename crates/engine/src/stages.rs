@@ -67,6 +67,8 @@ pub struct Analysis {
     /// analysis worker: the server lists an index's platforms itself).
     #[serde(skip)]
     pub platforms: Vec<PlatformManifest>,
+    /// Whose credentials the image was pulled with.
+    pub pulled_with: Access,
 }
 
 /// One selected platform manifest of a multi-platform index.
@@ -76,18 +78,55 @@ pub struct PlatformManifest {
     pub platform: String,
     /// The digest of its manifest.
     pub digest: Digest,
+
+/// Whose credentials a registry request used: what decides which namespaces may be told about an analysis.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Access {
+    /// No learned credential: the configured ones (the operator's, offered for every namespace) or none.
+    Shared,
+    /// A credential learned from this namespace's pull secrets.
+    Namespace(String),
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Access::Shared => f.write_str("shared (configured or anonymous) access"),
+            Access::Namespace(ns) => write!(f, "the pull secrets of namespace {ns:?}"),
+        }
+    }
 }
 
 /// Resolves a tag reference to the manifest digest the registry serves.
 pub trait Resolver: Send + Sync + 'static {
-    /// The digest of `image` (a reference without a digest).
-    fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>>;
+    /// The digest of `image` (a reference without a digest), asked with the shared access and the credentials
+    /// learned for `namespace` (none when `None`).
+    fn resolve<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        namespace: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Digest, StageError>>;
+    /// Whether `image` (pinned by digest) can be pulled with the shared access, else with the credentials
+    /// learned for `namespace`: which access worked, or `None` when the registry refused (or hid) the
+    /// manifest to every one of them. A cheap manifest HEAD, never a pull.
+    fn access<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        namespace: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Access>, StageError>>;
 }
 
 /// Pulls and analyses an image into an SBOM.
 pub trait Analyser: Send + Sync + 'static {
-    /// Analyses `image` (pinned to its digest when the digest is known).
-    fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>>;
+    /// Analyses `image` (pinned to its digest when the digest is known), pulling it with the credentials
+    /// learned for `namespaces` (in turn), then the shared access; [`Analysis::pulled_with`] says which worked.
+    fn analyse<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        namespaces: &'a [String],
+    ) -> BoxFuture<'a, Result<Analysis, StageError>>;
 }
 
 /// How fresh the vulnerability data is and what it covers (`system status`).
@@ -177,29 +216,40 @@ pub fn bundle_identity(bundle: &serde_json::Value) -> Result<BundleInfo, BundleE
     })
 }
 
-/// Most credentials remembered per repository.
+/// Most credentials remembered per (namespace, repository).
 const MAX_LEARNED_PER_REPOSITORY: usize = 8;
+/// Most (namespace, repository) keys remembered; the map is cleared (and relearned from later reviews) when
+/// it would grow past this.
+const MAX_LEARNED_KEYS: usize = 10_000;
+
+type LearnedKey = (String, String);
 
 /// Registry credentials learned while running (from the Kubernetes pull secrets of the workloads that use an
-/// image), remembered per image repository and tried before the configured ones. Cloning shares them.
+/// image), remembered per (namespace, image repository): a namespace's secret is only ever offered for that
+/// namespace's own requests, never for another namespace's. Cloning shares them.
 ///
 /// They are kept in memory only (never written to the store) and are keyed by the repositories the workload
 /// referenced, so a secret is only offered to the registry it was written for.
 #[derive(Clone, Default)]
 pub struct LearnedCredentials {
     inner: std::sync::Arc<
-        std::sync::RwLock<std::collections::HashMap<String, Vec<portcullis_image::Credential>>>,
+        std::sync::RwLock<std::collections::HashMap<LearnedKey, Vec<portcullis_image::Credential>>>,
     >,
 }
 
 impl LearnedCredentials {
-    fn key(r: &portcullis_image::ImageRef) -> String {
-        format!("{}/{}", r.registry, r.repository)
+    fn key(namespace: &str, r: &portcullis_image::ImageRef) -> LearnedKey {
+        (
+            namespace.to_string(),
+            format!("{}/{}", r.registry, r.repository),
+        )
     }
 
-    /// Remembers `credentials` for the repository of `image` (newest first; duplicates dropped).
+    /// Remembers `credentials` of `namespace` for the repository of `image` (newest first; duplicates
+    /// dropped).
     pub fn learn(
         &self,
+        namespace: &str,
         image: &portcullis_image::ImageRef,
         credentials: &[portcullis_image::Credential],
     ) {
@@ -213,8 +263,16 @@ impl LearnedCredentials {
         if matching.is_empty() {
             return;
         }
+        let key = Self::key(namespace, image);
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let list = map.entry(Self::key(image)).or_default();
+        if map.len() >= MAX_LEARNED_KEYS && !map.contains_key(&key) {
+            tracing::warn!(
+                keys = map.len(),
+                "too many learned pull-secret credentials; forgetting them (later reviews teach them again)"
+            );
+            map.clear();
+        }
+        let list = map.entry(key).or_default();
         for c in matching.into_iter().rev() {
             list.retain(|o| {
                 !(o.registry == c.registry && o.username == c.username && o.password == c.password)
@@ -224,56 +282,74 @@ impl LearnedCredentials {
         list.truncate(MAX_LEARNED_PER_REPOSITORY);
     }
 
-    /// The credentials remembered for the repository of `image`.
+    /// The credentials `namespace` taught for the repository of `image`.
     pub fn for_image(
         &self,
+        namespace: &str,
         image: &portcullis_image::ImageRef,
     ) -> Vec<portcullis_image::Credential> {
         self.inner
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&Self::key(image))
+            .get(&Self::key(namespace, image))
             .cloned()
             .unwrap_or_default()
     }
 
-    /// The option sets to try for `image`, in order: one per learned credential (that credential first, so it
-    /// is the one used for the registry), then `opts` alone (configured credentials, else anonymous).
+    /// The option sets to try for `image` with the access each stands for: one per credential learned for
+    /// each of `namespaces` (that credential first, so it is the one used for the registry), and `opts` alone
+    /// (configured credentials, else anonymous) — first when `shared_first`, else last.
     fn candidates(
         &self,
         opts: &portcullis_image::PullOptions,
         image: &portcullis_image::ImageRef,
-    ) -> Vec<portcullis_image::PullOptions> {
-        let mut out: Vec<_> = self
-            .for_image(image)
-            .into_iter()
-            .map(|c| {
+        namespaces: &[String],
+        shared_first: bool,
+    ) -> Vec<(Access, portcullis_image::PullOptions)> {
+        let mut out = Vec::new();
+        if shared_first {
+            out.push((Access::Shared, opts.clone()));
+        }
+        for ns in namespaces {
+            for c in self.for_image(ns, image) {
                 let mut o = opts.clone();
                 o.credentials.insert(0, c);
-                o
-            })
-            .collect();
-        out.push(opts.clone());
+                out.push((Access::Namespace(ns.clone()), o));
+            }
+        }
+        if !shared_first {
+            out.push((Access::Shared, opts.clone()));
+        }
         out
     }
 }
 
+/// True for a registry answer that means "not with these credentials": 401/403, or a 404 (registries hide
+/// private repositories from callers without access).
+fn refused(e: &portcullis_image::Error) -> bool {
+    matches!(
+        e,
+        portcullis_image::Error::Auth { .. } | portcullis_image::Error::NotFound { .. }
+    )
+}
+
 /// Runs `attempt` with each candidate option set in turn until one is not refused by the registry (401/403): a
 /// wrong credential learned first must not hide a valid one learned later. The last refusal is returned when
-/// every candidate is refused.
+/// every candidate is refused; on success, the access that worked.
 async fn with_each_candidate<T, F, Fut>(
-    candidates: Vec<portcullis_image::PullOptions>,
+    candidates: Vec<(Access, portcullis_image::PullOptions)>,
     mut attempt: F,
-) -> Result<T, portcullis_image::Error>
+) -> Result<(T, Access), portcullis_image::Error>
 where
     F: FnMut(portcullis_image::PullOptions) -> Fut,
     Fut: Future<Output = Result<T, portcullis_image::Error>>,
 {
     let mut last = None;
-    for o in candidates {
+    for (access, o) in candidates {
         match attempt(o).await {
             Err(e @ portcullis_image::Error::Auth { .. }) => last = Some(e),
-            other => return other,
+            Ok(t) => return Ok((t, access)),
+            Err(e) => return Err(e),
         }
     }
     Err(last.unwrap_or_else(|| portcullis_image::Error::Manifest {
@@ -291,10 +367,17 @@ pub struct RegistryResolver {
 }
 
 impl Resolver for RegistryResolver {
-    fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>> {
+    fn resolve<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        namespace: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Digest, StageError>> {
         Box::pin(async move {
-            let candidates = self.learned.candidates(&self.opts, image);
-            let d = with_each_candidate(candidates, |o| async move {
+            let namespaces: Vec<String> = namespace.map(str::to_string).into_iter().collect();
+            let candidates = self
+                .learned
+                .candidates(&self.opts, image, &namespaces, false);
+            let (d, _) = with_each_candidate(candidates, |o| async move {
                 portcullis_image::resolve_digest(image, &o).await
             })
             .await
@@ -307,6 +390,42 @@ impl Resolver for RegistryResolver {
             Digest::parse(&d).map_err(|e| {
                 StageError::transient(format!("resolving {image}: the registry answered {e}"))
             })
+        })
+    }
+
+    fn access<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        namespace: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Access>, StageError>> {
+        Box::pin(async move {
+            let Some(want) = image.digest.as_deref() else {
+                return Err(StageError::permanent(format!(
+                    "checking access to {image}: the reference is not pinned by digest"
+                )));
+            };
+            let namespaces: Vec<String> = namespace.map(str::to_string).into_iter().collect();
+            // The shared access first: an image anyone may pull is then known to be so.
+            for (access, o) in self
+                .learned
+                .candidates(&self.opts, image, &namespaces, true)
+            {
+                match portcullis_image::check_manifest(image, &o).await {
+                    Ok(d) if d == want => return Ok(Some(access)),
+                    Ok(d) => {
+                        return Err(StageError::transient(format!(
+                            "checking access to {image}: the registry served digest {d} instead"
+                        )));
+                    }
+                    Err(e) if refused(&e) => {}
+                    Err(e) => {
+                        return Err(StageError::transient(format!(
+                            "checking access to {image}: {e}"
+                        )));
+                    }
+                }
+            }
+            Ok(None)
         })
     }
 }
@@ -333,12 +452,13 @@ pub(crate) async fn index_platforms(
     learned: &LearnedCredentials,
     platforms: &[portcullis_image::Platform],
     image: &ImageRef,
-) -> Result<Option<Vec<PlatformManifest>>, StageError> {
+    namespaces: &[String],
+) -> Result<Option<(Vec<PlatformManifest>, Access)>, StageError> {
     if platforms.is_empty() {
         return Ok(None);
     }
-    let candidates = learned.candidates(opts, image);
-    let found = with_each_candidate(candidates, |o| async move {
+    let candidates = learned.candidates(opts, image, namespaces, false);
+    let (found, access) = with_each_candidate(candidates, |o| async move {
         portcullis_image::index_platforms(image, &o, platforms).await
     })
     .await
@@ -365,14 +485,24 @@ pub(crate) async fn index_platforms(
             })
         })
         .collect::<Result<Vec<_>, StageError>>()
-        .map(Some)
+        .map(|p| Some((p, access)))
 }
 
 impl Analyser for RegistryAnalyser {
-    fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>> {
+    fn analyse<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        namespaces: &'a [String],
+    ) -> BoxFuture<'a, Result<Analysis, StageError>> {
         Box::pin(async move {
-            if let Some(platforms) =
-                index_platforms(&self.opts, &self.learned, &self.platforms, image).await?
+            if let Some((platforms, pulled_with)) = index_platforms(
+                &self.opts,
+                &self.learned,
+                &self.platforms,
+                image,
+                namespaces,
+            )
+            .await?
             {
                 return Ok(Analysis {
                     image_id: None,
@@ -381,6 +511,7 @@ impl Analyser for RegistryAnalyser {
                         ..Default::default()
                     },
                     platforms,
+                    pulled_with,
                 });
             }
             let work = tempfile::Builder::new()
@@ -395,10 +526,13 @@ impl Analyser for RegistryAnalyser {
             let source = portcullis_image::Source::Registry(image.clone());
             let mut last = None;
             let mut sbom = None;
-            for opts in self.learned.candidates(&self.opts, image) {
+            for (access, opts) in self
+                .learned
+                .candidates(&self.opts, image, namespaces, false)
+            {
                 match portcullis_sbom::analyse(&source, &opts, work.path()).await {
                     Ok(s) => {
-                        sbom = Some(s);
+                        sbom = Some((s, access));
                         break;
                     }
                     // A refused credential: try the next candidate (a bogus one must not block a valid one).
@@ -416,7 +550,7 @@ impl Analyser for RegistryAnalyser {
                     Err(other) => return Err(StageError::permanent(other.to_string())),
                 }
             }
-            let sbom = match (sbom, last) {
+            let (sbom, pulled_with) = match (sbom, last) {
                 (Some(s), _) => s,
                 (None, Some(e)) => {
                     return Err(StageError::transient(format!("pulling {image}: {e}")));
@@ -431,6 +565,7 @@ impl Analyser for RegistryAnalyser {
                 image_id: sbom.metadata.image_id.clone(),
                 sbom,
                 platforms: Vec::new(),
+                pulled_with,
             })
         })
     }

@@ -35,6 +35,9 @@ const ENQUEUE_RETRY: Duration = Duration::from_secs(2);
 /// How often unwritten audit records are retried.
 const AUDIT_RETRY: Duration = Duration::from_secs(2);
 
+/// An image admission handed over: pull string, requestor, and the namespace whose credentials may be used.
+pub(super) type Queued = (String, String, String);
+
 /// Admission's verdict source over the engine.
 pub struct EngineVerdicts {
     engine: Arc<Engine>,
@@ -44,7 +47,7 @@ pub struct EngineVerdicts {
     /// (digest, tag) resolutions reported by the webhook that the snapshot does not hold yet; recorded in the
     /// store by the next refresh.
     resolutions: Mutex<HashSet<(String, String)>>,
-    queue: mpsc::Sender<(String, String)>,
+    queue: mpsc::Sender<Queued>,
     audit: mpsc::UnboundedSender<NewDecision>,
     ready: AtomicBool,
     /// Policies admission's configuration uses: not ready until the snapshot holds verdicts for them.
@@ -116,7 +119,7 @@ impl EngineVerdicts {
         refresh: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) -> Arc<EngineVerdicts> {
-        let (tx, rx) = mpsc::channel::<(String, String)>(QUEUE_BOUND);
+        let (tx, rx) = mpsc::channel::<Queued>(QUEUE_BOUND);
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
         let me = Arc::new(EngineVerdicts {
             engine,
@@ -260,6 +263,15 @@ impl EngineVerdicts {
     pub fn refresh_now(&self) -> crate::Result<RefreshStats> {
         self.refresh_snapshot()
     }
+
+    /// Queues a background check of `namespace`'s access to `digest` (its fact went stale).
+    fn recheck(&self, image: &ImageRef, digest: &str, namespace: &str) {
+        let pinned = format!("{}/{}@{digest}", image.registry, image.repository);
+        let item = (pinned, String::new(), namespace.to_string());
+        if self.queue.try_send(item).is_err() {
+            tracing::warn!(image = %image, "admission's analysis queue is full or stopped; access not re-checked");
+        }
+    }
 }
 
 impl ImageVerdicts for EngineVerdicts {
@@ -268,7 +280,7 @@ impl ImageVerdicts for EngineVerdicts {
         EngineVerdicts::record(self, review, decision)
     }
 
-    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
+    fn lookup(&self, image: &ImageRef, policy: &str, namespace: &str) -> ImageState {
         let snap = self.current();
         let digest = image
             .digest
@@ -289,6 +301,17 @@ impl ImageVerdicts for EngineVerdicts {
                     .unwrap_or_else(|| "analysis failed".into()),
             ),
             AnalysisStatus::Analyzed => {
+                // Analysed with another namespace's pull secret: not this namespace's to know until its own
+                // access (or the shared one) is seen to pull it; the check runs in the background.
+                match self.engine.access().allows(&digest, namespace) {
+                    crate::access::Allowed::Yes => {}
+                    crate::access::Allowed::Stale => {
+                        if self.engine.access().should_recheck(&digest, namespace) {
+                            self.recheck(image, &digest, namespace)
+                        }
+                    }
+                    crate::access::Allowed::No => return ImageState::Unknown,
+                }
                 let tag = if image.tag.is_some() {
                     Some(image.tag_key())
                 } else {
@@ -323,10 +346,14 @@ impl ImageVerdicts for EngineVerdicts {
         }
     }
 
-    fn enqueue(&self, image: &ImageRef, requestor: &str) {
+    fn enqueue(&self, image: &ImageRef, requestor: &str, namespace: &str) {
         match self
             .queue
-            .try_send((image.to_string(), requestor.to_string()))
+            .try_send((
+                image.to_string(),
+                requestor.to_string(),
+                namespace.to_string(),
+            ))
         {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {

@@ -62,14 +62,14 @@ fn webhook_review_is_denied_with_the_check_reasons() {
     loop {
         if let ImageState::Analyzed {
             verdict: Some(_), ..
-        } = verdicts.lookup(&image, "default")
+        } = verdicts.lookup(&image, "default", review.namespace())
         {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "no verdict after 30 s: {:?}",
-            verdicts.lookup(&image, "default")
+            verdicts.lookup(&image, "default", review.namespace())
         );
         std::thread::sleep(Duration::from_millis(50));
     }

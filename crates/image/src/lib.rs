@@ -338,6 +338,12 @@ pub async fn index_platforms(
     Client::new(opts)?.index_platforms(reference, wanted).await
 }
 
+/// Asks the registry for the manifest of `reference` even when it is pinned by digest (a cheap HEAD) and
+/// returns the digest served: checks that `opts` may pull the image without pulling it.
+pub async fn check_manifest(reference: &ImageRef, opts: &PullOptions) -> Result<String, Error> {
+    Client::new(opts)?.head_manifest(reference).await
+}
+
 #[cfg(test)]
 mod send_tests {
     /// The engine runs `open` inside spawned tasks: its future must stay `Send`.

@@ -31,9 +31,9 @@ const QUEUE: usize = 1024;
 /// How long a leader's Lease lasts without renewal.
 const LEASE_DURATION: Duration = Duration::from_secs(15);
 
-/// Called with the pull-secret credentials of a workload for each of its images (e.g. the engine's
-/// `LearnedCredentials::learn`).
-pub type LearnCredentials = Arc<dyn Fn(&ImageRef, &[Credential]) + Send + Sync>;
+/// Called with the namespace and pull-secret credentials of a workload for each of its images (e.g. the
+/// engine's `LearnedCredentials::learn`, which offers them for that namespace's requests only).
+pub type LearnCredentials = Arc<dyn Fn(&str, &ImageRef, &[Credential]) + Send + Sync>;
 
 /// What the integration needs besides the client.
 pub struct IntegrationOptions {
@@ -75,11 +75,11 @@ struct KubeVerdicts {
 }
 
 impl ImageVerdicts for KubeVerdicts {
-    fn lookup(&self, image: &ImageRef, policy: &str) -> ImageState {
-        self.inner.lookup(image, policy)
+    fn lookup(&self, image: &ImageRef, policy: &str, namespace: &str) -> ImageState {
+        self.inner.lookup(image, policy, namespace)
     }
-    fn enqueue(&self, image: &ImageRef, requestor: &str) {
-        self.inner.enqueue(image, requestor)
+    fn enqueue(&self, image: &ImageRef, requestor: &str, namespace: &str) {
+        self.inner.enqueue(image, requestor, namespace)
     }
     fn resolve_cached(&self, image: &ImageRef) -> Option<String> {
         self.inner.resolve_cached(image)
@@ -314,7 +314,7 @@ async fn side_effects(
                             if r.digest.is_none() {
                                 r.digest = i.digest.clone();
                             }
-                            verdicts.lookup(&r, &i.policy)
+                            verdicts.lookup(&r, &i.policy, &ns)
                         })
                         .unwrap_or(ImageState::Unknown);
                     (i.image.clone(), i.digest.clone(), state)
@@ -365,7 +365,7 @@ async fn learn_pull_secrets(
     ns: &str,
     review: &Review,
     decision: &Decision,
-    learn: &(dyn Fn(&ImageRef, &[Credential]) + Send + Sync),
+    learn: &(dyn Fn(&str, &ImageRef, &[Credential]) + Send + Sync),
 ) {
     let Some(spec) = review
         .request
@@ -398,7 +398,7 @@ async fn learn_pull_secrets(
             }
             for i in decision.images.iter().filter(|i| i.queued) {
                 if let Ok(r) = parse_image(&i.image) {
-                    learn(&r, &found.credentials);
+                    learn(ns, &r, &found.credentials);
                 }
             }
         }

@@ -82,7 +82,7 @@ fn engine_and_cli_build_the_same_metadata_and_verdict() {
     let reference = ImageRef::parse(&pinned).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let from_engine = rt
-        .block_on(analyser.analyse(&reference))
+        .block_on(analyser.analyse(&reference, &[]))
         .expect("engine analysis")
         .sbom;
 

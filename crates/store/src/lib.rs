@@ -20,7 +20,7 @@ pub use reopen::Reopening;
 use sql::SqlStore;
 
 /// Latest schema version the migrations of this build create.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -307,6 +307,21 @@ pub struct FeedRecord {
     pub updated_at: i64,
 }
 
+/// Most access records [`Store::list_access`] returns (the most recently seen first).
+pub const MAX_ACCESS_RECORDS: i64 = 100_000;
+
+/// That an access (whose credentials: the engine's encoding, e.g. `shared` or `namespace:shop`) was seen to
+/// pull an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    /// Manifest digest.
+    pub digest: String,
+    /// Whose access.
+    pub access: String,
+    /// When it was last seen to work (Unix milliseconds).
+    pub seen_at: i64,
+}
+
 /// Options of a queue entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnqueueRequest {
@@ -558,6 +573,13 @@ pub trait Store: Send + Sync {
     fn recover_stale(&self) -> Result<usize>;
     /// Queue counts.
     fn queue_stats(&self) -> Result<QueueStats>;
+
+    /// Records that `access` pulled (or may pull) the image `digest`, now.
+    fn record_access(&self, digest: &str, access: &str) -> Result<()>;
+    /// Forgets that `access` may pull the image `digest` (it was refused).
+    fn forget_access(&self, digest: &str, access: &str) -> Result<()>;
+    /// The access records, most recently seen first, at most [`MAX_ACCESS_RECORDS`].
+    fn list_access(&self) -> Result<Vec<AccessRecord>>;
 
     /// Records a feed's state.
     fn put_feed(&self, feed: &FeedRecord) -> Result<()>;

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::{
-    Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, Error,
+    AccessRecord, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, Error,
     EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord, NewDecision,
-    NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, Store,
-    StoredFindings, open, redact_url,
+    NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, Store, StoredFindings,
+    open, redact_url,
 };
 
 enum State {
@@ -209,6 +209,15 @@ impl Store for Reopening {
     }
     fn queue_stats(&self) -> Result<QueueStats> {
         self.inner()?.queue_stats()
+    }
+    fn record_access(&self, digest: &str, access: &str) -> Result<()> {
+        self.inner()?.record_access(digest, access)
+    }
+    fn forget_access(&self, digest: &str, access: &str) -> Result<()> {
+        self.inner()?.forget_access(digest, access)
+    }
+    fn list_access(&self) -> Result<Vec<AccessRecord>> {
+        self.inner()?.list_access()
     }
     fn put_feed(&self, feed: &FeedRecord) -> Result<()> {
         self.inner()?.put_feed(feed)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::sql::{Conn, Db, P, Row, SCHEMA_V2, V, schema_v1};
+use crate::sql::{Conn, Db, P, Row, SCHEMA_V2, V, schema_v1, schema_v3};
 use crate::{Backend, Error, FeedLock, Result};
 
 /// The SQLite backend.
@@ -222,6 +222,7 @@ impl Db for SqliteDb {
                 schema_v1("INTEGER PRIMARY KEY AUTOINCREMENT") + APPEND_ONLY,
             ),
             (2, SCHEMA_V2.to_string()),
+            (3, schema_v3()),
         ]
     }
 

@@ -706,6 +706,32 @@ fn image_changes_are_incremental(f: &Fixture) {
     );
 }
 
+fn access_records_upsert_forget_and_persist(f: &Fixture) {
+    let s = f.open();
+    assert!(s.list_access().unwrap().is_empty());
+    s.record_access("sha256:aa", "namespace:team-a").unwrap();
+    s.record_access("sha256:aa", "shared").unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    // Seen again: one row, newer.
+    s.record_access("sha256:aa", "namespace:team-a").unwrap();
+    let rows = s.list_access().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[0].digest.as_str(), rows[0].access.as_str()),
+        ("sha256:aa", "namespace:team-a"),
+        "most recently seen first"
+    );
+    assert!(rows[0].seen_at > rows[1].seen_at, "{rows:?}");
+    s.forget_access("sha256:aa", "shared").unwrap();
+    s.forget_access("sha256:aa", "namespace:never").unwrap();
+    drop(s);
+    // Kept across reopening (another replica, a restart).
+    let s = f.open();
+    let rows = s.list_access().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].access, "namespace:team-a");
+}
+
 fn bad_urls_are_explained(f: &Fixture) {
     if let Fixture::Sqlite(d) = f {
         let missing = d.path().join("no/such/dir/x.db");
@@ -750,6 +776,7 @@ suite!(
     queue_rate_limited_per_registry,
     queue_concurrent_claims_exactly_once,
     feeds_and_singleton_lock,
+    access_records_upsert_forget_and_persist,
     bad_urls_are_explained,
     queue_fair_across_namespaces,
     queue_caps_claims_per_registry_and_replica,

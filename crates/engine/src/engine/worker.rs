@@ -150,9 +150,10 @@ impl Engine {
     ) -> Result<(), StageError> {
         let reference = portcullis_image::ImageRef::parse(&claim.pull)
             .map_err(|e| StageError::permanent(format!("image reference {:?}: {e}", claim.pull)))?;
+        let requestors = self.access.requestors(&claim.digest);
         // The pull's outcome counts towards the registry's breaker (its tag lookups fail at once while it is
         // open); how many workers one registry may hold is the queue's `max_claimed_per_registry`.
-        let analysis = match self.stages.analyser.analyse(&reference).await {
+        let analysis = match self.stages.analyser.analyse(&reference, &requestors).await {
             Ok(a) => {
                 self.resolve.report(&reference.registry, Ok(()));
                 a
@@ -164,14 +165,28 @@ impl Engine {
                 return Err(e);
             }
         };
+        let pulled_with = analysis.pulled_with.clone();
+        // True whatever happens to the claim, and known before the image shows as analysed, so admission never
+        // sees the analysis without knowing whose access pulled it.
+        self.remember_access(&claim.digest, pulled_with.clone())
+            .await;
         let this = self.clone();
+        let digest = claim.digest.clone();
         let claim = claim.clone();
         if !analysis.platforms.is_empty() {
-            return blocking(move || this.finish_index(&claim, &reference, &analysis))
+            // Each platform manifest is pulled with the same namespaces' credentials as its index.
+            for p in &analysis.platforms {
+                for ns in &requestors {
+                    self.access.requested(p.digest.as_str(), ns);
+                }
+            }
+            blocking(move || this.finish_index(&claim, &reference, &analysis))
                 .await
-                .map_err(|e| StageError::transient(e.to_string()));
+                .map_err(|e| StageError::transient(e.to_string()))?;
+            self.access.done(&digest);
+            return Ok(());
         }
-        blocking(move || {
+        let finished = blocking(move || {
             let report = match &this.stages.matcher {
                 Some(m) => Some(m.match_sbom(&analysis.sbom).map_err(|e| EngineError::Upstream(e.message))?),
                 None => None,
@@ -192,7 +207,7 @@ impl Engine {
                 .finish_analysis(&claim, analysis.image_id.as_deref(), &sbom_doc, findings)?
             {
                 tracing::warn!(digest = %claim.digest, "claim was taken over before the analysis finished; result dropped");
-                return Ok(());
+                return Ok(false);
             }
             this.invalidate(&claim.digest);
             // A platform manifest of an index: the index's verdict changes with it.
@@ -212,10 +227,24 @@ impl Engine {
                     tracing::warn!(error = %e, "evaluation failed");
                 }
             }
-            Ok(())
+            Ok(true)
         })
         .await
-        .map_err(|e| StageError::transient(e.to_string()))
+        .map_err(|e| StageError::transient(e.to_string()))?;
+        if finished {
+            self.access.done(&digest);
+            // Pulled with a namespace's secret: whether everyone may pull it too is one HEAD away.
+            if pulled_with != crate::stages::Access::Shared {
+                match self.stages.resolver.access(&reference, None).await {
+                    Ok(Some(a)) => self.remember_access(&digest, a).await,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(digest = %digest, error = %e, "checking shared access failed")
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Finishes the analysis of a multi-platform index: records its selected platform manifests (on the index

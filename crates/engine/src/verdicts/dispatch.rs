@@ -26,15 +26,6 @@ struct Job {
     attempts: u32,
 }
 
-/// The namespace of an admission requestor (`admission Pod shop/web` → `shop`; empty when there is none).
-pub(super) fn namespace_of(requestor: &str) -> &str {
-    requestor
-        .rsplit_once(' ')
-        .and_then(|(_, object)| object.split_once('/'))
-        .map(|(ns, _)| ns)
-        .unwrap_or_default()
-}
-
 fn retry_delay(attempts: u32) -> Duration {
     ENQUEUE_RETRY
         .saturating_mul(1u32.checked_shl(attempts.min(16)).unwrap_or(u32::MAX))
@@ -45,14 +36,14 @@ impl EngineVerdicts {
     /// Runs until `rx` closes or `shutdown` turns true.
     pub(super) async fn dispatch(
         self: Arc<Self>,
-        mut rx: mpsc::Receiver<(String, String)>,
+        mut rx: mpsc::Receiver<super::Queued>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let cfg = *self.engine.resolve_pool().config();
         let (concurrency, per_registry) = (cfg.concurrency.max(1), cfg.per_registry.max(1));
         let mut queue: FairQueue<Job> = FairQueue::new(MAX_PENDING, MAX_PENDING_PER_NAMESPACE);
-        // Pull strings queued here or being queued now (deduplication).
-        let mut known: HashSet<String> = HashSet::new();
+        // (namespace, pull string) queued here or being queued now (deduplication).
+        let mut known: HashSet<(String, String)> = HashSet::new();
         let mut running: HashMap<String, usize> = HashMap::new();
         let mut total = 0usize;
         type Done = (String, Job, Result<(), EngineError>);
@@ -69,28 +60,30 @@ impl EngineVerdicts {
                 total += 1;
                 let (this, done) = (self.clone(), done_tx.clone());
                 tokio::spawn(async move {
+                    // An access re-check has no requestor: the image's annotations stay as they are.
                     let ann = [("requestor".to_string(), job.requestor.clone())]
                         .into_iter()
+                        .filter(|(_, r)| !r.is_empty())
                         .collect();
-                    let r = this.engine.add_image_for(&job.pull, ann, false, &ns).await;
+                    let namespace = (!ns.is_empty()).then_some(ns.as_str());
+                    let r = this.engine.add_image_for(&job.pull, ann, false, namespace).await;
                     let _ = done.send((ns, job, r.map(|_| ())));
                 });
             }
             let wake = queue.next_due(now).map(tokio::time::Instant::from_std);
             tokio::select! {
                 m = rx.recv() => match m {
-                    Some((pull, requestor)) => {
-                        if known.contains(&pull) {
+                    Some((pull, requestor, ns)) => {
+                        if known.contains(&(ns.clone(), pull.clone())) {
                             continue;
                         }
                         let registry = portcullis_image::ImageRef::parse(&pull)
                             .map(|r| r.registry)
                             .unwrap_or_default();
-                        let ns = namespace_of(&requestor).to_string();
                         let job = Job { pull: pull.clone(), requestor, registry, attempts: 0 };
                         match queue.push(&ns, job, now) {
                             Ok(()) => {
-                                known.insert(pull);
+                                known.insert((ns, pull));
                             }
                             Err((why, _)) => tracing::warn!(image = %pull, namespace = %ns, reason = ?why,
                                 "admission's analysis queue is full (for this namespace); image not queued (a later review queues it)"),
@@ -123,13 +116,13 @@ impl EngineVerdicts {
                         }
                     };
                     if !retry {
-                        known.remove(&job.pull);
+                        known.remove(&(ns.clone(), job.pull.clone()));
                         continue;
                     }
                     let due = Instant::now() + retry_delay(job.attempts);
                     if let Err((why, job)) = queue.push(&ns, job, due) {
                         tracing::warn!(image = %job.pull, reason = ?why, "admission's analysis queue is full; retry dropped");
-                        known.remove(&job.pull);
+                        known.remove(&(ns.clone(), job.pull.clone()));
                     }
                 }
                 _ = async {
@@ -153,14 +146,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requestors_name_their_namespace() {
-        assert_eq!(namespace_of("admission Pod shop/web"), "shop");
-        assert_eq!(
-            namespace_of("admission Pod/ephemeralcontainers shop/web"),
-            "shop"
-        );
-        assert_eq!(namespace_of("admission Namespace /x"), "");
-        assert_eq!(namespace_of("api"), "");
+    fn retries_back_off_to_a_bound() {
         assert_eq!(retry_delay(0), Duration::from_secs(2));
         assert_eq!(retry_delay(40), MAX_RETRY_DELAY);
     }

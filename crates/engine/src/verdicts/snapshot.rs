@@ -115,6 +115,8 @@ impl EngineVerdicts {
             // An image not stored yet gets the tag when it is queued.
             store.record_resolution(&digest, &tag)?;
         }
+        // Which namespaces may be told about which analyses, as every replica recorded it.
+        self.engine.load_access()?;
         let since = self.current().as_of;
         let changes = store.image_changes(since)?;
         let mut stats = RefreshStats {

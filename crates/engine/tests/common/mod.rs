@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use portcullis_engine::api::{ApiConfig, router};
 use portcullis_engine::stages::{
-    Analyser, Analysis, BoxFuture, FeedSource, Matcher, PolicyEvaluator, Resolver, StageError,
+    Access, Analyser, Analysis, BoxFuture, FeedSource, Matcher, PolicyEvaluator, Resolver,
+    StageError,
 };
 use portcullis_engine::{Engine, EngineConfig, Stages};
 use portcullis_image::{Digest, ImageRef};
@@ -36,7 +37,11 @@ pub fn digest(n: usize) -> String {
 pub struct TableResolver(pub Mutex<HashMap<String, String>>);
 
 impl Resolver for TableResolver {
-    fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>> {
+    fn resolve<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        _namespace: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Digest, StageError>> {
         Box::pin(async move {
             let pull = image.to_string();
             let d = self
@@ -48,6 +53,15 @@ impl Resolver for TableResolver {
                 .ok_or_else(|| StageError::permanent(format!("{pull}: manifest unknown")))?;
             Digest::parse(&d).map_err(|e| StageError::permanent(e.to_string()))
         })
+    }
+
+    /// The table's registry has no authentication: everyone may pull what it serves.
+    fn access<'a>(
+        &'a self,
+        _image: &'a ImageRef,
+        _namespace: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Access>, StageError>> {
+        Box::pin(async { Ok(Some(Access::Shared)) })
     }
 }
 
@@ -87,7 +101,11 @@ pub fn pkg(name: &str, version: &str, t: PackageType) -> Package {
 }
 
 impl Analyser for TableAnalyser {
-    fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>> {
+    fn analyse<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        _namespaces: &'a [String],
+    ) -> BoxFuture<'a, Result<Analysis, StageError>> {
         Box::pin(async move {
             let pull = image.to_string();
             let digest = image.digest.clone().unwrap_or_default();
@@ -121,6 +139,7 @@ impl Analyser for TableAnalyser {
                 image_id: Some(format!("sha256:{:0>64}", "c0f16")),
                 sbom,
                 platforms: Vec::new(),
+                pulled_with: Access::Shared,
             })
         })
     }

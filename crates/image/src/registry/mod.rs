@@ -424,6 +424,13 @@ impl Client {
         if let Some(d) = &r.digest {
             return Ok(d.clone());
         }
+        self.head_manifest(r).await
+    }
+
+    /// Asks the registry for the manifest of `r` (HEAD, falling back to a bounded GET when the registry sends
+    /// no digest header), pinned or not, and returns the digest it serves: whether these credentials may pull
+    /// the image at all.
+    pub async fn head_manifest(&self, r: &ImageRef) -> Result<String, Error> {
         let what = format!("manifest {}", r.tag_or_digest());
         let path = format!("/v2/{}/manifests/{}", r.repository, r.tag_or_digest());
         let head = self

@@ -225,8 +225,10 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
             args.verdicts.is_none().then(|| {
                 let learned = learned.clone();
                 Arc::new(
-                    move |r: &portcullis_image::ImageRef, c: &[portcullis_image::Credential]| {
-                        learned.learn(r, c)
+                    move |ns: &str,
+                          r: &portcullis_image::ImageRef,
+                          c: &[portcullis_image::Credential]| {
+                        learned.learn(ns, r, c)
                     },
                 ) as portcullis_kube::integration::LearnCredentials
             });

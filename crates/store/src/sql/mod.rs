@@ -10,16 +10,16 @@ mod queue;
 mod schema;
 mod store;
 
-pub(crate) use schema::{SCHEMA_V2, schema_v1};
+pub(crate) use schema::{SCHEMA_V2, schema_v1, schema_v3};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::{
-    AnalysisStatus, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued,
-    Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord,
-    NewDecision, NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy,
-    SCHEMA_VERSION, Store, StoredFindings, TagTime, now_ms,
+    AccessRecord, AnalysisStatus, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest,
+    Enqueued, Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord,
+    MAX_ACCESS_RECORDS, NewDecision, NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result,
+    RetryPolicy, SCHEMA_VERSION, Store, StoredFindings, TagTime, now_ms,
 };
 
 /// A statement parameter.

@@ -14,6 +14,19 @@ pub(crate) const SCHEMA_V2: &str = "
         turn BIGINT NOT NULL
     );";
 
+/// Schema version 3: which access (whose credentials) was seen to pull which image, so that an analysis pulled
+/// with one namespace's pull secret is only reported to namespaces that may pull the image themselves.
+pub(crate) fn schema_v3() -> String {
+    "CREATE TABLE image_access (
+        digest TEXT NOT NULL,
+        access TEXT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (digest, access)
+    );
+    CREATE INDEX image_access_seen ON image_access(seen_at);"
+        .to_string()
+}
+
 /// Schema version 1, shared by both backends except for the id column type and the append-only triggers.
 pub(crate) fn schema_v1(id_col: &str) -> String {
     format!(

@@ -449,6 +449,45 @@ impl<D: Db> Store for SqlStore<D> {
         self.queue_counts()
     }
 
+    fn record_access(&self, digest: &str, access: &str) -> Result<()> {
+        self.db.tx(&mut |c| {
+            c.exec(
+                "INSERT INTO image_access (digest, access, seen_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (digest, access) DO UPDATE SET seen_at = excluded.seen_at",
+                &[t(digest), t(access), i(now_ms())],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn forget_access(&self, digest: &str, access: &str) -> Result<()> {
+        self.db.tx(&mut |c| {
+            c.exec(
+                "DELETE FROM image_access WHERE digest = $1 AND access = $2",
+                &[t(digest), t(access)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_access(&self) -> Result<Vec<AccessRecord>> {
+        self.db.tx(&mut |c| {
+            c.query(
+                "SELECT digest, access, seen_at FROM image_access ORDER BY seen_at DESC LIMIT $1",
+                &[i(MAX_ACCESS_RECORDS)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(AccessRecord {
+                    digest: r.text(0)?,
+                    access: r.text(1)?,
+                    seen_at: r.int(2)?,
+                })
+            })
+            .collect()
+        })
+    }
+
     fn put_feed(&self, f: &FeedRecord) -> Result<()> {
         self.db.tx(&mut |c| {
             c.exec(
