@@ -89,8 +89,9 @@ pub struct WorkerJob {
     pub image: ImageRef,
     /// Registry access options (credentials and network policy included).
     pub options: PullOptions,
-    /// Credentials learned from pull secrets for this image's repository, tried first, in order.
-    pub learned: Vec<Credential>,
+    /// The namespaces whose learned pull-secret credentials may be used, in order, each with its credentials
+    /// for this image's repository (tried first, in order; the answer says whose access pulled the image).
+    pub learned: Vec<(String, Vec<Credential>)>,
     /// The directory the worker works in (created and removed by the parent).
     pub work_dir: PathBuf,
 }
@@ -147,7 +148,10 @@ pub fn run_worker(input: impl Read, mut output: impl Write) -> Result<(), Worker
     let job: WorkerJob =
         serde_json::from_slice(&buf).map_err(|e| WorkerError::Job(e.to_string()))?;
     let learned = LearnedCredentials::default();
-    learned.learn(&job.image, &job.learned);
+    for (ns, credentials) in &job.learned {
+        learned.learn(ns, &job.image, credentials);
+    }
+    let namespaces: Vec<String> = job.learned.iter().map(|(ns, _)| ns.clone()).collect();
     let analyser = RegistryAnalyser {
         opts: job.options,
         work_dir: job.work_dir,
@@ -161,7 +165,7 @@ pub fn run_worker(input: impl Read, mut output: impl Write) -> Result<(), Worker
             what: "starting the async runtime",
             source,
         })?;
-    let outcome = match rt.block_on(analyser.analyse(&job.image)) {
+    let outcome = match rt.block_on(analyser.analyse(&job.image, &namespaces)) {
         Ok(a) => WorkerOutcome::Analysed(Box::new(a)),
         Err(e) => WorkerOutcome::Failed(e),
     };
@@ -194,8 +198,12 @@ pub struct ProcessAnalyser {
 }
 
 impl Analyser for ProcessAnalyser {
-    fn analyse<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Analysis, StageError>> {
-        Box::pin(self.run(image))
+    fn analyse<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        namespaces: &'a [String],
+    ) -> BoxFuture<'a, Result<Analysis, StageError>> {
+        Box::pin(self.run(image, namespaces))
     }
 }
 
@@ -207,10 +215,15 @@ struct Finished {
 }
 
 impl ProcessAnalyser {
-    async fn run(&self, image: &ImageRef) -> Result<Analysis, StageError> {
-        if let Some(platforms) =
-            crate::stages::index_platforms(&self.opts, &self.learned, &self.platforms, image)
-                .await?
+    async fn run(&self, image: &ImageRef, namespaces: &[String]) -> Result<Analysis, StageError> {
+        if let Some((platforms, pulled_with)) = crate::stages::index_platforms(
+            &self.opts,
+            &self.learned,
+            &self.platforms,
+            image,
+            namespaces,
+        )
+        .await?
         {
             return Ok(Analysis {
                 image_id: None,
@@ -219,6 +232,7 @@ impl ProcessAnalyser {
                     ..Default::default()
                 },
                 platforms,
+                pulled_with,
             });
         }
         // Removed when dropped: on success, on error and when the worker was killed.
@@ -234,7 +248,10 @@ impl ProcessAnalyser {
         let job = WorkerJob {
             image: image.clone(),
             options: self.opts.clone(),
-            learned: self.learned.for_image(image),
+            learned: namespaces
+                .iter()
+                .map(|ns| (ns.clone(), self.learned.for_image(ns, image)))
+                .collect(),
             work_dir: work.path().to_path_buf(),
         };
         let job = serde_json::to_vec(&job).map_err(|e| {

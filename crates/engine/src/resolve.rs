@@ -239,7 +239,11 @@ mod tests {
     }
 
     impl Resolver for Flaky {
-        fn resolve<'a>(&'a self, image: &'a ImageRef) -> BoxFuture<'a, Result<Digest, StageError>> {
+        fn resolve<'a>(
+            &'a self,
+            image: &'a ImageRef,
+            _namespace: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Digest, StageError>> {
             Box::pin(async move {
                 self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 if *self.down.lock().unwrap() {
@@ -250,6 +254,14 @@ mod tests {
                 Digest::parse(&format!("sha256:{}", "a".repeat(64)))
                     .map_err(|e| StageError::permanent(e.to_string()))
             })
+        }
+
+        fn access<'a>(
+            &'a self,
+            _image: &'a ImageRef,
+            _namespace: Option<&'a str>,
+        ) -> BoxFuture<'a, Result<Option<crate::stages::Access>, StageError>> {
+            Box::pin(async { Ok(Some(crate::stages::Access::Shared)) })
         }
     }
 

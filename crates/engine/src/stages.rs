@@ -78,6 +78,7 @@ pub struct PlatformManifest {
     pub platform: String,
     /// The digest of its manifest.
     pub digest: Digest,
+}
 
 /// Whose credentials a registry request used: what decides which namespaces may be told about an analysis.
 #[derive(

@@ -347,14 +347,11 @@ impl ImageVerdicts for EngineVerdicts {
     }
 
     fn enqueue(&self, image: &ImageRef, requestor: &str, namespace: &str) {
-        match self
-            .queue
-            .try_send((
-                image.to_string(),
-                requestor.to_string(),
-                namespace.to_string(),
-            ))
-        {
+        match self.queue.try_send((
+            image.to_string(),
+            requestor.to_string(),
+            namespace.to_string(),
+        )) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::warn!(image = %image, bound = QUEUE_BOUND, "admission's analysis queue is full; image not queued (a later review queues it)")

@@ -141,14 +141,14 @@ fn verdict_within(v: &EngineVerdicts, image: &str, limit: Duration) -> Duration 
     loop {
         if let ImageState::Analyzed {
             verdict: Some(_), ..
-        } = v.lookup(&r, "default")
+        } = v.lookup(&r, "default", "quiet")
         {
             return t.elapsed();
         }
         assert!(
             t.elapsed() < limit,
             "no verdict for {image} after {limit:?}: {:?}",
-            v.lookup(&r, "default")
+            v.lookup(&r, "default", "quiet")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -167,7 +167,7 @@ fn a_tarpit_registry_delays_no_other_registrys_image() {
         ))
         .unwrap();
         s.verdicts
-            .enqueue(&r, &format!("admission Pod busy/pinned-{n}"));
+            .enqueue(&r, &format!("admission Pod busy/pinned-{n}"), "busy");
     }
     let store = s.srv.engine.store().clone();
     let t = Instant::now();
@@ -184,12 +184,13 @@ fn a_tarpit_registry_delays_no_other_registrys_image() {
         for host in [&silent, &trickle] {
             let r = portcullis_admission::parse_image(&format!("{host}/slow/img{n}:1")).unwrap();
             s.verdicts
-                .enqueue(&r, &format!("admission Pod busy/pod-{n}"));
+                .enqueue(&r, &format!("admission Pod busy/pod-{n}"), "busy");
         }
     }
     // …then another namespace asks for one image from a registry that works.
     let real = portcullis_admission::parse_image(&s.real).unwrap();
-    s.verdicts.enqueue(&real, "admission Pod quiet/web");
+    s.verdicts
+        .enqueue(&real, "admission Pod quiet/web", "quiet");
     let took = verdict_within(&s.verdicts, &s.real, Duration::from_secs(8));
     assert_eq!(
         store.queue_stats().unwrap().claimed,
@@ -215,7 +216,7 @@ fn a_tarpit_registry_delays_no_other_registrys_image() {
     let slow = portcullis_image::ImageRef::parse(&format!("{silent}/slow/later:1")).unwrap();
     let rt = s.srv.rt.as_ref().unwrap();
     let t = Instant::now();
-    let e = rt.block_on(pool.resolve(&slow)).unwrap_err();
+    let e = rt.block_on(pool.resolve(&slow, None)).unwrap_err();
     assert!(
         t.elapsed() < Duration::from_millis(200),
         "took {:?}",
@@ -232,7 +233,7 @@ fn a_tarpit_registry_delays_no_other_registrys_image() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let t = Instant::now();
-    let e = rt.block_on(pool.resolve(&slow)).unwrap_err();
+    let e = rt.block_on(pool.resolve(&slow, None)).unwrap_err();
     if e.message.contains("probe lookup is in flight") {
         // A queued retry took the probe first: only one lookup goes through.
         assert!(

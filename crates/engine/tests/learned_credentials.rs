@@ -298,7 +298,14 @@ fn an_analysis_pulled_with_one_namespaces_secret_is_not_reported_to_another() {
         tmp.path().join("work2"),
     );
     std::fs::create_dir_all(&work2).unwrap();
-    let stages2 = Stages::registry(reg_opts, work2, None, None, LearnedCredentials::default());
+    let stages2 = Stages::registry(
+        reg_opts,
+        work2,
+        None,
+        None,
+        LearnedCredentials::default(),
+        Vec::new(),
+    );
     let srv2 = common::Server::start(store.clone(), stages2, fast_config("creds-2"), false);
     let (_stop2, rx2) = tokio::sync::watch::channel(false);
     let engine2 = srv2.engine.clone();

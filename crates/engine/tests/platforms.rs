@@ -165,7 +165,7 @@ fn admit(r: &Running, tag: &str) -> portcullis_admission::Decision {
     let image = portcullis_admission::parse_image(tag).unwrap();
     let start = Instant::now();
     loop {
-        match r.verdicts.lookup(&image, "default") {
+        match r.verdicts.lookup(&image, "default", review.namespace()) {
             ImageState::Analyzed {
                 verdict: Some(_), ..
             } => break,
@@ -287,7 +287,7 @@ fn an_index_is_judged_by_every_selected_platform_and_the_denial_names_it() {
     let image = portcullis_admission::parse_image(&tag).unwrap();
     let start = Instant::now();
     let error = loop {
-        if let ImageState::Failed(e) = none.verdicts.lookup(&image, "default") {
+        if let ImageState::Failed(e) = none.verdicts.lookup(&image, "default", review.namespace()) {
             break e;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "never failed");

@@ -56,6 +56,8 @@ fn analysed(store: &dyn Store, first: usize, n: usize) {
             .claim("bench", Duration::from_secs(60), &RateLimits::default())
             .unwrap()
             .expect("claim");
+        // Pulled with the shared access: every namespace may be told about it.
+        store.record_access(&d, "shared").unwrap();
         assert!(
             store
                 .finish_analysis(&c, None, &sbom_doc, Some((&report.db_version, &report_doc)))
@@ -114,7 +116,7 @@ fn a_refresh_after_one_analysis_reads_and_evaluates_one_image() {
         "one analysis, one image read and evaluated"
     );
     let r = portcullis_admission::parse_image("reg.test/app500:1").unwrap();
-    match v.lookup(&r, "default") {
+    match v.lookup(&r, "default", "team") {
         ImageState::Analyzed {
             verdict: Some(_),
             digest: d,

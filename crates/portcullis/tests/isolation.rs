@@ -77,10 +77,10 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
         platforms: Vec::new(),
     };
     let want = rt
-        .block_on(inline.analyse(&image))
+        .block_on(inline.analyse(&image, &[]))
         .expect("inline analysis");
     let got = rt
-        .block_on(worker(&work, WorkerLimits::default()).analyse(&image))
+        .block_on(worker(&work, WorkerLimits::default()).analyse(&image, &[]))
         .expect("worker analysis");
     assert_eq!(got, want, "the worker's answer is the inline analysis");
     assert!(
@@ -96,7 +96,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
         memory_bytes: LOW_LIMIT_MIB << 20,
         ..WorkerLimits::default()
     };
-    rt.block_on(worker(&work, low.clone()).analyse(&image))
+    rt.block_on(worker(&work, low.clone()).analyse(&image, &[]))
         .expect("the small image fits the low limit");
     let bomb_digest = many_files_image(&tmp.path().join("bomb"));
     reg.push(&tmp.path().join("bomb/oci"), "latest", "iso/bomb:1", false)
@@ -104,7 +104,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
     let bomb = ImageRef::parse(&format!("{}/iso/bomb@{bomb_digest}", reg.addr)).unwrap();
     let t = Instant::now();
     let e = rt
-        .block_on(worker(&work, low).analyse(&bomb))
+        .block_on(worker(&work, low).analyse(&bomb, &[]))
         .expect_err("200,000 files do not fit the low limit");
     eprintln!("the bomb's worker died after {:?}: {e}", t.elapsed());
     assert!(e.permanent, "{e}");
@@ -120,7 +120,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
     );
     // With the default limit the same image analyses.
     let big = rt
-        .block_on(worker(&work, WorkerLimits::default()).analyse(&bomb))
+        .block_on(worker(&work, WorkerLimits::default()).analyse(&bomb, &[]))
         .expect("the default limit fits 200,000 files");
     assert!(
         big.sbom.file_count >= bombs::MANY_FILES as u64,
@@ -134,7 +134,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
         ..WorkerLimits::default()
     };
     let e = rt
-        .block_on(worker(&work, capped).analyse(&image))
+        .block_on(worker(&work, capped).analyse(&image, &[]))
         .expect_err("the SBOM is larger than 256 bytes");
     assert!(e.message.contains("exceeded 256 bytes"), "{e}");
     assert!(empty(&work));
@@ -145,7 +145,7 @@ fn the_worker_answers_what_the_inline_analyser_does_and_a_low_memory_limit_fails
         ..WorkerLimits::default()
     };
     let e = rt
-        .block_on(worker(&work, slow).analyse(&image))
+        .block_on(worker(&work, slow).analyse(&image, &[]))
         .expect_err("1 ms is too short");
     assert!(e.message.contains("wall-time limit"), "{e}");
     assert!(empty(&work));

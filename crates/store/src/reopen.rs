@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::{
     AccessRecord, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, Error,
     EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord, NewDecision,
-    NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, Store, StoredFindings,
-    open, redact_url,
+    NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, Store,
+    StoredFindings, open, redact_url,
 };
 
 enum State {

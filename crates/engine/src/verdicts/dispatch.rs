@@ -66,7 +66,10 @@ impl EngineVerdicts {
                         .filter(|(_, r)| !r.is_empty())
                         .collect();
                     let namespace = (!ns.is_empty()).then_some(ns.as_str());
-                    let r = this.engine.add_image_for(&job.pull, ann, false, namespace).await;
+                    let r = this
+                        .engine
+                        .add_image_for(&job.pull, ann, false, namespace)
+                        .await;
                     let _ = done.send((ns, job, r.map(|_| ())));
                 });
             }

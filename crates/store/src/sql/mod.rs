@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use crate::{
     AccessRecord, AnalysisStatus, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest,
-    Enqueued, Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord,
-    MAX_ACCESS_RECORDS, NewDecision, NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result,
-    RetryPolicy, SCHEMA_VERSION, Store, StoredFindings, TagTime, now_ms,
+    Enqueued, Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges,
+    ImageRecord, MAX_ACCESS_RECORDS, NewDecision, NewEvaluation, PolicyRecord, QueueStats,
+    RateLimits, Result, RetryPolicy, SCHEMA_VERSION, Store, StoredFindings, TagTime, now_ms,
 };
 
 /// A statement parameter.
