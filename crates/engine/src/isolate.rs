@@ -216,7 +216,7 @@ struct Finished {
 
 impl ProcessAnalyser {
     async fn run(&self, image: &ImageRef, namespaces: &[String]) -> Result<Analysis, StageError> {
-        if let Some((platforms, pulled_with)) = crate::stages::index_platforms(
+        if let Some(index) = crate::stages::index_analysis(
             &self.opts,
             &self.learned,
             &self.platforms,
@@ -225,26 +225,10 @@ impl ProcessAnalyser {
         )
         .await?
         {
-            return Ok(Analysis {
-                image_id: None,
-                sbom: portcullis_sbom::Sbom {
-                    source: image.to_string(),
-                    ..Default::default()
-                },
-                platforms,
-                pulled_with,
-            });
+            return Ok(index);
         }
         // Removed when dropped: on success, on error and when the worker was killed.
-        let work = tempfile::Builder::new()
-            .prefix("analysis-")
-            .tempdir_in(&self.work_dir)
-            .map_err(|e| {
-                StageError::transient(format!(
-                    "creating a work directory under {}: {e}",
-                    self.work_dir.display()
-                ))
-            })?;
+        let work = crate::stages::analysis_work_dir(&self.work_dir)?;
         let job = WorkerJob {
             image: image.clone(),
             options: self.opts.clone(),

@@ -448,7 +448,7 @@ pub struct RegistryAnalyser {
 
 /// The selected platform manifests when `image` is a multi-platform index and `platforms` is not empty;
 /// `None` for a single-platform image (or when no platforms are configured).
-pub(crate) async fn index_platforms(
+async fn index_platforms(
     opts: &portcullis_image::PullOptions,
     learned: &LearnedCredentials,
     platforms: &[portcullis_image::Platform],
@@ -489,6 +489,41 @@ pub(crate) async fn index_platforms(
         .map(|p| Some((p, access)))
 }
 
+/// The analysis of a multi-platform index (its selected platform manifests, no SBOM of its own) when `image`
+/// is one and platforms are configured; `None` for a single-platform image.
+pub(crate) async fn index_analysis(
+    opts: &portcullis_image::PullOptions,
+    learned: &LearnedCredentials,
+    platforms: &[portcullis_image::Platform],
+    image: &ImageRef,
+    namespaces: &[String],
+) -> Result<Option<Analysis>, StageError> {
+    Ok(index_platforms(opts, learned, platforms, image, namespaces)
+        .await?
+        .map(|(platforms, pulled_with)| Analysis {
+            image_id: None,
+            sbom: Sbom {
+                source: image.to_string(),
+                ..Default::default()
+            },
+            platforms,
+            pulled_with,
+        }))
+}
+
+/// A fresh work directory for one analysis under `parent`, removed when dropped (on every exit path).
+pub(crate) fn analysis_work_dir(parent: &std::path::Path) -> Result<tempfile::TempDir, StageError> {
+    tempfile::Builder::new()
+        .prefix("analysis-")
+        .tempdir_in(parent)
+        .map_err(|e| {
+            StageError::transient(format!(
+                "creating a work directory under {}: {e}",
+                parent.display()
+            ))
+        })
+}
+
 impl Analyser for RegistryAnalyser {
     fn analyse<'a>(
         &'a self,
@@ -496,7 +531,7 @@ impl Analyser for RegistryAnalyser {
         namespaces: &'a [String],
     ) -> BoxFuture<'a, Result<Analysis, StageError>> {
         Box::pin(async move {
-            if let Some((platforms, pulled_with)) = index_platforms(
+            if let Some(index) = index_analysis(
                 &self.opts,
                 &self.learned,
                 &self.platforms,
@@ -505,25 +540,9 @@ impl Analyser for RegistryAnalyser {
             )
             .await?
             {
-                return Ok(Analysis {
-                    image_id: None,
-                    sbom: Sbom {
-                        source: image.to_string(),
-                        ..Default::default()
-                    },
-                    platforms,
-                    pulled_with,
-                });
+                return Ok(index);
             }
-            let work = tempfile::Builder::new()
-                .prefix("analysis-")
-                .tempdir_in(&self.work_dir)
-                .map_err(|e| {
-                    StageError::transient(format!(
-                        "creating a work directory under {}: {e}",
-                        self.work_dir.display()
-                    ))
-                })?;
+            let work = analysis_work_dir(&self.work_dir)?;
             let source = portcullis_image::Source::Registry(image.clone());
             let mut last = None;
             let mut sbom = None;

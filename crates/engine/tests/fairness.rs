@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,42 +16,9 @@ use portcullis_engine::stages::{LearnedCredentials, Matcher};
 use portcullis_engine::verdicts::EngineVerdicts;
 use portcullis_engine::{EngineConfig, Stages};
 use portcullis_store::Store;
-use portcullis_testkit::{LayerBuilder, Mode, OciWriter, Registry, TestImage};
-
-/// A listener on loopback that accepts connections and holds them open without ever answering.
-fn silent_tarpit() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in l.incoming().flatten() {
-            held.push(s);
-        }
-    });
-    addr
-}
-
-/// A listener on loopback that reads the request, then answers one byte every 300 ms and never finishes.
-fn trickling_tarpit() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf);
-                let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: ";
-                for b in answer.iter().chain(std::iter::repeat(&b'a')) {
-                    if s.write_all(&[*b]).is_err() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(300));
-                }
-            });
-        }
-    });
-    addr
-}
+use portcullis_testkit::{
+    LayerBuilder, Mode, OciWriter, Registry, TestImage, silent_tarpit, trickling_tarpit,
+};
 
 /// Two workers, at most one of them on one registry's images (serve's default: one less than the workers).
 fn config(deadline: Duration, cool_down: Duration) -> EngineConfig {

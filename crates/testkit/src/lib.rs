@@ -15,6 +15,7 @@ pub mod image;
 pub mod package;
 pub mod postgres;
 pub mod registry;
+pub mod tarpit;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub use image::{
 pub use package::{PackageBuilder, package};
 pub use postgres::{PgServer, pg_bin_dir};
 pub use registry::{Mode, Registry, non_loopback_ip, tls_material};
+pub use tarpit::{silent_tarpit, trickling_tarpit};
 
 /// The shared test data (`PORTCULLIS_SHARED`, else `shared/` beside the repository root).
 pub fn shared() -> PathBuf {
