@@ -103,3 +103,58 @@ fn a_tarpit_registry_delays_no_other_namespaces_image() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The pool and breaker settings are `serve` flags: with `--registry-breaker-failures 1` and a 1 s
+/// `--resolve-timeout`, one lookup of a silent tarpit opens its breaker (the defaults need three failures of
+/// 10 s each); a zero pool is refused at start.
+#[test]
+fn serve_flags_set_the_lookup_deadline_and_the_breaker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "-c",
+            config.to_str().unwrap(),
+            "--resolve-timeout",
+            "1",
+            "--registry-breaker-failures",
+            "1",
+            "--registry-breaker-cool-down",
+            "600",
+        ],
+        &[("PORTCULLIS_ADMIN_TOKEN", "fairness-admin-token")],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let silent = silent_tarpit();
+    let image = format!("{silent}/slow/one:1");
+    let r = validate(&http, port, &pod_review(&[&image], "busy", "pod"));
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("failing its lookups at once") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "one failed lookup did not open the breaker with --registry-breaker-failures 1:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--resolve-concurrency", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--resolve-concurrency"), "{err}");
+}

@@ -84,6 +84,22 @@ pub enum Error {
     /// The referenced object does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The analysis queue is full: the image was not queued (see [`MAX_QUEUED_PER_NAMESPACE`] and [`MAX_QUEUED`]).
+    #[error(
+        "the analysis queue already holds {waiting} images waiting{scope} (limit {limit}); {digest} was not \
+         queued — it is asked for again at its next review; if this persists, look for a workload creating \
+         images faster than they can be analysed"
+    )]
+    QueueFull {
+        /// The image not queued.
+        digest: String,
+        /// ` for namespace "x"` for the per-namespace bound, empty for the overall one.
+        scope: String,
+        /// Images waiting in that scope.
+        waiting: i64,
+        /// The bound reached.
+        limit: i64,
+    },
     /// The database could not be opened yet (see [`Reopening`]); the call can be retried later.
     #[error("store {url} is unavailable: {reason}; retrying in the background")]
     Unavailable {
@@ -93,6 +109,13 @@ pub enum Error {
         reason: String,
     },
 }
+
+/// Most images one namespace may have waiting in the analysis queue (a namespace's images past this are not
+/// queued, so one tenant cannot grow the shared queue without bound; claims are round-robin anyway).
+pub const MAX_QUEUED_PER_NAMESPACE: i64 = 10_000;
+
+/// Most images waiting in the analysis queue overall.
+pub const MAX_QUEUED: i64 = 100_000;
 
 /// Result type of the store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use portcullis_store::{
     AnalysisStatus, Backend, DecisionFilter, EnqueueRequest, Enqueued, Error, FailOutcome,
-    FeedRecord, NewDecision, NewEvaluation, RateLimits, RetryPolicy, SCHEMA_VERSION, Store,
+    FeedRecord, MAX_QUEUED, MAX_QUEUED_PER_NAMESPACE, NewDecision, NewEvaluation, RateLimits,
+    RetryPolicy, SCHEMA_VERSION, Store,
 };
 use portcullis_testkit::PgServer;
 use serde_json::json;
@@ -60,6 +61,41 @@ impl Fixture {
                     .unwrap_err();
                 let del = c.execute("DELETE FROM decisions", &[]).unwrap_err();
                 format!("{upd:?} / {del:?}")
+            }
+        }
+    }
+}
+
+impl Fixture {
+    /// Puts `count` images of `namespace` in the queue behind the store's back, in one statement (so the bound
+    /// tests need not enqueue 100,000 images one transaction at a time).
+    fn flood_queue(&self, namespace: &str, first: usize, count: usize) {
+        let cols = "digest, pull, registry, state, attempts, max_attempts, not_before, enqueued_at, updated_at, \
+                    namespace";
+        let last = first + count - 1;
+        match self {
+            Fixture::Sqlite(_) => {
+                let c = rusqlite::Connection::open(self.url()).expect("open");
+                c.execute(
+                    &format!(
+                        "WITH RECURSIVE n(x) AS (SELECT {first} UNION ALL SELECT x + 1 FROM n WHERE x < {last}) \
+                         INSERT INTO queue ({cols}) SELECT 'sha256:' || printf('%064x', x), 'p', 'r.test', \
+                         'queued', 0, 3, 0, 0, 0, ?1 FROM n"
+                    ),
+                    [namespace],
+                )
+                .expect("flood the queue");
+            }
+            Fixture::Pg { url, .. } => {
+                let mut c = ::postgres::Client::connect(url, ::postgres::NoTls).expect("connect");
+                c.execute(
+                    &format!(
+                        "INSERT INTO queue ({cols}) SELECT 'sha256:' || lpad(to_hex(x), 64, '0'), 'p', \
+                         'r.test', 'queued', 0, 3, 0, 0, 0, $1 FROM generate_series({first}, {last}) x"
+                    ),
+                    &[&namespace],
+                )
+                .expect("flood the queue");
             }
         }
     }
@@ -640,6 +676,67 @@ fn queue_fair_across_namespaces(f: &Fixture) {
     );
 }
 
+/// The shared analysis queue is bounded per namespace and overall: a namespace at its bound gets a precise
+/// `QueueFull`, another namespace still queues, and past the overall bound nobody does (issue #13 item 5).
+fn queue_is_bounded_per_namespace_and_overall(f: &Fixture) {
+    let s = f.open();
+    let per_ns = MAX_QUEUED_PER_NAMESPACE as usize;
+    f.flood_queue("flood", 0x100_000, per_ns);
+    let one_more = digest(0x900_001);
+    let e = s
+        .enqueue(&EnqueueRequest {
+            namespace: "flood".into(),
+            ..req(&one_more, "r.test")
+        })
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        matches!(e, Error::QueueFull { limit, .. } if limit == MAX_QUEUED_PER_NAMESPACE),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"for namespace "flood""#) && text.contains(&one_more),
+        "{text}"
+    );
+    assert_eq!(
+        s.get_image(&one_more).unwrap(),
+        None,
+        "a refused image leaves no record"
+    );
+    let quiet = digest(0x900_002);
+    let ok = s.enqueue(&EnqueueRequest {
+        namespace: "quiet".into(),
+        ..req(&quiet, "r.test")
+    });
+    assert_eq!(
+        ok.unwrap(),
+        Enqueued::Queued,
+        "another namespace still queues"
+    );
+    // Fill the rest of the overall bound from many namespaces' worth of rows in one go.
+    let rest = MAX_QUEUED as usize - per_ns - 1;
+    f.flood_queue("others", 0x200_000, rest);
+    let e = s
+        .enqueue(&EnqueueRequest {
+            namespace: "new".into(),
+            ..req(&digest(0x900_003), "r.test")
+        })
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::QueueFull { limit, .. } if limit == MAX_QUEUED),
+        "{e}"
+    );
+    // Re-asking for an image already queued is not an addition and never refused.
+    assert_eq!(
+        s.enqueue(&EnqueueRequest {
+            namespace: "quiet".into(),
+            ..req(&quiet, "r.test")
+        })
+        .unwrap(),
+        Enqueued::AlreadyQueued
+    );
+}
+
 /// A replica's workers never all hold one registry's images: with a cap of 1, the second worker of the replica
 /// takes the other registry's image even though the first registry's was queued first; another replica has its
 /// own count.
@@ -779,6 +876,7 @@ suite!(
     access_records_upsert_forget_and_persist,
     bad_urls_are_explained,
     queue_fair_across_namespaces,
+    queue_is_bounded_per_namespace_and_overall,
     queue_caps_claims_per_registry_and_replica,
     image_changes_are_incremental,
 );

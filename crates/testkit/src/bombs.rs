@@ -12,7 +12,9 @@ use crate::{LayerBuilder, LayerFile, OciWriter, TestImage, gzip, sha256, write_l
 pub type Build = fn(&Path) -> io::Result<PathBuf>;
 
 /// Every bomb, by name.
-pub const ALL: [(&str, Build); 6] = [
+pub const ALL: [(&str, Build); 8] = [
+    ("hard-linked-dpkg", hard_linked_dpkg),
+    ("rpm-bdb-shared-chain", rpm_bdb_shared_chain),
     ("deep-path", deep_path),
     ("many-components", many_components),
     ("pax-record", pax_record),
@@ -199,4 +201,67 @@ pub fn many_files(dir: &Path) -> io::Result<PathBuf> {
     let m = w.image_from_files(&[layer], &TestImage::new(vec![]))?;
     w.tag("latest", &m).finish()?;
     Ok(oci)
+}
+
+/// Packages in [`hard_linked_dpkg`]'s database.
+pub const HIDDEN_PACKAGES: usize = 2;
+
+/// A layer whose `var/lib/dpkg/status` is a hard link to a path no cataloguer reads (tar extracts both names with
+/// the same content): the hiding trick, not a size bomb — the analysis must still find both packages.
+pub fn hard_linked_dpkg(dir: &Path) -> io::Result<PathBuf> {
+    let status = "Package: hidden-one\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\n\n\
+                  Package: hidden-two\nStatus: install ok installed\nVersion: 2.0-1\nArchitecture: amd64\n\n";
+    let layer = LayerBuilder::new()
+        .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+        .file("usr/share/hide/s", status)
+        .hardlink("var/lib/dpkg/status", "usr/share/hide/s")
+        .tar();
+    layout(dir, vec![layer])
+}
+
+/// A Berkeley DB hash database (little-endian, 512-byte pages) whose page 1 holds `values` off-page values that
+/// all name the same overflow chain of `chain` pages (pages 2..): `values × chain` pages of data from
+/// `chain + 2` pages on disk, if a reader follows the chain once per value.
+pub fn bdb_shared_chain(values: usize, chain: usize) -> Vec<u8> {
+    const PS: usize = 512;
+    const PAGE_HEADER: usize = 26;
+    const P_OVERFLOW: u8 = 7;
+    const P_HASH: u8 = 13;
+    const H_OFFPAGE: u8 = 3;
+    let last = 1 + chain;
+    let mut db = vec![0u8; PS * (last + 1)];
+    db[12..16].copy_from_slice(&0x0006_1561u32.to_le_bytes());
+    db[20..24].copy_from_slice(&(PS as u32).to_le_bytes());
+    db[32..36].copy_from_slice(&(last as u32).to_le_bytes());
+    let p1 = &mut db[PS..2 * PS];
+    p1[25] = P_HASH;
+    p1[20..22].copy_from_slice(&((values * 2) as u16).to_le_bytes());
+    let item = 500usize;
+    p1[item] = H_OFFPAGE;
+    p1[item + 4..item + 8].copy_from_slice(&2u32.to_le_bytes());
+    for i in 0..values * 2 {
+        p1[PAGE_HEADER + i * 2..PAGE_HEADER + i * 2 + 2]
+            .copy_from_slice(&(item as u16).to_le_bytes());
+    }
+    for n in 2..=last {
+        let p = &mut db[n * PS..(n + 1) * PS];
+        p[25] = P_OVERFLOW;
+        let next = if n == last { 0 } else { n + 1 };
+        p[16..20].copy_from_slice(&(next as u32).to_le_bytes());
+        // The last page says how much of it is data.
+        p[22..24].copy_from_slice(&((PS - PAGE_HEADER) as u16).to_le_bytes());
+    }
+    db
+}
+
+/// An rpm image whose `var/lib/rpm/Packages` is a 4.6 KB Berkeley DB of 100 values sharing one 7-page overflow
+/// chain (the issue's 4.7 KB version expanded to 2.4 GB when each value followed the chain): refused as a
+/// corrupt database, at once.
+pub fn rpm_bdb_shared_chain(dir: &Path) -> io::Result<PathBuf> {
+    let db = bdb_shared_chain(100, 7);
+    let layer = LayerBuilder::new()
+        .file("etc/os-release", "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n")
+        .file("var/lib/rpm/Packages", &db)
+        .tar();
+    layout(dir, vec![layer])
 }

@@ -150,6 +150,22 @@ pub struct Args {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub analysis_timeout: u64,
+    /// Tag lookups (registry HEAD/GET of a tag) running at once in this replica.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub resolve_concurrency: u64,
+    /// Tag lookups running at once against one registry (a slow registry holds at most this many).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub resolve_per_registry: u64,
+    /// Seconds one tag lookup may take, waiting for a slot included.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub resolve_timeout: u64,
+    /// Consecutive failures to reach a registry that open its circuit breaker (lookups then fail at once,
+    /// naming the registry).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub registry_breaker_failures: u32,
+    /// Seconds an open breaker fails lookups at once before letting one probe through.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub registry_breaker_cool_down: u64,
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 3 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -496,6 +512,13 @@ async fn start_engine(
         },
     };
     config.engine.workers = args.workers.max(1);
+    config.engine.resolve = portcullis_engine::resolve::ResolveConfig {
+        concurrency: usize::try_from(args.resolve_concurrency).unwrap_or(usize::MAX),
+        per_registry: usize::try_from(args.resolve_per_registry).unwrap_or(usize::MAX),
+        deadline: std::time::Duration::from_secs(args.resolve_timeout),
+        failures_to_open: args.registry_breaker_failures,
+        cool_down: std::time::Duration::from_secs(args.registry_breaker_cool_down),
+    };
     config.engine.rate_limits.max_claimed_per_registry =
         args.max_analyses_per_registry.unwrap_or_else(|| {
             u32::try_from(config.engine.workers.saturating_sub(1).max(1)).unwrap_or(u32::MAX)

@@ -132,35 +132,8 @@ pub fn values(db: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 mod tests {
     use super::*;
 
-    /// A little-endian hash database of 512-byte pages: page 1 holds `values` off-page values that all name the
-    /// same overflow chain of `chain` pages (pages 2..).
-    fn shared_chain_db(values: usize, chain: usize) -> Vec<u8> {
-        let ps = 512;
-        let last = 1 + chain;
-        let mut db = vec![0u8; ps * (last + 1)];
-        db[12..16].copy_from_slice(&HASH_MAGIC.to_le_bytes());
-        db[20..24].copy_from_slice(&(ps as u32).to_le_bytes());
-        db[32..36].copy_from_slice(&(last as u32).to_le_bytes());
-        let p1 = &mut db[ps..2 * ps];
-        p1[25] = P_HASH;
-        p1[20..22].copy_from_slice(&((values * 2) as u16).to_le_bytes());
-        let item = 500usize;
-        p1[item] = H_OFFPAGE;
-        p1[item + 4..item + 8].copy_from_slice(&2u32.to_le_bytes());
-        for i in 0..values * 2 {
-            p1[PAGE_HEADER + i * 2..PAGE_HEADER + i * 2 + 2]
-                .copy_from_slice(&(item as u16).to_le_bytes());
-        }
-        for n in 2..=last {
-            let p = &mut db[n * ps..(n + 1) * ps];
-            p[25] = P_OVERFLOW;
-            let next = if n == last { 0 } else { n + 1 };
-            p[16..20].copy_from_slice(&(next as u32).to_le_bytes());
-            // The last page says how much of it is data.
-            p[22..24].copy_from_slice(&((ps - PAGE_HEADER) as u16).to_le_bytes());
-        }
-        db
-    }
+    // The hostile database the bomb bench uses (`portcullis_testkit::bombs`).
+    use portcullis_testkit::bombs::bdb_shared_chain as shared_chain_db;
 
     #[test]
     fn values_sharing_one_overflow_chain_are_refused() {

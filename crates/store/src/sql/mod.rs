@@ -18,8 +18,9 @@ use std::time::Duration;
 use crate::{
     AccessRecord, AnalysisStatus, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest,
     Enqueued, Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges,
-    ImageRecord, MAX_ACCESS_RECORDS, NewDecision, NewEvaluation, PolicyRecord, QueueStats,
-    RateLimits, Result, RetryPolicy, SCHEMA_VERSION, Store, StoredFindings, TagTime, now_ms,
+    ImageRecord, MAX_ACCESS_RECORDS, MAX_QUEUED, MAX_QUEUED_PER_NAMESPACE, NewDecision,
+    NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, SCHEMA_VERSION,
+    Store, StoredFindings, TagTime, now_ms,
 };
 
 /// A statement parameter.

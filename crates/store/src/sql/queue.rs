@@ -7,7 +7,16 @@ impl<D: Db> SqlStore<D> {
         self.db.tx(&mut |c| {
             let now = now_ms();
             let existing = c.query("SELECT state FROM queue WHERE digest = $1", &[t(&q.digest)])?;
-            let outcome = match existing.first().map(|r| r.text(0)).transpose()?.as_deref() {
+            let state = existing.first().map(|r| r.text(0)).transpose()?;
+            let adds = match state.as_deref() {
+                None => true,
+                Some("queued") | Some("claimed") => false,
+                Some(_) => q.force,
+            };
+            if adds {
+                Self::check_queue_room(c, q)?;
+            }
+            let outcome = match state.as_deref() {
                 None => {
                     c.exec(
                         "INSERT INTO queue (digest, pull, registry, state, attempts, max_attempts, not_before, enqueued_at, updated_at, namespace) \
@@ -34,6 +43,37 @@ impl<D: Db> SqlStore<D> {
             }
             Ok(outcome)
         })
+    }
+
+    /// Refuses a new queue entry past the per-namespace and overall bounds of waiting images.
+    fn check_queue_room(c: &mut dyn Conn, q: &EnqueueRequest) -> Result<()> {
+        let count = |c: &mut dyn Conn, sql: &str, params: &[P]| -> Result<i64> {
+            let rows = c.query(sql, params)?;
+            Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0))
+        };
+        let ns = count(
+            c,
+            "SELECT COUNT(*) FROM queue WHERE state = 'queued' AND namespace = $1",
+            &[t(&q.namespace)],
+        )?;
+        if ns >= MAX_QUEUED_PER_NAMESPACE {
+            return Err(Error::QueueFull {
+                digest: q.digest.clone(),
+                scope: format!(" for namespace {:?}", q.namespace),
+                waiting: ns,
+                limit: MAX_QUEUED_PER_NAMESPACE,
+            });
+        }
+        let all = count(c, "SELECT COUNT(*) FROM queue WHERE state = 'queued'", &[])?;
+        if all >= MAX_QUEUED {
+            return Err(Error::QueueFull {
+                digest: q.digest.clone(),
+                scope: String::new(),
+                waiting: all,
+                limit: MAX_QUEUED,
+            });
+        }
+        Ok(())
     }
 
     pub(super) fn queue_claim(
