@@ -20,6 +20,9 @@ const EXTS: [&str; 5] = [".jar", ".war", ".ear", ".jpi", ".hpi"];
 const MAX_DEPTH: usize = 4;
 /// Largest nested archive read into memory.
 const MAX_NESTED: u64 = 64 << 20;
+/// Most bytes of nested archives inflated for one top-level archive, all depths together (a jar of many
+/// compressed nested jars inflates each in turn; past this, the rest are reported as problems, not read).
+pub const MAX_NESTED_TOTAL: u64 = 256 << 20;
 /// Largest manifest or properties file read.
 const MAX_META: u64 = 1 << 20;
 
@@ -272,6 +275,19 @@ pub fn archive_packages<R: Read + Seek>(
     out: &mut Vec<(String, String, String, Vec<String>)>,
     problems: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
+    let mut budget = MAX_NESTED_TOTAL;
+    archive_packages_within(reader, location, depth, &mut budget, out, problems)
+}
+
+/// [`archive_packages`] with `budget` bytes left for inflating nested archives (shared by every depth).
+fn archive_packages_within<R: Read + Seek>(
+    reader: R,
+    location: &str,
+    depth: usize,
+    budget: &mut u64,
+    out: &mut Vec<(String, String, String, Vec<String>)>,
+    problems: &mut Vec<(String, String)>,
+) -> Result<(), String> {
     let mut z =
         zip::ZipArchive::new(reader).map_err(|e| format!("not a readable zip archive: {e}"))?;
     // pom directory (`META-INF/maven/g/a`) → coordinates; pom.properties wins over pom.xml
@@ -358,16 +374,34 @@ pub fn archive_packages<R: Read + Seek>(
             continue;
         };
         let loc = format!("{location}:{name}");
-        let bytes = match read_entry(&mut z, i, MAX_NESTED) {
+        let size = z.by_index(i).map(|f| f.size()).unwrap_or(0);
+        if size > *budget {
+            problems.push((
+                loc,
+                format!(
+                    "nested archive of {size} bytes not read: the nested archives of this file may inflate to \
+                     {MAX_NESTED_TOTAL} bytes in total (limit nested_total), {} left",
+                    *budget
+                ),
+            ));
+            continue;
+        }
+        let bytes = match read_entry(&mut z, i, MAX_NESTED.min(*budget)) {
             Ok(b) => b,
             Err(e) => {
                 problems.push((loc, e));
                 continue;
             }
         };
-        if let Err(e) =
-            archive_packages(std::io::Cursor::new(bytes), &loc, depth + 1, out, problems)
-        {
+        *budget = budget.saturating_sub(bytes.len() as u64);
+        if let Err(e) = archive_packages_within(
+            std::io::Cursor::new(bytes),
+            &loc,
+            depth + 1,
+            budget,
+            out,
+            problems,
+        ) {
             problems.push((loc, e));
         }
     }

@@ -334,3 +334,39 @@ fn nested_jars_in_a_war() {
         "{out:?}"
     );
 }
+
+/// Nested archives share one inflation budget across every depth: a war of many nested jars stops reading them
+/// once the budget is spent, and each jar left unread is a problem naming the limit (issue #13 item 2).
+#[test]
+fn nested_archives_share_one_byte_budget() {
+    let filler = vec![0u8; 100_000];
+    let one = jar(&[
+        (
+            "META-INF/maven/org.example/lib/pom.properties",
+            b"groupId=org.example\nartifactId=lib\nversion=1.0\n",
+        ),
+        ("filler.bin", &filler),
+    ]);
+    let names: Vec<String> = (0..5).map(|n| format!("WEB-INF/lib/lib-{n}.jar")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), one.as_slice())).collect();
+    let war = jar(&entries);
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    // Room for two nested jars and a bit: the third and later are not read.
+    let mut budget = one.len() as u64 * 2 + 10;
+    archive_packages_within(
+        std::io::Cursor::new(war),
+        "/app.war",
+        0,
+        &mut budget,
+        &mut out,
+        &mut problems,
+    )
+    .unwrap();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    for (at, e) in &problems {
+        assert!(at.starts_with("/app.war:WEB-INF/lib/lib-"), "{at}");
+        assert!(e.contains("limit nested_total"), "{e}");
+    }
+}
