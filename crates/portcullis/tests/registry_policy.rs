@@ -80,3 +80,57 @@ fn serve_refuses_a_loopback_registry_by_default_and_pulls_from_it_when_allowlist
         }
     }
 }
+
+/// The webhook's own tag lookups (on the request path, before the engine sees the image) obey the same policy:
+/// a Pod naming a tag on `127.0.0.1:PORT` makes no connection to that port. Before, the webhook resolved tags
+/// with the library's defaults and reached the loopback service (a blind SSRF past `--registry-deny` too).
+#[test]
+fn the_webhooks_tag_lookups_never_reach_a_refused_registry() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let probe_addr = probe.local_addr().unwrap();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for conn in probe.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
+    let port = free_port().unwrap();
+    let _serve = Serve(
+        Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("-c")
+            .arg(&config)
+            .arg("--vuln-db")
+            .arg(tmp.path().join("vuln.db"))
+            .env("PORTCULLIS_DATA_DIR", &data)
+            .env("PORTCULLIS_ADMIN_TOKEN", TOKEN)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start portcullis serve"),
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let image = format!("{probe_addr}/probe/app:1");
+    let r = common::validate(
+        &http,
+        port,
+        &common::pod_review(&[&image], "tenant", "probe"),
+    );
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "serve connected to the loopback address a Pod named\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}

@@ -267,6 +267,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
+    let webhook_pulls = pull_options(&args, &data_dir)?;
     let mut cfg = ServerConfig::new(args.listen, tls_cert, tls_key);
     cfg.admission_config = args.config;
     cfg.admission_policies = args.admission_policies;
@@ -275,6 +276,17 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     cfg.resolve_tags = !args.no_resolve;
     cfg.digest_ttl = std::time::Duration::from_secs(args.tag_ttl);
     cfg.client_ca = args.client_ca;
+    // The webhook's own tag lookups obey the same registry policy as the engine's (loopback refusal, allow and
+    // deny lists, CAs): without this they ran with the library defaults and reached loopback registries.
+    parts.resolver = Some(portcullis_server::DigestResolver::registry(
+        portcullis_image::PullOptions {
+            timeout: Some(cfg.resolve_budget),
+            cache_dir: None,
+            ..webhook_pulls
+        },
+        cfg.digest_ttl,
+        cfg.negative_ttl,
+    ));
     let running = start(cfg, parts).await?;
     eprintln!(
         "portcullis: serving the admission webhook{} on https://{}",
@@ -435,21 +447,7 @@ async fn start_engine(
             (None, None)
         }
     };
-    let mut opts = portcullis_image::PullOptions {
-        insecure_registries: args.insecure_registries.clone(),
-        ca_certs: args.registry_cas.clone(),
-        cache_dir: Some(data_dir.join("blobs")),
-        network: portcullis_image::NetworkPolicy {
-            allow: args.registry_allow.clone(),
-            deny: args.registry_deny.clone(),
-            allow_loopback: args.allow_loopback_registries,
-        },
-        ..Default::default()
-    };
-    if let Some(auth) = &args.registry_auth {
-        opts.credentials = portcullis_image::credentials_from_docker_config_file(auth)
-            .with_context(|| format!("reading registry credentials from {}", auth.display()))?;
-    }
+    let opts = pull_options(args, data_dir)?;
     for path in &args.policy_bundles {
         let file =
             portcullis_engine::bundles::read_bundle_file(path).map_err(anyhow::Error::msg)?;
@@ -524,6 +522,30 @@ async fn start_engine(
             u32::try_from(config.engine.workers.saturating_sub(1).max(1)).unwrap_or(u32::MAX)
         });
     Ok(start_service(config, stages, shutdown).await?)
+}
+
+/// The registry options of every connection `serve` makes — the engine's pulls and tag lookups and the webhook's
+/// own tag lookups alike: insecure registries, extra CAs, the allow/deny lists and loopback refusal, credentials.
+fn pull_options(
+    args: &Args,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<portcullis_image::PullOptions> {
+    let mut opts = portcullis_image::PullOptions {
+        insecure_registries: args.insecure_registries.clone(),
+        ca_certs: args.registry_cas.clone(),
+        cache_dir: Some(data_dir.join("blobs")),
+        network: portcullis_image::NetworkPolicy {
+            allow: args.registry_allow.clone(),
+            deny: args.registry_deny.clone(),
+            allow_loopback: args.allow_loopback_registries,
+        },
+        ..Default::default()
+    };
+    if let Some(auth) = &args.registry_auth {
+        opts.credentials = portcullis_image::credentials_from_docker_config_file(auth)
+            .with_context(|| format!("reading registry credentials from {}", auth.display()))?;
+    }
+    Ok(opts)
 }
 
 /// The platforms to analyse: `--platform`, else those the cluster's Nodes report (with `--kube-config`), else
