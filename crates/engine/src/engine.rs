@@ -117,6 +117,31 @@ pub struct Stages {
 
 type CacheKey = (String, String, String);
 
+/// Most verdicts the in-memory cache holds. Inserting past it first drops the entries older than the cache TTL,
+/// then (if every entry is fresh) the oldest half: the cache is a shortcut over the store, never a second copy
+/// of it that grows with every tag a registry mints.
+pub const MAX_CACHED_VERDICTS: usize = 50_000;
+
+/// Inserts into a verdict cache of at most `max` entries (see [`MAX_CACHED_VERDICTS`]).
+fn insert_bounded<V>(
+    cache: &mut HashMap<CacheKey, (Instant, V)>,
+    key: CacheKey,
+    value: V,
+    ttl: Duration,
+    max: usize,
+) {
+    if cache.len() >= max && !cache.contains_key(&key) {
+        cache.retain(|_, (at, _)| at.elapsed() < ttl);
+        if cache.len() >= max {
+            let mut ages: Vec<Instant> = cache.values().map(|(at, _)| *at).collect();
+            ages.sort_unstable();
+            let cut = ages[ages.len() / 2];
+            cache.retain(|_, (at, _)| *at > cut);
+        }
+    }
+    cache.insert(key, (Instant::now(), value));
+}
+
 /// The engine; share it as `Arc<Engine>`.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -702,9 +727,12 @@ impl Engine {
         };
         let id = self.record_evaluation(digest, &tag, &bundle, &report.db_version, &verdict)?;
         let verdict_arc = Arc::new(verdict.clone());
-        self.cache_lock().insert(
+        insert_bounded(
+            &mut self.cache_lock(),
             (digest.to_string(), tag.clone(), bundle.digest.clone()),
-            (Instant::now(), verdict_arc),
+            verdict_arc,
+            self.config.cache_ttl,
+            MAX_CACHED_VERDICTS,
         );
         Ok(CheckResult {
             image_digest: digest.to_string(),
@@ -1025,6 +1053,33 @@ pub async fn blocking<T: Send + 'static>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_verdict_cache_is_bounded() {
+        use super::insert_bounded;
+        let key = |n: usize| (format!("sha256:{n}"), "t".to_string(), "b".to_string());
+        let mut cache = HashMap::new();
+        let ttl = Duration::from_secs(3600);
+        for n in 0..1000 {
+            insert_bounded(&mut cache, key(n), n, ttl, 100);
+            assert!(cache.len() <= 100, "{}", cache.len());
+        }
+        assert!(cache.contains_key(&key(999)), "the newest entry is kept");
+        // Expired entries go first: with a zero TTL everything older is dropped at the bound.
+        let mut cache = HashMap::new();
+        for n in 0..100 {
+            insert_bounded(&mut cache, key(n), n, ttl, 100);
+        }
+        insert_bounded(&mut cache, key(100), 100, Duration::ZERO, 100);
+        assert_eq!(cache.len(), 1);
+        // Replacing an existing key at the bound drops nothing.
+        let mut cache = HashMap::new();
+        for n in 0..100 {
+            insert_bounded(&mut cache, key(n), n, ttl, 100);
+        }
+        insert_bounded(&mut cache, key(5), 5, ttl, 100);
+        assert_eq!(cache.len(), 100);
+    }
+
     use super::*;
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
