@@ -26,6 +26,7 @@
 
 mod archive;
 pub mod auth;
+pub mod budget;
 mod cache;
 mod digest;
 mod error;
@@ -171,6 +172,7 @@ impl Default for PullOptions {
             max_document_bytes: 4 << 20,
             max_cache_bytes: 4 << 30,
             network: NetworkPolicy::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -264,17 +266,21 @@ pub struct PullOptions {
     pub max_cache_bytes: u64,
     /// Which registries, token realms and redirect targets may be contacted.
     pub network: NetworkPolicy,
+    /// Budgets of squashing (entries, paths, headers, kept files, layer and image sizes); see
+    /// [`PullOptions::set_budget`] to set them by name.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// Opens (pulls) an image and squashes its layers into a [`FsView`] under `work_dir`, keeping the content of the
-/// files `wanted` selects.
+/// files `wanted` selects, within the budgets of `opts.limits`.
 pub async fn open(
     source: &Source,
     opts: &PullOptions,
     work_dir: &std::path::Path,
     wanted: &Wanted<'_>,
 ) -> Result<Image, Error> {
-    open_with_limits(source, opts, work_dir, wanted, &Limits::default()).await
+    open_with_limits(source, opts, work_dir, wanted, &opts.limits).await
 }
 
 /// Runs synchronous file work (squashing) from async code: through `block_in_place` on a multi-threaded tokio

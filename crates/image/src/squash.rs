@@ -25,7 +25,8 @@ pub use stream::{Compression, decompress};
 
 /// Budgets that keep squashing bounded in memory and disk whatever the image holds. Each violation is an
 /// [`Error::Layer`] naming the image, the layer, the path (where there is one) and the limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Most paths the squashed view may hold (each costs ~150 bytes of memory).
     pub max_entries: usize,

@@ -467,6 +467,25 @@ fn chart_wires_webhook_client_auth_and_a_network_policy() {
     assert!(e.contains("networkPolicy.from"), "{e}");
 }
 
+/// `analysis.budgets` become `serve --budget NAME=VALUE` arguments (none by default: the built-in defaults).
+#[test]
+fn chart_passes_analysis_budgets_to_serve() {
+    let out = helm_template(&[]).unwrap();
+    assert!(!out.contains("--budget"), "no budget flags by default");
+    let out = helm_template(&[
+        "--set",
+        "analysis.budgets.max_layer_bytes=2GiB",
+        "--set-string",
+        "analysis.budgets.max_path_depth=128",
+    ])
+    .unwrap();
+    assert!(
+        out.contains(r#"- "--budget=max_layer_bytes=2GiB""#)
+            && out.contains(r#"- "--budget=max_path_depth=128""#),
+        "{out}"
+    );
+}
+
 #[test]
 fn rendered_manifests_are_current() {
     let values = repo_root().join("deploy/manifests/values.yaml");

@@ -52,6 +52,10 @@ pub struct RegistryArgs {
     /// Registry password.
     #[arg(long, env = "PORTCULLIS_REGISTRY_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// An analysis budget as NAME=VALUE (`max_layer_bytes=2GiB`, `max_path_depth=128`); repeatable. The names
+    /// and defaults are listed in crates/image/README.md.
+    #[arg(long = "budget", value_name = "NAME=VALUE")]
+    pub budgets: Vec<String>,
 }
 
 impl RegistryArgs {
@@ -63,6 +67,10 @@ impl RegistryArgs {
             ca_certs: self.ca_certs,
             ..PullOptions::default()
         };
+        for b in &self.budgets {
+            opts.set_budget(b)
+                .map_err(|e| anyhow::anyhow!("--budget: {e}"))?;
+        }
         if let Some(cfg) = &self.docker_config {
             opts.credentials = portcullis_image::auth::credentials_from_docker_config_file(cfg)?;
         }

@@ -150,6 +150,15 @@ pub struct Args {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub analysis_timeout: u64,
+    /// An analysis budget as NAME=VALUE (`max_layer_bytes=2GiB`); repeatable (or comma-separated in
+    /// `PORTCULLIS_BUDGETS`). Names and defaults: crates/image/README.md. Each analysis worker gets them.
+    #[arg(
+        long = "budget",
+        env = "PORTCULLIS_BUDGETS",
+        value_delimiter = ',',
+        value_name = "NAME=VALUE"
+    )]
+    pub budgets: Vec<String>,
     /// Tag lookups (registry HEAD/GET of a tag) running at once in this replica.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub resolve_concurrency: u64,
@@ -541,6 +550,10 @@ fn pull_options(
         },
         ..Default::default()
     };
+    for b in &args.budgets {
+        opts.set_budget(b)
+            .map_err(|e| anyhow::anyhow!("--budget: {e}"))?;
+    }
     if let Some(auth) = &args.registry_auth {
         opts.credentials = portcullis_image::credentials_from_docker_config_file(auth)
             .with_context(|| format!("reading registry credentials from {}", auth.display()))?;
