@@ -32,6 +32,8 @@ const MAX_CERT_PEM: usize = 64 << 10;
 const MAX_CHAIN: usize = 8;
 
 const SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 /// Fulcio's OIDC issuer extension (raw string, deprecated).
 const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
 /// Fulcio's OIDC issuer extension (DER UTF8String).
@@ -212,9 +214,14 @@ pub(crate) fn leaf(cert_pem: &str, chain_pem: Option<&str>) -> Result<Leaf, Stri
         issuer: None,
     };
     let mut issuer_v1 = None;
+    let mut code_signing = false;
     for ext in tbs.extensions.iter().flatten() {
         let value = ext.extn_value.as_bytes();
-        if ext.extn_id == SAN {
+        if ext.extn_id == EKU {
+            let eku = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(value)
+                .map_err(|e| format!("signing certificate EKU is malformed: {e}"))?;
+            code_signing = eku.0.contains(&CODE_SIGNING);
+        } else if ext.extn_id == SAN {
             let san = SubjectAltName::from_der(value)
                 .map_err(|e| format!("signing certificate SAN is malformed: {e}"))?;
             for name in san.0 {
@@ -236,6 +243,11 @@ pub(crate) fn leaf(cert_pem: &str, chain_pem: Option<&str>) -> Result<Leaf, Stri
     }
     if identity.issuer.is_none() {
         identity.issuer = issuer_v1;
+    }
+    if !code_signing {
+        return Err(format!(
+            "signing certificate {identity} is not for code signing (extended key usage {CODE_SIGNING} missing)"
+        ));
     }
     Ok(Leaf {
         identity,
@@ -271,7 +283,9 @@ impl Leaf {
                 &anchors,
                 &self.chain,
                 time,
-                webpki::KeyUsage::required(EKU_CODE_SIGNING),
+                // CAs without the extension are unrestricted (as in Go's crypto/x509, which cosign uses);
+                // the leaf itself must list code signing, checked in `leaf`.
+                webpki::KeyUsage::required_if_present(EKU_CODE_SIGNING),
                 None,
                 None,
             );

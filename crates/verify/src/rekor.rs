@@ -50,25 +50,10 @@ struct Payload {
 
 /// What the entry body must record.
 pub(crate) struct Expected<'a> {
-    /// The bytes that were signed' SHA-256 is checked against the body's (payload or DSSE statement).
+    /// What the entry must record the SHA-256 of (the simple-signing payload, or the DSSE statement).
     pub payload: &'a [u8],
     /// The signature (checked for `hashedrekord`).
     pub signature: &'a [u8],
-}
-
-/// The canonical bytes a SET signs, for a bundle payload (used by tests to make bundles).
-pub fn canonical_entry(
-    body_b64: &str,
-    integrated_time: i64,
-    log_index: i64,
-    log_id: &str,
-) -> Vec<u8> {
-    canonical(&Payload {
-        body: body_b64.to_string(),
-        integrated_time,
-        log_index,
-        log_id: log_id.to_string(),
-    })
 }
 
 fn canonical(p: &Payload) -> Vec<u8> {

@@ -164,7 +164,12 @@ pub(crate) fn check(
                     "now, as no verified Rekor bundle gives the signing time",
                 ),
             };
-            let k = leaf.accepted_by(&trust.keyless, at, when)?;
+            let k = leaf
+                .accepted_by(&trust.keyless, at, when)
+                .map_err(|e| match &note {
+                    Some(n) => format!("{e}; {n}"),
+                    None => e,
+                })?;
             Signer::Certificate {
                 identity: leaf.identity.clone(),
                 root: k.root.path.display().to_string(),
