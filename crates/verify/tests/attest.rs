@@ -135,12 +135,10 @@ async fn cosign_attestations_of_every_supported_type_verify_and_decode() {
     assert!(r.attestations.iter().all(|a| a.source.ends_with(".att")));
 
     let one = |uri: &str| -> Predicate {
-        let mut p = r.predicates(uri);
-        let first = p
+        r.predicates(uri)
             .next()
             .unwrap_or_else(|| panic!("no verified {uri}: {r:#?}"))
-            .clone();
-        first
+            .clone()
     };
     match one(predicates::SLSA_V02) {
         Predicate::Provenance(p) => {
