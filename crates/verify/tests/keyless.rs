@@ -304,6 +304,12 @@ impl TestLog {
                 "signature": {"content": signature_b64, "publicKey": {"content": b64.encode(cert_pem)}},
             },
         });
+        self.bundle_of(&body, time)
+    }
+
+    /// The bundle annotation for an entry `body`, integrated at `time`.
+    fn bundle_of(&self, body: &serde_json::Value, time: i64) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD;
         let body = b64.encode(body.to_string());
         let canonical = format!(
             r#"{{"body":"{body}","integratedTime":{time},"logID":"{}","logIndex":42}}"#,
@@ -476,4 +482,164 @@ async fn a_rekor_bundle_dates_the_signature_and_is_checked_offline() {
         why.contains("Rekor bundle annotation is malformed"),
         "{why}"
     );
+}
+
+#[tokio::test]
+async fn a_keyless_attestation_follows_the_same_identity_rules() {
+    let reg = Reg::start();
+    let h = hierarchy();
+    let dir = tempfile::tempdir().unwrap();
+    let digest = reg.image(REPO, "v1", "image one").await;
+    let leaf = pki::leaf(
+        &dir.path().join("leaf"),
+        &LeafSpec {
+            identity: ID,
+            issuer: ISSUER,
+            valid: VALID,
+        },
+        &h.inter,
+        &[&h.inter, &h.root],
+    );
+    std::fs::write(
+        leaf.join("prov.json"),
+        r#"{"builder":{"id":"https://github.com/acme/builder@v1"},"buildType":"https://acme.example/build/v1"}"#,
+    )
+    .unwrap();
+    common::run_cosign(
+        &leaf,
+        &[
+            "attest",
+            "--key",
+            "leaf.key",
+            "--certificate",
+            "leaf.crt",
+            "--certificate-chain",
+            "chain.pem",
+            "--type",
+            "slsaprovenance",
+            "--predicate",
+            "prov.json",
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            &format!("{}/{REPO}@{digest}", reg.addr()),
+        ],
+    );
+    let roots = dir.path().join("roots.pem");
+    pki::bundle(&roots, &[&h.root]);
+    let run = |identity: &'static str| {
+        let trust = Trust {
+            keyless: vec![keyless(
+                &roots,
+                Match::exact(identity),
+                Match::exact(ISSUER),
+            )],
+            ..Trust::default()
+        };
+        let reg = &reg;
+        let digest = digest.clone();
+        async move {
+            portcullis_verify::attest::verify_attestations(
+                &reg.client(),
+                &reg.reference(REPO, &digest),
+                &trust,
+                &["slsaprovenance".to_string()],
+                &Limits::default(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let r = run(ID).await;
+    assert!(r.verified(), "{r:#?}");
+    assert!(
+        matches!(&r.attestations[0].signer, Some(Signer::Certificate { identity, .. }) if identity.identities == [ID]),
+        "{r:#?}"
+    );
+    let r = run("someone@else.example").await;
+    assert!(!r.verified());
+    match &r.attestations[0].outcome {
+        Outcome::Refused { reason } => assert!(
+            reason.contains(&format!(
+                "certificate identity {ID} does not match `someone@else.example`"
+            )),
+            "{reason}"
+        ),
+        o => panic!("{o:?}"),
+    }
+
+    // An `intoto` Rekor entry recording the statement's hash, checked offline and required.
+    let log = TestLog::new();
+    let rekor_pub = dir.path().join("rekor.pub");
+    std::fs::write(&rekor_pub, &log.spki_pem).unwrap();
+    let tag = format!("{}.att", digest.replacen(':', "-", 1));
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&reg.get(&format!("{REPO}/manifests/{tag}")).await).unwrap();
+    let env: serde_json::Value = serde_json::from_slice(
+        &reg.get(&format!(
+            "{REPO}/blobs/{}",
+            m["layers"][0]["digest"].as_str().unwrap()
+        ))
+        .await,
+    )
+    .unwrap();
+    let statement = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap())
+        .unwrap();
+    let entry = |hash: String| {
+        serde_json::json!({"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
+            "hash": {"algorithm": "sha256", "value": "00"},
+            "payloadHash": {"algorithm": "sha256", "value": hash}}}})
+    };
+    let tlog_trust = Trust {
+        keyless: vec![keyless(&roots, Match::exact(ID), Match::exact(ISSUER))],
+        rekor_keys: vec![PublicKey::from_pem_file(&rekor_pub).unwrap()],
+        require_tlog: true,
+        ..Trust::default()
+    };
+    let check_att = |trust: Trust| {
+        let reg = &reg;
+        let digest = digest.clone();
+        async move {
+            portcullis_verify::attest::verify_attestations(
+                &reg.client(),
+                &reg.reference(REPO, &digest),
+                &trust,
+                &["slsaprovenance".to_string()],
+                &Limits::default(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let r = check_att(tlog_trust.clone()).await;
+    assert!(!r.verified());
+    for (hash, ok) in [
+        (hex::encode(sha2::Sha256::digest(&statement)), true),
+        (
+            hex::encode(sha2::Sha256::digest(b"another statement")),
+            false,
+        ),
+    ] {
+        m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"] =
+            log.bundle_of(&entry(hash), 1_900_000_000).into();
+        reg.manifest(REPO, &tag, m.to_string().as_bytes()).await;
+        let r = check_att(tlog_trust.clone()).await;
+        assert_eq!(r.verified(), ok, "{r:#?}");
+        if ok {
+            assert_eq!(
+                r.attestations[0].tlog.as_ref().unwrap().integrated_time,
+                1_900_000_000
+            );
+        } else {
+            match &r.attestations[0].outcome {
+                Outcome::Refused { reason } => {
+                    assert!(
+                        reason.contains("Rekor entry records payload sha256:"),
+                        "{reason}"
+                    )
+                }
+                o => panic!("{o:?}"),
+            }
+        }
+    }
 }
