@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use portcullis_image::{Client, Error as ImageError, ImageRef, Referrers};
 use serde::Deserialize;
 
-use crate::{Candidate, Error, Limits, Report, SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
+use crate::{Candidate, Error, Limits, SIMPLE_SIGNING};
 
 #[derive(Deserialize)]
 struct Index {
@@ -30,17 +30,38 @@ struct Descriptor {
     annotations: BTreeMap<String, String>,
 }
 
+/// What to look for: signatures (`.sig`, simple signing) or attestations (`.att`, DSSE envelopes).
+#[derive(Clone, Copy)]
+pub(crate) struct Kind {
+    /// The cosign tag suffix (`sig`, `att`).
+    pub suffix: &'static str,
+    /// The layer media type of a candidate.
+    pub media_type: &'static str,
+    /// What to call it in notes.
+    pub noun: &'static str,
+}
+
+/// Signatures.
+pub(crate) const SIGNATURES: Kind = Kind {
+    suffix: "sig",
+    media_type: SIMPLE_SIGNING,
+    noun: "signature",
+};
+
 /// All candidate signature layers of `pinned` (a reference pinned by digest), at most `max_signatures`.
 pub(crate) async fn candidates(
     client: &Client,
     pinned: &ImageRef,
     limits: &Limits,
-    report: &mut Report,
+    notes: &mut Vec<String>,
+    kind: Kind,
 ) -> Result<Vec<Candidate>, Error> {
     let digest = pinned.digest.clone().unwrap_or_default();
     let mut out = Vec::new();
+    let mut report = Notes { notes };
+    let report = &mut report;
     // The cosign tag convention.
-    let tag = format!("{}.sig", digest.replacen(':', "-", 1));
+    let tag = format!("{}.{}", digest.replacen(':', "-", 1), kind.suffix);
     let tag_ref = ImageRef {
         tag: Some(tag.clone()),
         digest: None,
@@ -50,12 +71,14 @@ pub(crate) async fn candidates(
         .fetch_manifest_bounded(&tag_ref, limits.max_manifest)
         .await
     {
-        Ok((bytes, _)) => layers(&format!("tag {tag}"), &bytes, true, &mut out, report),
-        Err(ImageError::NotFound { .. }) => report.notes.push(format!("no signature tag {tag}")),
+        Ok((bytes, _)) => layers(&format!("tag {tag}"), &bytes, true, kind, &mut out, report),
+        Err(ImageError::NotFound { .. }) => {
+            report.notes.push(format!("no {} tag {tag}", kind.noun))
+        }
         Err(e @ (ImageError::Unreachable { .. } | ImageError::Auth { .. })) => return Err(e.into()),
         Err(e) => report
             .notes
-            .push(format!("signature tag {tag} refused: {e}")),
+            .push(format!("{} tag {tag} refused: {e}", kind.noun)),
     }
     // The OCI 1.1 referrers API, or (where the registry lacks it) the spec's fallback: an index under the tag
     // `sha256-<hex>` listing the referrers.
@@ -125,19 +148,24 @@ pub(crate) async fn candidates(
             .fetch_manifest_bounded(&pinned.with_digest(d), limits.max_manifest)
             .await
         {
-            Ok((bytes, _)) => layers(&source, &bytes, false, &mut out, report),
+            Ok((bytes, _)) => layers(&source, &bytes, false, kind, &mut out, report),
             Err(e) => report.notes.push(format!("{source} refused: {e}")),
         }
     }
     if out.len() > limits.max_signatures {
         report.notes.push(format!(
-            "{} signature layers found; only the first {} examined",
+            "{} {} layers found; only the first {} examined",
             out.len(),
+            kind.noun,
             limits.max_signatures
         ));
         out.truncate(limits.max_signatures);
     }
     Ok(out)
+}
+
+struct Notes<'a> {
+    notes: &'a mut Vec<String>,
 }
 
 /// Adds the simple-signing layers of one manifest; notes other layers when `note_others` (a manifest under
@@ -146,8 +174,9 @@ fn layers(
     source: &str,
     bytes: &[u8],
     note_others: bool,
+    kind: Kind,
     out: &mut Vec<Candidate>,
-    report: &mut Report,
+    report: &mut Notes<'_>,
 ) {
     let m: Manifest = match serde_json::from_slice(bytes) {
         Ok(m) => m,
@@ -159,13 +188,13 @@ fn layers(
         }
     };
     for l in m.layers {
-        if l.media_type != SIMPLE_SIGNING {
+        if l.media_type != kind.media_type {
             if !note_others {
                 continue;
             }
             report.notes.push(format!(
-                "{source}: layer {} has media type `{}`, not a cosign simple-signing payload; ignored",
-                l.digest, l.media_type
+                "{source}: layer {} has media type `{}`, not `{}`; ignored",
+                l.digest, l.media_type, kind.media_type
             ));
             continue;
         }
@@ -173,7 +202,7 @@ fn layers(
             source: source.to_string(),
             layer: l.digest,
             size: l.size,
-            annotation: l.annotations.get(SIGNATURE_ANNOTATION).cloned(),
+            annotations: l.annotations,
         });
     }
 }

@@ -28,6 +28,22 @@ pub enum Error {
         deadline: std::time::Duration,
     },
     /// No key was given.
-    #[error("no public key given: pass at least one --key FILE (PEM `PUBLIC KEY`)")]
+    #[error(
+        "no public key given: pass at least one --key FILE (PEM `PUBLIC KEY`), or a keyless signer (--trust-root with --certificate-identity and --certificate-oidc-issuer)"
+    )]
     NoKeys,
+    /// A trust root (CA bundle) file that cannot be read or used.
+    #[error("trust root {}: {reason}", path.display())]
+    TrustRoot {
+        /// The bundle file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// Inconsistent or invalid verification options.
+    #[error("verification options: {reason}")]
+    Config {
+        /// What is wrong and what to do.
+        reason: String,
+    },
 }

@@ -41,6 +41,7 @@ pub struct PublicKey {
     /// Its kind.
     pub kind: KeyKind,
     raw: Vec<u8>,
+    spki: Vec<u8>,
 }
 
 impl PublicKey {
@@ -71,7 +72,12 @@ impl PublicKey {
                 "PEM label is `{label}`, expected `PUBLIC KEY` (give the public half, e.g. cosign.pub, not a private key)"
             ));
         }
-        let spki = SubjectPublicKeyInfoRef::from_der(&der)
+        Self::from_spki_der(path, &der)
+    }
+
+    /// Reads a DER SubjectPublicKeyInfo (as in a certificate); `path` names where it came from.
+    pub fn from_spki_der(path: &Path, der: &[u8]) -> Result<PublicKey, String> {
+        let spki = SubjectPublicKeyInfoRef::from_der(der)
             .map_err(|e| format!("not a SubjectPublicKeyInfo: {e}"))?;
         let raw = spki
             .subject_public_key
@@ -103,7 +109,13 @@ impl PublicKey {
             path: path.to_path_buf(),
             kind,
             raw,
+            spki: der.to_vec(),
         })
+    }
+
+    /// The DER SubjectPublicKeyInfo (a Rekor log's id is its SHA-256).
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki
     }
 
     /// True when `signature` is this key's signature of `payload`.

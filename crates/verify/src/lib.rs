@@ -1,19 +1,33 @@
 //! Signature verification for container images: finds the cosign signatures of an image digest (OCI 1.1
 //! referrers API and the `sha256-<hex>.sig` tag convention), and checks each against public keys: the
 //! simple-signing payload must name the digest and the `dev.cosignproject.cosign/signature` annotation must be a
-//! valid signature of the payload by one of the keys. Every read is bounded ([`Limits`]).
+//! valid signature of the payload by one of the keys, or (keyless) by the key of a certificate that chains to a
+//! trust root and names an accepted identity and issuer; a Rekor bundle's signed entry timestamp is checked
+//! offline. Attestations (DSSE envelopes of in-toto statements) are checked by the same rules ([`attest`]).
+//! Every read is bounded ([`Limits`]).
 
+pub mod attest;
 mod discover;
+pub mod dsse;
 mod error;
+pub mod keyless;
 mod keys;
+pub mod predicates;
+pub mod rekor;
+mod signer;
 
 use std::time::Duration;
+
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use portcullis_image::{Client, ImageRef};
 
 pub use error::Error;
+pub use keyless::{CertIdentity, Keyless, Match, TrustRoot};
 pub use keys::{KeyKind, PublicKey};
+pub use rekor::TlogEntry;
+pub use signer::{Signer, Trust};
 
 /// Annotation of a cosign signature layer holding the base64 signature of the layer (the payload).
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -35,6 +49,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Time allowed for the whole verification of one image (resolution, discovery and every check).
     pub deadline: Duration,
+    /// Largest attestation envelope accepted (bytes; an SBOM attestation can be large).
+    pub max_envelope: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +62,7 @@ impl Default for Limits {
             max_referrers: 64,
             request_timeout: Duration::from_secs(10),
             deadline: Duration::from_secs(30),
+            max_envelope: 16 << 20,
         }
     }
 }
@@ -74,6 +91,10 @@ pub struct Checked {
     pub layer: String,
     /// Accepted or refused, and why.
     pub outcome: Outcome,
+    /// Who signed it, when verified.
+    pub signer: Option<Signer>,
+    /// The verified Rekor entry, when the signature carried a bundle checked against a Rekor key.
+    pub tlog: Option<TlogEntry>,
 }
 
 /// The result of verifying one image.
@@ -98,12 +119,12 @@ impl Report {
     }
 }
 
-/// A candidate signature: a payload layer with its annotation.
+/// A candidate signature: a payload layer with its annotations.
 pub(crate) struct Candidate {
     pub source: String,
     pub layer: String,
     pub size: i64,
-    pub annotation: Option<String>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Resolves `image` to its digest, finds its signatures and checks each against `keys`, within
@@ -114,10 +135,19 @@ pub async fn verify(
     keys: &[PublicKey],
     limits: &Limits,
 ) -> Result<Report, Error> {
-    if keys.is_empty() {
-        return Err(Error::NoKeys);
-    }
-    tokio::time::timeout(limits.deadline, verify_inner(client, image, keys, limits))
+    verify_trust(client, image, &Trust::keys(keys), limits).await
+}
+
+/// Resolves `image` to its digest, finds its signatures and checks each against `trust` (keys, keyless signers,
+/// Rekor keys), within `limits.deadline`.
+pub async fn verify_trust(
+    client: &Client,
+    image: &ImageRef,
+    trust: &Trust,
+    limits: &Limits,
+) -> Result<Report, Error> {
+    trust.validate()?;
+    tokio::time::timeout(limits.deadline, verify_inner(client, image, trust, limits))
         .await
         .map_err(|_| Error::Deadline {
             image: image.to_string(),
@@ -128,7 +158,7 @@ pub async fn verify(
 async fn verify_inner(
     client: &Client,
     image: &ImageRef,
-    keys: &[PublicKey],
+    trust: &Trust,
     limits: &Limits,
 ) -> Result<Report, Error> {
     let digest = client.resolve_digest(image).await?;
@@ -139,13 +169,36 @@ async fn verify_inner(
         signatures: Vec::new(),
         notes: Vec::new(),
     };
-    let candidates = discover::candidates(client, &pinned, limits, &mut report).await?;
+    let candidates = discover::candidates(
+        client,
+        &pinned,
+        limits,
+        &mut report.notes,
+        discover::SIGNATURES,
+    )
+    .await?;
     for c in candidates {
-        let outcome = check(client, &pinned, &digest, &c, keys, limits).await;
+        let (outcome, accepted) = match check(client, &pinned, &digest, &c, trust, limits).await {
+            Ok(a) => (
+                Outcome::Verified {
+                    key: a.signer.to_string(),
+                },
+                Some(a),
+            ),
+            Err(reason) => (Outcome::Refused { reason }, None),
+        };
+        if let Some(n) = accepted.as_ref().and_then(|a| a.note.clone()) {
+            report.notes.push(format!("signature {}: {n}", c.layer));
+        }
+        let (signer, tlog) = accepted
+            .map(|a| (Some(a.signer), a.tlog))
+            .unwrap_or_default();
         report.signatures.push(Checked {
             source: c.source,
             layer: c.layer,
             outcome,
+            signer,
+            tlog,
         });
     }
     Ok(report)
@@ -156,58 +209,41 @@ async fn check(
     repo: &ImageRef,
     digest: &str,
     c: &Candidate,
-    keys: &[PublicKey],
+    trust: &Trust,
     limits: &Limits,
-) -> Outcome {
-    let refuse = |reason: String| Outcome::Refused { reason };
-    let Some(annotation) = &c.annotation else {
-        return refuse(format!("layer has no `{SIGNATURE_ANNOTATION}` annotation"));
+) -> Result<signer::Accepted, String> {
+    let Some(annotation) = c.annotations.get(SIGNATURE_ANNOTATION) else {
+        return Err(format!("layer has no `{SIGNATURE_ANNOTATION}` annotation"));
     };
     let signature = match base64::engine::general_purpose::STANDARD.decode(annotation.trim()) {
         Ok(s) if !s.is_empty() => s,
-        Ok(_) => return refuse(format!("`{SIGNATURE_ANNOTATION}` annotation is empty")),
+        Ok(_) => return Err(format!("`{SIGNATURE_ANNOTATION}` annotation is empty")),
         Err(e) => {
-            return refuse(format!(
+            return Err(format!(
                 "`{SIGNATURE_ANNOTATION}` annotation is not base64: {e}"
             ));
         }
     };
     if c.size < 0 || c.size as u64 > limits.max_payload {
-        return refuse(format!(
+        return Err(format!(
             "payload layer declares {} bytes, more than the {} allowed; not fetched",
             c.size, limits.max_payload
         ));
     }
-    let payload = match client
+    let payload = client
         .fetch_blob_bounded(repo, &c.layer, limits.max_payload, limits.request_timeout)
         .await
-    {
-        Ok(p) => p,
-        Err(e) => return refuse(format!("payload layer cannot be fetched: {e}")),
-    };
-    let Some(key) = keys.iter().find(|k| k.verifies(&payload, &signature)) else {
-        return refuse(format!(
-            "signature does not verify with any of the {} key(s) given (signed by another key, or payload changed after signing)",
-            keys.len()
-        ));
-    };
-    let signed = match signed_digest(&payload) {
-        Ok(d) => d,
-        Err(e) => {
-            return refuse(format!(
-                "signed payload is not a cosign simple-signing document: {e}"
-            ));
-        }
-    };
+        .map_err(|e| format!("payload layer cannot be fetched: {e}"))?;
+    let accepted = signer::check(trust, &c.annotations, &payload, &signature, &payload)?;
+    let signed = signed_digest(&payload)
+        .map_err(|e| format!("signed payload is not a cosign simple-signing document: {e}"))?;
     if signed != digest {
-        return refuse(format!(
+        return Err(format!(
             "valid signature by {}, but its payload signs {signed}, not {digest}",
-            key.path.display()
+            accepted.signer
         ));
     }
-    Outcome::Verified {
-        key: key.path.display().to_string(),
-    }
+    Ok(accepted)
 }
 
 /// The `critical.image.docker-manifest-digest` of a simple-signing payload (type checked).

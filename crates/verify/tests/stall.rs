@@ -33,12 +33,32 @@ async fn a_stalling_registry_hits_the_deadline() {
         ..Limits::default()
     };
     let t = Instant::now();
-    let e = verify(&client, &image, &[key], &limits).await.unwrap_err();
+    let e = verify(&client, &image, std::slice::from_ref(&key), &limits)
+        .await
+        .unwrap_err();
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "took {:?}",
         t.elapsed()
     );
     assert!(matches!(e, Error::Deadline { .. }), "{e}");
+    assert!(e.to_string().contains("did not finish within 2s"), "{e}");
+
+    // Attestations are held to the same deadline.
+    let t = Instant::now();
+    let e = portcullis_verify::attest::verify_attestations(
+        &client,
+        &image,
+        &portcullis_verify::Trust::keys(&[key]),
+        &["cyclonedx".to_string()],
+        &limits,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
     assert!(e.to_string().contains("did not finish within 2s"), "{e}");
 }
