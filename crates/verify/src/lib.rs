@@ -5,6 +5,7 @@
 
 mod discover;
 mod error;
+mod facts;
 mod keys;
 
 use std::time::Duration;
@@ -13,6 +14,10 @@ use base64::Engine;
 use portcullis_image::{Client, ImageRef};
 
 pub use error::Error;
+pub use facts::{
+    AttestationFact, PREDICATE_TYPES, Provenance, SignatureFact, SignatureFacts, predicate_matches,
+    predicate_type_uri,
+};
 pub use keys::{KeyKind, PublicKey};
 
 /// Annotation of a cosign signature layer holding the base64 signature of the layer (the payload).
