@@ -23,12 +23,14 @@ fn signed_by(signer: &str) -> SignatureFacts {
             SignatureFact {
                 source: "tag sha256-aa.sig".into(),
                 signer: None,
+                issuer: None,
                 verified: false,
                 reason: "signature does not verify with any of the 1 key(s) given".into(),
             },
             SignatureFact {
                 source: "tag sha256-aa.sig".into(),
                 signer: Some(signer.into()),
+                issuer: None,
                 verified: true,
                 reason: String::new(),
             },

@@ -33,6 +33,9 @@ pub struct SignatureFact {
     /// Who signed it, when verified: the key (its file or Secret) or the certificate identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
+    /// For a certificate (keyless) signature: the OIDC issuer the certificate names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// Whether it verified.
     pub verified: bool,
     /// Why it was refused (empty when verified).
@@ -121,12 +124,14 @@ impl SignatureFacts {
                     Outcome::Verified { key } => SignatureFact {
                         source: c.source.clone(),
                         signer: Some(key.clone()),
+                        issuer: None,
                         verified: true,
                         reason: String::new(),
                     },
                     Outcome::Refused { reason } => SignatureFact {
                         source: c.source.clone(),
                         signer: None,
+                        issuer: None,
                         verified: false,
                         reason: reason.clone(),
                     },
