@@ -1,0 +1,162 @@
+//! Signature requirements through the real binary (issue #17): a real docker-registry, keys made and images
+//! signed by the real cosign CLI (`--tlog-upload=false`), and `portcullis serve` with an admission config whose
+//! `verify` block requires one key. A signed image is admitted; an unsigned one and one signed with another key
+//! are denied naming the requirement; answers come from memory (the second review is fast, and the registry
+//! stopped, the signed image is still admitted). Prints the verification latency, cold and cached.
+
+mod common;
+#[path = "../../verify/tests/common/mod.rs"]
+mod sig;
+
+use std::time::{Duration, Instant};
+
+use common::{Serve, https_client, pod_review, validate, wait_ready, write_bookworm_image};
+use portcullis_testkit::{Mode, Registry, free_port};
+
+const TOKEN: &str = "signatures-admin-token";
+
+/// Pushes a bookworm image (`lodash` makes it distinct) as `repo:1`; returns `addr/repo@digest`.
+fn push(reg: &Registry, dir: &std::path::Path, repo: &str, lodash: Option<&str>) -> String {
+    write_bookworm_image(dir, lodash);
+    reg.push(dir, "v1", &format!("{repo}:1"), false).unwrap();
+    let r = reqwest::blocking::Client::new()
+        .head(format!("http://{}/v2/{repo}/manifests/1", reg.addr))
+        .header(
+            "accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .unwrap();
+    let digest = r.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    format!("{}/{repo}@{digest}", reg.addr)
+}
+
+/// Reviews `image` until the answer satisfies `done`; returns it and how long it took.
+fn until(
+    http: &reqwest::blocking::Client,
+    port: u16,
+    image: &str,
+    log: &std::path::Path,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> (serde_json::Value, Duration) {
+    let t = Instant::now();
+    loop {
+        let r = validate(http, port, &pod_review(&[image], "shop", "app"));
+        if done(&r) {
+            return (r, t.elapsed());
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "no such answer for {image}: {r}\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn message(r: &serde_json::Value) -> &str {
+    r["response"]["status"]["message"].as_str().unwrap_or("")
+}
+
+#[test]
+fn serve_admits_only_images_signed_by_the_required_key() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let signed = push(&reg, &tmp.path().join("a"), "shop/signed", None);
+    let unsigned = push(
+        &reg,
+        &tmp.path().join("b"),
+        "shop/unsigned",
+        Some("4.17.21"),
+    );
+    let other = push(&reg, &tmp.path().join("c"), "shop/other", Some("4.17.20"));
+    // The three commands of the README: generate a key, sign in CI, require it in Portcullis.
+    let ci = tmp.path().join("ci");
+    let ci_pub = sig::key_pair(&ci);
+    sig::sign(&ci, &signed);
+    let rogue = tmp.path().join("rogue");
+    sig::key_pair(&rogue);
+    sig::sign(&rogue, &other);
+
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "default: {{ mode: analysis, verify: {{ keys: [{}] }} }}\n",
+            ci_pub.display()
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            tmp.path().join("vuln.db").to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+
+    // Unknown at first: denied and queued for analysis and verification.
+    let first = validate(&http, port, &pod_review(&[&signed], "shop", "app"));
+    assert_eq!(first["response"]["allowed"], false, "{first}");
+    let (ok, cold) = until(&http, port, &signed, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    let annotations = ok["response"]["auditAnnotations"].to_string();
+    assert!(
+        annotations.contains(&format!("{signed}={}", ci_pub.display())),
+        "the audit annotations name the signer: {ok}"
+    );
+
+    // Once analysed, the only reason left is the signature requirement, precisely.
+    let want = format!(
+        "container \"c0\": image {unsigned}: not signed by any of the required keys (no signature found)"
+    );
+    let (denied, _) = until(&http, port, &unsigned, &log, |r| message(r) == want);
+    assert_eq!(denied["response"]["allowed"], false);
+    let want = format!(
+        "container \"c0\": image {other}: not signed by any of the required keys (checked 1 signature: \
+         signature does not verify with any of the 1 key(s) given (signed by another key, or payload changed \
+         after signing))"
+    );
+    let (denied, _) = until(&http, port, &other, &log, |r| message(r) == want);
+    assert_eq!(denied["response"]["allowed"], false);
+
+    // From memory: fast, and with the registry gone.
+    let t = Instant::now();
+    let again = validate(&http, port, &pod_review(&[&signed], "shop", "again"));
+    let cached = t.elapsed();
+    assert_eq!(again["response"]["allowed"], true, "{again}");
+    drop(reg);
+    let t = Instant::now();
+    let offline = validate(&http, port, &pod_review(&[&signed], "shop", "offline"));
+    let offline_t = t.elapsed();
+    assert_eq!(offline["response"]["allowed"], true, "{offline}");
+    assert!(
+        cached < Duration::from_secs(1) && offline_t < Duration::from_secs(1),
+        "answers from memory: {cached:?}, {offline_t:?}"
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let verified: Vec<&str> = log_text
+        .lines()
+        .filter(|l| l.contains("verified image signatures"))
+        .collect();
+    eprintln!(
+        "signed image admitted {cold:?} after the first review (analysis and verification, cold); \
+         cached review {cached:?}, registry stopped {offline_t:?}; verifications: {verified:#?}"
+    );
+}
