@@ -91,23 +91,12 @@ pub struct KeylessSpec {
     pub rekor_key: Option<String>,
 }
 
-/// The attestation predicate types understood.
-pub const ATTESTATION_TYPES: &[&str] = &[
-    "slsaprovenance",
-    "slsaprovenance1",
-    "cyclonedx",
-    "spdx",
-    "spdxjson",
-    "openvex",
-    "vuln",
-    "custom",
-];
-
 /// An attestation requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttestationSpec {
-    /// Predicate type, as cosign's `--type` names it (one of [`ATTESTATION_TYPES`]), or a predicate type URI.
+    /// Predicate type, as cosign's `--type` names it (one of [`portcullis_verify::PREDICATE_TYPES`]), or a
+    /// predicate type URI.
     #[serde(rename = "type")]
     pub predicate_type: String,
     /// For SLSA provenance: the builder id must match this anchored regex.
@@ -208,10 +197,14 @@ impl VerifySpec {
         }
         for (i, a) in self.attestations.iter().enumerate() {
             let t = a.predicate_type.as_str();
-            if !ATTESTATION_TYPES.contains(&t) && !t.contains("://") {
+            if portcullis_verify::predicate_type_uri(t).is_none() {
+                let names: Vec<&str> = portcullis_verify::PREDICATE_TYPES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
                 return Err(format!(
                     "attestations[{i}].type {t:?} is not one of {} nor a predicate type URI",
-                    ATTESTATION_TYPES.join(", ")
+                    names.join(", ")
                 ));
             }
             let provenance = t.starts_with("slsaprovenance") || t.contains("slsa.dev/provenance");
