@@ -157,6 +157,28 @@ fn serve_admits_only_images_signed_by_the_required_key() {
     let (denied, _) = until(&http, port, &other, &log, |r| message(r) == want);
     assert_eq!(denied["response"]["allowed"], false);
 
+    // The audit trail records the signer (written in the background: wait for it).
+    let t = Instant::now();
+    loop {
+        let decisions: serde_json::Value = http
+            .get(format!(
+                "https://localhost:{port}/v1/decisions?namespace=shop&allowed=true"
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .and_then(|r| r.json())
+            .expect("decisions");
+        let want = format!("signers: {signed}={}", ci_pub.display());
+        if decisions.to_string().contains(&want) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no audit record names the signer ({want}): {decisions}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // From memory: fast, and with the registry gone.
     let t = Instant::now();
     let again = validate(&http, port, &pod_review(&[&signed], "shop", "again"));
