@@ -3,8 +3,10 @@
 //! digests to, and the in-memory [`SignatureCache`] admission reads (from the store's `image_signatures`,
 //! refreshed with the verdict snapshot, so every replica answers from memory).
 //!
-//! Facts are keyed by (digest, [`requirement_key`] of the `verify` block). A verification that could not
-//! finish (registry unreachable, deadline) is kept in memory only, for [`RETRY_FAILED`], then verified again.
+//! Facts are keyed by (digest, [`SignatureCache::requirement_key`]: the `verify` block and the contents of its
+//! key files, re-read with every snapshot refresh, so replacing a key file's contents makes every image verified
+//! again). A verification that could not finish (registry unreachable, deadline) is kept in memory only, for
+//! [`RETRY_FAILED`], then verified again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -112,11 +114,17 @@ fn failed(digest: &str, error: String, notes: Vec<String>) -> SignatureFacts {
     f
 }
 
-/// The key of a `verify` block: the SHA-256 of its canonical JSON (first 16 bytes, hex).
-pub fn requirement_key(spec: &VerifySpec) -> String {
-    let json = serde_json::to_string(spec).unwrap_or_default();
-    let h = sha2::Sha256::digest(json.as_bytes());
-    format!("verify:{}", hex::encode(&h[..16]))
+/// Largest key file read for its fingerprint.
+const MAX_KEY_FILE: u64 = 64 << 10;
+
+/// The SHA-256 (hex) of a key file's contents, or why it cannot be read.
+fn file_fingerprint(path: &std::path::Path) -> String {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    match std::fs::File::open(path).and_then(|f| f.take(MAX_KEY_FILE).read_to_end(&mut buf)) {
+        Ok(_) => hex::encode(sha2::Sha256::digest(&buf)),
+        Err(e) => format!("unreadable: {e}"),
+    }
 }
 
 /// A verification admission asked for.
@@ -130,6 +138,14 @@ pub struct VerifyJob {
 
 type Entry = (Instant, Arc<SignatureFacts>);
 
+/// A job's identity while it waits: the image and the block as written.
+fn pending_key(job: &VerifyJob) -> (String, String) {
+    (
+        job.image.to_string(),
+        serde_json::to_string(&job.spec).unwrap_or_default(),
+    )
+}
+
 /// Verification facts in memory, by (digest, requirement key).
 #[derive(Default)]
 pub struct SignatureCache {
@@ -138,13 +154,31 @@ pub struct SignatureCache {
     pending: Mutex<HashSet<(String, String)>>,
     /// Verified-at of the newest store record read.
     read_up_to: Mutex<Option<i64>>,
+    /// Contents fingerprint of every key file a `verify` block named, re-read by [`SignatureCache::reload`].
+    key_files: RwLock<HashMap<std::path::PathBuf, String>>,
 }
 
 impl SignatureCache {
+    /// The key of a `verify` block: the SHA-256 (first 16 bytes, hex) of its canonical JSON and of its key files'
+    /// fingerprints as last read (from memory; a file not read yet counts as `unread` until the next refresh).
+    pub fn requirement_key(&self, spec: &VerifySpec) -> String {
+        let mut h = sha2::Sha256::new();
+        h.update(serde_json::to_string(spec).unwrap_or_default().as_bytes());
+        let mut files = self.key_files.write().unwrap_or_else(|p| p.into_inner());
+        for k in spec.key_refs().unwrap_or_default() {
+            if let Key::File(p) = k {
+                let fp = files.entry(p).or_insert_with(|| "unread".into());
+                h.update(b"\n");
+                h.update(fp.as_bytes());
+            }
+        }
+        format!("verify:{}", hex::encode(&h.finalize()[..16]))
+    }
+
     /// The facts of `digest` for `spec`, when verified (a verification that did not finish answers for
     /// [`RETRY_FAILED`]).
     pub fn get(&self, digest: &str, spec: &VerifySpec) -> Option<Arc<SignatureFacts>> {
-        let key = (digest.to_string(), requirement_key(spec));
+        let key = (digest.to_string(), self.requirement_key(spec));
         let map = self.facts.read().unwrap_or_else(|p| p.into_inner());
         let (at, f) = map.get(&key)?;
         if f.error.is_some() && at.elapsed() > RETRY_FAILED {
@@ -162,6 +196,24 @@ impl SignatureCache {
 
     /// Reads the store's records verified since the last read (minus an overlap); blocking.
     pub fn reload(&self, store: &dyn Store) -> portcullis_store::Result<usize> {
+        let paths: Vec<std::path::PathBuf> = self
+            .key_files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let read: Vec<_> = paths
+            .into_iter()
+            .map(|p| {
+                let fp = file_fingerprint(&p);
+                (p, fp)
+            })
+            .collect();
+        self.key_files
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(read);
         let since = *self.read_up_to.lock().unwrap_or_else(|p| p.into_inner());
         let rows = store.list_signatures(since.map(|s| s - READ_OVERLAP_MS))?;
         let n = rows.len();
@@ -181,7 +233,7 @@ impl SignatureCache {
 
     /// Hands `job` to the verification task unless it is already waiting; never blocks.
     pub fn request(&self, tx: &mpsc::Sender<VerifyJob>, job: VerifyJob) {
-        let key = (job.image.to_string(), requirement_key(&job.spec));
+        let key = pending_key(&job);
         {
             let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             if !p.insert(key.clone()) {
@@ -213,7 +265,33 @@ impl SignatureCache {
                     j = rx.recv() => match j { Some(j) => j, None => break },
                     _ = shutdown.changed() => break,
                 };
-                let requirement = requirement_key(&job.spec);
+                // Off the request path: the key files' current contents key the facts.
+                let files: Vec<_> = job
+                    .spec
+                    .key_refs()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|k| match k {
+                        Key::File(p) => Some(p),
+                        Key::Secret { .. } => None,
+                    })
+                    .collect();
+                let read = tokio::task::spawn_blocking(move || {
+                    files
+                        .into_iter()
+                        .map(|p| {
+                            let fp = file_fingerprint(&p);
+                            (p, fp)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+                me.key_files
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(read);
+                let requirement = me.requirement_key(&job.spec);
                 let started = Instant::now();
                 let facts = verifier.verify(&job.image, &job.spec).await;
                 tracing::info!(image = %job.image, signed = facts.signed(), error = ?facts.error, elapsed_ms = started.elapsed().as_millis() as u64, "verified image signatures");
@@ -234,7 +312,7 @@ impl SignatureCache {
                 me.pending
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .remove(&(job.image.to_string(), requirement));
+                    .remove(&pending_key(&job));
             }
         });
         tx

@@ -98,7 +98,7 @@ fn serve_admits_only_images_signed_by_the_required_key() {
     let ci_pub = sig::key_pair(&ci);
     sig::sign(&ci, &signed);
     let rogue = tmp.path().join("rogue");
-    sig::key_pair(&rogue);
+    let rogue_pub = sig::key_pair(&rogue);
     sig::sign(&rogue, &other);
 
     let config = tmp.path().join("admission.yaml");
@@ -179,6 +179,37 @@ fn serve_admits_only_images_signed_by_the_required_key() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    let verifications = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("verified image signatures"))
+            .count()
+    };
+    assert_eq!(
+        verifications(),
+        3,
+        "each image verified once, then answered from memory"
+    );
+
+    // The key file's contents are replaced (another key at the same path): the signed image is verified again
+    // and refused; the original contents back, the stored facts answer again without a new verification.
+    let original = std::fs::read(&ci_pub).unwrap();
+    std::fs::copy(&rogue_pub, &ci_pub).unwrap();
+    let (refused, _) = until(&http, port, &signed, &log, |r| {
+        message(r).contains("not signed by any of the required keys (checked 1 signature: signature does not verify")
+    });
+    assert_eq!(refused["response"]["allowed"], false);
+    std::fs::write(&ci_pub, &original).unwrap();
+    until(&http, port, &signed, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    assert_eq!(
+        verifications(),
+        4,
+        "the restored key's recorded facts answer again"
+    );
+
     // From memory: fast, and with the registry gone.
     let t = Instant::now();
     let again = validate(&http, port, &pod_review(&[&signed], "shop", "again"));
@@ -198,11 +229,6 @@ fn serve_admits_only_images_signed_by_the_required_key() {
         .lines()
         .filter(|l| l.contains("verified image signatures"))
         .collect();
-    assert_eq!(
-        verified.len(),
-        3,
-        "each image verified once, then answered from memory: {verified:#?}"
-    );
     let ms: Vec<String> = verified
         .iter()
         .filter_map(|l| {
