@@ -164,12 +164,27 @@ impl SignatureCache {
     pub fn requirement_key(&self, spec: &VerifySpec) -> String {
         let mut h = sha2::Sha256::new();
         h.update(serde_json::to_string(spec).unwrap_or_default().as_bytes());
-        let mut files = self.key_files.write().unwrap_or_else(|p| p.into_inner());
-        for k in spec.key_refs().unwrap_or_default() {
-            if let Key::File(p) = k {
-                let fp = files.entry(p).or_insert_with(|| "unread".into());
-                h.update(b"\n");
-                h.update(fp.as_bytes());
+        let paths: Vec<std::path::PathBuf> = spec
+            .key_refs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|k| match k {
+                Key::File(p) => Some(p),
+                Key::Secret { .. } => None,
+            })
+            .collect();
+        let files = self.key_files.read().unwrap_or_else(|p| p.into_inner());
+        let unseen: Vec<_> = paths.iter().filter(|p| !files.contains_key(*p)).collect();
+        for p in &paths {
+            h.update(b"\n");
+            h.update(files.get(p).map_or("unread", String::as_str).as_bytes());
+        }
+        drop(files);
+        if !unseen.is_empty() {
+            // Remembered so the next refresh reads them.
+            let mut files = self.key_files.write().unwrap_or_else(|p| p.into_inner());
+            for p in unseen {
+                files.entry(p.clone()).or_insert_with(|| "unread".into());
             }
         }
         format!("verify:{}", hex::encode(&h.finalize()[..16]))
