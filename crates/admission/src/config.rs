@@ -11,6 +11,7 @@
 //!     - { resource: namespace, field: name, value: "prod-.*", mode: policy, policy: prod, mutate: true }
 //!     - { resource: object, field: label, key: "team", value: "payments", mode: policy, policy: strict }
 //!     - { resource: image, value: "registry\\.example\\.com/.*", mode: policy, policy: strict }
+//!     - { resource: image, value: "ghcr\\.io/example/.*", mode: policy, verify: { keys: [/etc/keys/ci.pub] } }
 //!   ```
 //! - the Anchore admission controller's configuration as-is (`{"PolicySelectors": [{"Selector": {"ResourceType":
 //!   "pod|namespace|image", "SelectorKeyRegex", "SelectorValueRegex"}, "PolicyReference": {"Username",
@@ -31,6 +32,10 @@ use std::path::Path;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+
+pub mod verify;
+
+pub use verify::VerifySpec;
 
 /// How a matched image is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -84,6 +89,9 @@ pub struct Assignment {
     /// Pin images to evaluated digests from `/mutate` (off by default).
     #[serde(default)]
     pub mutate: bool,
+    /// Signatures and attestations the image must carry (see [`verify`]); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
 }
 
 fn default_policy() -> String {
@@ -92,11 +100,12 @@ fn default_policy() -> String {
 
 impl Assignment {
     /// Whether this assignment checks at least as much as `other`: a stricter mode (or the same mode with the
-    /// same policy bundle), and pinning kept when `other` pins.
+    /// same policy bundle), pinning kept when `other` pins, and every signature requirement of `other` kept.
     pub fn at_least_as_strict_as(&self, other: &Assignment) -> bool {
         let mode = self.mode.strictness() > other.mode.strictness()
             || (self.mode == other.mode && self.policy == other.policy);
         mode && (self.mutate || !other.mutate)
+            && VerifySpec::at_least_as_strict_as(self.verify.as_ref(), other.verify.as_ref())
     }
 }
 
@@ -106,6 +115,7 @@ impl Default for Assignment {
             mode: Mode::Passive,
             policy: default_policy(),
             mutate: false,
+            verify: None,
         }
     }
 }
@@ -235,6 +245,14 @@ pub enum ConfigError {
         /// The regex.
         regex: String,
         /// Cause.
+        reason: String,
+    },
+    /// A bad `verify` block.
+    #[error("admission config {origin}: verify: {reason}")]
+    Verify {
+        /// `selector N` or `default`.
+        origin: String,
+        /// What is wrong and how to fix it.
         reason: String,
     },
     /// An unsupported Anchore value.
@@ -396,8 +414,16 @@ struct AnchorePolicyRef {
 impl Config {
     /// Compiles a native configuration.
     pub fn compile(file: ConfigFile) -> Result<Config, ConfigError> {
+        let check_verify = |origin: String, a: &Assignment| match &a.verify {
+            Some(v) => v
+                .validate()
+                .map_err(|reason| ConfigError::Verify { origin, reason }),
+            None => Ok(()),
+        };
+        check_verify("default".into(), &file.default)?;
         let mut selectors = Vec::with_capacity(file.selectors.len());
         for (i, s) in file.selectors.into_iter().enumerate() {
+            check_verify(format!("selector {i}"), &s.assign)?;
             selectors.push(Selector {
                 resource: s.resource,
                 field: s.field.unwrap_or(Field::Name),
@@ -468,6 +494,7 @@ impl Config {
                     mode,
                     policy,
                     mutate: false,
+                    verify: None,
                 },
             });
         }

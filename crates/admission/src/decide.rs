@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
 use portcullis_image::ImageRef;
-use portcullis_policy::{Action, CapSet, ScanStatus, Verdict, cap::CapAction};
+use portcullis_policy::{Action, CapSet, ScanStatus, SignatureStatus, Verdict};
 use portcullis_vuln::Finding;
 use serde::Serialize;
 
@@ -129,6 +129,9 @@ pub struct ImageDecision {
     pub explanation: Option<String>,
     /// The ContainerAdmissionPolicy rule that decided this image, when one matched.
     pub admission_policy: Option<PolicyRuleDecision>,
+    /// What its `verify` requirements established (signers, or why not met), when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signatures::SignatureDecision>,
     #[serde(skip)]
     pointer: String,
     #[serde(skip)]
@@ -203,50 +206,6 @@ pub struct Decision {
     pub dry_run: bool,
 }
 
-/// Lets the first matching ContainerAdmissionPolicy rule decide the image (see the crate documentation): Reject
-/// denies in blocking modes (and warns in audit), Allow admits even what the mode would deny.
-fn apply_admission_policies(
-    policies: &CapSet,
-    id: &mut ImageDecision,
-    shown: &str,
-    (ns_labels, obj_labels): (&BTreeMap<String, String>, &BTreeMap<String, String>),
-    (status, last_scan): (ScanStatus, Option<chrono::DateTime<chrono::Utc>>),
-    blocking: bool,
-) {
-    let path = id.reference.as_deref().unwrap_or(&id.image);
-    let Some(c) = policies.evaluate(
-        ns_labels,
-        obj_labels,
-        path,
-        status,
-        last_scan,
-        chrono::Utc::now(),
-    ) else {
-        return;
-    };
-    let allow = c.action == CapAction::Allow;
-    id.admission_policy = Some(PolicyRuleDecision {
-        policy: c.policy.clone(),
-        rule: c.rule,
-        allow,
-    });
-    if allow {
-        id.denies = false;
-        id.explanation = None;
-    } else {
-        let digest = id
-            .digest
-            .as_deref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        id.explanation = Some(format!(
-            "image {shown}{digest} rejected by ContainerAdmissionPolicy \"{}\" rule {} (scan status {status:?})",
-            c.policy, c.rule
-        ));
-        id.denies = blocking;
-    }
-}
-
 /// Records an image's explanation as a denial reason or, in non-blocking modes, as a warning.
 fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String>) {
     let Some(e) = &id.explanation else { return };
@@ -259,7 +218,11 @@ fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String
         }
     } else if id.mode == Mode::Audit || (id.mode == Mode::Analysis && id.outcome == Outcome::Failed)
     {
-        let rejected = id.admission_policy.as_ref().is_some_and(|p| !p.allow);
+        let rejected = id.admission_policy.as_ref().is_some_and(|p| !p.allow)
+            || id
+                .signature
+                .as_ref()
+                .is_some_and(|s| !s.verified && s.reason.is_some());
         let prefix = if id.outcome == Outcome::Failed || rejected {
             "would be denied: "
         } else {
@@ -377,6 +340,7 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
         queued: false,
         explanation: None,
         admission_policy: None,
+        signature: None,
         pointer: u.pointer.clone(),
         mutate: assign.mutate,
     };
@@ -432,15 +396,37 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
         ImageState::Analyzing => judged.analysing(&mut id),
         ImageState::Failed(reason) => judged.failed(&mut id, reason),
     };
+    let facts = match (&assign.verify, id.digest.as_deref()) {
+        (Some(spec), Some(d)) => look.verdicts.signatures(d, spec),
+        _ => None,
+    };
     if let Some(policies) = look.ctx.policies.filter(|p| !p.is_empty()) {
-        apply_admission_policies(
+        let signature = match &assign.verify {
+            Some(_) => SignatureStatus::from_facts(facts.as_deref()),
+            None => SignatureStatus::Unknown,
+        };
+        crate::policies::apply_admission_policies(
             policies,
             &mut id,
             &shown,
             (&look.namespace.labels, &look.object.labels),
-            scan,
+            (scan.0, scan.1, signature),
             blocking,
         );
+    }
+    // After the ContainerAdmissionPolicies: an Allow rule never lifts the config's signature requirement.
+    if let Some(spec) = &assign.verify {
+        let unverified = crate::signatures::apply(
+            &mut id,
+            spec,
+            facts.as_deref(),
+            &shown,
+            (blocking, look.dry_run),
+        );
+        if unverified && !look.dry_run && look.ctx.endpoint == Endpoint::Validate {
+            look.verdicts
+                .enqueue_verification(&r, spec, look.requested_in);
+        }
     }
     if queue && !look.dry_run && look.ctx.endpoint == Endpoint::Validate {
         look.verdicts
@@ -634,6 +620,10 @@ fn annotate(d: &mut Decision, denied: bool) {
             "admission-policies".into(),
             truncate_chars(&by_policy.join(","), 1024),
         );
+    }
+    if let Some(signers) = crate::signatures::signers_annotation(&d.images) {
+        d.audit_annotations
+            .insert("signers".into(), truncate_chars(&signers, 1024));
     }
 }
 

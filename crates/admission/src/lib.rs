@@ -31,6 +31,7 @@ pub mod owner;
 pub mod plan;
 pub mod policies;
 pub mod review;
+pub mod signatures;
 pub mod verdicts;
 
 pub use config::{

@@ -4,7 +4,12 @@
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use portcullis_policy::CapSet;
+use std::collections::BTreeMap;
+
+use portcullis_policy::cap::CapAction;
+use portcullis_policy::{CapImage, CapSet, ScanStatus, SignatureStatus};
+
+use crate::decide::{ImageDecision, PolicyRuleDecision};
 
 /// A shared, atomically replaced [`CapSet`]. Cloning shares the same set.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +67,53 @@ pub fn load_policies(path: &Path) -> Result<CapSet, PoliciesFileError> {
         ));
     }
     CapSet::from_yaml(&text).map_err(|e| err(e.to_string()))
+}
+
+/// Lets the first matching ContainerAdmissionPolicy rule decide the image (see the crate documentation): Reject
+/// denies in blocking modes (and warns in audit), Allow admits even what the mode would deny.
+pub(crate) fn apply_admission_policies(
+    policies: &CapSet,
+    id: &mut ImageDecision,
+    shown: &str,
+    (ns_labels, obj_labels): (&BTreeMap<String, String>, &BTreeMap<String, String>),
+    (status, last_scan, signature): (
+        ScanStatus,
+        Option<chrono::DateTime<chrono::Utc>>,
+        SignatureStatus,
+    ),
+    blocking: bool,
+) {
+    let path = id.reference.as_deref().unwrap_or(&id.image);
+    let image = CapImage {
+        image: path,
+        scan_status: status,
+        last_scan,
+        signature,
+    };
+    let Some(c) = policies.evaluate_image(ns_labels, obj_labels, &image, chrono::Utc::now()) else {
+        return;
+    };
+    let allow = c.action == CapAction::Allow;
+    id.admission_policy = Some(PolicyRuleDecision {
+        policy: c.policy.clone(),
+        rule: c.rule,
+        allow,
+    });
+    if allow {
+        id.denies = false;
+        id.explanation = None;
+    } else {
+        let digest = id
+            .digest
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        id.explanation = Some(format!(
+            "image {shown}{digest} rejected by ContainerAdmissionPolicy \"{}\" rule {} (scan status {status:?})",
+            c.policy, c.rule
+        ));
+        id.denies = blocking;
+    }
 }
 
 #[cfg(test)]

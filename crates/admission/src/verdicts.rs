@@ -74,6 +74,26 @@ pub trait ImageVerdicts: Send + Sync {
     fn record(&self, review: &crate::Review, decision: &crate::Decision) {
         let _ = (review, decision);
     }
+    /// The recorded signature verification of `digest` against the requirements `verify` (see
+    /// [`crate::signatures`]), from memory; `None` when it has not been verified yet. Defaults to none.
+    fn signatures(
+        &self,
+        digest: &str,
+        verify: &crate::config::VerifySpec,
+    ) -> Option<Arc<portcullis_verify::SignatureFacts>> {
+        let _ = (digest, verify);
+        None
+    }
+    /// Queues verification of `image` against `verify` on behalf of `namespace`; must not block. Never called
+    /// for dry-run requests. Defaults to nothing.
+    fn enqueue_verification(
+        &self,
+        image: &ImageRef,
+        verify: &crate::config::VerifySpec,
+        namespace: &str,
+    ) {
+        let _ = (image, verify, namespace);
+    }
     /// Tells the source that a registry lookup resolved the tag of `image` to `digest` (so the newest resolution
     /// of a moved tag wins in [`ImageVerdicts::resolve_cached`]); must not block. Defaults to nothing.
     fn resolved(&self, image: &ImageRef, digest: &str) {
@@ -179,6 +199,9 @@ pub struct VerdictEntry {
     /// Findings, to explain denials.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// Signature verification facts of the digest (for `verify` requirements); absent: not verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<portcullis_verify::SignatureFacts>,
 }
 
 fn default_state() -> String {
@@ -236,6 +259,7 @@ pub struct MemoryVerdicts {
     by_digest: HashMap<String, Arc<ImageState>>,
     tag_digest: HashMap<String, String>,
     policies: HashMap<String, HashMap<String, Arc<Verdict>>>,
+    signatures: HashMap<String, Arc<portcullis_verify::SignatureFacts>>,
     queued: Mutex<BTreeSet<String>>,
 }
 
@@ -313,6 +337,9 @@ impl MemoryVerdicts {
                     me.tag_digest.insert(r.tag_key(), d.clone());
                 }
             }
+            if let (Some(d), Some(f)) = (&digest, e.signatures) {
+                me.signatures.insert(d.clone(), Arc::new(f));
+            }
             if let Some(d) = digest {
                 me.policies.insert(d.clone(), verdicts);
                 me.by_digest.insert(d, state);
@@ -360,6 +387,25 @@ impl ImageVerdicts for MemoryVerdicts {
     fn enqueue(&self, image: &ImageRef, requestor: &str, _namespace: &str) {
         if let Ok(mut q) = self.queued.lock() {
             q.insert(format!("{} {}", display_ref(image), requestor));
+        }
+    }
+
+    fn signatures(
+        &self,
+        digest: &str,
+        _verify: &crate::config::VerifySpec,
+    ) -> Option<Arc<portcullis_verify::SignatureFacts>> {
+        self.signatures.get(digest).cloned()
+    }
+
+    fn enqueue_verification(
+        &self,
+        image: &ImageRef,
+        _verify: &crate::config::VerifySpec,
+        _namespace: &str,
+    ) {
+        if let Ok(mut q) = self.queued.lock() {
+            q.insert(format!("{} verify", display_ref(image)));
         }
     }
 

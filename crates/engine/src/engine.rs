@@ -113,6 +113,8 @@ pub struct Stages {
     pub evaluator: Option<Arc<dyn Evaluator>>,
     /// Feed updater; without one, feed sync answers 503.
     pub feeds: Option<Arc<dyn FeedSource>>,
+    /// Signature verifier for admission's `verify` requirements; without one, they are never met.
+    pub verifier: Option<Arc<dyn crate::signatures::Verifier>>,
 }
 
 type CacheKey = (String, String, String);
@@ -299,6 +301,11 @@ impl Engine {
     /// The tag resolution pool (bounded, with deadlines and per-registry circuit breakers).
     pub fn resolve_pool(&self) -> &crate::resolve::ResolvePool {
         &self.resolve
+    }
+
+    /// The signature verifier stage, when there is one.
+    pub fn verifier(&self) -> Option<Arc<dyn crate::signatures::Verifier>> {
+        self.stages.verifier.clone()
     }
 
     /// The store.

@@ -13,6 +13,7 @@ pub mod isolate;
 pub mod metrics;
 pub mod resolve;
 pub mod service;
+pub mod signatures;
 pub mod stages;
 pub mod verdicts;
 

@@ -60,6 +60,10 @@ impl Stages {
                 opts: opts.clone(),
                 learned: learned.clone(),
             }),
+            verifier: Some(Arc::new(crate::signatures::RegistryVerifier {
+                opts: opts.clone(),
+                limits: portcullis_verify::Limits::default(),
+            })),
             analyser: Arc::new(RegistryAnalyser {
                 opts,
                 work_dir,

@@ -56,6 +56,10 @@ pub struct EngineVerdicts {
     refresh_failing: AtomicBool,
     /// Wakes the refresh task before its interval (new policies prepared).
     wake: tokio::sync::Notify,
+    /// Signature verification facts (admission's `verify` requirements).
+    sigs: Arc<crate::signatures::SignatureCache>,
+    /// The verification task's queue; `None` without a verifier.
+    verify: Option<mpsc::Sender<crate::signatures::VerifyJob>>,
 }
 
 /// The audit-trail record of one admission decision: who, what object, images and digests, the strictest
@@ -82,6 +86,9 @@ pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
         "pass"
     };
     let mut reasons: Vec<String> = d.message.iter().cloned().collect();
+    if let Some(signers) = d.audit_annotations.get("signers") {
+        reasons.push(format!("signers: {signers}"));
+    }
     reasons.extend(d.images.iter().filter_map(|i| i.explanation.clone()));
     reasons.extend(d.warnings.iter().cloned());
     // The user name is what the request body says; only a caller authenticated by client certificate (the API
@@ -121,6 +128,10 @@ impl EngineVerdicts {
     ) -> Arc<EngineVerdicts> {
         let (tx, rx) = mpsc::channel::<Queued>(QUEUE_BOUND);
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
+        let sigs = Arc::new(crate::signatures::SignatureCache::default());
+        let verify = engine
+            .verifier()
+            .map(|v| sigs.start(v, engine.store().clone(), shutdown.clone()));
         let me = Arc::new(EngineVerdicts {
             engine,
             snap: RwLock::new(Snapshot::default()),
@@ -133,6 +144,8 @@ impl EngineVerdicts {
             prepared: Mutex::new(HashSet::new()),
             refresh_failing: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
+            sigs,
+            verify,
         });
         let store = me.engine.store().clone();
         tokio::spawn(async move {
@@ -249,7 +262,9 @@ impl EngineVerdicts {
     /// Brings the snapshot up to date with the store (incrementally), evaluating verdicts that are missing or
     /// out of date.
     fn refresh(&self) -> crate::Result<()> {
-        self.refresh_snapshot().map(|_| ())
+        self.refresh_snapshot()?;
+        self.sigs.reload(self.engine.store().as_ref())?;
+        Ok(())
     }
 
     /// Appends a decision to the audit trail in the background (never blocks the webhook).
@@ -275,6 +290,34 @@ impl EngineVerdicts {
 }
 
 impl ImageVerdicts for EngineVerdicts {
+    fn signatures(
+        &self,
+        digest: &str,
+        verify: &portcullis_admission::config::VerifySpec,
+    ) -> Option<Arc<portcullis_verify::SignatureFacts>> {
+        self.sigs.get(digest, verify)
+    }
+
+    fn enqueue_verification(
+        &self,
+        image: &ImageRef,
+        verify: &portcullis_admission::config::VerifySpec,
+        _namespace: &str,
+    ) {
+        match &self.verify {
+            Some(tx) => self.sigs.request(
+                tx,
+                crate::signatures::VerifyJob {
+                    image: image.clone(),
+                    spec: verify.clone(),
+                },
+            ),
+            None => {
+                tracing::warn!(image = %image, "no signature verifier configured; `verify` requirements are never met")
+            }
+        }
+    }
+
     fn record(&self, review: &Review, decision: &Decision) {
         // The inherent method: hands the record to the audit writer task.
         EngineVerdicts::record(self, review, decision)

@@ -114,6 +114,7 @@ fn start(platforms: &[&str], matcher: Arc<IndexMatcher>) -> Running {
         matcher: Some(matcher),
         evaluator: Some(Arc::new(PolicyEvaluator::default())),
         feeds: None,
+        verifier: None,
     };
     let config = EngineConfig {
         workers: 2,

@@ -57,6 +57,10 @@ pub struct CapRule {
     /// Condition on when the image was last scanned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_last_scan: Option<CapTimeCondition>,
+    /// Condition on the image's signature status (`Verified`, `Unverified`, `Unknown`), as the admission config's
+    /// `verify` block established it (a Portcullis addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_signature_status: Option<CapSetCondition>,
 }
 
 /// A rule's action.

@@ -305,7 +305,7 @@ async fn side_effects(
             }
         }
         if settings.reports && !name.is_empty() {
-            let states: Vec<(String, Option<String>, ImageState)> = decision
+            let states: Vec<(String, Option<String>, ImageState, _)> = decision
                 .images
                 .iter()
                 .map(|i| {
@@ -317,14 +317,20 @@ async fn side_effects(
                             verdicts.lookup(&r, &i.policy, &ns)
                         })
                         .unwrap_or(ImageState::Unknown);
-                    (i.image.clone(), i.digest.clone(), state)
+                    (
+                        i.image.clone(),
+                        i.digest.clone(),
+                        state,
+                        i.signature.clone(),
+                    )
                 })
                 .collect();
             let outcomes: Vec<ImageOutcome<'_>> = states
                 .iter()
-                .map(|(image, digest, state)| ImageOutcome {
+                .map(|(image, digest, state, signature)| ImageOutcome {
                     image,
                     digest: digest.as_deref(),
+                    signature: signature.as_ref(),
                     verdict: match state {
                         ImageState::Analyzed { verdict, .. } => verdict.as_deref(),
                         _ => None,

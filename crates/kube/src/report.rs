@@ -30,6 +30,8 @@ pub struct ImageOutcome<'a> {
     pub digest: Option<&'a str>,
     /// The verdict; `None` when the image has not been analysed yet.
     pub verdict: Option<&'a Verdict>,
+    /// What its `verify` requirements established (signers, or why not met), when it has any.
+    pub signature: Option<&'a portcullis_admission::signatures::SignatureDecision>,
 }
 
 fn outcome(a: Action) -> ReportOutcome {
@@ -49,6 +51,9 @@ pub fn build_report(scope: ReportScope, images: &[ImageOutcome<'_>], now: &str) 
         let mut props = BTreeMap::from([("image".to_string(), img.image.to_string())]);
         if let Some(d) = img.digest {
             props.insert("digest".into(), d.to_string());
+        }
+        if let Some(s) = img.signature {
+            results.push(signature_result(img.image, s, &props, now));
         }
         let Some(v) = img.verdict else {
             results.push(ReportResult {
@@ -145,6 +150,42 @@ pub fn build_report(scope: ReportScope, images: &[ImageOutcome<'_>], now: &str) 
         ),
     ]));
     report
+}
+
+/// The result row of an image's signature requirements: Pass (property `signers`), Fail with the reason, or
+/// Skip while not verified yet.
+fn signature_result(
+    image: &str,
+    s: &portcullis_admission::signatures::SignatureDecision,
+    props: &BTreeMap<String, String>,
+    now: &str,
+) -> ReportResult {
+    let mut p = props.clone();
+    if !s.signers.is_empty() {
+        p.insert("signers".into(), s.signers.join(","));
+    }
+    let (result, message) = match (&s.reason, s.verified) {
+        (_, true) => (
+            ReportOutcome::Pass,
+            format!("image {image} signed by {}", s.signers.join(", ")),
+        ),
+        (Some(r), false) => (ReportOutcome::Fail, format!("image {image}: {r}")),
+        (None, false) => (
+            ReportOutcome::Skip,
+            format!("image {image}: signatures not verified yet"),
+        ),
+    };
+    ReportResult {
+        source: "portcullis".into(),
+        policy: "verify".into(),
+        rule: None,
+        result,
+        severity: None,
+        category: Some("signature".into()),
+        message: Some(message),
+        timestamp: Some(now.into()),
+        properties: p,
+    }
 }
 
 /// Errors writing reports or events.
@@ -304,11 +345,13 @@ mod tests {
                     image: "r/app:1",
                     digest: Some("sha256:aa"),
                     verdict: Some(&v),
+                    signature: None,
                 },
                 ImageOutcome {
                     image: "r/side:2",
                     digest: None,
                     verdict: None,
+                    signature: None,
                 },
             ],
             "2026-01-01T00:00:00Z",
@@ -330,6 +373,60 @@ mod tests {
                 .results
                 .iter()
                 .any(|x| x.rule.as_deref() == Some("CVE-2022-2+zlib"))
+        );
+    }
+
+    #[test]
+    fn report_records_the_signers() {
+        use portcullis_admission::signatures::SignatureDecision;
+        let scope = ReportScope {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("team".into()),
+            name: "web".into(),
+            uid: None,
+        };
+        let signed = SignatureDecision {
+            verified: true,
+            signers: vec!["/keys/ci.pub".into()],
+            reason: None,
+        };
+        let refused = SignatureDecision {
+            verified: false,
+            signers: vec![],
+            reason: Some("not signed by any of the required keys (no signature found)".into()),
+        };
+        let r = build_report(
+            scope,
+            &[
+                ImageOutcome {
+                    image: "r/app:1",
+                    digest: Some("sha256:aa"),
+                    verdict: None,
+                    signature: Some(&signed),
+                },
+                ImageOutcome {
+                    image: "r/side:2",
+                    digest: Some("sha256:bb"),
+                    verdict: None,
+                    signature: Some(&refused),
+                },
+            ],
+            "2026-01-01T00:00:00Z",
+        );
+        let sig: Vec<_> = r
+            .spec
+            .results
+            .iter()
+            .filter(|x| x.category.as_deref() == Some("signature"))
+            .collect();
+        assert_eq!(sig.len(), 2);
+        assert_eq!(sig[0].result, ReportOutcome::Pass);
+        assert_eq!(sig[0].properties["signers"], "/keys/ci.pub");
+        assert_eq!(sig[1].result, ReportOutcome::Fail);
+        assert_eq!(
+            sig[1].message.as_deref(),
+            Some("image r/side:2: not signed by any of the required keys (no signature found)")
         );
     }
 

@@ -345,6 +345,7 @@ async fn reports_events_and_leader_election() {
             image: "127.0.0.1:5000/web:1",
             digest: None,
             verdict: None,
+            signature: None,
         }],
         now,
     );

@@ -72,6 +72,7 @@ fn verdict_entry(image: &str, digest: &str, rows: Vec<EvalRow>) -> VerdictEntry 
             },
         )]),
         findings: vec![],
+        signatures: None,
     }
 }
 

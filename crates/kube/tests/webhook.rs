@@ -94,6 +94,7 @@ fn entry(image: &str, rows: Vec<EvalRow>) -> VerdictEntry {
             },
         )]),
         findings: vec![],
+        signatures: None,
     }
 }
 

@@ -13,6 +13,7 @@
 //!     imagePath: {operator: IsOneOf, values: ["^registry.example.com/"]}
 //!     imageScanStatus: {operator: IsOneOf, values: [Pass, Warn]}
 //!     imageLastScan: {operator: gt, duration: {days: 3}}
+//!     imageSignatureStatus: {operator: IsOneOf, values: [Verified]}   # a Portcullis addition
 //!   - action: Reject
 //! ```
 //!
@@ -26,6 +27,9 @@
 //! - `imageLastScan`: the reference time is `now - duration` or the absolute `time`; `gt` holds when the last
 //!   scan is later than it (scanned recently enough), `lt` when earlier. An image never scanned satisfies
 //!   neither.
+//! - `imageSignatureStatus` (Portcullis's addition): `Verified` when a signature verified against the
+//!   admission config's `verify` block, `Unverified` when verification ran and none did, `Unknown` when the
+//!   image was not verified (no `verify` block, or not yet).
 //! - **Default: when no rule matches, [`CapSet::evaluate`] returns `None`** — the policies express no
 //!   decision and the caller's configured default applies (Portcullis admits, as an unselected pod is
 //!   admitted). End a policy with a bare `- action: Reject` rule to make it default-deny.
@@ -62,6 +66,41 @@ impl ScanStatus {
             None => ScanStatus::Unknown,
         }
     }
+}
+
+/// An image's signature status as rules see it (`imageSignatureStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignatureStatus {
+    /// At least one signature verified.
+    Verified,
+    /// Verification ran (or could not finish) and no signature verified.
+    Unverified,
+    /// The image was not verified.
+    Unknown,
+}
+
+impl SignatureStatus {
+    /// The status recorded verification facts give (none: `Unknown`).
+    pub fn from_facts(f: Option<&portcullis_verify::SignatureFacts>) -> SignatureStatus {
+        match f {
+            None => SignatureStatus::Unknown,
+            Some(f) if f.signed() => SignatureStatus::Verified,
+            Some(_) => SignatureStatus::Unverified,
+        }
+    }
+}
+
+/// What the rules look at about one image.
+#[derive(Debug, Clone, Copy)]
+pub struct CapImage<'a> {
+    /// The image reference.
+    pub image: &'a str,
+    /// Its policy evaluation status.
+    pub scan_status: ScanStatus,
+    /// When it was last evaluated.
+    pub last_scan: Option<DateTime<Utc>>,
+    /// Its signature status.
+    pub signature: SignatureStatus,
 }
 
 /// A rule's action.
@@ -127,6 +166,8 @@ struct RuleDoc {
     image_scan_status: Option<ListCond>,
     #[serde(default)]
     image_last_scan: Option<TimeCond>,
+    #[serde(default)]
+    image_signature_status: Option<ListCond>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +228,7 @@ struct Rule {
     status: Option<(bool, Vec<ScanStatus>)>,
     /// (greater_than, reference)
     last_scan: Option<(bool, When)>,
+    signature: Option<(bool, Vec<SignatureStatus>)>,
 }
 
 #[derive(Debug)]
@@ -299,7 +341,8 @@ impl CapSet {
     }
 
     /// Decides an image of an object: the first matching rule of the applicable policies, or `None` when no
-    /// rule matches (see the module documentation for the default).
+    /// rule matches (see the module documentation for the default). The signature status is `Unknown`; see
+    /// [`CapSet::evaluate_image`].
     pub fn evaluate(
         &self,
         ns_labels: &BTreeMap<String, String>,
@@ -309,6 +352,29 @@ impl CapSet {
         last_scan: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Option<CapDecision> {
+        let img = CapImage {
+            image,
+            scan_status,
+            last_scan,
+            signature: SignatureStatus::Unknown,
+        };
+        self.evaluate_image(ns_labels, obj_labels, &img, now)
+    }
+
+    /// Decides an image of an object, with everything the rules can look at (its signature status too).
+    pub fn evaluate_image(
+        &self,
+        ns_labels: &BTreeMap<String, String>,
+        obj_labels: &BTreeMap<String, String>,
+        img: &CapImage<'_>,
+        now: DateTime<Utc>,
+    ) -> Option<CapDecision> {
+        let CapImage {
+            image,
+            scan_status,
+            last_scan,
+            signature,
+        } = *img;
         for p in &self.policies {
             if !p.selector.matches(obj_labels) || !p.namespace_selector.matches(ns_labels) {
                 continue;
@@ -321,6 +387,11 @@ impl CapSet {
                 }
                 if let Some((one_of, sts)) = &r.status
                     && sts.contains(&scan_status) != *one_of
+                {
+                    continue;
+                }
+                if let Some((one_of, sts)) = &r.signature
+                    && sts.contains(&signature) != *one_of
                 {
                     continue;
                 }
@@ -342,10 +413,17 @@ impl CapSet {
                     action: r.action,
                     policy: p.name.clone(),
                     rule: i,
-                    reason: format!(
-                        "ContainerAdmissionPolicy {} rule {i} ({:?}) matched image {image} (scan status {scan_status:?})",
-                        p.name, r.action
-                    ),
+                    reason: if r.signature.is_some() {
+                        format!(
+                            "ContainerAdmissionPolicy {} rule {i} ({:?}) matched image {image} (scan status {scan_status:?}, signature {signature:?})",
+                            p.name, r.action
+                        )
+                    } else {
+                        format!(
+                            "ContainerAdmissionPolicy {} rule {i} ({:?}) matched image {image} (scan status {scan_status:?})",
+                            p.name, r.action
+                        )
+                    },
                 });
             }
         }
@@ -410,6 +488,29 @@ fn compile(name: String, spec: SpecDoc) -> Result<Policy, Error> {
                 Some((one, sts))
             }
         };
+        let signature = match r.image_signature_status {
+            None => None,
+            Some(c) => {
+                let one = is_one_of(
+                    &name,
+                    &format!("spec.rules[{i}].imageSignatureStatus"),
+                    &c.operator,
+                )?;
+                let sts = c
+                    .values
+                    .iter()
+                    .map(|v| match v.as_str() {
+                        "Verified" => Ok(SignatureStatus::Verified),
+                        "Unverified" => Ok(SignatureStatus::Unverified),
+                        "Unknown" => Ok(SignatureStatus::Unknown),
+                        other => Err(at(format!(
+                            "imageSignatureStatus value `{other}` is not Verified, Unverified or Unknown"
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some((one, sts))
+            }
+        };
         let last_scan = match r.image_last_scan {
             None => None,
             Some(c) => {
@@ -450,6 +551,7 @@ fn compile(name: String, spec: SpecDoc) -> Result<Policy, Error> {
             path,
             status,
             last_scan,
+            signature,
         });
     }
     Ok(Policy {

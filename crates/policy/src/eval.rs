@@ -45,6 +45,8 @@ pub struct ImageInput<'a> {
     pub passwd: Option<Option<&'a str>>,
     /// Retrieved file contents by path (`retrieved_files` gate), when the analyser retrieved any.
     pub retrieved_files: Option<&'a BTreeMap<String, String>>,
+    /// What signature verification recorded for the image (`signature` gate), when it was verified.
+    pub signatures: Option<&'a portcullis_verify::SignatureFacts>,
 }
 
 impl<'a> ImageInput<'a> {
@@ -70,6 +72,7 @@ impl<'a> ImageInput<'a> {
             files: None,
             passwd: None,
             retrieved_files: None,
+            signatures: None,
         }
     }
 

@@ -28,7 +28,7 @@ pub mod report;
 pub mod selector;
 
 pub use bundle::{Bundle, BundleDoc, Problem};
-pub use cap::{CapDecision, CapSet, ScanStatus};
+pub use cap::{CapDecision, CapImage, CapSet, ScanStatus, SignatureStatus};
 /// The `chrono` this API's times use (so callers need not depend on it themselves).
 pub use chrono;
 pub use eval::{Decision, EvalOptions, Evaluation, ImageInput, TableRow};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 use common::now;
 use portcullis_policy::cap::CapAction;
-use portcullis_policy::{CapSet, Error, ScanStatus};
+use portcullis_policy::{CapImage, CapSet, Error, ScanStatus, SignatureStatus};
 
 const POLICIES: &str = r#"
 apiVersion: containersecurity.tigera.io/v1beta1
@@ -366,4 +366,64 @@ fn out_of_range_scan_ages_are_refused() {
         let m = cap_error(&json);
         assert!(m.contains("out of range: at most 36500 days"), "{m}");
     }
+}
+
+#[test]
+fn signature_status_condition() {
+    let set = CapSet::from_yaml(
+        r#"
+kind: ContainerAdmissionPolicy
+metadata: {name: signed-only}
+spec:
+  rules:
+  - action: Allow
+    imageScanStatus: {operator: IsOneOf, values: [Pass]}
+    imageSignatureStatus: {operator: IsOneOf, values: [Verified]}
+  - action: Reject
+"#,
+    )
+    .unwrap();
+    let decide = |signature| {
+        let img = CapImage {
+            image: "registry.example.com/app:1",
+            scan_status: ScanStatus::Pass,
+            last_scan: None,
+            signature,
+        };
+        set.evaluate_image(&labels(&[]), &labels(&[]), &img, now())
+            .unwrap()
+    };
+    let d = decide(SignatureStatus::Verified);
+    assert_eq!((d.action, d.rule), (CapAction::Allow, 0));
+    assert!(d.reason.contains("signature Verified"), "{}", d.reason);
+    for s in [SignatureStatus::Unverified, SignatureStatus::Unknown] {
+        assert_eq!(decide(s).action, CapAction::Reject, "{s:?}");
+    }
+    // The evaluation without a signature status sees Unknown: not Verified.
+    let d = set
+        .evaluate(
+            &labels(&[]),
+            &labels(&[]),
+            "x",
+            ScanStatus::Pass,
+            None,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(d.action, CapAction::Reject);
+    let f = portcullis_verify::SignatureFacts::failed("sha256:aa", "deadline");
+    assert_eq!(
+        SignatureStatus::from_facts(Some(&f)),
+        SignatureStatus::Unverified
+    );
+    assert_eq!(SignatureStatus::from_facts(None), SignatureStatus::Unknown);
+    let e = CapSet::from_yaml(
+        "kind: ContainerAdmissionPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - action: Allow\n    imageSignatureStatus: {operator: IsOneOf, values: [Signed]}\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("imageSignatureStatus value `Signed` is not Verified, Unverified or Unknown"),
+        "{e}"
+    );
 }

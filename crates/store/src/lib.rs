@@ -20,7 +20,7 @@ pub use reopen::Reopening;
 use sql::SqlStore;
 
 /// Latest schema version the migrations of this build create.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -345,6 +345,22 @@ pub struct AccessRecord {
     pub seen_at: i64,
 }
 
+/// Most signature records [`Store::list_signatures`] returns (the most recently verified first).
+pub const MAX_SIGNATURE_RECORDS: i64 = 100_000;
+
+/// The signature verification of an image digest against one requirement set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureRecord {
+    /// Manifest digest.
+    pub digest: String,
+    /// Which requirements (the engine's key of a `verify` block).
+    pub requirement: String,
+    /// What verification established (`portcullis_verify::SignatureFacts` as JSON).
+    pub facts: serde_json::Value,
+    /// When it was verified (Unix milliseconds).
+    pub verified_at: i64,
+}
+
 /// Options of a queue entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnqueueRequest {
@@ -603,6 +619,16 @@ pub trait Store: Send + Sync {
     fn forget_access(&self, digest: &str, access: &str) -> Result<()>;
     /// The access records, most recently seen first, at most [`MAX_ACCESS_RECORDS`].
     fn list_access(&self) -> Result<Vec<AccessRecord>>;
+    /// Records (or replaces) the signature verification of `digest` against `requirement`, now.
+    fn put_signatures(
+        &self,
+        digest: &str,
+        requirement: &str,
+        facts: &serde_json::Value,
+    ) -> Result<()>;
+    /// The signature records verified at or after `since` (Unix milliseconds; all when `None`), most recently
+    /// verified first, at most [`MAX_SIGNATURE_RECORDS`].
+    fn list_signatures(&self, since: Option<i64>) -> Result<Vec<SignatureRecord>>;
 
     /// Records a feed's state.
     fn put_feed(&self, feed: &FeedRecord) -> Result<()>;

@@ -219,6 +219,17 @@ impl Store for Reopening {
     fn list_access(&self) -> Result<Vec<AccessRecord>> {
         self.inner()?.list_access()
     }
+    fn put_signatures(
+        &self,
+        digest: &str,
+        requirement: &str,
+        facts: &serde_json::Value,
+    ) -> Result<()> {
+        self.inner()?.put_signatures(digest, requirement, facts)
+    }
+    fn list_signatures(&self, since: Option<i64>) -> Result<Vec<crate::SignatureRecord>> {
+        self.inner()?.list_signatures(since)
+    }
     fn put_feed(&self, feed: &FeedRecord) -> Result<()> {
         self.inner()?.put_feed(feed)
     }

@@ -829,6 +829,40 @@ fn access_records_upsert_forget_and_persist(f: &Fixture) {
     assert_eq!(rows[0].access, "namespace:team-a");
 }
 
+fn signature_records_upsert_and_persist(f: &Fixture) {
+    let s = f.open();
+    assert!(s.list_signatures(None).unwrap().is_empty());
+    let facts = |signer: &str| serde_json::json!({"digest": "sha256:aa", "signatures": [{"source": "tag", "signer": signer, "verified": true}]});
+    s.put_signatures("sha256:aa", "keys:ci", &facts("old.pub"))
+        .unwrap();
+    s.put_signatures("sha256:bb", "keys:ci", &facts("ci.pub"))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    // Verified again: one row, replaced, newest first.
+    s.put_signatures("sha256:aa", "keys:ci", &facts("ci.pub"))
+        .unwrap();
+    s.put_signatures("sha256:aa", "keys:other", &facts("x.pub"))
+        .unwrap();
+    let rows = s.list_signatures(None).unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let aa = rows
+        .iter()
+        .find(|r| r.digest == "sha256:aa" && r.requirement == "keys:ci")
+        .unwrap();
+    assert_eq!(aa.facts["signatures"][0]["signer"], "ci.pub");
+    assert!(
+        rows[rows.len() - 1].digest == "sha256:bb",
+        "oldest last: {rows:?}"
+    );
+    drop(s);
+    let s = f.open();
+    assert_eq!(
+        s.list_signatures(None).unwrap().len(),
+        3,
+        "kept across reopening"
+    );
+}
+
 fn bad_urls_are_explained(f: &Fixture) {
     if let Fixture::Sqlite(d) = f {
         let missing = d.path().join("no/such/dir/x.db");
@@ -874,6 +908,7 @@ suite!(
     queue_concurrent_claims_exactly_once,
     feeds_and_singleton_lock,
     access_records_upsert_forget_and_persist,
+    signature_records_upsert_and_persist,
     bad_urls_are_explained,
     queue_fair_across_namespaces,
     queue_is_bounded_per_namespace_and_overall,

@@ -11,6 +11,7 @@ mod discover;
 pub mod dsse;
 mod error;
 pub mod keyless;
+mod facts;
 mod keys;
 pub mod predicates;
 pub mod rekor;
@@ -25,6 +26,10 @@ use portcullis_image::{Client, ImageRef};
 
 pub use error::Error;
 pub use keyless::{CertIdentity, Keyless, Match, TrustRoot};
+pub use facts::{
+    AttestationFact, PREDICATE_TYPES, Provenance, SignatureFact, SignatureFacts, predicate_matches,
+    predicate_type_uri,
+};
 pub use keys::{KeyKind, PublicKey};
 pub use rekor::TlogEntry;
 pub use signer::{Signer, Trust};

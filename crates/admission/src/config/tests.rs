@@ -154,6 +154,7 @@ fn weaker_means_mode_policy_bundle_or_pinning() {
         mode,
         policy: policy.into(),
         mutate,
+        verify: None,
     };
     assert!(a(Mode::Policy, "x", true).at_least_as_strict_as(&a(Mode::Analysis, "y", true)));
     assert!(!a(Mode::Policy, "lenient", true).at_least_as_strict_as(&a(
@@ -208,4 +209,133 @@ fn errors_name_the_selector() {
     assert!(e.to_string().contains("\"strict\""), "{e}");
     let e = Config::parse("selectors: 5", "c.yaml").unwrap_err();
     assert!(e.to_string().contains("c.yaml"), "{e}");
+}
+
+#[test]
+fn verify_blocks_parse_per_selector() {
+    let c = Config::parse(
+        r#"
+default: { mode: passive }
+selectors:
+  - resource: image
+    value: "registry\\.example\\.com/.*"
+    mode: policy
+    verify:
+      keys: [/etc/portcullis/keys/ci.pub, { secret: portcullis/ci-key/cosign.pub }, { file: other.pub }]
+      keyless:
+        - { trustRoot: fulcio.pem, issuer: "https://token.actions.githubusercontent.com", subjectRegex: "https://github.com/example/.*" }
+      attestations:
+        - { type: slsaprovenance, builderId: "https://github.com/example/.*" }
+        - { type: cyclonedx }
+      require: any
+"#,
+        "c.yaml",
+    )
+    .unwrap();
+    let v = c.selectors[0].assign.verify.as_ref().unwrap();
+    assert_eq!(v.require, verify::Require::Any);
+    assert_eq!(
+        v.key_refs().unwrap(),
+        vec![
+            verify::Key::File("/etc/portcullis/keys/ci.pub".into()),
+            verify::Key::Secret {
+                namespace: "portcullis".into(),
+                name: "ci-key".into(),
+                key: "cosign.pub".into()
+            },
+            verify::Key::File("other.pub".into()),
+        ]
+    );
+    assert_eq!(v.keyless[0].trust_root, "fulcio.pem");
+    assert_eq!(v.attestations.len(), 2);
+    assert_eq!(c.default.verify, None);
+    let ns = NamespaceMeta {
+        name: "shop".into(),
+        ..Default::default()
+    };
+    let a = c.select(&ns, &meta("web", &[]), "registry.example.com/app:1", None);
+    assert!(a.verify.is_some());
+    let plain = Config::parse("selectors: []\n", "c.yaml").unwrap();
+    assert_eq!(plain.default.verify, None, "no block, no requirement");
+}
+
+#[test]
+fn verify_errors_name_the_selector_and_entry() {
+    let cases = [
+        (
+            "verify: {}",
+            "admission config selector 0: verify: `verify` lists no requirement",
+        ),
+        ("verify: {keys: ['']}", "keys[0]: empty key file path"),
+        (
+            "verify: {keys: [{secret: a/b}]}",
+            "keys[0]: secret \"a/b\" is not `namespace/name/key`",
+        ),
+        (
+            "verify: {keyless: [{trustRoot: r.pem, issuer: i}]}",
+            "keyless[0] constrains no identity",
+        ),
+        (
+            "verify: {keyless: [{trustRoot: r.pem, subject: s}]}",
+            "keyless[0] constrains no OIDC issuer",
+        ),
+        (
+            "verify: {keyless: [{trustRoot: r.pem, subject: s, issuer: i, issuerRegex: '('}]}",
+            "keyless[0] gives both `issuer` and `issuerRegex`",
+        ),
+        (
+            "verify: {keyless: [{trustRoot: r.pem, subjectRegex: '(', issuer: i}]}",
+            "keyless[0].subjectRegex: invalid regex",
+        ),
+        (
+            "verify: {attestations: [{type: sbom}]}",
+            "attestations[0].type \"sbom\" is not one of slsaprovenance",
+        ),
+        (
+            "verify: {attestations: [{type: cyclonedx, builderId: x}]}",
+            "attestations[0].builderId applies to SLSA provenance only",
+        ),
+    ];
+    for (block, want) in cases {
+        let text =
+            format!("selectors:\n  - {{ resource: image, value: x, mode: policy, {block} }}\n");
+        let e = Config::parse(&text, "c.yaml").unwrap_err().to_string();
+        assert!(e.contains(want), "{block}: {e}");
+    }
+    let e = Config::parse("verify: {keys: [k], require: some}", "c.yaml").unwrap_err();
+    assert!(e.to_string().contains("c.yaml"), "{e}");
+    let e = Config::parse(
+        "default: {mode: policy, verify: {keys: [k], require: some}}",
+        "c.yaml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("unknown variant `some`"), "{e}");
+    let e = Config::parse("default: {mode: policy, verify: {}}", "c.yaml").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("admission config default: verify:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_author_selector_cannot_drop_a_signature_requirement() {
+    let c = Config::parse(
+        r#"
+default: { mode: policy, verify: { keys: [ci.pub] } }
+selectors:
+  - { resource: object, field: label, key: team, value: pay, mode: policy }
+  - { resource: object, field: label, key: team, value: ops, mode: policy, verify: { keys: [ci.pub] } }
+"#,
+        "c.yaml",
+    )
+    .unwrap();
+    let ns = NamespaceMeta {
+        name: "shop".into(),
+        ..Default::default()
+    };
+    let a = c.select(&ns, &meta("web", &[("team", "pay")]), "nginx", None);
+    assert!(a.verify.is_some(), "the default's requirement stays");
+    let a = c.select(&ns, &meta("web", &[("team", "ops")]), "nginx", None);
+    assert!(a.verify.is_some());
 }

@@ -218,6 +218,7 @@ pub fn fixture_verdicts(policy: &str) -> VerdictsFile {
             analysed_at: None,
             verdicts: HashMap::from([(policy.to_string(), verdict(policy, rows))]),
             findings,
+            signatures: None,
         });
     }
     VerdictsFile { images }

@@ -326,6 +326,7 @@ pub fn stages(label: &str, delay: Duration) -> (TestStages, Stages) {
         matcher: Some(matcher.clone()),
         evaluator: Some(Arc::new(PolicyEvaluator::default())),
         feeds: Some(Arc::new(BumpFeeds(matcher.clone()))),
+        verifier: None,
     };
     (
         TestStages {

@@ -30,6 +30,7 @@ mod passwd_file;
 mod retrieved_files;
 mod ruby_gems;
 mod secret_scans;
+mod signature;
 mod vulnerabilities;
 
 pub use dockerfile::{INSTRUCTION_CHECKS, INSTRUCTIONS};
@@ -294,6 +295,7 @@ registry! {
         retrieved_files::RetrievedFiles,
         ruby_gems::RubyGems,
         secret_scans::SecretScans,
+        signature::Signature,
         vulnerabilities::Vulnerabilities,
         distro::Distro,
     ],

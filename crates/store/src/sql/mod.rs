@@ -10,7 +10,7 @@ mod queue;
 mod schema;
 mod store;
 
-pub(crate) use schema::{SCHEMA_V2, schema_v1, schema_v3};
+pub(crate) use schema::{SCHEMA_V2, schema_v1, schema_v3, schema_v6};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

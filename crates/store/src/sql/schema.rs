@@ -27,6 +27,20 @@ pub(crate) fn schema_v3() -> String {
         .to_string()
 }
 
+/// Schema version 6: signature verification facts per image digest and requirement (the engine's key for a
+/// `verify` block), as JSON, so that admission answers signature requirements from memory on every replica.
+pub(crate) fn schema_v6() -> String {
+    "CREATE TABLE image_signatures (
+        digest TEXT NOT NULL,
+        requirement TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        verified_at BIGINT NOT NULL,
+        PRIMARY KEY (digest, requirement)
+    );
+    CREATE INDEX image_signatures_verified ON image_signatures(verified_at);"
+        .to_string()
+}
+
 /// Schema version 1, shared by both backends except for the id column type and the append-only triggers.
 pub(crate) fn schema_v1(id_col: &str) -> String {
     format!(

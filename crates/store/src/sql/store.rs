@@ -488,6 +488,43 @@ impl<D: Db> Store for SqlStore<D> {
         })
     }
 
+    fn put_signatures(
+        &self,
+        digest: &str,
+        requirement: &str,
+        facts: &serde_json::Value,
+    ) -> Result<()> {
+        let text = facts.to_string();
+        self.db.tx(&mut |c| {
+            c.exec(
+                "INSERT INTO image_signatures (digest, requirement, facts, verified_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (digest, requirement) DO UPDATE SET facts = excluded.facts, verified_at = excluded.verified_at",
+                &[t(digest), t(requirement), t(&text), i(now_ms())],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_signatures(&self, since: Option<i64>) -> Result<Vec<crate::SignatureRecord>> {
+        self.db.tx(&mut |c| {
+            c.query(
+                "SELECT digest, requirement, facts, verified_at FROM image_signatures \
+                 WHERE verified_at >= $1 ORDER BY verified_at DESC LIMIT $2",
+                &[i(since.unwrap_or(0)), i(crate::MAX_SIGNATURE_RECORDS)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(crate::SignatureRecord {
+                    digest: r.text(0)?,
+                    requirement: r.text(1)?,
+                    facts: r.json(2, "signature facts")?,
+                    verified_at: r.int(3)?,
+                })
+            })
+            .collect()
+        })
+    }
+
     fn put_feed(&self, f: &FeedRecord) -> Result<()> {
         self.db.tx(&mut |c| {
             c.exec(

@@ -1,0 +1,335 @@
+//! Signature verification off the request path: the [`Verifier`] stage (the real one,
+//! [`RegistryVerifier`], runs `portcullis_verify` against the registry), the queue admission hands unverified
+//! digests to, and the in-memory [`SignatureCache`] admission reads (from the store's `image_signatures`,
+//! refreshed with the verdict snapshot, so every replica answers from memory).
+//!
+//! Facts are keyed by (digest, [`SignatureCache::requirement_key`]: the `verify` block and the contents of its
+//! key files, re-read with every snapshot refresh, so replacing a key file's contents makes every image verified
+//! again). A verification that could not finish (registry unreachable, deadline) is kept in memory only, for
+//! [`RETRY_FAILED`], then verified again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use portcullis_admission::config::VerifySpec;
+use portcullis_admission::config::verify::Key;
+use portcullis_image::ImageRef;
+use portcullis_store::Store;
+use portcullis_verify::{Limits, PublicKey, SignatureFacts};
+use sha2::Digest as _;
+use tokio::sync::{mpsc, watch};
+
+use crate::stages::BoxFuture;
+
+/// How long the facts of a verification that did not finish answer before the image is verified again.
+pub const RETRY_FAILED: Duration = Duration::from_secs(30);
+/// Verifications admission may have waiting (more are dropped with a warning and asked for again later).
+const VERIFY_QUEUE: usize = 1024;
+/// Overlap of incremental reads of the store's signature records (replicas' clocks differ a little).
+const READ_OVERLAP_MS: i64 = 5_000;
+
+/// Verifies an image's signatures against a `verify` block.
+pub trait Verifier: Send + Sync + 'static {
+    /// Verifies `image` (pinned by digest when known) against `spec`. Never fails: a verification that cannot
+    /// finish gives facts whose `error` says why.
+    fn verify<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        spec: &'a VerifySpec,
+    ) -> BoxFuture<'a, SignatureFacts>;
+}
+
+/// The real verifier: cosign signatures from the registry, checked with `portcullis_verify` against the block's
+/// key files. Keys from Secrets, keyless certificates and attestations are not verified by this build: such a
+/// requirement is never met, and the facts' notes say so.
+pub struct RegistryVerifier {
+    /// Registry access options.
+    pub opts: portcullis_image::PullOptions,
+    /// Bounds of one verification.
+    pub limits: Limits,
+}
+
+impl Verifier for RegistryVerifier {
+    fn verify<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        spec: &'a VerifySpec,
+    ) -> BoxFuture<'a, SignatureFacts> {
+        Box::pin(async move {
+            let digest = image.digest.clone().unwrap_or_default();
+            let mut notes = Vec::new();
+            if !spec.keyless.is_empty() {
+                notes.push(
+                    "keyless requirements are not verified by this build: they are never met"
+                        .to_string(),
+                );
+            }
+            if !spec.attestations.is_empty() {
+                notes.push(
+                    "attestation requirements are not verified by this build: they are never met"
+                        .to_string(),
+                );
+            }
+            let mut keys = Vec::new();
+            for k in spec.key_refs().unwrap_or_default() {
+                match k {
+                    Key::File(p) => match PublicKey::from_pem_file(&p) {
+                        Ok(key) => keys.push(key),
+                        Err(e) => return failed(&digest, e.to_string(), notes),
+                    },
+                    Key::Secret { .. } => notes.push(format!(
+                        "{k}: keys from Secrets are not loaded by this build; mount the Secret and give the \
+                         file path"
+                    )),
+                }
+            }
+            if keys.is_empty() {
+                let mut f = SignatureFacts {
+                    digest,
+                    ..Default::default()
+                };
+                f.notes = notes;
+                return f;
+            }
+            let client = match portcullis_image::Client::new(&self.opts) {
+                Ok(c) => c,
+                Err(e) => return failed(&digest, e.to_string(), notes),
+            };
+            match portcullis_verify::verify(&client, image, &keys, &self.limits).await {
+                Ok(report) => {
+                    let mut f = SignatureFacts::from_report(&report);
+                    f.notes.extend(notes);
+                    f
+                }
+                Err(e) => failed(&digest, e.to_string(), notes),
+            }
+        })
+    }
+}
+
+fn failed(digest: &str, error: String, notes: Vec<String>) -> SignatureFacts {
+    let mut f = SignatureFacts::failed(digest, error);
+    f.notes = notes;
+    f
+}
+
+/// Largest key file read for its fingerprint.
+const MAX_KEY_FILE: u64 = 64 << 10;
+
+/// The SHA-256 (hex) of a key file's contents, or why it cannot be read.
+fn file_fingerprint(path: &std::path::Path) -> String {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    match std::fs::File::open(path).and_then(|f| f.take(MAX_KEY_FILE).read_to_end(&mut buf)) {
+        Ok(_) => hex::encode(sha2::Sha256::digest(&buf)),
+        Err(e) => format!("unreadable: {e}"),
+    }
+}
+
+/// A verification admission asked for.
+#[derive(Debug, Clone)]
+pub struct VerifyJob {
+    /// The image (pinned by digest when known).
+    pub image: ImageRef,
+    /// The requirements.
+    pub spec: VerifySpec,
+}
+
+type Entry = (Instant, Arc<SignatureFacts>);
+
+/// A job's identity while it waits: the image and the block as written.
+fn pending_key(job: &VerifyJob) -> (String, String) {
+    (
+        job.image.to_string(),
+        serde_json::to_string(&job.spec).unwrap_or_default(),
+    )
+}
+
+/// Verification facts in memory, by (digest, requirement key).
+#[derive(Default)]
+pub struct SignatureCache {
+    facts: RwLock<HashMap<(String, String), Entry>>,
+    /// Jobs queued or running, by (image, requirement key): asked for once.
+    pending: Mutex<HashSet<(String, String)>>,
+    /// Verified-at of the newest store record read.
+    read_up_to: Mutex<Option<i64>>,
+    /// Contents fingerprint of every key file a `verify` block named, re-read by [`SignatureCache::reload`].
+    key_files: RwLock<HashMap<std::path::PathBuf, String>>,
+}
+
+impl SignatureCache {
+    /// The key of a `verify` block: the SHA-256 (first 16 bytes, hex) of its canonical JSON and of its key files'
+    /// fingerprints as last read (from memory; a file not read yet counts as `unread` until the next refresh).
+    pub fn requirement_key(&self, spec: &VerifySpec) -> String {
+        let mut h = sha2::Sha256::new();
+        h.update(serde_json::to_string(spec).unwrap_or_default().as_bytes());
+        let paths: Vec<std::path::PathBuf> = spec
+            .key_refs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|k| match k {
+                Key::File(p) => Some(p),
+                Key::Secret { .. } => None,
+            })
+            .collect();
+        let files = self.key_files.read().unwrap_or_else(|p| p.into_inner());
+        let unseen: Vec<_> = paths.iter().filter(|p| !files.contains_key(*p)).collect();
+        for p in &paths {
+            h.update(b"\n");
+            h.update(files.get(p).map_or("unread", String::as_str).as_bytes());
+        }
+        drop(files);
+        if !unseen.is_empty() {
+            // Remembered so the next refresh reads them.
+            let mut files = self.key_files.write().unwrap_or_else(|p| p.into_inner());
+            for p in unseen {
+                files.entry(p.clone()).or_insert_with(|| "unread".into());
+            }
+        }
+        format!("verify:{}", hex::encode(&h.finalize()[..16]))
+    }
+
+    /// The facts of `digest` for `spec`, when verified (a verification that did not finish answers for
+    /// [`RETRY_FAILED`]).
+    pub fn get(&self, digest: &str, spec: &VerifySpec) -> Option<Arc<SignatureFacts>> {
+        let key = (digest.to_string(), self.requirement_key(spec));
+        let map = self.facts.read().unwrap_or_else(|p| p.into_inner());
+        let (at, f) = map.get(&key)?;
+        if f.error.is_some() && at.elapsed() > RETRY_FAILED {
+            return None;
+        }
+        Some(f.clone())
+    }
+
+    fn insert(&self, digest: String, requirement: String, facts: Arc<SignatureFacts>) {
+        self.facts
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((digest, requirement), (Instant::now(), facts));
+    }
+
+    /// Reads the store's records verified since the last read (minus an overlap); blocking.
+    pub fn reload(&self, store: &dyn Store) -> portcullis_store::Result<usize> {
+        let paths: Vec<std::path::PathBuf> = self
+            .key_files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let read: Vec<_> = paths
+            .into_iter()
+            .map(|p| {
+                let fp = file_fingerprint(&p);
+                (p, fp)
+            })
+            .collect();
+        self.key_files
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(read);
+        let since = *self.read_up_to.lock().unwrap_or_else(|p| p.into_inner());
+        let rows = store.list_signatures(since.map(|s| s - READ_OVERLAP_MS))?;
+        let n = rows.len();
+        let mut newest = since;
+        for r in rows {
+            newest = newest.max(Some(r.verified_at));
+            match serde_json::from_value::<SignatureFacts>(r.facts) {
+                Ok(f) => self.insert(r.digest, r.requirement, Arc::new(f)),
+                Err(e) => {
+                    tracing::warn!(digest = %r.digest, error = %e, "unreadable signature record; ignored")
+                }
+            }
+        }
+        *self.read_up_to.lock().unwrap_or_else(|p| p.into_inner()) = newest;
+        Ok(n)
+    }
+
+    /// Hands `job` to the verification task unless it is already waiting; never blocks.
+    pub fn request(&self, tx: &mpsc::Sender<VerifyJob>, job: VerifyJob) {
+        let key = pending_key(&job);
+        {
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if !p.insert(key.clone()) {
+                return;
+            }
+        }
+        if tx.try_send(job).is_err() {
+            tracing::warn!(image = %key.0, "signature verification queue is full or stopped; asked again on the next review");
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+        }
+    }
+
+    /// Starts the verification task: verifies each job, records finished verifications in the store, and puts
+    /// every result in memory. Ends when `shutdown` turns true.
+    pub fn start(
+        self: &Arc<Self>,
+        verifier: Arc<dyn Verifier>,
+        store: Arc<dyn Store>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> mpsc::Sender<VerifyJob> {
+        let (tx, mut rx) = mpsc::channel::<VerifyJob>(VERIFY_QUEUE);
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let job = tokio::select! {
+                    j = rx.recv() => match j { Some(j) => j, None => break },
+                    _ = shutdown.changed() => break,
+                };
+                // Off the request path: the key files' current contents key the facts.
+                let files: Vec<_> = job
+                    .spec
+                    .key_refs()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|k| match k {
+                        Key::File(p) => Some(p),
+                        Key::Secret { .. } => None,
+                    })
+                    .collect();
+                let read = tokio::task::spawn_blocking(move || {
+                    files
+                        .into_iter()
+                        .map(|p| {
+                            let fp = file_fingerprint(&p);
+                            (p, fp)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+                me.key_files
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(read);
+                let requirement = me.requirement_key(&job.spec);
+                let started = Instant::now();
+                let facts = verifier.verify(&job.image, &job.spec).await;
+                tracing::info!(image = %job.image, signed = facts.signed(), error = ?facts.error, elapsed_ms = started.elapsed().as_millis() as u64, "verified image signatures");
+                if !facts.digest.is_empty() {
+                    if facts.error.is_none() {
+                        let s = store.clone();
+                        let (d, r) = (facts.digest.clone(), requirement.clone());
+                        let json = serde_json::to_value(&facts).unwrap_or_default();
+                        let written =
+                            tokio::task::spawn_blocking(move || s.put_signatures(&d, &r, &json))
+                                .await;
+                        if !matches!(written, Ok(Ok(()))) {
+                            tracing::warn!(image = %job.image, "recording signature facts failed; kept in memory");
+                        }
+                    }
+                    me.insert(facts.digest.clone(), requirement.clone(), Arc::new(facts));
+                }
+                me.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&pending_key(&job));
+            }
+        });
+        tx
+    }
+}

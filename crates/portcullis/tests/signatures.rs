@@ -1,0 +1,247 @@
+//! Signature requirements through the real binary (issue #17): a real docker-registry, keys made and images
+//! signed by the real cosign CLI (`--tlog-upload=false`), and `portcullis serve` with an admission config whose
+//! `verify` block requires one key. A signed image is admitted; an unsigned one and one signed with another key
+//! are denied naming the requirement; answers come from memory (the second review is fast, and the registry
+//! stopped, the signed image is still admitted). Prints the verification latency, cold and cached.
+
+mod common;
+#[path = "../../verify/tests/common/mod.rs"]
+mod sig;
+
+use std::time::{Duration, Instant};
+
+use common::{Serve, https_client, pod_review, validate, wait_ready, write_bookworm_image};
+use portcullis_testkit::{Mode, Registry, free_port};
+
+const TOKEN: &str = "signatures-admin-token";
+
+/// Pushes a bookworm image (`lodash` makes it distinct) as `repo:1`; returns `addr/repo@digest`.
+fn push(reg: &Registry, dir: &std::path::Path, repo: &str, lodash: Option<&str>) -> String {
+    write_bookworm_image(dir, lodash);
+    reg.push(dir, "v1", &format!("{repo}:1"), false).unwrap();
+    let r = reqwest::blocking::Client::new()
+        .head(format!("http://{}/v2/{repo}/manifests/1", reg.addr))
+        .header(
+            "accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .unwrap();
+    let digest = r.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    format!("{}/{repo}@{digest}", reg.addr)
+}
+
+/// Reviews `image` until the answer satisfies `done`; returns it and how long it took.
+fn until(
+    http: &reqwest::blocking::Client,
+    port: u16,
+    image: &str,
+    log: &std::path::Path,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> (serde_json::Value, Duration) {
+    let t = Instant::now();
+    loop {
+        let r = validate(http, port, &pod_review(&[image], "shop", "app"));
+        if done(&r) {
+            return (r, t.elapsed());
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "no such answer for {image}: {r}\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A log line without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn message(r: &serde_json::Value) -> &str {
+    r["response"]["status"]["message"].as_str().unwrap_or("")
+}
+
+#[test]
+fn serve_admits_only_images_signed_by_the_required_key() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let signed = push(&reg, &tmp.path().join("a"), "shop/signed", None);
+    let unsigned = push(
+        &reg,
+        &tmp.path().join("b"),
+        "shop/unsigned",
+        Some("4.17.21"),
+    );
+    let other = push(&reg, &tmp.path().join("c"), "shop/other", Some("4.17.20"));
+    // The three commands of the README: generate a key, sign in CI, require it in Portcullis.
+    let ci = tmp.path().join("ci");
+    let ci_pub = sig::key_pair(&ci);
+    sig::sign(&ci, &signed);
+    let rogue = tmp.path().join("rogue");
+    let rogue_pub = sig::key_pair(&rogue);
+    sig::sign(&rogue, &other);
+
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "default: {{ mode: analysis, verify: {{ keys: [{}] }} }}\n",
+            ci_pub.display()
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            tmp.path().join("vuln.db").to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[
+            ("PORTCULLIS_ADMIN_TOKEN", TOKEN),
+            ("PORTCULLIS_LOG", "warn,portcullis_engine::signatures=info"),
+        ],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+
+    // Unknown at first: denied and queued for analysis and verification.
+    let first = validate(&http, port, &pod_review(&[&signed], "shop", "app"));
+    assert_eq!(first["response"]["allowed"], false, "{first}");
+    let (ok, cold) = until(&http, port, &signed, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    let annotations = ok["response"]["auditAnnotations"].to_string();
+    assert!(
+        annotations.contains(&format!("{signed}={}", ci_pub.display())),
+        "the audit annotations name the signer: {ok}"
+    );
+
+    // Once analysed, the only reason left is the signature requirement, precisely.
+    let want = format!(
+        "container \"c0\": image {unsigned}: not signed by any of the required keys (no signature found)"
+    );
+    let (denied, _) = until(&http, port, &unsigned, &log, |r| message(r) == want);
+    assert_eq!(denied["response"]["allowed"], false);
+    let want = format!(
+        "container \"c0\": image {other}: not signed by any of the required keys (checked 1 signature: \
+         signature does not verify with any of the 1 key(s) given (signed by another key, or payload changed \
+         after signing))"
+    );
+    let (denied, _) = until(&http, port, &other, &log, |r| message(r) == want);
+    assert_eq!(denied["response"]["allowed"], false);
+
+    // The audit trail records the signer (written in the background: wait for it).
+    let t = Instant::now();
+    loop {
+        let decisions: serde_json::Value = http
+            .get(format!(
+                "https://localhost:{port}/v1/decisions?namespace=shop&allowed=true"
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .and_then(|r| r.json())
+            .expect("decisions");
+        let want = format!("signers: {signed}={}", ci_pub.display());
+        if decisions.to_string().contains(&want) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no audit record names the signer ({want}): {decisions}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let verifications = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("verified image signatures"))
+            .count()
+    };
+    assert_eq!(
+        verifications(),
+        3,
+        "each image verified once, then answered from memory"
+    );
+
+    // The key file's contents are replaced (another key at the same path): the signed image is verified again
+    // and refused; the original contents back, the stored facts answer again without a new verification.
+    let original = std::fs::read(&ci_pub).unwrap();
+    std::fs::copy(&rogue_pub, &ci_pub).unwrap();
+    let (refused, _) = until(&http, port, &signed, &log, |r| {
+        message(r).contains("not signed by any of the required keys (checked 1 signature: signature does not verify")
+    });
+    assert_eq!(refused["response"]["allowed"], false);
+    std::fs::write(&ci_pub, &original).unwrap();
+    until(&http, port, &signed, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    assert_eq!(
+        verifications(),
+        4,
+        "the restored key's recorded facts answer again"
+    );
+
+    // From memory: fast, and with the registry gone.
+    let t = Instant::now();
+    let again = validate(&http, port, &pod_review(&[&signed], "shop", "again"));
+    let cached = t.elapsed();
+    assert_eq!(again["response"]["allowed"], true, "{again}");
+    drop(reg);
+    let t = Instant::now();
+    let offline = validate(&http, port, &pod_review(&[&signed], "shop", "offline"));
+    let offline_t = t.elapsed();
+    assert_eq!(offline["response"]["allowed"], true, "{offline}");
+    assert!(
+        cached < Duration::from_secs(1) && offline_t < Duration::from_secs(1),
+        "answers from memory: {cached:?}, {offline_t:?}"
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let verified: Vec<&str> = log_text
+        .lines()
+        .filter(|l| l.contains("verified image signatures"))
+        .collect();
+    let ms: Vec<String> = verified
+        .iter()
+        .filter_map(|l| {
+            strip_ansi(l)
+                .split("elapsed_ms=")
+                .nth(1)
+                .map(str::to_string)
+        })
+        .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    eprintln!(
+        "verification per image (cold, registry on loopback, debug build): {ms:?} ms; signed image admitted \
+         {cold:?} after its first review (analysis and verification); from memory: {cached:?}, registry \
+         stopped: {offline_t:?}"
+    );
+}
