@@ -219,6 +219,8 @@ mod tests {
                     outcome: Outcome::Refused {
                         reason: "wrong key".into(),
                     },
+                    signer: None,
+                    tlog: None,
                 },
                 Checked {
                     source: "tag sha256-ab.sig".into(),
@@ -226,6 +228,8 @@ mod tests {
                     outcome: Outcome::Verified {
                         key: "ci.pub".into(),
                     },
+                    signer: None,
+                    tlog: None,
                 },
             ],
             notes: vec![],
