@@ -16,6 +16,10 @@ use crate::api::RematchStats;
 pub const MAX_TRIAGE_DOCUMENT_BYTES: usize = 8 << 20;
 /// Most triage documents stored (of both kinds together).
 pub const MAX_TRIAGE_DOCUMENTS: usize = 1_000;
+/// The feed row recording which matcher version (vulnerability data + triage) stored findings were last
+/// re-matched with: a start whose data or triage differs (a new `--vuln-db-bundle`, documents changed while
+/// stopped) re-matches every stored image once.
+pub const STORED_FINDINGS_FEED: &str = "stored-findings";
 /// Longest document name kept.
 const MAX_NAME_CHARS: usize = 200;
 
@@ -132,15 +136,50 @@ impl Engine {
     /// Applies changed triage documents and, when they changed, re-matches every stored image under the feed
     /// lock (one replica at a time; a replica that finds the lock taken leaves it to the holder, which sees the
     /// same change on its own poll). `None` when nothing changed or another replica is re-matching.
+    ///
+    /// The first call (at start) re-matches only when the matcher's version differs from the one stored
+    /// findings were last re-matched with ([`STORED_FINDINGS_FEED`]).
     pub fn refresh_triage(&self) -> Result<Option<RematchStats>> {
+        let first = self
+            .triage_applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none();
         if !self.apply_stored_triage()? {
             return Ok(None);
         }
         self.invalidate_all();
+        let Some(matcher) = self.stages.matcher.as_ref() else {
+            return Ok(None);
+        };
+        let version = matcher.db_version();
+        let recorded = || -> Result<Option<String>> {
+            Ok(self
+                .store
+                .list_feeds()?
+                .into_iter()
+                .find(|f| f.name == STORED_FINDINGS_FEED)
+                .map(|f| f.db_version))
+        };
+        if first && recorded()?.as_deref() == Some(version.as_str()) {
+            return Ok(None);
+        }
         let Some(_lock) = self.store.try_feed_lock()? else {
             return Ok(None);
         };
-        self.rematch_all().map(Some)
+        let stats = self.rematch_all()?;
+        self.store.put_feed(&portcullis_store::FeedRecord {
+            name: STORED_FINDINGS_FEED.into(),
+            db_version: version,
+            record_count: i64::try_from(stats.rematched).unwrap_or(i64::MAX),
+            status: if stats.errors.is_empty() {
+                "ok".into()
+            } else {
+                format!("{} images could not be re-matched", stats.errors.len())
+            },
+            updated_at: chrono::Utc::now().timestamp_millis(),
+        })?;
+        Ok(Some(stats))
     }
 }
 
