@@ -9,7 +9,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Serve, debian_and_ghsa_db, https_client, pod_review, validate, wait_ready, write_bookworm_image,
+    Serve, cli, debian_and_ghsa_db, https_client, pod_review, validate, wait_ready,
+    write_bookworm_image,
 };
 use portcullis_testkit::{Mode, Registry, free_port};
 
@@ -147,9 +148,32 @@ fn a_vex_posted_to_the_api_admits_a_denied_image_without_reanalysis() {
         "{vulns}"
     );
 
-    // Deleting it denies the image again.
+    // The CLI lists it and deletes it; the image is denied again.
     let id = posted["id"].as_str().unwrap();
-    let (st, _) = api("DELETE", &format!("/v1/vex/{id}"), None);
-    assert_eq!(st, 200);
-    wait_for("the denial after DELETE", false, Duration::from_secs(10));
+    let env = [
+        ("PORTCULLIS_URL", format!("https://localhost:{port}")),
+        ("PORTCULLIS_TOKEN", TOKEN.to_string()),
+        ("PORTCULLIS_DATA_DIR", data.display().to_string()),
+    ];
+    let (code, out, err) = cli(&env, &["triage", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("lodash.openvex.json") && out.contains(id),
+        "{out}"
+    );
+    let rules = tmp.path().join("rules.yaml");
+    std::fs::write(&rules, "rules:\n  - vulnerability: CVE-2020-8203\n").unwrap();
+    let (code, _, err) = cli(
+        &env,
+        &["triage", "add", "ignore-rules", rules.to_str().unwrap()],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("reason"),
+        "a rule without a reason is refused: {err}"
+    );
+    let (code, out, err) = cli(&env, &["triage", "delete", "vex", id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Deleted vex lodash.openvex.json"), "{out}");
+    wait_for("the denial after delete", false, Duration::from_secs(10));
 }
