@@ -270,3 +270,54 @@ fn triage_documents_shared_on_postgres() {
         Arc::from(portcullis_store::open(&url).unwrap())
     });
 }
+
+#[test]
+fn a_start_with_other_vulnerability_data_rematches_stored_images_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db").display().to_string();
+    let open = || -> Arc<dyn Store> { Arc::from(portcullis_store::open(&path).unwrap()) };
+    let real = vuln_db(dir.path());
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = portcullis_vuln::VulnDb::open(empty_dir.path().join("vuln.db")).unwrap();
+    let digest = digest(9);
+    let tag = "reg.example/team/app:2";
+    let recorded = |s: &dyn Store| {
+        s.list_feeds()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.name == portcullis_engine::STORED_FINDINGS_FEED)
+    };
+    {
+        let (a, _) = replica("first", open(), &real, true);
+        a.engine.add_policy(bundle()).unwrap();
+        a.engine.activate_policy("any-vuln").unwrap();
+        a.rt.as_ref()
+            .unwrap()
+            .block_on(
+                a.engine
+                    .add_image(&format!("{tag}@{digest}"), Default::default(), false),
+            )
+            .unwrap();
+        wait_for("the analysis", || {
+            a.engine
+                .check(&digest, Some(tag), None)
+                .is_ok_and(|c| c.status == "fail")
+        });
+    }
+    // Restarted with other data (as after `serve --vuln-db-bundle` with a new bundle): re-matched at start.
+    let (b, mb) = replica("second", open(), &empty, false);
+    wait_for("the re-match at start", || {
+        recorded(b.engine.store().as_ref()).is_some_and(|f| f.db_version == mb.db_version())
+    });
+    assert_eq!(
+        b.engine.check(&digest, Some(tag), None).unwrap().status,
+        "pass"
+    );
+    let first = recorded(b.engine.store().as_ref()).unwrap();
+    assert_eq!(first.record_count, 1, "{first:?}");
+    drop(b);
+    // Restarted with the same data: nothing to re-match.
+    let (c, _) = replica("third", open(), &empty, false);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(recorded(c.engine.store().as_ref()).unwrap(), first);
+}
