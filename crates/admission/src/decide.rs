@@ -1,7 +1,7 @@
 //! The decision: per-image outcomes under the selected mode, the denial message, warnings, audit annotations and
 //! the JSONPatch of `/mutate`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use base64::Engine as _;
 use portcullis_image::ImageRef;
@@ -10,7 +10,10 @@ use portcullis_vuln::Finding;
 use serde::Serialize;
 
 use crate::config::{Config, Mode, NamespaceMeta};
-use crate::explain::{describe_row, failed_message, rows_with, short_image, truncate_chars};
+use crate::explain::{
+    describe_row, failed_message, failed_parts, rows_with, severity_of, short_image, summarise,
+    truncate_chars,
+};
 use crate::extract::{ContainerKind, ImageUse};
 use crate::owner::VerifiedOwner;
 use crate::plan::{Scope, checks_image, scope};
@@ -22,8 +25,12 @@ use crate::verdicts::{ImageState, ImageVerdicts, display_ref, parse_image};
 pub const ORIGINAL_IMAGES_ANNOTATION: &str = "portcullis.dev/original-images";
 /// Most failing rules listed per image in a denial message.
 pub const MAX_RULES_IN_MESSAGE: usize = 3;
-/// Longest warning the API server shows unabridged.
-pub const MAX_WARNING_CHARS: usize = 120;
+/// Longest warning the API server keeps whole: k8s.io/apiserver's warning recorder (`filters/warning.go`,
+/// `truncateItemRunes`) cuts each warning to 256 runes once the total passes [`MAX_WARNINGS_TOTAL_CHARS`].
+/// Longer texts are summarised at word boundaries before that can happen.
+pub const MAX_WARNING_CHARS: usize = 256;
+/// Total warning text the API server passes on untouched (`truncateAtTotalRunes`, 4 Ki runes).
+pub const MAX_WARNINGS_TOTAL_CHARS: usize = 4096;
 /// Most warnings returned.
 pub const MAX_WARNINGS: usize = 20;
 
@@ -61,6 +68,9 @@ pub struct Context<'a> {
     /// The object's controller owner, fetched and checked by the caller ([`crate::verify_owner`]). `skipOwned`
     /// skips only objects whose owner is verified; `None` = nothing is skipped.
     pub verified_owner: Option<&'a VerifiedOwner>,
+    /// Images (as written) the registry answered 404 for when the caller resolved them: said to be missing
+    /// instead of queued for an analysis that would fail.
+    pub missing: Option<&'a HashSet<String>>,
 }
 
 impl Context<'_> {
@@ -72,6 +82,7 @@ impl Context<'_> {
             resolved: None,
             policies: None,
             verified_owner: None,
+            missing: None,
         }
     }
 }
@@ -96,6 +107,8 @@ pub enum Outcome {
     AnalysisFailed(String),
     /// The reference cannot be parsed (reason).
     InvalidReference(String),
+    /// The registry has no such tag or digest (HTTP 404): not queued.
+    NotFound,
     /// UPDATE that kept this image: no fresh verdict needed.
     Unchanged,
     /// Break-glass mode: not checked.
@@ -134,6 +147,9 @@ pub struct ImageDecision {
     pub signature: Option<crate::signatures::SignatureDecision>,
     #[serde(skip)]
     pointer: String,
+    /// For a failed image: the explanation's head and every failing rule (a warning fits as many as it can).
+    #[serde(skip)]
+    failed_rules: Option<(String, Vec<String>)>,
     #[serde(skip)]
     mutate: bool,
 }
@@ -206,16 +222,54 @@ pub struct Decision {
     pub dry_run: bool,
 }
 
+/// Denial reasons, one clause per distinct reason (an image run by several containers is one clause naming
+/// them all), in the order first seen.
+#[derive(Debug, Default)]
+struct Denials(Vec<(String, Vec<String>)>);
+
+impl Denials {
+    fn add(&mut self, reason: &str, container: &str) {
+        match self.0.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, containers)) => {
+                if !containers.iter().any(|c| c == container) {
+                    containers.push(container.to_string());
+                }
+            }
+            None => self
+                .0
+                .push((reason.to_string(), vec![container.to_string()])),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `container "a": reason; containers "b", "c": reason`.
+    fn message(&self) -> String {
+        let clauses: Vec<String> = self
+            .0
+            .iter()
+            .map(|(reason, containers)| {
+                let names: Vec<String> = containers.iter().map(|c| format!("{c:?}")).collect();
+                let noun = if names.len() == 1 {
+                    "container"
+                } else {
+                    "containers"
+                };
+                format!("{noun} {}: {reason}", names.join(", "))
+            })
+            .collect();
+        clauses.join("; ")
+    }
+}
+
 /// Records an image's explanation as a denial reason or, in non-blocking modes, as a warning.
-fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String>) {
+fn note(id: &ImageDecision, denials: &mut Denials, warnings: &mut Vec<String>) {
     let Some(e) = &id.explanation else { return };
     if id.denies {
-        // Each reason names the container it is about (the same image may run in several).
-        if e.starts_with("container ") {
-            denials.push(e.clone());
-        } else {
-            denials.push(format!("container {:?}: {e}", id.container));
-        }
+        // Each reason names the container(s) it is about (the same image may run in several).
+        denials.add(e, &id.container);
     } else if id.mode == Mode::Audit || (id.mode == Mode::Analysis && id.outcome == Outcome::Failed)
     {
         let rejected = id.admission_policy.as_ref().is_some_and(|p| !p.allow)
@@ -228,7 +282,16 @@ fn note(id: &ImageDecision, denials: &mut Vec<String>, warnings: &mut Vec<String
         } else {
             ""
         };
-        warnings.push(truncate_chars(&format!("{prefix}{e}"), MAX_WARNING_CHARS));
+        let text = match (&id.failed_rules, rejected) {
+            (Some((head, items)), false) => summarise(
+                &format!("{prefix}{head}"),
+                items,
+                "rules",
+                MAX_WARNING_CHARS,
+            ),
+            _ => truncate_chars(&format!("{prefix}{e}"), MAX_WARNING_CHARS),
+        };
+        warnings.push(text);
     }
 }
 
@@ -267,7 +330,7 @@ pub fn decide(
         requestor: format!("admission {}", d.object),
         requested_in: review.namespace(),
     };
-    let mut denials = Vec::new();
+    let mut denials = Denials::default();
     for u in &uses {
         let id = decide_image(u, &look, &mut d.warnings);
         note(&id, &mut denials, &mut d.warnings);
@@ -342,6 +405,7 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
         admission_policy: None,
         signature: None,
         pointer: u.pointer.clone(),
+        failed_rules: None,
         mutate: assign.mutate,
     };
     if !checks_image(u, assign, look.cfg) {
@@ -362,10 +426,7 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
         Ok(r) => r,
         Err(e) => {
             id.outcome = Outcome::InvalidReference(e.reason.clone());
-            id.explanation = Some(format!(
-                "container {:?}: {e}; fix the image field of the manifest",
-                u.container
-            ));
+            id.explanation = Some(format!("{e}; fix the image field of the manifest"));
             id.denies = blocking;
             return id;
         }
@@ -392,6 +453,9 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
             findings,
             ..
         } => judged.analysed(&mut id, digest, verdict.as_deref(), &findings, warnings),
+        ImageState::Unknown if look.ctx.missing.is_some_and(|m| m.contains(&u.image)) => {
+            judged.not_found(&mut id, &r)
+        }
         ImageState::Unknown => judged.unknown(&mut id),
         ImageState::Analyzing => judged.analysing(&mut id),
         ImageState::Failed(reason) => judged.failed(&mut id, reason),
@@ -485,6 +549,23 @@ impl Judged<'_> {
         true
     }
 
+    /// The registry answered 404 for the reference: nothing to analyse, so nothing is queued. Returns false.
+    fn not_found(&self, id: &mut ImageDecision, r: &ImageRef) -> bool {
+        id.outcome = Outcome::NotFound;
+        let what = match (&r.digest, &r.tag) {
+            (Some(d), _) => format!("digest {d}"),
+            (None, Some(t)) => format!("tag {t:?}"),
+            (None, None) => "tag \"latest\"".to_string(),
+        };
+        id.explanation = Some(format!(
+            "image {} not found in the registry ({} has no {what} in repository {}); check the image name and \
+             tag",
+            self.shown, r.registry, r.repository
+        ));
+        id.denies = self.blocking;
+        false
+    }
+
     /// Being analysed: the mode's unknown-image rule. Returns false (already queued).
     fn analysing(&self, id: &mut ImageDecision) -> bool {
         id.outcome = Outcome::Analysing;
@@ -531,9 +612,22 @@ impl Judged<'_> {
             return true;
         };
         if id.mode != Mode::Passive {
-            for row in rows_with(v, findings, Action::Warn) {
-                warnings.push(truncate_chars(
-                    &format!("{}: {}", short_image(shown), describe_row(row, findings)),
+            // One warning per image: its WARN rows, most severe first, as many as fit, then "… and N more".
+            let rows = rows_with(v, findings, Action::Warn);
+            if !rows.is_empty() {
+                let noun = if rows
+                    .iter()
+                    .all(|r| severity_of(&r.trigger_id, findings).is_some())
+                {
+                    "findings"
+                } else {
+                    "rules"
+                };
+                let items: Vec<String> = rows.iter().map(|r| describe_row(r, findings)).collect();
+                warnings.push(summarise(
+                    &format!("{}: ", short_image(shown)),
+                    &items,
+                    noun,
                     MAX_WARNING_CHARS,
                 ));
             }
@@ -547,7 +641,9 @@ impl Judged<'_> {
         } else {
             id.outcome = Outcome::Failed;
             id.denies = id.mode == Mode::Policy;
-            id.explanation = Some(failed_message(shown, &digest, &id.policy, v, findings));
+            let (head, items) = failed_parts(shown, &digest, &id.policy, v, findings);
+            id.explanation = Some(failed_message(&head, &items));
+            id.failed_rules = Some((head, items));
         }
         false
     }
@@ -555,7 +651,7 @@ impl Judged<'_> {
 
 /// The request-level result once every image is decided: the strictest mode, capped warnings, the denial
 /// message, audit annotations and (for `/mutate`) the patch.
-fn conclude(d: &mut Decision, review: &Review, denials: Vec<String>) {
+fn conclude(d: &mut Decision, review: &Review, denials: Denials) {
     d.mode = d
         .images
         .iter()
@@ -563,20 +659,54 @@ fn conclude(d: &mut Decision, review: &Review, denials: Vec<String>) {
         .filter(|m| *m != Mode::Breakglass)
         .min()
         .or(d.images.first().map(|i| i.mode));
-    if d.warnings.len() > MAX_WARNINGS {
-        let extra = d.warnings.len() - (MAX_WARNINGS - 1);
-        d.warnings.truncate(MAX_WARNINGS - 1);
-        d.warnings.push(format!("… {extra} more warnings"));
-    }
+    d.warnings = fit_warnings(std::mem::take(&mut d.warnings));
     let denied = !denials.is_empty();
     if d.endpoint == Endpoint::Validate && denied {
         d.allowed = false;
-        d.message = Some(denials.join("; "));
+        d.message = Some(denials.message());
     }
     annotate(d, denied);
     if d.endpoint == Endpoint::Mutate {
         d.patch = pin_patch(review, &d.images);
     }
+}
+
+/// Warnings as the API server passes them on untouched: control characters (which make it drop a warning)
+/// turned into spaces, each within [`MAX_WARNING_CHARS`] (summarised at a word boundary), duplicates removed
+/// (the first kept), at most [`MAX_WARNINGS`] and [`MAX_WARNINGS_TOTAL_CHARS`] in all, the last saying how many
+/// were left out.
+pub fn fit_warnings(warnings: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let unique: Vec<String> = warnings
+        .into_iter()
+        .map(|w| {
+            let clean: String = w
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            truncate_chars(clean.trim(), MAX_WARNING_CHARS)
+        })
+        .filter(|w| !w.is_empty() && seen.insert(w.clone()))
+        .collect();
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (i, w) in unique.iter().enumerate() {
+        let after = unique.len() - i - 1;
+        // While more remain, room is kept for the closing "… N more warnings" line.
+        let (reserve, room) = if after > 0 {
+            (40, MAX_WARNINGS - 1)
+        } else {
+            (0, MAX_WARNINGS)
+        };
+        let len = w.chars().count();
+        if out.len() >= room || total + len + reserve > MAX_WARNINGS_TOTAL_CHARS {
+            out.push(format!("… {} more warnings", unique.len() - i));
+            return out;
+        }
+        total += len;
+        out.push(w.clone());
+    }
+    out
 }
 
 /// Audit annotations: `decision`, `mode`, `images` and `admission-policies`.
@@ -639,6 +769,7 @@ impl Outcome {
             Outcome::Analysing => "analysing",
             Outcome::AnalysisFailed(_) => "analysis-failed",
             Outcome::InvalidReference(_) => "invalid-reference",
+            Outcome::NotFound => "not-found",
             Outcome::Unchanged => "unchanged",
             Outcome::Breakglass => "breakglass",
         }

@@ -111,7 +111,7 @@ fn every_fixture_in_every_mode() {
                 assert!(msg.contains("busybox:1.36"), "{msg}");
             }
             for w in &d.warnings {
-                assert!(w.chars().count() <= 120, "{w}");
+                assert!(w.chars().count() <= decide::MAX_WARNING_CHARS, "{w}");
             }
             // Nothing queued: every image is known.
             assert!(v.queued().is_empty(), "{mode} {name}");

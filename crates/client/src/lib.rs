@@ -128,14 +128,24 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<T> {
+        self.send_with(method, path, |req| match body {
+            Some(b) => req.json(b),
+            None => req,
+        })
+    }
+
+    fn send_with<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: impl FnOnce(reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder,
+    ) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method, &url);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
+        req = body(req);
         let resp = req.send().map_err(|e| ClientError::Transport {
             url: url.clone(),
             message: e.to_string(),
@@ -273,6 +283,42 @@ impl Client {
             q.push(format!("policy={}", enc(p)));
         }
         self.get(&format!("/v1/images/{}/check?{}", enc(digest), q.join("&")))
+    }
+
+    /// `POST /v1/vex` or `/v1/ignore-rules` (`kind` = `vex` / `ignore-rules`): stores a triage document every
+    /// replica applies; `name` is shown in listings.
+    pub fn add_triage(
+        &self,
+        kind: &str,
+        name: &str,
+        document: Vec<u8>,
+    ) -> Result<portcullis_engine::api::TriageDocumentSummary> {
+        self.send_with(
+            reqwest::Method::POST,
+            &format!("/v1/{}?name={}", enc(kind), enc(name)),
+            |req| req.body(document),
+        )
+    }
+
+    /// `GET /v1/vex` or `/v1/ignore-rules`.
+    pub fn list_triage(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<portcullis_engine::api::TriageDocumentSummary>> {
+        self.get(&format!("/v1/{}", enc(kind)))
+    }
+
+    /// `DELETE /v1/vex/{id}` or `/v1/ignore-rules/{id}`.
+    pub fn delete_triage(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<portcullis_engine::api::TriageDocumentSummary> {
+        self.send(
+            reqwest::Method::DELETE,
+            &format!("/v1/{}/{}", enc(kind), enc(id)),
+            None,
+        )
     }
 
     /// `POST /v1/policies`.

@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 
 use crate::engine::{Engine, EngineError, blocking};
-use portcullis_store::DecisionFilter;
+use portcullis_store::{DecisionFilter, TriageKind};
 
 mod wire;
 pub use wire::*;
@@ -165,6 +165,23 @@ pub fn router(engine: Arc<Engine>, config: &ApiConfig) -> Router {
         .route("/v1/system/status", get(status))
         .route("/v1/system/feeds", get(list_feeds).post(sync_feeds))
         .route("/v1/decisions", get(list_decisions))
+        .route(
+            "/v1/vex",
+            get(list_vex)
+                .post(add_vex)
+                .layer(DefaultBodyLimit::max(crate::MAX_TRIAGE_DOCUMENT_BYTES + 1)),
+        )
+        .route("/v1/vex/{id}", get(get_vex).delete(delete_vex))
+        .route(
+            "/v1/ignore-rules",
+            get(list_ignore_rules)
+                .post(add_ignore_rules)
+                .layer(DefaultBodyLimit::max(crate::MAX_TRIAGE_DOCUMENT_BYTES + 1)),
+        )
+        .route(
+            "/v1/ignore-rules/{id}",
+            get(get_ignore_rules).delete(delete_ignore_rules),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/openapi.json", get(openapi))
@@ -374,6 +391,149 @@ async fn list_feeds(State(s): State<ApiState>) -> ApiResult<Vec<Feed>> {
 async fn sync_feeds(State(s): State<ApiState>) -> ApiResult<FeedSyncOutcome> {
     let e = s.engine.clone();
     Ok(Json(blocking(move || e.sync_feeds()).await?))
+}
+
+async fn add_triage(
+    s: ApiState,
+    kind: TriageKind,
+    q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<TriageDocumentSummary> {
+    let q = query(q, &["name"])?;
+    let bytes = body.map_err(|r| {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                format!(
+                    "the {} document is larger than {} bytes; split it",
+                    kind.as_str(),
+                    crate::MAX_TRIAGE_DOCUMENT_BYTES
+                ),
+            )
+        } else {
+            ApiError::new(status, format!("request body could not be read: {r}"))
+        }
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad(format!(
+            "request body is empty: send the {} document itself",
+            kind.as_str()
+        )));
+    }
+    let e = s.engine.clone();
+    let name = q.get("name").cloned();
+    let doc = blocking(move || e.add_triage_document(kind, name.as_deref(), &bytes)).await?;
+    // This replica applies it now (the others on their next poll) and re-matches stored images.
+    let e = s.engine.clone();
+    tokio::spawn(async move {
+        if let Err(err) = blocking(move || e.refresh_triage()).await {
+            tracing::warn!(error = %err, "applying the new triage document failed; the poll retries");
+        }
+    });
+    Ok(Json(TriageDocumentSummary::from(&doc)))
+}
+
+async fn list_triage(s: ApiState, kind: TriageKind) -> ApiResult<Vec<TriageDocumentSummary>> {
+    let e = s.engine.clone();
+    let docs = blocking(move || e.triage_documents(Some(kind))).await?;
+    Ok(Json(docs.iter().map(TriageDocumentSummary::from).collect()))
+}
+
+async fn get_triage(s: ApiState, kind: TriageKind, id: String) -> ApiResult<TriageDocumentSummary> {
+    let e = s.engine.clone();
+    let docs = blocking(move || e.triage_documents(Some(kind))).await?;
+    let d = docs.iter().find(|d| d.id == id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no {} document with id {id:?}", kind.as_str()),
+        )
+    })?;
+    let mut out = TriageDocumentSummary::from(d);
+    out.content = Some(d.content.clone());
+    Ok(Json(out))
+}
+
+async fn delete_triage(
+    s: ApiState,
+    kind: TriageKind,
+    id: String,
+) -> ApiResult<TriageDocumentSummary> {
+    let e = s.engine.clone();
+    let docs = {
+        let e = e.clone();
+        blocking(move || e.triage_documents(Some(kind))).await?
+    };
+    let summary = docs
+        .iter()
+        .find(|d| d.id == id)
+        .map(TriageDocumentSummary::from);
+    let id2 = id.clone();
+    blocking(move || e.delete_triage_document(kind, &id2)).await?;
+    let e = s.engine.clone();
+    tokio::spawn(async move {
+        if let Err(err) = blocking(move || e.refresh_triage()).await {
+            tracing::warn!(error = %err, "applying the triage change failed; the poll retries");
+        }
+    });
+    summary.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no {} document with id {id:?}", kind.as_str()),
+        )
+    })
+}
+
+async fn add_vex(
+    State(s): State<ApiState>,
+    q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<TriageDocumentSummary> {
+    add_triage(s, TriageKind::Vex, q, body).await
+}
+
+async fn list_vex(State(s): State<ApiState>) -> ApiResult<Vec<TriageDocumentSummary>> {
+    list_triage(s, TriageKind::Vex).await
+}
+
+async fn get_vex(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<TriageDocumentSummary> {
+    get_triage(s, TriageKind::Vex, id).await
+}
+
+async fn delete_vex(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<TriageDocumentSummary> {
+    delete_triage(s, TriageKind::Vex, id).await
+}
+
+async fn add_ignore_rules(
+    State(s): State<ApiState>,
+    q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<TriageDocumentSummary> {
+    add_triage(s, TriageKind::IgnoreRules, q, body).await
+}
+
+async fn list_ignore_rules(State(s): State<ApiState>) -> ApiResult<Vec<TriageDocumentSummary>> {
+    list_triage(s, TriageKind::IgnoreRules).await
+}
+
+async fn get_ignore_rules(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<TriageDocumentSummary> {
+    get_triage(s, TriageKind::IgnoreRules, id).await
+}
+
+async fn delete_ignore_rules(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> ApiResult<TriageDocumentSummary> {
+    delete_triage(s, TriageKind::IgnoreRules, id).await
 }
 
 async fn list_decisions(

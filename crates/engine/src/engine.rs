@@ -20,6 +20,7 @@ use crate::stages::{
     Analyser, Evaluator, FeedSource, Matcher, Resolver, StageError, bundle_identity,
 };
 
+pub(crate) mod triage;
 mod worker;
 
 /// Errors of engine operations, each mapping to one HTTP status in the API.
@@ -153,6 +154,8 @@ pub struct Engine {
     metrics: crate::metrics::EngineMetrics,
     resolve: crate::resolve::ResolvePool,
     access: crate::access::AccessFacts,
+    /// Ids of the stored triage documents the matcher applies now (see `triage.rs`).
+    triage_applied: Mutex<Option<Vec<String>>>,
 }
 
 /// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
@@ -281,6 +284,7 @@ impl Engine {
             config,
             cache: Mutex::new(HashMap::new()),
             metrics: crate::metrics::EngineMetrics::default(),
+            triage_applied: Mutex::new(None),
         })
     }
 

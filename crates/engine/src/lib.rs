@@ -18,6 +18,9 @@ pub mod stages;
 pub mod verdicts;
 
 pub use api::{CheckResult, FeedSyncOutcome, RematchStats, Status, VulnKind, VulnReport};
+pub use engine::triage::{
+    MAX_TRIAGE_DOCUMENT_BYTES, MAX_TRIAGE_DOCUMENTS, STORED_FINDINGS_FEED, spawn_triage_watch,
+};
 pub use engine::{
     Engine, EngineConfig, EngineError, INDEX_ANNOTATION, PLATFORM_ANNOTATION, PLATFORMS_ANNOTATION,
     Result, Stages, blocking, index_platforms, is_digest, worst_of_platforms,

@@ -121,6 +121,13 @@ pub async fn start(
         config.verdict_refresh,
         shutdown.clone(),
     ));
+    // Stored triage documents: applied now and whenever they change, stored images re-matched (also once at
+    // start when the vulnerability data or triage changed while stopped).
+    workers.push(crate::spawn_triage_watch(
+        engine.clone(),
+        config.verdict_refresh,
+        shutdown.clone(),
+    ));
     let verdicts = EngineVerdicts::start(engine.clone(), config.verdict_refresh, shutdown);
     let router = router(engine.clone(), &config.api);
     Ok(Service {

@@ -149,6 +149,11 @@ pub trait Matcher: Send + Sync + 'static {
     }
     /// Matches one SBOM.
     fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError>;
+    /// Replaces the triage documents from the shared store (applied after the matcher's own, e.g.
+    /// `serve --vex`); false when this matcher does not apply triage.
+    fn set_shared_triage(&self, _triage: &portcullis_vuln::triage::Triage) -> bool {
+        false
+    }
 }
 
 /// What the engine needs of a bundle to store it: its id, name and digest.
@@ -683,7 +688,10 @@ impl Evaluator for PolicyEvaluator {
 /// The real matcher: `portcullis_vuln`'s in-memory index, swapped atomically after a feed sync.
 pub struct IndexMatcher {
     index: std::sync::RwLock<std::sync::Arc<portcullis_vuln::Index>>,
+    /// Triage from configuration (`serve --vex` / `--ignore-file`).
     triage: portcullis_vuln::triage::Triage,
+    /// What is applied: the configured triage followed by the shared store's documents.
+    effective: std::sync::RwLock<std::sync::Arc<portcullis_vuln::triage::Triage>>,
 }
 
 impl IndexMatcher {
@@ -693,6 +701,7 @@ impl IndexMatcher {
         Ok(IndexMatcher {
             index: std::sync::RwLock::new(std::sync::Arc::new(index)),
             triage: Default::default(),
+            effective: Default::default(),
         })
     }
 
@@ -700,12 +709,20 @@ impl IndexMatcher {
     /// database's plus `+triage.<digest>` of the triage files and expired rules, so results say which triage
     /// made them (stored findings are re-matched by the next feed sync, [`crate::Engine::rematch_all`]).
     pub fn with_triage(mut self, triage: portcullis_vuln::triage::Triage) -> IndexMatcher {
+        self.effective = std::sync::RwLock::new(std::sync::Arc::new(triage.clone()));
         self.triage = triage;
         self
     }
 
+    fn effective(&self) -> std::sync::Arc<portcullis_vuln::triage::Triage> {
+        self.effective
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn version_on(&self, index: &portcullis_vuln::Index, today: chrono::NaiveDate) -> String {
-        let fp = self.triage.fingerprint(today);
+        let fp = self.effective().fingerprint(today);
         if fp.is_empty() {
             index.db_version().to_string()
         } else {
@@ -742,12 +759,19 @@ impl Matcher for IndexMatcher {
     fn match_sbom(&self, sbom: &Sbom) -> Result<MatchReport, StageError> {
         let index = self.current();
         let mut report = index.match_sbom(sbom);
-        if !self.triage.is_empty() {
+        let triage = self.effective();
+        if !triage.is_empty() {
             let today = chrono::Utc::now().date_naive();
-            self.triage.apply(&mut report, today);
+            triage.apply(&mut report, today);
             report.db_version = self.version_on(&index, today);
         }
         Ok(report)
+    }
+
+    fn set_shared_triage(&self, shared: &portcullis_vuln::triage::Triage) -> bool {
+        *self.effective.write().unwrap_or_else(|p| p.into_inner()) =
+            std::sync::Arc::new(self.triage.merged(shared));
+        true
     }
 }
 

@@ -77,6 +77,7 @@ pub fn audit_record(review: &Review, d: &Decision) -> NewDecision {
                 | Outcome::Analysing
                 | Outcome::NotEvaluated
                 | Outcome::AnalysisFailed(_)
+                | Outcome::NotFound
         )
     }) {
         "unknown"

@@ -568,3 +568,81 @@ fn chart_admission_config_is_what_portcullis_parses() {
     assert_eq!(cfg.selectors.len(), 1);
     assert_eq!(cfg.selectors[0].assign.policy, "strict");
 }
+
+#[test]
+fn chart_triage_documents_reach_serve_and_parse() {
+    let values = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        values.path(),
+        r#"triage:
+  vex:
+    app.openvex.json: |
+      {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "ops",
+       "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+       "statements": [{"vulnerability": {"name": "CVE-2023-0286"},
+                       "products": [{"@id": "pkg:deb/debian/openssl@3.0.7-1"}],
+                       "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}
+  ignoreRules:
+    team.yaml: |
+      rules:
+        - vulnerability: CVE-2022-48174
+          package: {name: busybox}
+          reason: busybox is not used at runtime in our images
+          expires: 2027-01-31
+    list.yaml: |
+      - vulnerability: CVE-2024-0001
+        reason: accepted risk
+"#,
+    )
+    .unwrap();
+    let out = helm_template(&["-f", values.path().to_str().unwrap()]).unwrap();
+    for arg in [
+        "- --vex=/etc/portcullis/config/vex-app.openvex.json",
+        "- --ignore-file=/etc/portcullis/config/ignore-team.yaml",
+        "- --ignore-file=/etc/portcullis/config/ignore-list.yaml",
+    ] {
+        assert!(out.contains(arg), "{arg} in {out}");
+    }
+    // What serve reads from the mounted ConfigMap is what the triage code parses.
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_yaml_ng::from_str(
+        out.split("\n---")
+            .find(|d| d.contains("kind: ConfigMap"))
+            .unwrap(),
+    )
+    .unwrap();
+    let data = cm.data.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for key in [
+        "vex-app.openvex.json",
+        "ignore-team.yaml",
+        "ignore-list.yaml",
+    ] {
+        std::fs::write(dir.path().join(key), &data[key]).unwrap();
+    }
+    let t = portcullis_vuln::triage::Triage::load(
+        &[dir.path().join("vex-app.openvex.json")],
+        &[
+            dir.path().join("ignore-team.yaml"),
+            dir.path().join("ignore-list.yaml"),
+        ],
+    )
+    .expect("the chart's triage documents are what serve reads");
+    assert_eq!(t.vex.len(), 1);
+    assert_eq!(t.ignore.len(), 2);
+
+    let out = helm_template(&[]).unwrap();
+    assert!(!out.contains("--vex") && !out.contains("--ignore-file"));
+
+    let e = helm_template(&["--set-string", "triage.vex.x=not-json"]).unwrap_err();
+    assert!(
+        e.contains("triage.vex.x must be a VEX document (OpenVEX, CycloneDX VEX or CSAF VEX) as a JSON string"),
+        "{e}"
+    );
+    let e = helm_template(&["--set-string", "triage.ignoreRules.y=rules: [unclosed"]).unwrap_err();
+    assert!(
+        e.contains("triage.ignoreRules.y must be an ignore-rules file"),
+        "{e}"
+    );
+    let e = helm_template(&["--set-string", "triage.vex.bad/name={}"]).unwrap_err();
+    assert!(e.contains("must be a file name"), "{e}");
+}

@@ -45,6 +45,8 @@ enum Command {
     System(cmd::system::Args),
     /// Engine client: vulnerability feeds.
     Feeds(cmd::feeds::Args),
+    /// Engine client: VEX documents and ignore rules every replica applies.
+    Triage(cmd::triage::Args),
     /// Verify an image's cosign signatures against public keys (exit 0 verified, 1 not, 2 error).
     Verify(cmd::verify::Args),
     /// Internal: the analysis worker process `serve` starts per analysis (job on stdin, outcome on stdout).
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
         Command::Image(a) => cmd::image::run(a),
         Command::System(a) => cmd::system::run(a),
         Command::Feeds(a) => cmd::feeds::run(a),
+        Command::Triage(a) => cmd::triage::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::AnalyseWorker(a) => cmd::analyse_worker::run(a),
     };

@@ -22,7 +22,7 @@ mod review;
 pub mod tls;
 pub mod webhook;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,7 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use metrics::Metrics;
-pub use resolve::{DigestResolver, ResolveFn};
+pub use resolve::{DigestResolver, ResolveError, ResolveFn};
 pub use tls::ReloadingCert;
 
 use review::{WebhookQuery, review};

@@ -10,15 +10,41 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use portcullis_image::ImageRef;
 
+/// Why a registry lookup gave no digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// The registry answered 404: it has no such repository, tag or digest.
+    NotFound(String),
+    /// Anything else (unreachable, refused, a malformed answer), with its message.
+    Failed(String),
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResolveError::NotFound(m) | ResolveError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<portcullis_image::Error> for ResolveError {
+    fn from(e: portcullis_image::Error) -> Self {
+        match e {
+            portcullis_image::Error::NotFound { .. } => ResolveError::NotFound(e.to_string()),
+            other => ResolveError::Failed(other.to_string()),
+        }
+    }
+}
+
 /// The function that asks a registry for the digest of a reference.
 pub type ResolveFn =
-    Arc<dyn Fn(ImageRef) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+    Arc<dyn Fn(ImageRef) -> BoxFuture<'static, Result<String, ResolveError>> + Send + Sync>;
 
-type Pending = Shared<BoxFuture<'static, Result<String, String>>>;
+type Pending = Shared<BoxFuture<'static, Result<String, ResolveError>>>;
 
 enum Slot {
     Ready {
-        result: Result<String, String>,
+        result: Result<String, ResolveError>,
         at: Instant,
     },
     Pending(Pending),
@@ -82,7 +108,7 @@ impl DigestResolver {
             async move {
                 portcullis_image::resolve_digest(&r, &opts)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(ResolveError::from)
             }
             .boxed()
         });
@@ -103,6 +129,17 @@ impl DigestResolver {
             }
             _ => None,
         }
+    }
+
+    /// Whether the registry's latest answer for `r` (within the negative TTL) was 404: the image does not exist.
+    pub fn missing(&self, r: &ImageRef) -> bool {
+        let Ok(slots) = self.inner.slots.lock() else {
+            return false;
+        };
+        matches!(
+            slots.get(&key(r)),
+            Some(Slot::Ready { result: Err(ResolveError::NotFound(_)), at }) if at.elapsed() < self.inner.negative_ttl
+        )
     }
 
     /// The digest of `r`, waiting at most `budget`. `None` when the registry failed (recently), or did not answer in
@@ -162,8 +199,11 @@ impl DigestResolver {
             result
         });
         let shared = async move {
-            task.await
-                .unwrap_or_else(|e| Err(format!("digest lookup task failed: {e}")))
+            task.await.unwrap_or_else(|e| {
+                Err(ResolveError::Failed(format!(
+                    "digest lookup task failed: {e}"
+                )))
+            })
         }
         .boxed()
         .shared();
@@ -196,7 +236,7 @@ mod tests {
             async move {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 if r.tag.as_deref() == Some("bad") {
-                    Err("manifest unknown".into())
+                    Err(ResolveError::NotFound("manifest unknown".into()))
                 } else {
                     Ok(format!("sha256:{}", r.tag.unwrap_or_default()))
                 }
@@ -229,6 +269,7 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         // Failures are cached too (negative TTL).
         assert_eq!(res.resolve(&r("bad"), Duration::from_secs(5)).await, None);
+        assert!(res.missing(&r("bad")) && !res.missing(&r("1")));
         assert_eq!(res.resolve(&r("bad"), Duration::from_secs(5)).await, None);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }

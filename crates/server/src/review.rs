@@ -86,6 +86,8 @@ pub(crate) async fn review(
     // Tags the verdict source has no digest for: ask the registry, within the deadline. `plan` applies the
     // same skip rules as `decide`, so images the decision will not look at are never resolved.
     let mut resolved: HashMap<String, String> = HashMap::new();
+    // Tags the registry answered 404 for: said to be missing, not queued.
+    let mut missing: HashSet<String> = HashSet::new();
     // Tags decided on a digest known from memory whose registry lookup is older than the TTL: re-resolved in
     // the background, and the decision says so.
     let mut stale: Vec<(String, String)> = Vec::new();
@@ -120,6 +122,9 @@ pub(crate) async fn review(
                         state.verdicts.resolved(&r, &d);
                         resolved.insert(image, d);
                     }
+                    None if state.resolver.missing(&r) => {
+                        missing.insert(image);
+                    }
                     None => {
                         if start.elapsed() >= deadline {
                             state.metrics.deadline_fallback();
@@ -136,23 +141,19 @@ pub(crate) async fn review(
         resolved: Some(&resolved),
         policies: Some(&policies),
         verified_owner: verified_owner.as_ref(),
+        missing: Some(&missing),
     };
     let mut decision = decide(&review, &cfg, state.verdicts.as_ref(), &ctx);
-    if decision.skipped.is_none() {
+    if decision.skipped.is_none() && !stale.is_empty() {
         for (image, digest) in &stale {
-            if decision.warnings.len() < portcullis_admission::decide::MAX_WARNINGS {
-                let w = format!(
-                    "{image}: decided on the newest known digest {}… of its tag; re-resolution pending (the last \
-                     lookup is older than the tag TTL)",
-                    &digest[..digest.len().min(19)]
-                );
-                decision.warnings.push(
-                    w.chars()
-                        .take(portcullis_admission::decide::MAX_WARNING_CHARS)
-                        .collect(),
-                );
-            }
+            decision.warnings.push(format!(
+                "{image}: decided on the newest known digest {}… of its tag; re-resolution pending (the last \
+                 lookup is older than the tag TTL)",
+                &digest[..digest.len().min(19)]
+            ));
         }
+        decision.warnings =
+            portcullis_admission::decide::fit_warnings(std::mem::take(&mut decision.warnings));
     }
     decision.audit_annotations.insert(
         CALLER_ANNOTATION.into(),

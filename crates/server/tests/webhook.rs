@@ -805,3 +805,86 @@ async fn container_admission_policy_file_is_reloaded_and_a_bad_one_keeps_the_pre
         .to_string();
     assert!(e.contains("caps.yaml") && e.contains("broken"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_the_registry_does_not_have_is_denied_as_not_found_in_the_registry() {
+    // A real registry holding shop/app:1 only. The default resolver (portcullis_image::resolve_digest) asks it.
+    let reg = portcullis_testkit::Registry::start(portcullis_testkit::Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    let mut w = portcullis_testkit::OciWriter::new(&layout).unwrap();
+    let m = w
+        .image(&portcullis_testkit::TestImage::new(vec![
+            portcullis_testkit::LayerBuilder::new()
+                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                .tar(),
+        ]))
+        .unwrap();
+    w.tag("v1", &m).finish().unwrap();
+    reg.push(&layout, "v1", "shop/app:1", false).unwrap();
+
+    let tls = Tls::new();
+    let cfgdir = tempfile::tempdir().unwrap();
+    let cfg_path = write_config(cfgdir.path(), "default: { mode: policy, policy: prod }\n");
+    let verdicts = Arc::new(MemoryVerdicts::new());
+    let srv = serve(&tls, Some(&cfg_path), verdicts.clone(), |_, _| {}).await;
+    let client = tls.client();
+    let (_, pod) = fixtures()
+        .into_iter()
+        .find(|(n, _)| n.starts_with("014"))
+        .unwrap();
+    let exists = format!("{}/shop/app:1", reg.addr);
+    let no_tag = format!("{}/shop/app:2", reg.addr);
+    let no_repo = format!("{}/shop/nothing:1", reg.addr);
+    for round in 0..2 {
+        // The second round is answered from the resolver's negative cache.
+        let mut v: serde_json::Value = serde_json::from_slice(&pod).unwrap();
+        v["request"]["object"]["spec"]["containers"] = serde_json::json!([
+            {"name": "app", "image": exists},
+            {"name": "next", "image": no_tag},
+            {"name": "next-again", "image": no_tag},
+            {"name": "typo", "image": no_repo},
+        ]);
+        let got: serde_json::Value = client
+            .post(url(&srv, "/validate?timeout=10s"))
+            .body(serde_json::to_vec(&v).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(got["response"]["allowed"], false, "{got}");
+        let m = got["response"]["status"]["message"].as_str().unwrap();
+        assert!(
+            m.contains(&format!(
+                "containers \"next\", \"next-again\": image {no_tag} not found in the registry ({} has no tag \
+                 \"2\" in repository shop/app)",
+                reg.addr
+            )),
+            "round {round}: {m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "container \"typo\": image {no_repo} not found in the registry"
+            )),
+            "round {round}: {m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "container \"app\": image {exists} is not analysed yet"
+            )),
+            "round {round}: {m}"
+        );
+        assert_eq!(m.matches("not found in the registry").count(), 2, "{m}");
+        // Only the image that exists is queued for analysis.
+        let queued = verdicts.queued();
+        assert!(
+            queued.iter().all(|q| q.contains("shop/app:1")) && !queued.is_empty(),
+            "{queued:?}"
+        );
+    }
+    srv.shutdown().await;
+}

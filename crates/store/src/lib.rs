@@ -315,6 +315,50 @@ pub struct DecisionFilter {
     pub limit: Option<u32>,
 }
 
+/// What a stored triage document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TriageKind {
+    /// A VEX document (OpenVEX, CycloneDX VEX or CSAF VEX).
+    Vex,
+    /// An ignore-rules file (YAML or JSON).
+    IgnoreRules,
+}
+
+impl TriageKind {
+    /// `vex` / `ignore-rules`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriageKind::Vex => "vex",
+            TriageKind::IgnoreRules => "ignore-rules",
+        }
+    }
+
+    /// The kind named by [`TriageKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "vex" => Some(TriageKind::Vex),
+            "ignore-rules" => Some(TriageKind::IgnoreRules),
+            _ => None,
+        }
+    }
+}
+
+/// A triage document in the shared store: every replica applies it to every match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriageDocument {
+    /// Id: the SHA-256 (hex) of the content, so storing the same document twice is one document.
+    pub id: String,
+    /// VEX or ignore rules.
+    pub kind: TriageKind,
+    /// A name for people (the file name it came from, or what the caller gave).
+    pub name: String,
+    /// The document, as posted (validated before it is stored).
+    pub content: String,
+    /// When it was stored (Unix milliseconds).
+    pub created_at: i64,
+}
+
 /// A vulnerability feed's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedRecord {
@@ -637,6 +681,14 @@ pub trait Store: Send + Sync {
     /// Tries to become the one replica running feed updates (PostgreSQL advisory lock; SQLite: one lock per
     /// process, as SQLite is for a single replica). `None` when another holder has it.
     fn try_feed_lock(&self) -> Result<Option<Box<dyn FeedLock>>>;
+
+    /// Stores a triage document (its `id` is the SHA-256 of its content); returns the stored record, the one
+    /// already stored when the same content was stored before.
+    fn put_triage_document(&self, doc: &TriageDocument) -> Result<TriageDocument>;
+    /// Every stored triage document of `kind` (all kinds when `None`), oldest first.
+    fn list_triage_documents(&self, kind: Option<TriageKind>) -> Result<Vec<TriageDocument>>;
+    /// Deletes a triage document of `kind`; false when there was none with that id.
+    fn delete_triage_document(&self, kind: TriageKind, id: &str) -> Result<bool>;
 }
 
 /// Opens (creating and migrating) a store: `postgres://…`/`postgresql://…` for PostgreSQL, otherwise a SQLite

@@ -9,7 +9,7 @@ use crate::{
     AccessRecord, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest, Enqueued, Error,
     EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges, ImageRecord, NewDecision,
     NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, Store,
-    StoredFindings, open, redact_url,
+    StoredFindings, TriageDocument, TriageKind, open, redact_url,
 };
 
 enum State {
@@ -238,6 +238,15 @@ impl Store for Reopening {
     }
     fn try_feed_lock(&self) -> Result<Option<Box<dyn FeedLock>>> {
         self.inner()?.try_feed_lock()
+    }
+    fn put_triage_document(&self, doc: &TriageDocument) -> Result<TriageDocument> {
+        self.inner()?.put_triage_document(doc)
+    }
+    fn list_triage_documents(&self, kind: Option<TriageKind>) -> Result<Vec<TriageDocument>> {
+        self.inner()?.list_triage_documents(kind)
+    }
+    fn delete_triage_document(&self, kind: TriageKind, id: &str) -> Result<bool> {
+        self.inner()?.delete_triage_document(kind, id)
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use portcullis_store::{
     AnalysisStatus, Backend, DecisionFilter, EnqueueRequest, Enqueued, Error, FailOutcome,
     FeedRecord, MAX_QUEUED, MAX_QUEUED_PER_NAMESPACE, NewDecision, NewEvaluation, RateLimits,
-    RetryPolicy, SCHEMA_VERSION, Store,
+    RetryPolicy, SCHEMA_VERSION, Store, TriageDocument, TriageKind,
 };
 use portcullis_testkit::PgServer;
 use serde_json::json;
@@ -914,4 +914,61 @@ suite!(
     queue_is_bounded_per_namespace_and_overall,
     queue_caps_claims_per_registry_and_replica,
     image_changes_are_incremental,
+    triage_documents_shared_by_every_handle,
 );
+
+fn triage_documents_shared_by_every_handle(f: &Fixture) {
+    let a = f.open();
+    let b = f.open();
+    let doc = |kind, id: &str, name: &str, at| TriageDocument {
+        id: id.into(),
+        kind,
+        name: name.into(),
+        content: format!("{{\"doc\": \"{name}\"}}"),
+        created_at: at,
+    };
+    let vex = a
+        .put_triage_document(&doc(TriageKind::Vex, "aa11", "app.openvex.json", 10))
+        .unwrap();
+    assert_eq!(vex.name, "app.openvex.json");
+    // The same content again is the same document: the first record stays.
+    let again = b
+        .put_triage_document(&doc(TriageKind::Vex, "aa11", "renamed.json", 20))
+        .unwrap();
+    assert_eq!(again, vex);
+    b.put_triage_document(&doc(TriageKind::IgnoreRules, "bb22", "team.yaml", 30))
+        .unwrap();
+    b.put_triage_document(&doc(TriageKind::Vex, "cc33", "later.json", 40))
+        .unwrap();
+    let names = |s: &dyn Store, k| -> Vec<String> {
+        s.list_triage_documents(k)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
+    };
+    assert_eq!(
+        names(a.as_ref(), None),
+        ["app.openvex.json", "team.yaml", "later.json"]
+    );
+    assert_eq!(
+        names(a.as_ref(), Some(TriageKind::Vex)),
+        ["app.openvex.json", "later.json"]
+    );
+    assert_eq!(
+        a.list_triage_documents(Some(TriageKind::IgnoreRules))
+            .unwrap()[0]
+            .content,
+        "{\"doc\": \"team.yaml\"}"
+    );
+    // Deleting needs the right kind; a second delete finds nothing.
+    assert!(
+        !a.delete_triage_document(TriageKind::IgnoreRules, "aa11")
+            .unwrap()
+    );
+    assert!(a.delete_triage_document(TriageKind::Vex, "aa11").unwrap());
+    assert!(!b.delete_triage_document(TriageKind::Vex, "aa11").unwrap());
+    assert_eq!(names(b.as_ref(), None), ["team.yaml", "later.json"]);
+    drop((a, b));
+    assert_eq!(names(f.open().as_ref(), None), ["team.yaml", "later.json"]);
+}

@@ -224,6 +224,37 @@ impl From<QueueStats> for QueueCounts {
     }
 }
 
+/// A stored triage document (`/v1/vex`, `/v1/ignore-rules`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriageDocumentSummary {
+    /// Id: the SHA-256 of the content.
+    pub id: String,
+    /// `vex` or `ignore-rules`.
+    pub kind: String,
+    /// Name (the `name` query parameter it was posted with, else derived from the id).
+    pub name: String,
+    /// Size of the document in bytes.
+    pub bytes: usize,
+    /// When it was stored (Unix milliseconds).
+    pub created_at: i64,
+    /// The document itself (only from `GET /v1/vex/{id}` / `GET /v1/ignore-rules/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+impl From<&portcullis_store::TriageDocument> for TriageDocumentSummary {
+    fn from(d: &portcullis_store::TriageDocument) -> Self {
+        TriageDocumentSummary {
+            id: d.id.clone(),
+            kind: d.kind.as_str().to_string(),
+            name: d.name.clone(),
+            bytes: d.content.len(),
+            created_at: d.created_at,
+            content: None,
+        }
+    }
+}
+
 /// A vulnerability feed's state (`GET /v1/system/feeds`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feed {

@@ -12,6 +12,7 @@ pub mod sbom;
 pub mod scan;
 pub mod serve;
 pub mod system;
+pub mod triage;
 pub mod verify;
 pub mod version;
 pub mod webhook_config;

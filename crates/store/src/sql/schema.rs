@@ -16,6 +16,16 @@ pub(crate) const SCHEMA_V2: &str = "
 
 /// Schema version 3: which access (whose credentials) was seen to pull which image, so that an analysis pulled
 /// with one namespace's pull secret is only reported to namespaces that may pull the image themselves.
+/// Version 5: triage documents (VEX, ignore rules) every replica applies.
+pub(crate) const SCHEMA_V5: &str = "CREATE TABLE triage_documents (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX triage_documents_kind ON triage_documents(kind, created_at);";
+
 pub(crate) fn schema_v3() -> String {
     "CREATE TABLE image_access (
         digest TEXT NOT NULL,

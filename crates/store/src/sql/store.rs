@@ -560,4 +560,60 @@ impl<D: Db> Store for SqlStore<D> {
     fn try_feed_lock(&self) -> Result<Option<Box<dyn FeedLock>>> {
         self.db.try_feed_lock()
     }
+
+    fn put_triage_document(&self, d: &TriageDocument) -> Result<TriageDocument> {
+        self.db.tx(&mut |c| {
+            c.exec(
+                "INSERT INTO triage_documents (id, kind, name, content, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[t(&d.id), t(d.kind.as_str()), t(&d.name), t(&d.content), i(d.created_at)],
+            )?;
+            let rows = c.query(
+                "SELECT id, kind, name, content, created_at FROM triage_documents WHERE id = $1",
+                &[t(&d.id)],
+            )?;
+            rows.first()
+                .map(triage_row)
+                .transpose()?
+                .ok_or_else(|| Error::Corrupt(format!("triage document {} vanished", d.id)))
+        })
+    }
+
+    fn list_triage_documents(&self, kind: Option<TriageKind>) -> Result<Vec<TriageDocument>> {
+        self.db.tx(&mut |c| {
+            let rows = match kind {
+                Some(k) => c.query(
+                    "SELECT id, kind, name, content, created_at FROM triage_documents WHERE kind = $1 \
+                     ORDER BY created_at, id",
+                    &[t(k.as_str())],
+                )?,
+                None => c.query(
+                    "SELECT id, kind, name, content, created_at FROM triage_documents ORDER BY created_at, id",
+                    &[],
+                )?,
+            };
+            rows.iter().map(triage_row).collect()
+        })
+    }
+
+    fn delete_triage_document(&self, kind: TriageKind, id: &str) -> Result<bool> {
+        self.db.tx(&mut |c| {
+            Ok(c.exec(
+                "DELETE FROM triage_documents WHERE kind = $1 AND id = $2",
+                &[t(kind.as_str()), t(id)],
+            )? > 0)
+        })
+    }
+}
+
+fn triage_row(r: &Row) -> Result<TriageDocument> {
+    let kind = r.text(1)?;
+    Ok(TriageDocument {
+        id: r.text(0)?,
+        kind: TriageKind::parse(&kind)
+            .ok_or_else(|| Error::Corrupt(format!("triage document kind {kind:?}")))?,
+        name: r.text(2)?,
+        content: r.text(3)?,
+        created_at: r.int(4)?,
+    })
 }

@@ -198,8 +198,20 @@ pub struct VexDocument {
 /// Reads a VEX document (OpenVEX, CycloneDX VEX or CSAF VEX, told apart by content).
 pub fn read_vex(path: &std::path::Path) -> Result<VexDocument, TriageError> {
     let bytes = read_bounded(path)?;
-    let name = path.display().to_string();
-    let v = parse_json(&name, &bytes)?;
+    parse_vex(&path.display().to_string(), &bytes)
+}
+
+/// Parses a VEX document (OpenVEX, CycloneDX VEX or CSAF VEX, told apart by content) from `bytes`; `name` says
+/// where it came from in errors and suppression reasons.
+pub fn parse_vex(name: &str, bytes: &[u8]) -> Result<VexDocument, TriageError> {
+    let name = name.to_string();
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(TriageError::TooLarge {
+            path: name,
+            max: MAX_DOCUMENT_BYTES,
+        });
+    }
+    let v = parse_json(&name, bytes)?;
     let statements = if openvex::is_openvex(&v) {
         openvex::statements(&name, &v)?
     } else if cyclonedx::is_cyclonedx(&v) {
@@ -411,6 +423,40 @@ impl Triage {
             t.ignore.push(ignore::read_ignore_rules(p)?);
         }
         Ok(t)
+    }
+
+    /// Adds a VEX document read from `bytes` (`name` for messages), after those already held.
+    pub fn add_vex(&mut self, name: &str, bytes: &[u8]) -> Result<(), TriageError> {
+        use sha2::Digest as _;
+        self.vex.push(parse_vex(name, bytes)?);
+        self.content_sha256
+            .push(hex::encode(sha2::Sha256::digest(bytes)));
+        Ok(())
+    }
+
+    /// Adds an ignore-rules file read from `bytes` (`name` for messages), after those already held.
+    pub fn add_ignore_rules(&mut self, name: &str, bytes: &[u8]) -> Result<(), TriageError> {
+        use sha2::Digest as _;
+        if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(TriageError::TooLarge {
+                path: name.to_string(),
+                max: MAX_DOCUMENT_BYTES,
+            });
+        }
+        self.ignore.push(ignore::parse(name, bytes)?);
+        self.content_sha256
+            .push(hex::encode(sha2::Sha256::digest(bytes)));
+        Ok(())
+    }
+
+    /// `self` followed by `other` (its documents apply after, so a later VEX statement wins).
+    pub fn merged(&self, other: &Triage) -> Triage {
+        let mut t = self.clone();
+        t.vex.extend(other.vex.iter().cloned());
+        t.ignore.extend(other.ignore.iter().cloned());
+        t.content_sha256
+            .extend(other.content_sha256.iter().cloned());
+        t
     }
 
     /// True when there is nothing to apply.
