@@ -16,7 +16,7 @@ use portcullis_admission::config::VerifySpec;
 use portcullis_admission::config::verify::Key;
 use portcullis_image::ImageRef;
 use portcullis_store::Store;
-use portcullis_verify::{Limits, PublicKey, SignatureFacts};
+use portcullis_verify::{Keyless, Limits, Match, PublicKey, SignatureFacts, Trust, TrustRoot};
 use sha2::Digest as _;
 use tokio::sync::{mpsc, watch};
 
@@ -40,14 +40,55 @@ pub trait Verifier: Send + Sync + 'static {
     ) -> BoxFuture<'a, SignatureFacts>;
 }
 
-/// The real verifier: cosign signatures from the registry, checked with `portcullis_verify` against the block's
-/// key files. Keys from Secrets, keyless certificates and attestations are not verified by this build: such a
-/// requirement is never met, and the facts' notes say so.
+/// The real verifier: cosign signatures (and, when the block names attestation types, in-toto attestations)
+/// from the registry, checked with `portcullis_verify` against the block's key files and keyless signers
+/// (trust root file, identity and issuer; a `rekorKey` requires a Rekor bundle verified by it on every signature
+/// and attestation the block accepts). Keys from Secrets are not loaded by this build: the facts' notes say so.
 pub struct RegistryVerifier {
     /// Registry access options.
     pub opts: portcullis_image::PullOptions,
     /// Bounds of one verification.
     pub limits: Limits,
+}
+
+/// The [`Trust`] a `verify` block describes (files read now), with notes on what it cannot use.
+fn trust_of(spec: &VerifySpec, notes: &mut Vec<String>) -> Result<Trust, String> {
+    let mut trust = Trust::default();
+    for k in spec.key_refs()? {
+        match k {
+            Key::File(p) => trust
+                .keys
+                .push(PublicKey::from_pem_file(&p).map_err(|e| e.to_string())?),
+            Key::Secret { .. } => notes.push(format!(
+                "{k}: keys from Secrets are not loaded by this build; mount the Secret and give the file path"
+            )),
+        }
+    }
+    for (i, k) in spec.keyless.iter().enumerate() {
+        let root = TrustRoot::from_pem_file(std::path::Path::new(&k.trust_root))
+            .map_err(|e| format!("keyless[{i}]: {e}"))?;
+        let constraint = |what: &str, exact: &Option<String>, re: &Option<String>| match (exact, re)
+        {
+            (Some(e), _) => Ok(Match::exact(e)),
+            (None, Some(r)) => {
+                Match::regex(&format!("keyless[{i}].{what}"), r).map_err(|e| e.to_string())
+            }
+            (None, None) => Err(format!("keyless[{i}] gives no {what}")),
+        };
+        trust.keyless.push(Keyless {
+            root,
+            identity: constraint("subjectRegex", &k.subject, &k.subject_regex)?,
+            issuer: constraint("issuerRegex", &k.issuer, &k.issuer_regex)?,
+        });
+        if let Some(r) = &k.rekor_key {
+            trust.rekor_keys.push(
+                PublicKey::from_pem_file(std::path::Path::new(r))
+                    .map_err(|e| format!("keyless[{i}].rekorKey: {e}"))?,
+            );
+            trust.require_tlog = true;
+        }
+    }
+    Ok(trust)
 }
 
 impl Verifier for RegistryVerifier {
@@ -59,32 +100,18 @@ impl Verifier for RegistryVerifier {
         Box::pin(async move {
             let digest = image.digest.clone().unwrap_or_default();
             let mut notes = Vec::new();
-            if !spec.keyless.is_empty() {
-                notes.push(
-                    "keyless requirements are not verified by this build: they are never met"
-                        .to_string(),
-                );
-            }
-            if !spec.attestations.is_empty() {
-                notes.push(
-                    "attestation requirements are not verified by this build: they are never met"
-                        .to_string(),
-                );
-            }
-            let mut keys = Vec::new();
-            for k in spec.key_refs().unwrap_or_default() {
-                match k {
-                    Key::File(p) => match PublicKey::from_pem_file(&p) {
-                        Ok(key) => keys.push(key),
-                        Err(e) => return failed(&digest, e.to_string(), notes),
-                    },
-                    Key::Secret { .. } => notes.push(format!(
-                        "{k}: keys from Secrets are not loaded by this build; mount the Secret and give the \
-                         file path"
-                    )),
+            let trust = match trust_of(spec, &mut notes) {
+                Ok(t) => t,
+                Err(e) => return failed(&digest, e, notes),
+            };
+            if trust.keys.is_empty() && trust.keyless.is_empty() {
+                if !spec.attestations.is_empty() {
+                    notes.push(
+                        "attestations are not checked: the `verify` block gives no key file nor keyless \
+                         signer to check them with"
+                            .to_string(),
+                    );
                 }
-            }
-            if keys.is_empty() {
                 let mut f = SignatureFacts {
                     digest,
                     ..Default::default()
@@ -96,14 +123,33 @@ impl Verifier for RegistryVerifier {
                 Ok(c) => c,
                 Err(e) => return failed(&digest, e.to_string(), notes),
             };
-            match portcullis_verify::verify(&client, image, &keys, &self.limits).await {
-                Ok(report) => {
-                    let mut f = SignatureFacts::from_report(&report);
-                    f.notes.extend(notes);
-                    f
+            let mut f =
+                match portcullis_verify::verify_trust(&client, image, &trust, &self.limits).await {
+                    Ok(report) => SignatureFacts::from_report(&report),
+                    Err(e) => return failed(&digest, e.to_string(), notes),
+                };
+            if !spec.attestations.is_empty() {
+                let types: Vec<String> = spec
+                    .attestations
+                    .iter()
+                    .map(|a| a.predicate_type.clone())
+                    .collect();
+                let pinned = image.with_digest(&f.digest);
+                match portcullis_verify::attest::verify_attestations(
+                    &client,
+                    &pinned,
+                    &trust,
+                    &types,
+                    &self.limits,
+                )
+                .await
+                {
+                    Ok(r) => f.add_attestations(&r),
+                    Err(e) => return failed(&f.digest, format!("attestations: {e}"), notes),
                 }
-                Err(e) => failed(&digest, e.to_string(), notes),
             }
+            f.notes.extend(notes);
+            f
         })
     }
 }
@@ -114,8 +160,26 @@ fn failed(digest: &str, error: String, notes: Vec<String>) -> SignatureFacts {
     f
 }
 
-/// Largest key file read for its fingerprint.
-const MAX_KEY_FILE: u64 = 64 << 10;
+/// The files a `verify` block names (key files, keyless trust roots and Rekor keys): their contents key the facts.
+fn spec_files(spec: &VerifySpec) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = spec
+        .key_refs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|k| match k {
+            Key::File(p) => Some(p),
+            Key::Secret { .. } => None,
+        })
+        .collect();
+    for k in &spec.keyless {
+        files.push(k.trust_root.clone().into());
+        files.extend(k.rekor_key.clone().map(Into::into));
+    }
+    files
+}
+
+/// Largest file read for its fingerprint (a trust root bundle is at most 1 MiB).
+const MAX_KEY_FILE: u64 = 1 << 20;
 
 /// The SHA-256 (hex) of a key file's contents, or why it cannot be read.
 fn file_fingerprint(path: &std::path::Path) -> String {
@@ -154,7 +218,7 @@ pub struct SignatureCache {
     pending: Mutex<HashSet<(String, String)>>,
     /// Verified-at of the newest store record read.
     read_up_to: Mutex<Option<i64>>,
-    /// Contents fingerprint of every key file a `verify` block named, re-read by [`SignatureCache::reload`].
+    /// Contents fingerprint of every file a `verify` block named (keys, trust roots, Rekor keys), re-read by [`SignatureCache::reload`].
     key_files: RwLock<HashMap<std::path::PathBuf, String>>,
 }
 
@@ -164,15 +228,7 @@ impl SignatureCache {
     pub fn requirement_key(&self, spec: &VerifySpec) -> String {
         let mut h = sha2::Sha256::new();
         h.update(serde_json::to_string(spec).unwrap_or_default().as_bytes());
-        let paths: Vec<std::path::PathBuf> = spec
-            .key_refs()
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|k| match k {
-                Key::File(p) => Some(p),
-                Key::Secret { .. } => None,
-            })
-            .collect();
+        let paths = spec_files(spec);
         let files = self.key_files.read().unwrap_or_else(|p| p.into_inner());
         let unseen: Vec<_> = paths.iter().filter(|p| !files.contains_key(*p)).collect();
         for p in &paths {
@@ -281,16 +337,7 @@ impl SignatureCache {
                     _ = shutdown.changed() => break,
                 };
                 // Off the request path: the key files' current contents key the facts.
-                let files: Vec<_> = job
-                    .spec
-                    .key_refs()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|k| match k {
-                        Key::File(p) => Some(p),
-                        Key::Secret { .. } => None,
-                    })
-                    .collect();
+                let files = spec_files(&job.spec);
                 let read = tokio::task::spawn_blocking(move || {
                     files
                         .into_iter()

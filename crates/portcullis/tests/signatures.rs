@@ -245,3 +245,133 @@ fn serve_admits_only_images_signed_by_the_required_key() {
          stopped: {offline_t:?}"
     );
 }
+
+const ID: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const SLSA02: &str = r#"{
+  "builder": {"id": "https://github.com/acme/builder@v1"},
+  "buildType": "https://acme.example/build/v1",
+  "invocation": {"configSource": {"uri": "git+https://github.com/acme/app@refs/heads/main", "digest": {"sha1": "0123456789abcdef0123456789abcdef01234567"}, "entryPoint": "release.yml"}}
+}"#;
+
+/// Keyless signers and required attestations through the real binary: an image signed by the real cosign with a
+/// certificate from a test Fulcio-style CA (`--certificate`/`--certificate-chain`, no transparency log) is
+/// admitted where the block names its identity and denied where it names another (the message names the
+/// requirement); an image required to carry SLSA provenance is admitted only once `cosign attest --type
+/// slsaprovenance` attested it, and the one without is denied naming the missing attestation.
+#[test]
+fn serve_verifies_keyless_signers_and_required_attestations() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let keyless = push(&reg, &tmp.path().join("a"), "shop/keyless", None);
+    let wrong = push(&reg, &tmp.path().join("b"), "shop/wrongid", Some("4.17.21"));
+    let attested = push(
+        &reg,
+        &tmp.path().join("c"),
+        "shop/prov-yes",
+        Some("4.17.20"),
+    );
+    let bare = push(&reg, &tmp.path().join("d"), "shop/prov-no", Some("4.17.19"));
+
+    let root = sig::pki::root("Test Fulcio Root");
+    let inter = sig::pki::intermediate("Test Fulcio Intermediate", &root);
+    let leaf = sig::pki::leaf(
+        &tmp.path().join("leaf"),
+        &sig::pki::LeafSpec {
+            identity: ID,
+            issuer: ISSUER,
+            valid: ((2020, 1, 1), (2098, 1, 1)),
+        },
+        &inter,
+        &[&inter, &root],
+    );
+    sig::pki::sign_with_certificate(&leaf, &keyless);
+    sig::pki::sign_with_certificate(&leaf, &wrong);
+    let roots = tmp.path().join("roots.pem");
+    sig::pki::bundle(&roots, &[&root]);
+
+    let ci = tmp.path().join("ci");
+    let ci_pub = sig::key_pair(&ci);
+    sig::sign(&ci, &attested);
+    sig::sign(&ci, &bare);
+    let predicate = ci.join("slsa.json");
+    std::fs::write(&predicate, SLSA02).unwrap();
+    sig::run_cosign(
+        &ci,
+        &[
+            "attest",
+            "--key",
+            "cosign.key",
+            "--type",
+            "slsaprovenance",
+            "--predicate",
+            predicate.to_str().unwrap(),
+            "--tlog-upload=false",
+            "--allow-insecure-registry",
+            &attested,
+        ],
+    );
+
+    let config = tmp.path().join("admission.yaml");
+    let roots = roots.display();
+    std::fs::write(
+        &config,
+        format!(
+            "default: {{ mode: analysis }}\n\
+             selectors:\n\
+             - {{ resource: image, value: '.*/shop/keyless@.*', mode: analysis, verify: {{ keyless: [{{ trustRoot: {roots}, issuer: '{ISSUER}', subject: '{ID}' }}] }} }}\n\
+             - {{ resource: image, value: '.*/shop/wrongid@.*', mode: analysis, verify: {{ keyless: [{{ trustRoot: {roots}, issuer: '{ISSUER}', subjectRegex: 'https://github.com/other/.*' }}] }} }}\n\
+             - {{ resource: image, value: '.*/shop/prov-.*', mode: analysis, verify: {{ keys: [{}], attestations: [{{ type: slsaprovenance, builderId: 'https://github.com/acme/.*' }}] }} }}\n",
+            ci_pub.display()
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            tmp.path().join("vuln.db").to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[
+            ("PORTCULLIS_ADMIN_TOKEN", TOKEN),
+            ("PORTCULLIS_LOG", "warn,portcullis_engine::signatures=info"),
+        ],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+
+    let (ok, _) = until(&http, port, &keyless, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    let annotations = ok["response"]["auditAnnotations"].to_string();
+    assert!(
+        annotations.contains(&format!("{keyless}={ID}")),
+        "the audit annotations name the certificate identity: {ok}"
+    );
+    let want = format!(
+        "container \"c0\": image {wrong}: keyless[0]: not signed by identity https://github.com/other/.* \
+         from issuer {ISSUER} (checked 1 signature: "
+    );
+    let (denied, _) = until(&http, port, &wrong, &log, |r| message(r).starts_with(&want));
+    assert_eq!(denied["response"]["allowed"], false);
+    assert!(
+        message(&denied).contains(ID),
+        "the refusal names the identity the certificate carries: {denied}"
+    );
+
+    until(&http, port, &attested, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    let want = format!("container \"c0\": image {bare}: no slsaprovenance attestation found");
+    let (denied, _) = until(&http, port, &bare, &log, |r| message(r) == want);
+    assert_eq!(denied["response"]["allowed"], false);
+}

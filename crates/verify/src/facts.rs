@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Outcome, Report};
+use crate::attest::AttestationReport;
+use crate::predicates::Predicate;
+use crate::{Outcome, Report, Signer};
 
 /// The outcome of verifying one image digest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,13 +123,16 @@ impl SignatureFacts {
                 .signatures
                 .iter()
                 .map(|c| match &c.outcome {
-                    Outcome::Verified { key } => SignatureFact {
-                        source: c.source.clone(),
-                        signer: Some(key.clone()),
-                        issuer: None,
-                        verified: true,
-                        reason: String::new(),
-                    },
+                    Outcome::Verified { key } => {
+                        let (signer, issuer) = signer_issuer(c.signer.as_ref(), key);
+                        SignatureFact {
+                            source: c.source.clone(),
+                            signer: Some(signer),
+                            issuer,
+                            verified: true,
+                            reason: String::new(),
+                        }
+                    }
                     Outcome::Refused { reason } => SignatureFact {
                         source: c.source.clone(),
                         signer: None,
@@ -141,6 +146,38 @@ impl SignatureFacts {
             notes: r.notes.clone(),
             error: None,
         }
+    }
+
+    /// Adds the attestations of `r` (verified or refused, with the provenance of a verified SLSA predicate) and
+    /// its discovery notes.
+    pub fn add_attestations(&mut self, r: &AttestationReport) {
+        for a in &r.attestations {
+            let (verified, reason, signer) = match &a.outcome {
+                Outcome::Verified { key } => (
+                    true,
+                    String::new(),
+                    Some(signer_issuer(a.signer.as_ref(), key).0),
+                ),
+                Outcome::Refused { reason } => (false, reason.clone(), None),
+            };
+            let provenance = match (&a.predicate, verified) {
+                (Some(Predicate::Provenance(p)), true) => Some(Provenance {
+                    builder_id: Some(p.builder_id.clone()).filter(|s| !s.is_empty()),
+                    source_repository: p.source_repository.clone(),
+                    build_type: Some(p.build_type.clone()).filter(|s| !s.is_empty()),
+                }),
+                _ => None,
+            };
+            self.attestations.push(AttestationFact {
+                source: a.source.clone(),
+                predicate_type: a.predicate_type.clone().unwrap_or_default(),
+                signer,
+                verified,
+                reason,
+                provenance,
+            });
+        }
+        self.notes.extend(r.notes.iter().cloned());
     }
 
     /// The facts of a verification that could not finish (`error` says why; nothing counts as verified).
@@ -199,6 +236,23 @@ impl SignatureFacts {
             if n == 1 { "" } else { "s" },
             reasons.join("; ")
         )
+    }
+}
+
+/// Who signed, as the facts name it: the key file, or the certificate's first identity with its OIDC issuer
+/// (what `keyless` requirements match); `shown` when the signer is not known.
+fn signer_issuer(signer: Option<&Signer>, shown: &str) -> (String, Option<String>) {
+    match signer {
+        Some(Signer::Key { path }) => (path.clone(), None),
+        Some(Signer::Certificate { identity, .. }) => (
+            identity
+                .identities
+                .first()
+                .cloned()
+                .unwrap_or_else(|| shown.to_string()),
+            identity.issuer.clone(),
+        ),
+        None => (shown.to_string(), None),
     }
 }
 
