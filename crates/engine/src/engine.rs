@@ -156,6 +156,8 @@ pub struct Engine {
     access: crate::access::AccessFacts,
     /// Ids of the stored triage documents the matcher applies now (see `triage.rs`).
     triage_applied: Mutex<Option<Vec<String>>>,
+    /// Signature verification facts (admission's `verify` blocks; bundle evaluation's gate `signature`).
+    sigs: Arc<crate::signatures::SignatureCache>,
 }
 
 /// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
@@ -285,7 +287,22 @@ impl Engine {
             cache: Mutex::new(HashMap::new()),
             metrics: crate::metrics::EngineMetrics::default(),
             triage_applied: Mutex::new(None),
+            sigs: Arc::default(),
         })
+    }
+
+    /// The signature verification facts the engine evaluates bundles with (and admission reads).
+    pub fn signature_cache(&self) -> &Arc<crate::signatures::SignatureCache> {
+        &self.sigs
+    }
+
+    /// The version an evaluation of `digest` made now records: the findings' data version `db_version` and
+    /// the fingerprint of the signature facts it sees ([`crate::signatures::facts_version`]).
+    pub fn evaluation_version(&self, digest: &str, db_version: &str) -> String {
+        format!(
+            "{db_version}{}",
+            crate::signatures::facts_version(self.sigs.latest(digest).as_deref())
+        )
     }
 
     /// The engine's metrics (register them with [`crate::metrics::EngineMetrics::register`]).
@@ -704,11 +721,16 @@ impl Engine {
         let compiled = evaluator
             .compile(&bundle.bundle)
             .map_err(|e| EngineError::Upstream(format!("evaluating {digest} ({tag}): {e}")))?;
-        let (verdict, report) = match index_platforms(&image) {
+        let facts = self.sigs.latest(digest);
+        let facts = facts.as_deref();
+        let (verdict, mut report) = match index_platforms(&image) {
             None => {
                 let report = self.report_of(&image)?;
                 let sbom = self.sbom_of(digest)?;
-                (evaluator.evaluate(&compiled, &sbom, &report, &tag), report)
+                (
+                    evaluator.evaluate(&compiled, &sbom, &report, &tag, facts),
+                    report,
+                )
             }
             Some(platforms) => {
                 let mut verdicts = Vec::new();
@@ -718,7 +740,7 @@ impl Engine {
                     let sbom = self.sbom_of(&child.digest)?;
                     verdicts.push((
                         platform,
-                        evaluator.evaluate(&compiled, &sbom, &report, &tag),
+                        evaluator.evaluate(&compiled, &sbom, &report, &tag, facts),
                     ));
                     db_version = report.db_version;
                 }
@@ -736,6 +758,9 @@ impl Engine {
                 )
             }
         };
+        report
+            .db_version
+            .push_str(&crate::signatures::facts_version(facts));
         let id = self.record_evaluation(digest, &tag, &bundle, &report.db_version, &verdict)?;
         let verdict_arc = Arc::new(verdict.clone());
         insert_bounded(
@@ -803,8 +828,14 @@ impl Engine {
             .map(|i| i.tags)
             .unwrap_or_default()
         {
-            let v = ev.evaluate(&compiled, sbom, report, &tag);
-            self.record_evaluation(digest, &tag, bundle, &report.db_version, &v)?;
+            let facts = self.sigs.latest(digest);
+            let v = ev.evaluate(&compiled, sbom, report, &tag, facts.as_deref());
+            let version = format!(
+                "{}{}",
+                report.db_version,
+                crate::signatures::facts_version(facts.as_deref())
+            );
+            self.record_evaluation(digest, &tag, bundle, &version, &v)?;
             n += 1;
         }
         Ok((n, errors))
@@ -814,7 +845,7 @@ impl Engine {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn invalidate(&self, digest: &str) {
+    pub(crate) fn invalidate(&self, digest: &str) {
         self.cache_lock().retain(|k, _| k.0 != digest);
     }
 

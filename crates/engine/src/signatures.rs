@@ -220,6 +220,24 @@ pub struct SignatureCache {
     read_up_to: Mutex<Option<i64>>,
     /// Contents fingerprint of every file a `verify` block named (keys, trust roots, Rekor keys), re-read by [`SignatureCache::reload`].
     key_files: RwLock<HashMap<std::path::PathBuf, String>>,
+    /// The newest finished facts of each digest (any `verify` block), with when they were verified (ms since
+    /// the epoch): what bundle evaluation sees ([`SignatureCache::latest`]).
+    latest: RwLock<HashMap<String, (i64, Arc<SignatureFacts>)>>,
+    /// Digests whose [`SignatureCache::latest`] facts changed since [`SignatureCache::take_changed`].
+    changed: Mutex<HashSet<String>>,
+}
+
+/// The version suffix of an evaluation that saw `facts` (`+sig.<12 hex>` of their JSON; empty without facts):
+/// appended to the vulnerability data version recorded with the evaluation, so an evaluation made before the
+/// facts changed is out of date.
+pub fn facts_version(facts: Option<&SignatureFacts>) -> String {
+    match facts {
+        None => String::new(),
+        Some(f) => {
+            let json = serde_json::to_vec(f).unwrap_or_default();
+            format!("+sig.{}", &hex::encode(sha2::Sha256::digest(&json))[..12])
+        }
+    }
 }
 
 impl SignatureCache {
@@ -258,6 +276,46 @@ impl SignatureCache {
         Some(f.clone())
     }
 
+    /// The newest finished verification facts of `digest` under any `verify` block (what the policy gate
+    /// `signature` is evaluated with), when there are any.
+    pub fn latest(&self, digest: &str) -> Option<Arc<SignatureFacts>> {
+        self.latest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(digest)
+            .map(|(_, f)| f.clone())
+    }
+
+    /// The digests whose [`SignatureCache::latest`] facts changed since the last call (their verdicts are
+    /// evaluated again).
+    pub fn take_changed(&self) -> Vec<String> {
+        self.changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect()
+    }
+
+    fn note_latest(&self, digest: &str, at: i64, facts: &Arc<SignatureFacts>) {
+        if facts.error.is_some() {
+            return;
+        }
+        let mut latest = self.latest.write().unwrap_or_else(|p| p.into_inner());
+        let changed = match latest.get(digest) {
+            Some((t, _)) if *t > at => return,
+            Some((_, f)) => **f != **facts,
+            None => true,
+        };
+        latest.insert(digest.to_string(), (at, facts.clone()));
+        drop(latest);
+        if changed {
+            self.changed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(digest.to_string());
+        }
+    }
+
     fn insert(&self, digest: String, requirement: String, facts: Arc<SignatureFacts>) {
         self.facts
             .write()
@@ -292,7 +350,11 @@ impl SignatureCache {
         for r in rows {
             newest = newest.max(Some(r.verified_at));
             match serde_json::from_value::<SignatureFacts>(r.facts) {
-                Ok(f) => self.insert(r.digest, r.requirement, Arc::new(f)),
+                Ok(f) => {
+                    let f = Arc::new(f);
+                    self.note_latest(&r.digest, r.verified_at, &f);
+                    self.insert(r.digest, r.requirement, f)
+                }
                 Err(e) => {
                     tracing::warn!(digest = %r.digest, error = %e, "unreadable signature record; ignored")
                 }
@@ -369,7 +431,9 @@ impl SignatureCache {
                             tracing::warn!(image = %job.image, "recording signature facts failed; kept in memory");
                         }
                     }
-                    me.insert(facts.digest.clone(), requirement.clone(), Arc::new(facts));
+                    let facts = Arc::new(facts);
+                    me.note_latest(&facts.digest, chrono::Utc::now().timestamp_millis(), &facts);
+                    me.insert(facts.digest.clone(), requirement.clone(), facts);
                 }
                 me.pending
                     .lock()

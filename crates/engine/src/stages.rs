@@ -173,8 +173,15 @@ pub trait Evaluator: Send + Sync + 'static {
     /// Validates and compiles a bundle document; the error names what is wrong and where.
     fn compile(&self, bundle: &serde_json::Value) -> Result<Arc<Bundle>, portcullis_policy::Error>;
     /// Evaluates one image (its SBOM and findings) by `tag` (`registry/repository:tag`) against a compiled
-    /// bundle.
-    fn evaluate(&self, bundle: &Bundle, sbom: &Sbom, report: &MatchReport, tag: &str) -> Verdict;
+    /// bundle; `signatures` are the image's verification facts, when it was verified (gate `signature`).
+    fn evaluate(
+        &self,
+        bundle: &Bundle,
+        sbom: &Sbom,
+        report: &MatchReport,
+        tag: &str,
+        signatures: Option<&portcullis_verify::SignatureFacts>,
+    ) -> Verdict;
 }
 
 /// Re-imports vulnerability data (the feed sync behind `POST /v1/system/feeds`).
@@ -679,8 +686,16 @@ impl Evaluator for PolicyEvaluator {
         Ok(compiled)
     }
 
-    fn evaluate(&self, bundle: &Bundle, sbom: &Sbom, report: &MatchReport, tag: &str) -> Verdict {
-        let input = portcullis_policy::ImageInput::new(sbom, report, tag, chrono::Utc::now());
+    fn evaluate(
+        &self,
+        bundle: &Bundle,
+        sbom: &Sbom,
+        report: &MatchReport,
+        tag: &str,
+        signatures: Option<&portcullis_verify::SignatureFacts>,
+    ) -> Verdict {
+        let mut input = portcullis_policy::ImageInput::new(sbom, report, tag, chrono::Utc::now());
+        input.signatures = signatures;
         bundle.evaluate(&input)
     }
 }

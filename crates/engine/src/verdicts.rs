@@ -129,7 +129,7 @@ impl EngineVerdicts {
     ) -> Arc<EngineVerdicts> {
         let (tx, rx) = mpsc::channel::<Queued>(QUEUE_BOUND);
         let (audit_tx, mut audit_rx) = mpsc::unbounded_channel::<NewDecision>();
-        let sigs = Arc::new(crate::signatures::SignatureCache::default());
+        let sigs = engine.signature_cache().clone();
         let verify = engine
             .verifier()
             .map(|v| sigs.start(v, engine.store().clone(), shutdown.clone()));
@@ -263,8 +263,9 @@ impl EngineVerdicts {
     /// Brings the snapshot up to date with the store (incrementally), evaluating verdicts that are missing or
     /// out of date.
     fn refresh(&self) -> crate::Result<()> {
-        self.refresh_snapshot()?;
+        // Facts first: verdicts of digests whose facts changed are evaluated again by this refresh.
         self.sigs.reload(self.engine.store().as_ref())?;
+        self.refresh_snapshot()?;
         Ok(())
     }
 

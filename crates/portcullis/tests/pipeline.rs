@@ -109,7 +109,7 @@ fn engine_and_cli_build_the_same_metadata_and_verdict() {
     let compiled = ev.compile(&bundle).expect("the default bundle compiles");
     let tag = format!("{}/pipe/app:1", reg.addr);
     let report = MatchReport::default();
-    let judge = |sbom: &portcullis_sbom::Sbom| ev.evaluate(&compiled, sbom, &report, &tag);
+    let judge = |sbom: &portcullis_sbom::Sbom| ev.evaluate(&compiled, sbom, &report, &tag, None);
     let (v_cli, v_engine) = (judge(&from_cli), judge(&from_engine));
     let dockerfile_rows: Vec<_> = v_engine
         .rows

@@ -375,3 +375,99 @@ fn serve_verifies_keyless_signers_and_required_attestations() {
     let (denied, _) = until(&http, port, &bare, &log, |r| message(r) == want);
     assert_eq!(denied["response"]["allowed"], false);
 }
+
+/// The policy gate `signature` in `serve`: the engine evaluates bundles with the image's stored verification
+/// facts. With an active bundle whose rule is `signature unsigned → STOP`, an image signed by the required key
+/// passes, one signed by another key is stopped by the rule (its message in the denial); once the key file
+/// holds that other key, the image is verified again and its verdict is evaluated again (the facts changed),
+/// so it is admitted.
+#[test]
+fn serve_evaluates_the_signature_gate_with_the_stored_facts() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let signed = push(&reg, &tmp.path().join("a"), "gate/signed", None);
+    let other = push(&reg, &tmp.path().join("b"), "gate/other", Some("4.17.21"));
+    let ci = tmp.path().join("ci");
+    let ci_pub = sig::key_pair(&ci);
+    sig::sign(&ci, &signed);
+    let rogue = tmp.path().join("rogue");
+    let rogue_pub = sig::key_pair(&rogue);
+    sig::sign(&rogue, &other);
+    // Reviewed by tag: verdicts are evaluated per tag (a digest-only reference has none to evaluate).
+    let by_tag = |pinned: &str| format!("{}:1", pinned.split('@').next().unwrap());
+    let (signed, other) = (by_tag(&signed), by_tag(&other));
+
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "default: {{ mode: policy, policy: default, verify: {{ keys: [{}] }} }}\n",
+            ci_pub.display()
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            tmp.path().join("vuln.db").to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[
+            ("PORTCULLIS_ADMIN_TOKEN", TOKEN),
+            ("PORTCULLIS_LOG", "warn,portcullis_engine::signatures=info"),
+        ],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+    let bundle = serde_json::json!({
+        "id": "signed-only", "name": "signed only", "version": "1_0", "comment": "",
+        "whitelisted_images": [], "blacklisted_images": [], "whitelists": [],
+        "mappings": [{"id": "m1", "name": "all", "registry": "*", "repository": "*",
+                      "image": {"type": "tag", "value": "*"}, "policy_id": "p1", "whitelist_ids": []}],
+        "policies": [{"id": "p1", "name": "p1", "version": "1_0", "comment": "", "rules": [
+            {"id": "r1", "gate": "signature", "trigger": "unsigned", "action": "STOP", "params": []}]}]
+    });
+    let base = format!("https://localhost:{port}");
+    let added = http
+        .post(format!("{base}/v1/policies"))
+        .bearer_auth(TOKEN)
+        .json(&bundle)
+        .send()
+        .unwrap();
+    assert!(added.status().is_success(), "{:?}", added.text());
+    let activated = http
+        .put(format!("{base}/v1/policies/signed-only"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert!(activated.status().is_success(), "{:?}", activated.text());
+
+    until(&http, port, &signed, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    let (denied, _) = until(&http, port, &other, &log, |r| {
+        message(r).contains("Image is not signed by a trusted key (checked 1 signature:")
+    });
+    assert_eq!(denied["response"]["allowed"], false, "{denied}");
+    eprintln!("denial with the gate's STOP: {}", message(&denied));
+
+    // The key file now holds the other key: the image is verified again, its facts change and its verdict is
+    // evaluated again, so neither the requirement nor the rule stops it.
+    std::fs::copy(&rogue_pub, &ci_pub).unwrap();
+    let (ok, _) = until(&http, port, &other, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    assert!(
+        !message(&ok).contains("not signed"),
+        "admitted without the stale verdict: {ok}"
+    );
+}

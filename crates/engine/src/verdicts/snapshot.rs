@@ -139,6 +139,11 @@ impl EngineVerdicts {
             entries.push((img.digest.clone(), entry_of(img, findings, db_version)));
         }
         self.judge_indexes(&changes.images, &mut entries)?;
+        // Digests whose signature facts changed: their verdicts (gate `signature`) are evaluated again.
+        let resigned: HashSet<String> = self.sigs.take_changed().into_iter().collect();
+        for d in &resigned {
+            self.engine.invalidate(d);
+        }
         let policies = self.engine.policies()?;
         let wanted: Vec<String> = self
             .wanted_policies
@@ -202,13 +207,26 @@ impl EngineVerdicts {
                     })
                     .clone()
             } else {
+                let snap = self.current();
+                let changed: HashSet<&String> = entries.iter().map(|(d, _)| d).collect();
                 entries
                     .iter()
                     .filter(|(_, e)| e.status == AnalysisStatus::Analyzed)
                     .map(|(d, e)| (d.clone(), e.tags.clone(), e.db_version.clone()))
+                    .chain(
+                        snap.images
+                            .iter()
+                            .filter(|(d, e)| {
+                                resigned.contains(*d)
+                                    && !changed.contains(d)
+                                    && e.status == AnalysisStatus::Analyzed
+                            })
+                            .map(|(d, e)| (d.clone(), e.tags.clone(), e.db_version.clone())),
+                    )
                     .collect()
             };
             for (digest, tags, db_version) in targets {
+                let db_version = self.engine.evaluation_version(&digest, &db_version);
                 for tag in tags {
                     let key = (digest.clone(), tag.clone(), policy.clone());
                     let reuse = self.current().verdicts.get(&key).and_then(|(bd, dbv, v)| {
