@@ -374,6 +374,31 @@ fn serve_verifies_keyless_signers_and_required_attestations() {
     let want = format!("container \"c0\": image {bare}: no slsaprovenance attestation found");
     let (denied, _) = until(&http, port, &bare, &log, |r| message(r) == want);
     assert_eq!(denied["response"]["allowed"], false);
+    let ms: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("verified image signatures"))
+        .filter_map(|l| {
+            let l = strip_ansi(l);
+            let image = l
+                .split("image=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .to_string();
+            let ms = l
+                .split("elapsed_ms=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .to_string();
+            let repo = image.rsplit('/').next()?.split('@').next()?.to_string();
+            Some(format!("{repo} {ms} ms"))
+        })
+        .collect();
+    eprintln!(
+        "verification per image (cold, keyless and keys with attestations, registry on loopback, debug build): {ms:?}"
+    );
 }
 
 /// The policy gate `signature` in `serve`: the engine evaluates bundles with the image's stored verification

@@ -305,6 +305,41 @@ mod tests {
     }
 
     #[test]
+    fn a_keyless_signer_is_named_by_its_certificate_identity_and_issuer() {
+        let r = Report {
+            image: "r/app:1".into(),
+            digest: "sha256:ab".into(),
+            signatures: vec![Checked {
+                source: "tag sha256-ab.sig".into(),
+                layer: "sha256:01".into(),
+                outcome: Outcome::Verified {
+                    key: "certificate …".into(),
+                },
+                signer: Some(Signer::Certificate {
+                    identity: crate::CertIdentity {
+                        identities: vec![
+                            "https://github.com/acme/app/ci.yml@refs/heads/main".into(),
+                        ],
+                        issuer: Some("https://token.actions.githubusercontent.com".into()),
+                    },
+                    root: "roots.pem".into(),
+                }),
+                tlog: None,
+            }],
+            notes: vec![],
+        };
+        let f = SignatureFacts::from_report(&r);
+        assert_eq!(
+            f.signatures[0].signer.as_deref(),
+            Some("https://github.com/acme/app/ci.yml@refs/heads/main")
+        );
+        assert_eq!(
+            f.signatures[0].issuer.as_deref(),
+            Some("https://token.actions.githubusercontent.com")
+        );
+    }
+
+    #[test]
     fn predicate_names_and_prefixes() {
         assert!(predicate_matches(
             "https://openvex.dev/ns/v0.2.0",
