@@ -126,6 +126,7 @@ pub struct Engine {
     metrics: crate::metrics::EngineMetrics,
     resolve: crate::resolve::ResolvePool,
     access: crate::access::AccessFacts,
+    vuln_sync: crate::vuln_sync::SyncTracker,
 }
 
 /// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
@@ -254,7 +255,17 @@ impl Engine {
             config,
             cache: Mutex::new(HashMap::new()),
             metrics: crate::metrics::EngineMetrics::default(),
+            vuln_sync: Default::default(),
         })
+    }
+
+    /// Whether a vulnerability feed source is configured (what [`Engine::sync_feeds`] needs).
+    pub fn has_feed_source(&self) -> bool {
+        self.stages.feeds.is_some()
+    }
+
+    pub(crate) fn sync_tracker(&self) -> &crate::vuln_sync::SyncTracker {
+        &self.vuln_sync
     }
 
     /// The engine's metrics (register them with [`crate::metrics::EngineMetrics::register`]).
@@ -890,6 +901,7 @@ impl Engine {
             queue: self.store.queue_stats()?.into(),
             db_version: self.stages.matcher.as_ref().map(|m| m.db_version()),
             vuln_data: self.stages.matcher.as_ref().and_then(|m| m.data_state()),
+            vuln_sync: self.vuln_sync.snapshot(),
             stages,
         })
     }
@@ -912,9 +924,14 @@ impl Engine {
                 "another replica is updating the feeds now; try again later".into(),
             )
         })?;
-        let (feeds, version) = source
-            .sync()
-            .map_err(|e| EngineError::Upstream(format!("feed sync failed: {e}")))?;
+        self.vuln_sync.started();
+        let (feeds, version) = source.sync().map_err(|e| {
+            let e = format!("feed sync failed: {e}");
+            self.vuln_sync.failed(&e);
+            self.metrics.sync_failed();
+            EngineError::Upstream(e)
+        })?;
+        self.vuln_sync.succeeded();
         let now = chrono::Utc::now().timestamp_millis();
         for (name, count) in feeds {
             self.store.put_feed(&FeedRecord {

@@ -15,6 +15,7 @@ pub mod resolve;
 pub mod service;
 pub mod stages;
 pub mod verdicts;
+pub mod vuln_sync;
 
 pub use api::{CheckResult, FeedSyncOutcome, RematchStats, Status, VulnKind, VulnReport};
 pub use engine::{

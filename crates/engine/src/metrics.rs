@@ -1,11 +1,12 @@
 //! The engine's Prometheus metrics: analysis queue depth (from the store, shared by all replicas), analysis
-//! duration, and the age of the vulnerability data. The HTTPS server registers them beside its own.
+//! duration, the age of the vulnerability data and failed syncs of it. The HTTPS server registers them beside its own.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -41,6 +42,7 @@ pub struct EngineMetrics {
     queue_depth: Family<QueueLabels, Gauge>,
     analysis: AnalysisFamily,
     feed_age: Gauge<f64, AtomicU64>,
+    sync_failures: Counter,
 }
 
 impl Default for EngineMetrics {
@@ -49,6 +51,7 @@ impl Default for EngineMetrics {
             queue_depth: Family::default(),
             analysis: AnalysisFamily::new_with_constructor(analysis_histogram),
             feed_age: Gauge::default(),
+            sync_failures: Counter::default(),
         }
     }
 }
@@ -72,6 +75,16 @@ impl EngineMetrics {
             "Seconds since the oldest source of this replica's vulnerability data was imported (+Inf without data)",
             self.feed_age.clone(),
         );
+        registry.register(
+            "vulnerability_sync_failures",
+            "Vulnerability data syncs of this replica that failed (the previous data kept serving)",
+            self.sync_failures.clone(),
+        );
+    }
+
+    /// Counts a failed vulnerability data sync.
+    pub(crate) fn sync_failed(&self) {
+        self.sync_failures.inc();
     }
 
     /// Records one analysis.

@@ -28,6 +28,9 @@ pub struct ServiceConfig {
     pub verdict_refresh: Duration,
     /// Policy bundle files and the bundle to activate (Portcullis's default bundle is always stored).
     pub bundles: BundleSources,
+    /// How old the vulnerability data may get before this replica syncs it from the feed source (at start
+    /// too, when it is missing or older); zero: never on its own ([`crate::vuln_sync::spawn`]).
+    pub vuln_sync_interval: Duration,
 }
 
 /// A running engine service.
@@ -115,6 +118,11 @@ pub async fn start(
     workers.push(crate::metrics::spawn_refresh(
         engine.clone(),
         config.verdict_refresh,
+        shutdown.clone(),
+    ));
+    workers.extend(crate::vuln_sync::spawn(
+        engine.clone(),
+        config.vuln_sync_interval,
         shutdown.clone(),
     ));
     let verdicts = EngineVerdicts::start(engine.clone(), config.verdict_refresh, shutdown);

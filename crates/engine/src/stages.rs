@@ -751,11 +751,12 @@ impl Matcher for IndexMatcher {
     }
 }
 
-/// Feed sync over a `portcullis_vuln` database file: re-imports each source, then swaps the matcher's index.
+/// Feed sync over a `portcullis_vuln` database file: rebuilds it from the sources in a scratch file and swaps it
+/// in ([`portcullis_vuln::sync::sync`]; a failure keeps the old data), then swaps the matcher's index.
 pub struct VulnDbFeeds {
     /// The database file.
     pub path: std::path::PathBuf,
-    /// Import sources, as `portcullis db import` takes them.
+    /// Sources, as `portcullis db import` takes them, or `portcullis db export` bundles (file or URL).
     pub sources: Vec<String>,
     /// The matcher to refresh.
     pub matcher: std::sync::Arc<IndexMatcher>,
@@ -763,20 +764,31 @@ pub struct VulnDbFeeds {
 
 impl FeedSource for VulnDbFeeds {
     fn sync(&self) -> Result<(Vec<(String, i64)>, String), StageError> {
-        let mut db = portcullis_vuln::VulnDb::open(&self.path)
+        let report = portcullis_vuln::sync::sync(&self.path, &self.sources)
+            .map_err(|e| StageError::transient(e.to_string()))?;
+        let db = portcullis_vuln::VulnDb::open(&self.path)
             .map_err(|e| StageError::transient(format!("opening {}: {e}", self.path.display())))?;
-        let mut feeds = Vec::new();
-        for source in &self.sources {
-            let r = db
-                .import(source)
-                .map_err(|e| StageError::transient(format!("importing {source}: {e}")))?;
-            let records: usize = r.provenance.records.values().sum();
-            feeds.push((source.clone(), i64::try_from(records).unwrap_or(i64::MAX)));
-        }
         let index = db
             .load_index()
             .map_err(|e| StageError::transient(format!("loading the index: {e}")))?;
         self.matcher.replace(index);
+        let mut feeds: Vec<(String, i64)> = report
+            .bundles
+            .iter()
+            .map(|b| {
+                (
+                    b.clone(),
+                    i64::try_from(report.status.vulns).unwrap_or(i64::MAX),
+                )
+            })
+            .collect();
+        for r in &report.imports {
+            let records: usize = r.provenance.records.values().sum();
+            feeds.push((
+                r.provenance.source.clone(),
+                i64::try_from(records).unwrap_or(i64::MAX),
+            ));
+        }
         Ok((feeds, self.matcher.db_version()))
     }
 }
