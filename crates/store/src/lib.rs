@@ -20,7 +20,7 @@ pub use reopen::Reopening;
 use sql::SqlStore;
 
 /// Latest schema version the migrations of this build create.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -307,6 +307,30 @@ pub struct FeedRecord {
     pub updated_at: i64,
 }
 
+/// A generation of vulnerability data published into the store (the bundle itself is read with
+/// [`Store::read_vuln_generation`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VulnGeneration {
+    /// Increasing number (1 for the first).
+    pub generation: i64,
+    /// SHA-256 (hex) of the bundle file.
+    pub sha256: String,
+    /// Bundle size in bytes.
+    pub size: i64,
+    /// The vulnerability database version the bundle holds.
+    pub db_version: String,
+    /// The replica that published it.
+    pub created_by: String,
+    /// When (Unix milliseconds).
+    pub created_at: i64,
+}
+
+/// Bytes of a bundle per stored chunk (stored as base64 text, so a chunk row is about 5.4 MB).
+pub const VULN_CHUNK_BYTES: usize = 4 << 20;
+
+/// Generations kept in the store: the newest and the one before it (a replica may still be reading it).
+pub const VULN_GENERATIONS_KEPT: i64 = 2;
+
 /// Most access records [`Store::list_access`] returns (the most recently seen first).
 pub const MAX_ACCESS_RECORDS: i64 = 100_000;
 
@@ -588,6 +612,21 @@ pub trait Store: Send + Sync {
     /// Tries to become the one replica running feed updates (PostgreSQL advisory lock; SQLite: one lock per
     /// process, as SQLite is for a single replica). `None` when another holder has it.
     fn try_feed_lock(&self) -> Result<Option<Box<dyn FeedLock>>>;
+    /// Publishes the bundle file `bundle` (SHA-256 `sha256`, holding `db_version`) as the next generation of
+    /// vulnerability data, in one transaction, and drops all but the newest [`VULN_GENERATIONS_KEPT`]. Call it
+    /// holding the feed lock. Returns the new generation.
+    fn publish_vuln_generation(
+        &self,
+        bundle: &std::path::Path,
+        sha256: &str,
+        db_version: &str,
+        created_by: &str,
+    ) -> Result<VulnGeneration>;
+    /// The newest published generation, if any.
+    fn latest_vuln_generation(&self) -> Result<Option<VulnGeneration>>;
+    /// Writes generation `generation`'s bundle to the file `dest` (chunk by chunk); the caller checks its
+    /// SHA-256. `NotFound` when the generation was dropped meanwhile.
+    fn read_vuln_generation(&self, generation: i64, dest: &std::path::Path) -> Result<()>;
 }
 
 /// Opens (creating and migrating) a store: `postgres://…`/`postgresql://…` for PostgreSQL, otherwise a SQLite

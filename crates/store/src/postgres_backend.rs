@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
-use crate::sql::{Conn, Db, P, Row, SCHEMA_V2, V, schema_v1, schema_v3};
+use crate::sql::{Conn, Db, P, Row, SCHEMA_V2, V, schema_v1, schema_v3, schema_v4};
 use crate::{Backend, Error, FeedLock, Result, redact_url};
 
 /// Advisory-lock key serialising migrations ("portcull" in ASCII).
@@ -188,6 +188,7 @@ impl Db for PgDb {
             (1, schema_v1("BIGSERIAL PRIMARY KEY") + APPEND_ONLY),
             (2, SCHEMA_V2.to_string()),
             (3, schema_v3()),
+            (4, schema_v4()),
         ]
     }
 

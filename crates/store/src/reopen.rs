@@ -228,6 +228,22 @@ impl Store for Reopening {
     fn try_feed_lock(&self) -> Result<Option<Box<dyn FeedLock>>> {
         self.inner()?.try_feed_lock()
     }
+    fn publish_vuln_generation(
+        &self,
+        bundle: &std::path::Path,
+        sha256: &str,
+        db_version: &str,
+        created_by: &str,
+    ) -> Result<crate::VulnGeneration> {
+        self.inner()?
+            .publish_vuln_generation(bundle, sha256, db_version, created_by)
+    }
+    fn latest_vuln_generation(&self) -> Result<Option<crate::VulnGeneration>> {
+        self.inner()?.latest_vuln_generation()
+    }
+    fn read_vuln_generation(&self, generation: i64, dest: &std::path::Path) -> Result<()> {
+        self.inner()?.read_vuln_generation(generation, dest)
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod queue;
 mod schema;
 mod store;
 
-pub(crate) use schema::{SCHEMA_V2, schema_v1, schema_v3};
+pub(crate) use schema::{SCHEMA_V2, schema_v1, schema_v3, schema_v4};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +19,8 @@ use crate::{
     AccessRecord, AnalysisStatus, Backend, Claim, DecisionFilter, DecisionRecord, EnqueueRequest,
     Enqueued, Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges,
     ImageRecord, MAX_ACCESS_RECORDS, NewDecision, NewEvaluation, PolicyRecord, QueueStats,
-    RateLimits, Result, RetryPolicy, SCHEMA_VERSION, Store, StoredFindings, TagTime, now_ms,
+    RateLimits, Result, RetryPolicy, SCHEMA_VERSION, Store, StoredFindings, TagTime,
+    VULN_CHUNK_BYTES, VULN_GENERATIONS_KEPT, VulnGeneration, now_ms,
 };
 
 /// A statement parameter.
