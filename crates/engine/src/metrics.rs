@@ -43,6 +43,7 @@ pub struct EngineMetrics {
     analysis: AnalysisFamily,
     feed_age: Gauge<f64, AtomicU64>,
     sync_failures: Counter,
+    generation: Gauge,
 }
 
 impl Default for EngineMetrics {
@@ -52,6 +53,7 @@ impl Default for EngineMetrics {
             analysis: AnalysisFamily::new_with_constructor(analysis_histogram),
             feed_age: Gauge::default(),
             sync_failures: Counter::default(),
+            generation: Gauge::default(),
         }
     }
 }
@@ -80,6 +82,16 @@ impl EngineMetrics {
             "Vulnerability data syncs of this replica that failed (the previous data kept serving)",
             self.sync_failures.clone(),
         );
+        registry.register(
+            "vulnerability_data_generation",
+            "Generation of the shared vulnerability data this replica serves (0: none published; PostgreSQL store)",
+            self.generation.clone(),
+        );
+    }
+
+    /// Records the shared vulnerability data generation this replica serves.
+    pub(crate) fn set_generation(&self, generation: i64) {
+        self.generation.set(generation);
     }
 
     /// Counts a failed vulnerability data sync.

@@ -123,6 +123,7 @@ pub async fn start(
     workers.extend(crate::vuln_sync::spawn(
         engine.clone(),
         config.vuln_sync_interval,
+        config.verdict_refresh,
         shutdown.clone(),
     ));
     let verdicts = EngineVerdicts::start(engine.clone(), config.verdict_refresh, shutdown);

@@ -1,6 +1,7 @@
 //! The vulnerability data's sync schedule: at start when the data is missing or older than the interval, then
 //! whenever it becomes older than the interval again; every sync (scheduled or `POST /v1/system/feeds`) is
-//! recorded so that its outcome shows in the status, the metrics and the log.
+//! recorded so that its outcome shows in the status, the metrics and the log. With a PostgreSQL store the
+//! replica that syncs publishes the result as a generation in the store and the others install it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +33,9 @@ pub struct VulnSyncStatus {
     pub last_error: Option<String>,
     /// Failed syncs since this replica started.
     pub failures: u64,
+    /// The generation of shared vulnerability data this replica published or installed (PostgreSQL store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
 }
 
 /// This replica's sync record (shared by the schedule and the API).
@@ -71,6 +75,10 @@ impl SyncTracker {
         });
     }
 
+    pub(crate) fn installed(&self, generation: i64) {
+        self.update(|s| s.generation = Some(generation));
+    }
+
     fn scheduled(&self, interval: Duration) {
         self.update(|s| s.interval_seconds = Some(interval.as_secs()));
     }
@@ -92,28 +100,56 @@ fn due_in(
     interval.saturating_sub(age)
 }
 
-/// Syncs the vulnerability data whenever it is missing or `interval` old (at start too), until `shutdown`
-/// turns true. A failed sync keeps the old data, is logged and counted, and is tried again after
-/// `min(interval, 15 min)`; a sync another replica holds the lock for is not a failure (this replica looks
-/// again later). Returns `None` (nothing runs) when `interval` is zero or no feed source is configured.
+/// Keeps this replica's vulnerability data current until `shutdown` turns true.
+///
+/// With a PostgreSQL store it first looks every `follow_every` for a newer generation another replica
+/// published and installs it ([`Engine::follow_vuln_data`]). Then, unless `interval` is zero, it syncs the data
+/// whenever it is missing or `interval` old (at start too); a sync publishes its result for the others. A failed
+/// sync keeps the old data, is logged and counted, and is tried again after `min(interval, 15 min)`; a sync
+/// another replica holds the lock for is not a failure (this replica installs its result instead). Returns
+/// `None` (nothing runs) when there is nothing to do: no feed source, or no schedule and no shared store.
 pub fn spawn(
     engine: Arc<Engine>,
     interval: Duration,
+    follow_every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    if interval.is_zero() || !engine.has_feed_source() {
+    let follows = engine.store().backend() == portcullis_store::Backend::Postgres;
+    if !engine.has_feed_source() || (interval.is_zero() && !follows) {
         return None;
     }
-    engine.sync_tracker().scheduled(interval);
+    if !interval.is_zero() {
+        engine.sync_tracker().scheduled(interval);
+    }
+    let follow_every = follow_every.max(Duration::from_millis(100));
     Some(tokio::spawn(async move {
         let mut not_before = tokio::time::Instant::now();
+        let mut last_follow_error = String::new();
         loop {
-            let wait = due_in(
-                engine.vuln_data_synced_at().as_deref(),
-                interval,
-                chrono::Utc::now(),
-            )
-            .max(not_before.saturating_duration_since(tokio::time::Instant::now()));
+            if follows {
+                let e = engine.clone();
+                match blocking(move || e.follow_vuln_data()).await {
+                    Ok(_) => last_follow_error.clear(),
+                    Err(e) if e.to_string() != last_follow_error => {
+                        last_follow_error = e.to_string();
+                        tracing::warn!(
+                            error = %e,
+                            "cannot install the vulnerability data another replica published; trying again"
+                        );
+                    }
+                    Err(_) => {}
+                }
+            }
+            let wait = if interval.is_zero() {
+                follow_every
+            } else {
+                due_in(
+                    engine.vuln_data_synced_at().as_deref(),
+                    interval,
+                    chrono::Utc::now(),
+                )
+                .max(not_before.saturating_duration_since(tokio::time::Instant::now()))
+            };
             if wait.is_zero() {
                 let e = engine.clone();
                 match blocking(move || e.sync_feeds()).await {
@@ -140,8 +176,13 @@ pub fn spawn(
                 }
                 continue;
             }
+            let nap = if follows {
+                wait.min(follow_every)
+            } else {
+                wait.min(RECHECK)
+            };
             tokio::select! {
-                _ = tokio::time::sleep(wait.min(RECHECK)) => {}
+                _ = tokio::time::sleep(nap) => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {

@@ -6,8 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Serve, cli, https_client, shared, wait_ready};
-use portcullis_testkit::{FileServer, free_port};
+use common::{
+    Serve, cli, https_client, pod_review, shared, validate, wait_ready, write_bookworm_image,
+};
+use portcullis_testkit::{FileServer, Mode, PgServer, Registry, free_port};
 
 const TOKEN: &str = "sync-test-token";
 
@@ -164,4 +166,219 @@ fn serve_syncs_at_start_and_on_schedule_and_a_failed_sync_keeps_the_data() {
         .filter(|n| n.contains(".sync-"))
         .collect();
     assert!(leftovers.is_empty(), "scratch files left: {leftovers:?}");
+}
+
+/// One replica of two over one PostgreSQL store.
+struct Replica {
+    port: u16,
+    data: std::path::PathBuf,
+    log: std::path::PathBuf,
+    http: reqwest::blocking::Client,
+    _serve: Serve,
+}
+
+impl Replica {
+    fn start(
+        dir: &std::path::Path,
+        store: &str,
+        config: &std::path::Path,
+        args: &[&str],
+        interval: &str,
+    ) -> Replica {
+        std::fs::create_dir_all(dir).unwrap();
+        let data = dir.join("data");
+        let log = dir.join("serve.log");
+        let port = free_port().unwrap();
+        let vuln_db = dir.join("vuln.db");
+        let mut all = vec![
+            "--store",
+            store,
+            "--vuln-db",
+            vuln_db.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+            "--analysis-isolation",
+            "inline",
+        ];
+        all.extend_from_slice(args);
+        let serve = Serve::start(
+            port,
+            &data,
+            &log,
+            &all,
+            &[
+                ("PORTCULLIS_ADMIN_TOKEN", TOKEN),
+                ("PORTCULLIS_VULN_SYNC_INTERVAL", interval),
+            ],
+        );
+        let http = https_client(&data);
+        wait_ready(&http, port, &log);
+        Replica {
+            port,
+            data,
+            log,
+            http,
+            _serve: serve,
+        }
+    }
+
+    fn env(&self) -> [(&'static str, String); 3] {
+        [
+            ("PORTCULLIS_URL", format!("https://127.0.0.1:{}", self.port)),
+            ("PORTCULLIS_TOKEN", TOKEN.to_string()),
+            ("PORTCULLIS_DATA_DIR", self.data.display().to_string()),
+        ]
+    }
+
+    fn status_when(
+        &self,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        wait_status(&self.http, self.port, &self.log, what, done)
+    }
+
+    fn message(&self, review: &serde_json::Value) -> (bool, String) {
+        let r = validate(&self.http, self.port, review);
+        (
+            r["response"]["allowed"] == true,
+            r["response"]["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    }
+}
+
+/// Replicas agree after a data sync: replica A syncs (here through `POST /v1/system/feeds`) and publishes the
+/// result into the shared PostgreSQL store as a new generation; replica B, which never syncs on its own, installs
+/// it within seconds, and both deny the image whose CVE the new data names, with the same message.
+#[test]
+fn a_sync_on_one_replica_reaches_the_other_through_the_store() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let pg = PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL for the replicas: {e}"));
+    let store = pg.create_database("portcullis").expect("create database");
+    let tmp = tempfile::tempdir().unwrap();
+    // lodash 4.17.11: GHSA-jf85-cpcp-j695 (CVE-2019-10744), critical, fixed in 4.17.12.
+    let oci = tmp.path().join("oci");
+    write_bookworm_image(&oci, Some("4.17.11"));
+    reg.push(&oci, "v1", "sync/app:1", false)
+        .expect("push the test image");
+    let image = format!("{}/sync/app:1", reg.addr);
+    let review = pod_review(&[&image], "default", "app");
+
+    // The feed A syncs from: Debian's tracker records (local) and one advisory file served over HTTP, first
+    // one about another package, later the lodash one.
+    let ghsa = shared().join("vulndata/osv/ghsa/advisories/github-reviewed");
+    let other = ghsa.join("2023/05/GHSA-j8r2-6x86-q33q/GHSA-j8r2-6x86-q33q.json");
+    let lodash = ghsa.join("2019/07/GHSA-jf85-cpcp-j695/GHSA-jf85-cpcp-j695.json");
+    let debian = shared().join("vulndata/debian");
+    for f in [&other, &lodash, &debian] {
+        assert!(f.exists(), "{} missing", f.display());
+    }
+    let feed = tmp.path().join("feed");
+    std::fs::create_dir_all(&feed).unwrap();
+    std::fs::copy(&other, feed.join("advisory.json")).unwrap();
+    let files = FileServer::start(&feed);
+    let advisory = format!("{}/advisory.json", files.url);
+
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
+    let insecure = ["--insecure-registry", reg.addr.as_str()];
+    let mut a_args = vec![
+        "--vuln-source",
+        debian.to_str().unwrap(),
+        "--vuln-source",
+        &advisory,
+    ];
+    a_args.extend_from_slice(&insecure);
+    let a = Replica::start(&tmp.path().join("a"), &store, &config, &a_args, "1h");
+    let first = a.status_when("A's sync at start", |s| {
+        s["vuln_sync"]["generation"] == 1 && s["vuln_data"]["namespaces"].get("debian:12").is_some()
+    });
+    // B never syncs itself (no schedule, no sources): it installs what A published.
+    let b = Replica::start(&tmp.path().join("b"), &store, &config, &insecure, "0");
+    let b_first = b.status_when("B installing generation 1", |s| {
+        s["vuln_sync"]["generation"] == 1
+    });
+    assert_eq!(b_first["db_version"], first["db_version"], "{b_first:#}");
+    assert!(
+        b_first["vuln_sync"]["interval_seconds"].is_null(),
+        "{b_first:#}"
+    );
+
+    let (code, out, err) = cli(&a.env(), &["image", "add", &image]);
+    assert_eq!(code, 0, "image add: {out}{err}");
+    let (code, out, err) = cli(
+        &a.env(),
+        &[
+            "image",
+            "wait",
+            &image,
+            "--timeout",
+            "120",
+            "--interval",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "image wait: {out}{err}");
+    for r in [&a, &b] {
+        let (_, m) = r.message(&review);
+        assert!(!m.contains("GHSA-jf85-cpcp-j695"), "no data names it yet: {m}");
+    }
+
+    // New data upstream; A syncs it (through the API) and publishes generation 2.
+    std::fs::copy(&lodash, feed.join("advisory.json")).unwrap();
+    let synced = a
+        .http
+        .post(format!("https://localhost:{}/v1/system/feeds", a.port))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert!(synced.status().is_success(), "{:?}", synced.text());
+    let t = Instant::now();
+    let after = a.status_when("A publishing generation 2", |s| {
+        s["vuln_sync"]["generation"] == 2
+    });
+    let b_after = b.status_when("B installing generation 2", |s| {
+        s["vuln_sync"]["generation"] == 2
+    });
+    assert_eq!(b_after["db_version"], after["db_version"], "{b_after:#}");
+    let (denied_a, denied_b) = loop {
+        let (ra, rb) = (a.message(&review), b.message(&review));
+        if (ra.1.contains("GHSA-jf85-cpcp-j695") && rb.1.contains("GHSA-jf85-cpcp-j695"))
+            || t.elapsed() > Duration::from_secs(30)
+        {
+            break (ra, rb);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let took = t.elapsed();
+    assert!(
+        !denied_a.0 && denied_a.1.contains("GHSA-jf85-cpcp-j695"),
+        "A: {denied_a:?}"
+    );
+    assert_eq!(denied_a, denied_b, "the replicas answer identically");
+    assert!(
+        took < Duration::from_secs(15),
+        "B agreed only after {took:?}"
+    );
+    let metrics = b
+        .http
+        .get(format!("https://localhost:{}/metrics", b.port))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "portcullis_vulnerability_data_generation 2"),
+        "{metrics}"
+    );
+    let (code, out, err) = cli(&b.env(), &["system", "status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("generation 2"), "{out}");
+    eprintln!("replica B agreed {took:?} after the sync request to A");
 }
