@@ -282,6 +282,44 @@ impl Engine {
             .and_then(|d| d.synced_at)
     }
 
+    /// What the vulnerability data is, for `/readyz`: version, last sync and age, shared generation, coverage,
+    /// and the last sync error. From memory only (never blocks on the store).
+    pub fn vuln_data_summary(&self) -> Vec<String> {
+        let Some(matcher) = self.stages.matcher.as_ref() else {
+            return vec!["vulnerability data: none (no usable vulnerability database)".into()];
+        };
+        let sync = self.vuln_sync.snapshot();
+        let state = matcher.data_state().unwrap_or_default();
+        let age = crate::metrics::age_seconds(state.synced_at.as_deref(), chrono::Utc::now());
+        let mut lines = vec![format!(
+            "vulnerability data: version {}; last synced {}{}{}",
+            matcher.db_version(),
+            state.synced_at.as_deref().unwrap_or("never"),
+            if age.is_finite() {
+                format!(" ({}s ago)", age.round())
+            } else {
+                String::new()
+            },
+            sync.generation
+                .map(|g| format!("; shared generation {g}"))
+                .unwrap_or_default()
+        )];
+        let ns: Vec<&str> = state.namespaces.keys().map(String::as_str).collect();
+        lines.push(format!(
+            "vulnerability data coverage: {} namespace(s){}{}",
+            ns.len(),
+            if ns.is_empty() { "" } else { ": " },
+            ns.join(", ")
+        ));
+        if let Some(e) = &sync.last_error {
+            lines.push(format!(
+                "vulnerability data: last sync failed ({} failures since start), previous data kept: {e}",
+                sync.failures
+            ));
+        }
+        lines
+    }
+
     /// The tag resolution pool (bounded, with deadlines and per-registry circuit breakers).
     pub fn resolve_pool(&self) -> &crate::resolve::ResolvePool {
         &self.resolve

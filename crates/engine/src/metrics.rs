@@ -123,7 +123,7 @@ impl EngineMetrics {
 }
 
 /// Seconds since `synced_at` (RFC 3339), +Inf when there is no (readable) time.
-fn age_seconds(synced_at: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> f64 {
+pub(crate) fn age_seconds(synced_at: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> f64 {
     synced_at
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| (now - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)

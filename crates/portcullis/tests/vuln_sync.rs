@@ -136,6 +136,18 @@ fn serve_syncs_at_start_and_on_schedule_and_a_failed_sync_keeps_the_data() {
         .unwrap_or_else(|| panic!("no sync failure counter in\n{metrics}"));
     let n: f64 = counted.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n >= 1.0, "{counted}");
+    let ready = http
+        .get(format!("https://localhost:{port}/readyz"))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap();
+    assert!(ready.starts_with("ready\n"), "{ready}");
+    assert!(ready.contains(&format!("version {version}")), "{ready}");
+    assert!(
+        ready.contains("coverage: 2 namespace(s): alpine:3.9, pypi"),
+        "{ready}"
+    );
+    assert!(ready.contains("last sync failed"), "{ready}");
     let env = [
         ("PORTCULLIS_URL", format!("https://127.0.0.1:{port}")),
         ("PORTCULLIS_TOKEN", TOKEN.to_string()),
@@ -326,7 +338,10 @@ fn a_sync_on_one_replica_reaches_the_other_through_the_store() {
     assert_eq!(code, 0, "image wait: {out}{err}");
     for r in [&a, &b] {
         let (_, m) = r.message(&review);
-        assert!(!m.contains("GHSA-jf85-cpcp-j695"), "no data names it yet: {m}");
+        assert!(
+            !m.contains("GHSA-jf85-cpcp-j695"),
+            "no data names it yet: {m}"
+        );
     }
 
     // New data upstream; A syncs it (through the API) and publishes generation 2.
@@ -365,6 +380,13 @@ fn a_sync_on_one_replica_reaches_the_other_through_the_store() {
         took < Duration::from_secs(15),
         "B agreed only after {took:?}"
     );
+    let ready = b
+        .http
+        .get(format!("https://localhost:{}/readyz", b.port))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap();
+    assert!(ready.contains("shared generation 2"), "{ready}");
     let metrics = b
         .http
         .get(format!("https://localhost:{}/metrics", b.port))

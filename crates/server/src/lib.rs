@@ -269,7 +269,14 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
                         return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string());
                     }
                     match policy_mode_problem(&s) {
-                        None => (StatusCode::OK, "ready\n".to_string()),
+                        None => {
+                            let mut text = "ready\n".to_string();
+                            for line in s.verdicts.readiness_detail() {
+                                text.push_str(&line);
+                                text.push('\n');
+                            }
+                            (StatusCode::OK, text)
+                        }
                         Some(p) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {p}\n")),
                     }
                 }
