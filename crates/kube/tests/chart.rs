@@ -302,6 +302,8 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
         "--set",
         "analysis.memoryLimit=300",
         "--set",
+        "resources.limits.memory=1Gi",
+        "--set",
         "analysis.timeout=120",
     ])
     .unwrap();
