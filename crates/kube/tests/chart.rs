@@ -255,7 +255,7 @@ fn chart_rejects_invalid_values_with_clear_messages() {
     assert!(
         e.contains("resources.limits.memory=500Mi (500 MiB) is below")
             && e.contains("analysis.workers (2) × analysis.memoryLimit (224 MiB)")
-            && e.contains("at least 640Mi"),
+            && e.contains("at least 832Mi"),
         "{e}"
     );
     let e = helm_template(&[
@@ -265,12 +265,12 @@ fn chart_rejects_invalid_values_with_clear_messages() {
         "analysis.workers=4",
     ])
     .unwrap_err();
-    assert!(e.contains("at least 1088Mi"), "{e}");
+    assert!(e.contains("at least 1280Mi"), "{e}");
     let e = helm_template(&["--set", "resources.limits.memory=1.5Gi"]).unwrap_err();
     assert!(e.contains("whole-number memory quantity"), "{e}");
     let ok = helm_template(&[
         "--set",
-        "resources.limits.memory=2G",
+        "resources.limits.memory=1400M",
         "--set",
         "analysis.workers=4",
     ])
