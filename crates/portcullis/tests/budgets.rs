@@ -89,7 +89,10 @@ fn serve_hands_its_budgets_to_the_analysis_worker() {
             assert!(error.contains("max_layer_bytes"), "{img}");
             break;
         }
-        assert_ne!(img["status"], "analyzed", "the 1 KiB layer budget was not applied: {img}");
+        assert_ne!(
+            img["status"], "analyzed",
+            "the 1 KiB layer budget was not applied: {img}"
+        );
         assert!(
             t.elapsed() < Duration::from_secs(90),
             "{img}\n{}",
@@ -100,9 +103,21 @@ fn serve_hands_its_budgets_to_the_analysis_worker() {
 
     // A bad budget stops the start with a precise message.
     let (code, _, err) = cli(
-        &[("PORTCULLIS_DATA_DIR", tmp.path().join("d2").display().to_string())],
-        &["serve", "--listen", "127.0.0.1:0", "--budget", "max_entries=0"],
+        &[(
+            "PORTCULLIS_DATA_DIR",
+            tmp.path().join("d2").display().to_string(),
+        )],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--budget",
+            "max_entries=0",
+        ],
     );
     assert_ne!(code, 0);
-    assert!(err.contains("max_entries") && err.contains("positive"), "{err}");
+    assert!(
+        err.contains("max_entries") && err.contains("positive"),
+        "{err}"
+    );
 }

@@ -10,8 +10,8 @@ pub mod attest;
 mod discover;
 pub mod dsse;
 mod error;
-pub mod keyless;
 mod facts;
+pub mod keyless;
 mod keys;
 pub mod predicates;
 pub mod rekor;
@@ -25,11 +25,11 @@ use base64::Engine;
 use portcullis_image::{Client, ImageRef};
 
 pub use error::Error;
-pub use keyless::{CertIdentity, Keyless, Match, TrustRoot};
 pub use facts::{
     AttestationFact, PREDICATE_TYPES, Provenance, SignatureFact, SignatureFacts, predicate_matches,
     predicate_type_uri,
 };
+pub use keyless::{CertIdentity, Keyless, Match, TrustRoot};
 pub use keys::{KeyKind, PublicKey};
 pub use rekor::TlogEntry;
 pub use signer::{Signer, Trust};

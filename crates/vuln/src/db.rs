@@ -115,7 +115,14 @@ pub fn install_bundle(bundle: &Path, path: &Path) -> Result<Status, Error> {
             return Err(e);
         }
     };
-    // Fold the old database's write-ahead log into it so no stale WAL is left beside the new file.
+    swap_in(&tmp, path).inspect_err(|_| cleanup(&tmp))?;
+    status.path = path.display().to_string();
+    Ok(status)
+}
+
+/// Renames the checked, closed database file `tmp` over `path`, first folding the old database's write-ahead
+/// log into it so no stale WAL is left beside the new file.
+pub(crate) fn swap_in(tmp: &Path, path: &Path) -> Result<(), Error> {
     if path.exists()
         && let Ok(old) = Connection::open(path)
     {
@@ -124,15 +131,10 @@ pub fn install_bundle(bundle: &Path, path: &Path) -> Result<Status, Error> {
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        cleanup(&tmp);
-        Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        }
-    })?;
-    status.path = path.display().to_string();
-    Ok(status)
+    std::fs::rename(tmp, path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
 }
 
 /// One imported source.
@@ -337,7 +339,14 @@ impl VulnDb {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| source.to_string())
         };
-        let batch = collect(source)?;
+        self.import_as(source, &key)
+    }
+
+    /// Imports what `read_from` holds (as [`VulnDb::import`]) as the source named `key` — a download kept in a
+    /// local file is stored under its URL.
+    pub fn import_as(&mut self, read_from: &str, key: &str) -> Result<ImportReport, Error> {
+        let source = key;
+        let batch = collect(read_from)?;
         let total: usize = batch.records.values().sum();
         if total == 0 {
             let detail = batch
@@ -403,7 +412,7 @@ impl VulnDb {
             }
         }
         let provenance = Provenance {
-            source: key.clone(),
+            source: key.to_string(),
             imported_at: imported_at.clone(),
             files: batch.files,
             skipped_files: batch.skipped_files,

@@ -169,6 +169,15 @@ fn yum_updateinfo(mirror_list: &str, limit: u64) -> Result<(String, Vec<u8>), Er
     Ok((name, fetch(&format!("{base}/{href}"), limit)?))
 }
 
+/// Downloads `url` (at most the source limit, 1 GiB) into the file `dest`.
+pub(crate) fn download(url: &str, dest: &Path) -> Result<(), Error> {
+    let bytes = fetch(url, Limits::default().source)?;
+    std::fs::write(dest, bytes).map_err(|e| Error::Io {
+        path: dest.display().to_string(),
+        source: e,
+    })
+}
+
 fn fetch(url: &str, limit: u64) -> Result<Vec<u8>, Error> {
     let fail = |reason: String| Error::Fetch {
         url: url.to_string(),

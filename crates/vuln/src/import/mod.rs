@@ -20,7 +20,7 @@ use crate::{Error, FixState, Scheme, Severity, version};
 
 mod alpine;
 mod amazon;
-mod archive;
+pub(crate) mod archive;
 mod debian;
 mod debian_dsa_list;
 mod debian_record;
