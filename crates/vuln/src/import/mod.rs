@@ -2,7 +2,7 @@
 //!
 //! Formats: OSV JSON (any ecosystem) and OSV YAML (PyPA), the Debian security tracker (per-CVE/DSA JSON records
 //! as in `vuln-list-debian`, the tracker JSON dump, the `DSA`/`DLA` text lists), Alpine secdb (YAML or JSON),
-//! Node security-wg (npm and core), ruby-advisory-db, NVD CVE JSON 2.0, CISA KEV JSON, EPSS CSV. Sources are a
+//! Node security-wg (npm and core), ruby-advisory-db, Red Hat CSAF advisories and CSAF VEX, NVD CVE JSON 2.0, CISA KEV JSON, EPSS CSV. Sources are a
 //! file, a directory (walked), an archive (`.tar`, `.tar.gz`, `.tgz`, `.zip`, `.gz`) or an `http(s)://` /
 //! `file://` URL ([`archive`]). Formats are recognised by content, so a directory may mix them; unrecognised
 //! files are skipped and counted. Each bad record is reported (source, file, id, reason) and the rest imported.
@@ -31,6 +31,7 @@ mod node_core;
 mod node_npm;
 mod nvd;
 mod osv;
+mod redhat_csaf;
 mod rubysec;
 mod wolfi;
 
@@ -40,6 +41,7 @@ const IMPORTERS: &[&dyn Importer] = &[
     &osv::Osv,
     &debian_record::TrackerRecord,
     &kev::Kev,
+    &redhat_csaf::RedHatCsaf,
     &nvd::Nvd,
     &node_npm::NpmAdvisory,
     &node_core::CoreAdvisory,
@@ -205,6 +207,13 @@ impl Collector {
         self.batch.files += 1;
         let lower = name.to_ascii_lowercase();
         let base = lower.rsplit(['/', '!']).next().unwrap_or(&lower);
+        // a CSAF document over its limit is refused before it is parsed
+        if base.ends_with(".json")
+            && bytes.len() > redhat_csaf::MAX_BYTES
+            && redhat_csaf::looks_like_csaf(bytes)
+        {
+            return self.bad(name, None, redhat_csaf::too_large(bytes.len()));
+        }
         let parsed = match parse(base, bytes) {
             Ok(v) => v,
             Err(reason) => return self.bad(name, None, reason),
