@@ -30,6 +30,9 @@ pub const DEFAULT_SOURCES: &[&str] = &[
     "https://osv-vulnerabilities.storage.googleapis.com/Chainguard/all.zip",
     "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list",
     "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list",
+    // Red Hat's CSAF VEX archive (one document per CVE: fixed, known-affected and not-affected per RHEL stream;
+    // the advisories archive has fixes only): `archive_latest.txt` names the current `csaf_vex_<date>.tar.zst`
+    "https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt",
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
     "https://epss.cyentia.com/epss_scores-current.csv.gz",
 ];
@@ -64,7 +67,7 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Import advisory data from a directory, file, archive (.tar.gz, .tgz, .tar, .zip, .gz) or URL
+    /// Import advisory data from a directory, file, archive (.tar.gz, .tgz, .tar, .tar.zst, .zip, .gz) or URL
     /// (http://, https://, file://). Each source is one transaction; bad records are reported and skipped.
     /// A bundle written by `db export` replaces the whole database atomically (checked first, then renamed).
     Import {
