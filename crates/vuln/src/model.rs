@@ -74,8 +74,14 @@ pub struct VulnInfo {
     pub published: Option<String>,
     /// Reference URL.
     pub url: Option<String>,
-    /// Withdrawn (OSV `withdrawn`): kept for explanations, never matched.
+    /// Withdrawn (OSV `withdrawn`, NVD `Rejected`): kept for explanations, never matched.
     pub withdrawn: bool,
+    /// Last modification date, when the origin gives one (NVD `lastModified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    /// CWE ids (`CWE-79`), when the origin gives them (NVD `weaknesses`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cwes: Vec<String>,
 }
 
 /// An EPSS score.

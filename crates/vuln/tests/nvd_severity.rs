@@ -133,7 +133,7 @@ fn no_unknown_severity_where_the_nvd_record_has_a_score() {
     assert!(
         f.cvss
             .iter()
-            .any(|c| c.source == "nvd@nist.gov" && c.version == "3.1" && c.base_score == 7.8),
+            .any(|c| c.source == "nvd" && c.version == "3.1" && c.base_score == 7.8),
         "{:?}",
         f.cvss
     );

@@ -199,6 +199,7 @@ impl Importer for RedHatCsaf {
                 .map(str::to_string),
             url,
             withdrawn: false,
+            ..Default::default()
         });
     }
 }
