@@ -33,6 +33,9 @@ pub const DEFAULT_SOURCES: &[&str] = &[
     // Red Hat's CSAF VEX archive (one document per CVE: fixed, known-affected and not-affected per RHEL stream;
     // the advisories archive has fixes only): `archive_latest.txt` names the current `csaf_vex_<date>.tar.zst`
     "https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt",
+    // NVD CVE API 2.0: severity and CVSS fallback; incremental after the first pull (`lastModStartDate`),
+    // `NVD_API_KEY` honoured (the first full pull is about 150 pages: ~15 min without a key, ~2 min with one)
+    "https://services.nvd.nist.gov/rest/json/cves/2.0",
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
     "https://epss.cyentia.com/epss_scores-current.csv.gz",
 ];

@@ -30,6 +30,7 @@ mod kev;
 mod node_core;
 mod node_npm;
 mod nvd;
+mod nvd_api;
 mod osv;
 mod redhat_csaf;
 mod rubysec;
@@ -155,8 +156,26 @@ pub struct Batch {
 
 /// Reads every record of `source` (file, directory, archive or URL).
 pub fn collect(source: &str) -> Result<Batch, Error> {
+    collect_since(source, None)
+}
+
+/// Whether `source` is the NVD CVE API 2.0 endpoint, which is pulled incrementally ([`collect_since`]).
+pub fn is_incremental(source: &str) -> bool {
+    nvd_api::is_api(source)
+}
+
+/// Reads the records of `source`; for an incremental source (the NVD API) only those modified since `since`
+/// (every record when `None`).
+pub fn collect_since(
+    source: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Batch, Error> {
     let mut c = Collector::new(source);
-    archive::walk(&mut c, source)?;
+    if nvd_api::is_api(source) {
+        nvd_api::pull(&mut c, source, since)?;
+    } else {
+        archive::walk(&mut c, source)?;
+    }
     Ok(c.finish())
 }
 
