@@ -69,7 +69,10 @@ fn nvd_and_vendor_cvss_parameters_fire_on_real_data() {
     assert!(!fires("cvss_v3_base_score", "8.5"));
     // NVD's exploitability sub-score 2.8 (nvd@nist.gov metric)
     assert!(fires("cvss_v3_exploitability_score", "2.5"));
-    // Red Hat's highest is 9.1
+    assert!(!fires("cvss_v3_exploitability_score", "3.5"));
+    // Red Hat's highest is 9.1 (CVE-2023-37920, AV:N/AC:L/PR:N/UI:N: exploitability 3.9 from its vector)
     assert!(fires("vendor_cvss_v3_base_score", "9.0"));
     assert!(!fires("vendor_cvss_v3_base_score", "9.5"));
+    assert!(fires("vendor_cvss_v3_exploitability_score", "3.5"));
+    assert!(!fires("vendor_cvss_v3_exploitability_score", "4.0"));
 }

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::{Collector, File, Importer, check_version};
-use crate::model::{Affected, Range, VulnInfo, severity_from_word};
+use crate::model::{Affected, Range, VulnInfo, cvss3_scores, severity_from_word};
 use crate::version::compare;
 use crate::{Cvss, FixState, Scheme, Severity};
 
@@ -131,13 +131,15 @@ impl Importer for RedHatCsaf {
                         (m["vectorString"].as_str(), m["baseScore"].as_f64())
                         && !cvss.iter().any(|x: &Cvss| x.vector == vector)
                     {
+                        // Red Hat gives the base score only: the sub-scores follow from a v3 vector
+                        let sub = cvss3_scores(vector);
                         cvss.push(Cvss {
                             source: "redhat".into(),
                             version: m["version"].as_str().unwrap_or("").to_string(),
                             vector: vector.to_string(),
                             base_score: score,
-                            exploitability_score: None,
-                            impact_score: None,
+                            exploitability_score: sub.map(|s| s.1),
+                            impact_score: sub.map(|s| s.2),
                         });
                     }
                 }
@@ -581,7 +583,14 @@ mod tests {
             ("RHSA-2024:4420", "rhel")
         );
         assert_eq!(v.aliases, ["CVE-2024-4467"]);
-        assert_eq!(v.cvss[0].base_score, 7.8);
+        assert_eq!(
+            (
+                v.cvss[0].base_score,
+                v.cvss[0].exploitability_score,
+                v.cvss[0].impact_score
+            ),
+            (7.8, Some(1.8), Some(5.9))
+        );
     }
 
     #[test]
