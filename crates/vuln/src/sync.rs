@@ -105,7 +105,12 @@ pub fn sync(path: &Path, sources: &[String]) -> Result<SyncReport, Error> {
     for (n, source) in sources.iter().enumerate() {
         let is_url = source.starts_with("http://") || source.starts_with("https://");
         let local = source.strip_prefix("file://").unwrap_or(source);
-        if is_url && !source.ends_with("/mirror.list") {
+        // mirror lists, Red Hat's `archive_latest.txt` (which names the archive to fetch) and the NVD API
+        // (paged, rate-limited) are read by the importer itself, not downloaded as one file first
+        let importer_fetches = source.ends_with("/mirror.list")
+            || source.ends_with("/archive_latest.txt")
+            || crate::import::is_incremental(source);
+        if is_url && !importer_fetches {
             let file = scratch
                 .downloads
                 .join(format!("{n}-{}", url_file_name(source)));
