@@ -13,6 +13,10 @@ use crate::engine::{Engine, EngineError, blocking};
 
 /// The longest wait between two looks at the data's age (another replica or the API may have synced it).
 const RECHECK: Duration = Duration::from_secs(60);
+/// The wait before a sync that found the feed lock taken is tried again: the holder may be another replica
+/// syncing (whose result this one then installs, which makes the data fresh and ends the retries) or a short
+/// re-match in this process (the triage watch at start), which must not delay the first sync by a minute.
+const BUSY_RETRY: Duration = Duration::from_secs(3);
 /// The longest wait before a failed sync is tried again.
 const RETRY: Duration = Duration::from_secs(15 * 60);
 
@@ -163,8 +167,8 @@ pub fn spawn(
                         not_before = tokio::time::Instant::now() + interval;
                     }
                     Err(EngineError::Conflict(m)) => {
-                        tracing::info!(reason = %m, "vulnerability data sync skipped");
-                        not_before = tokio::time::Instant::now() + RECHECK.min(interval);
+                        tracing::debug!(reason = %m, "vulnerability data sync skipped");
+                        not_before = tokio::time::Instant::now() + BUSY_RETRY.min(interval);
                     }
                     Err(e) => {
                         tracing::error!(
