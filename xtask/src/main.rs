@@ -24,6 +24,9 @@ tasks:
                          sbom      the analyser vs Syft on the same image (bench/sbom-vs-syft)
                          bombs     peak RSS and wall time per hostile image under the worker's limits
                                    (bench/bombs)
+                         resources a replica's RSS and CPU idle, analysing, under load (bench/resources)
+                         webhook-engine  the real serve with the engine snapshot vs a do-nothing server
+                                   (bench/webhook-engine)
   fuzz [seconds]       run the `review` fuzz target (cargo-fuzz, nightly) seeded with the captured reviews
                        (default 60 s)
   deny                 cargo deny check licenses bans sources (deny.toml)
@@ -187,8 +190,10 @@ fn bench(rest: &[OsString]) -> Result {
         "webhook" => run(Command::new(root().join("bench/webhook")).args(extra)),
         "sbom" | "sbom-vs-syft" => run(Command::new(root().join("bench/sbom-vs-syft")).args(extra)),
         "bombs" => run(Command::new(root().join("bench/bombs")).args(extra)),
+        "resources" => run(Command::new(root().join("bench/resources")).args(extra)),
+        "webhook-engine" => run(Command::new(root().join("bench/webhook-engine")).args(extra)),
         other => Err(TaskError(format!(
-            "unknown benchmark `{other}` (squash, evaluate, vuln, engine, webhook, sbom, bombs)"
+            "unknown benchmark `{other}` (squash, evaluate, vuln, engine, webhook, webhook-engine, sbom, bombs, resources)"
         ))),
     }
 }

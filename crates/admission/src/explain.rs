@@ -141,7 +141,7 @@ pub(crate) fn rows_with<'a>(
     rows
 }
 
-/// An image that failed its policy, in parts: the head (`image … failed policy "p": `) and every STOP rule
+/// An image that failed its policy, in parts: the head (`image … failed policy "p" ("Readable name"): `) and every STOP rule
 /// (most severe first), for a denial that lists a few and a warning that fits as many as the limit allows.
 pub(crate) fn failed_parts(
     shown: &str,
@@ -157,8 +157,13 @@ pub(crate) fn failed_parts(
     if items.is_empty() {
         items.push(format!("final action STOP ({:?})", verdict.final_reason).to_lowercase());
     }
+    // The bundle's readable name, when it has one that says more than the id the configuration names.
+    let name = match verdict.bundle_name.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() && n != policy => format!(" ({n:?})"),
+        _ => String::new(),
+    };
     (
-        format!("image {shown} ({digest}) failed policy \"{policy}\": "),
+        format!("image {shown} ({digest}) failed policy \"{policy}\"{name}: "),
         items,
     )
 }

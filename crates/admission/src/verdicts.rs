@@ -51,6 +51,11 @@ pub trait ImageVerdicts: Send + Sync {
     fn ready(&self) -> bool {
         true
     }
+    /// Lines `/readyz` adds after `ready` to say what the answers rest on (e.g. the vulnerability data's
+    /// version, age, generation and coverage). Must not block. Defaults to none.
+    fn readiness_detail(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Announces the policies (ids, names or `default`) admission's configuration looks verdicts up for, so
     /// that the source has them loaded before it says it is ready. Defaults to nothing.
     fn prepare_policies(&self, policies: &[String]) {

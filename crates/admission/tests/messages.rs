@@ -299,3 +299,26 @@ fn a_missing_image_is_said_to_be_missing_and_not_queued() {
         );
     }
 }
+
+/// A denial names the bundle's readable name next to the id the configuration selects (issue #14 item 6).
+#[test]
+fn a_denial_names_the_bundles_readable_name() {
+    let mut file = fixture_verdicts("prod");
+    for e in &mut file.images {
+        for v in e.verdicts.values_mut() {
+            v.bundle_name = Some("Production images".into());
+        }
+    }
+    let v = MemoryVerdicts::from_file(file, "test").unwrap();
+    let d = decide(
+        &pod(&[("app", "busybox:1.36")]),
+        &cfg("policy"),
+        &v,
+        &Context::new(Endpoint::Validate),
+    );
+    let m = d.message.as_deref().unwrap();
+    assert!(
+        m.contains("failed policy \"prod\" (\"Production images\"): STOP"),
+        "{m}"
+    );
+}

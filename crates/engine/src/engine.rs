@@ -158,6 +158,7 @@ pub struct Engine {
     triage_applied: Mutex<Option<Vec<String>>>,
     /// Signature verification facts (admission's `verify` blocks; bundle evaluation's gate `signature`).
     sigs: Arc<crate::signatures::SignatureCache>,
+    vuln_sync: crate::vuln_sync::SyncTracker,
 }
 
 /// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
@@ -288,6 +289,7 @@ impl Engine {
             metrics: crate::metrics::EngineMetrics::default(),
             triage_applied: Mutex::new(None),
             sigs: Arc::default(),
+            vuln_sync: Default::default(),
         })
     }
 
@@ -305,6 +307,15 @@ impl Engine {
         )
     }
 
+    /// Whether a vulnerability feed source is configured (what [`Engine::sync_feeds`] needs).
+    pub fn has_feed_source(&self) -> bool {
+        self.stages.feeds.is_some()
+    }
+
+    pub(crate) fn sync_tracker(&self) -> &crate::vuln_sync::SyncTracker {
+        &self.vuln_sync
+    }
+
     /// The engine's metrics (register them with [`crate::metrics::EngineMetrics::register`]).
     pub fn metrics(&self) -> &crate::metrics::EngineMetrics {
         &self.metrics
@@ -317,6 +328,44 @@ impl Engine {
             .as_ref()
             .and_then(|m| m.data_state())
             .and_then(|d| d.synced_at)
+    }
+
+    /// What the vulnerability data is, for `/readyz`: version, last sync and age, shared generation, coverage,
+    /// and the last sync error. From memory only (never blocks on the store).
+    pub fn vuln_data_summary(&self) -> Vec<String> {
+        let Some(matcher) = self.stages.matcher.as_ref() else {
+            return vec!["vulnerability data: none (no usable vulnerability database)".into()];
+        };
+        let sync = self.vuln_sync.snapshot();
+        let state = matcher.data_state().unwrap_or_default();
+        let age = crate::metrics::age_seconds(state.synced_at.as_deref(), chrono::Utc::now());
+        let mut lines = vec![format!(
+            "vulnerability data: version {}; last synced {}{}{}",
+            matcher.db_version(),
+            state.synced_at.as_deref().unwrap_or("never"),
+            if age.is_finite() {
+                format!(" ({}s ago)", age.round())
+            } else {
+                String::new()
+            },
+            sync.generation
+                .map(|g| format!("; shared generation {g}"))
+                .unwrap_or_default()
+        )];
+        let ns: Vec<&str> = state.namespaces.keys().map(String::as_str).collect();
+        lines.push(format!(
+            "vulnerability data coverage: {} namespace(s){}{}",
+            ns.len(),
+            if ns.is_empty() { "" } else { ": " },
+            ns.join(", ")
+        ));
+        if let Some(e) = &sync.last_error {
+            lines.push(format!(
+                "vulnerability data: last sync failed ({} failures since start), previous data kept: {e}",
+                sync.failures
+            ));
+        }
+        lines
     }
 
     /// The tag resolution pool (bounded, with deadlines and per-registry circuit breakers).
@@ -960,6 +1009,7 @@ impl Engine {
             queue: self.store.queue_stats()?.into(),
             db_version: self.stages.matcher.as_ref().map(|m| m.db_version()),
             vuln_data: self.stages.matcher.as_ref().and_then(|m| m.data_state()),
+            vuln_sync: self.vuln_sync.snapshot(),
             stages,
         })
     }
@@ -982,9 +1032,24 @@ impl Engine {
                 "another replica is updating the feeds now; try again later".into(),
             )
         })?;
-        let (feeds, version) = source
-            .sync()
-            .map_err(|e| EngineError::Upstream(format!("feed sync failed: {e}")))?;
+        self.vuln_sync.started();
+        let (feeds, version) = source.sync().map_err(|e| {
+            let e = format!("feed sync failed: {e}");
+            self.vuln_sync.failed(&e);
+            self.metrics.sync_failed();
+            EngineError::Upstream(e)
+        })?;
+        self.vuln_sync.succeeded();
+        if self.store.backend() == portcullis_store::Backend::Postgres {
+            // Still holding the feed lock: the other replicas install what this one just synced.
+            if let Err(e) = self.publish_vuln_data(source.as_ref()) {
+                let e =
+                    format!("publishing the synced vulnerability data to the other replicas: {e}");
+                tracing::error!(error = %e, "the other replicas keep their data until the next sync");
+                self.vuln_sync.failed(&e);
+                self.metrics.sync_failed();
+            }
+        }
         let now = chrono::Utc::now().timestamp_millis();
         for (name, count) in feeds {
             self.store.put_feed(&FeedRecord {
@@ -1005,6 +1070,95 @@ impl Engine {
                 .collect(),
             rematch,
         })
+    }
+
+    /// Publishes the feed source's data as the next generation in the shared store.
+    fn publish_vuln_data(&self, source: &dyn FeedSource) -> Result<()> {
+        use sha2::Digest as _;
+        let Some(version) = source.data_version() else {
+            return Ok(());
+        };
+        let file = source.scratch("publish");
+        let result = (|| {
+            source
+                .export(&file)
+                .map_err(|e| EngineError::Upstream(e.message))?;
+            let mut hasher = sha2::Sha256::new();
+            let mut f = std::fs::File::open(&file)
+                .map_err(|e| EngineError::Upstream(format!("reading {}: {e}", file.display())))?;
+            std::io::copy(&mut f, &mut hasher)
+                .map_err(|e| EngineError::Upstream(format!("reading {}: {e}", file.display())))?;
+            let sha = hex::encode(hasher.finalize());
+            let g = self.store.publish_vuln_generation(
+                &file,
+                &sha,
+                &version,
+                &self.config.replica_id,
+            )?;
+            tracing::info!(generation = g.generation, size = g.size, db_version = %version, "vulnerability data published");
+            self.vuln_sync.installed(g.generation);
+            self.metrics.set_generation(g.generation);
+            Ok(())
+        })();
+        let _ = std::fs::remove_file(&file);
+        result
+    }
+
+    /// Installs the newest vulnerability data generation another replica published, when it is newer than
+    /// this replica's (PostgreSQL store only): downloaded beside the database, its SHA-256 checked, installed
+    /// atomically, the matcher swapped and the verdict cache dropped. The stored findings need no re-match
+    /// here: the publishing replica re-matched them in the shared store. Returns the generation installed.
+    pub fn follow_vuln_data(&self) -> Result<Option<i64>> {
+        use sha2::Digest as _;
+        let Some(source) = self.stages.feeds.as_ref() else {
+            return Ok(None);
+        };
+        if self.store.backend() != portcullis_store::Backend::Postgres {
+            return Ok(None);
+        }
+        let Some(latest) = self.store.latest_vuln_generation()? else {
+            return Ok(None);
+        };
+        if self.vuln_sync.snapshot().generation >= Some(latest.generation) {
+            return Ok(None);
+        }
+        if source.data_version().as_deref() == Some(latest.db_version.as_str()) {
+            self.vuln_sync.installed(latest.generation);
+            self.metrics.set_generation(latest.generation);
+            return Ok(None);
+        }
+        let file = source.scratch("generation");
+        let result = (|| {
+            self.store.read_vuln_generation(latest.generation, &file)?;
+            let mut hasher = sha2::Sha256::new();
+            let mut f = std::fs::File::open(&file)
+                .map_err(|e| EngineError::Upstream(format!("reading {}: {e}", file.display())))?;
+            std::io::copy(&mut f, &mut hasher)
+                .map_err(|e| EngineError::Upstream(format!("reading {}: {e}", file.display())))?;
+            let sha = hex::encode(hasher.finalize());
+            if sha != latest.sha256 {
+                return Err(EngineError::Upstream(format!(
+                    "vulnerability data generation {} read from the store has SHA-256 {sha}, not the published {}; \
+                     not installed (the next look tries again)",
+                    latest.generation, latest.sha256
+                )));
+            }
+            source
+                .install(&file)
+                .map_err(|e| EngineError::Upstream(e.message))
+        })();
+        let _ = std::fs::remove_file(&file);
+        let version = result?;
+        self.vuln_sync.installed(latest.generation);
+        self.metrics.set_generation(latest.generation);
+        self.invalidate_all();
+        tracing::info!(
+            generation = latest.generation,
+            from = %latest.created_by,
+            db_version = %version,
+            "installed the vulnerability data another replica published"
+        );
+        Ok(Some(latest.generation))
     }
 
     /// Re-matches every stored SBOM with the current vulnerability data and re-evaluates it by each tag under

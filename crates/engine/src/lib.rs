@@ -16,6 +16,7 @@ pub mod service;
 pub mod signatures;
 pub mod stages;
 pub mod verdicts;
+pub mod vuln_sync;
 
 pub use api::{CheckResult, FeedSyncOutcome, RematchStats, Status, VulnKind, VulnReport};
 pub use engine::triage::{

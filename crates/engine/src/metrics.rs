@@ -1,11 +1,12 @@
 //! The engine's Prometheus metrics: analysis queue depth (from the store, shared by all replicas), analysis
-//! duration, and the age of the vulnerability data. The HTTPS server registers them beside its own.
+//! duration, the age of the vulnerability data and failed syncs of it. The HTTPS server registers them beside its own.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -41,6 +42,8 @@ pub struct EngineMetrics {
     queue_depth: Family<QueueLabels, Gauge>,
     analysis: AnalysisFamily,
     feed_age: Gauge<f64, AtomicU64>,
+    sync_failures: Counter,
+    generation: Gauge,
 }
 
 impl Default for EngineMetrics {
@@ -49,6 +52,8 @@ impl Default for EngineMetrics {
             queue_depth: Family::default(),
             analysis: AnalysisFamily::new_with_constructor(analysis_histogram),
             feed_age: Gauge::default(),
+            sync_failures: Counter::default(),
+            generation: Gauge::default(),
         }
     }
 }
@@ -72,6 +77,26 @@ impl EngineMetrics {
             "Seconds since the oldest source of this replica's vulnerability data was imported (+Inf without data)",
             self.feed_age.clone(),
         );
+        registry.register(
+            "vulnerability_sync_failures",
+            "Vulnerability data syncs of this replica that failed (the previous data kept serving)",
+            self.sync_failures.clone(),
+        );
+        registry.register(
+            "vulnerability_data_generation",
+            "Generation of the shared vulnerability data this replica serves (0: none published; PostgreSQL store)",
+            self.generation.clone(),
+        );
+    }
+
+    /// Records the shared vulnerability data generation this replica serves.
+    pub(crate) fn set_generation(&self, generation: i64) {
+        self.generation.set(generation);
+    }
+
+    /// Counts a failed vulnerability data sync.
+    pub(crate) fn sync_failed(&self) {
+        self.sync_failures.inc();
     }
 
     /// Records one analysis.
@@ -98,7 +123,7 @@ impl EngineMetrics {
 }
 
 /// Seconds since `synced_at` (RFC 3339), +Inf when there is no (readable) time.
-fn age_seconds(synced_at: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> f64 {
+pub(crate) fn age_seconds(synced_at: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> f64 {
     synced_at
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| (now - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)

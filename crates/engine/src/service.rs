@@ -28,6 +28,9 @@ pub struct ServiceConfig {
     pub verdict_refresh: Duration,
     /// Policy bundle files and the bundle to activate (Portcullis's default bundle is always stored).
     pub bundles: BundleSources,
+    /// How old the vulnerability data may get before this replica syncs it from the feed source (at start
+    /// too, when it is missing or older); zero: never on its own ([`crate::vuln_sync::spawn`]).
+    pub vuln_sync_interval: Duration,
 }
 
 /// A running engine service.
@@ -125,6 +128,12 @@ pub async fn start(
     // start when the vulnerability data or triage changed while stopped).
     workers.push(crate::spawn_triage_watch(
         engine.clone(),
+        config.verdict_refresh,
+        shutdown.clone(),
+    ));
+    workers.extend(crate::vuln_sync::spawn(
+        engine.clone(),
+        config.vuln_sync_interval,
         config.verdict_refresh,
         shutdown.clone(),
     ));

@@ -188,6 +188,30 @@ pub trait Evaluator: Send + Sync + 'static {
 pub trait FeedSource: Send + Sync + 'static {
     /// Updates the data; returns each feed's (name, record count) and the new DB version.
     fn sync(&self) -> Result<(Vec<(String, i64)>, String), StageError>;
+    /// The version of the data in use (without triage), to tell whether a published generation is new to
+    /// this replica. `None` when the source cannot share its data between replicas.
+    fn data_version(&self) -> Option<String> {
+        None
+    }
+    /// Writes the data in use to `dest` as one bundle file that [`FeedSource::install`] reads.
+    fn export(&self, dest: &std::path::Path) -> Result<(), StageError> {
+        let _ = dest;
+        Err(StageError::permanent(
+            "this feed source cannot export its data for other replicas",
+        ))
+    }
+    /// Installs a bundle another replica published (atomically) and serves its data from now on; returns the
+    /// new data version.
+    fn install(&self, bundle: &std::path::Path) -> Result<String, StageError> {
+        let _ = bundle;
+        Err(StageError::permanent(
+            "this feed source cannot install data published by other replicas",
+        ))
+    }
+    /// A file path for a bundle being downloaded or exported (on the data's own filesystem).
+    fn scratch(&self, what: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("portcullis-{what}-{}", std::process::id()))
+    }
 }
 
 /// Why a bundle cannot be stored.
@@ -790,11 +814,12 @@ impl Matcher for IndexMatcher {
     }
 }
 
-/// Feed sync over a `portcullis_vuln` database file: re-imports each source, then swaps the matcher's index.
+/// Feed sync over a `portcullis_vuln` database file: rebuilds it from the sources in a scratch file and swaps it
+/// in ([`portcullis_vuln::sync::sync`]; a failure keeps the old data), then swaps the matcher's index.
 pub struct VulnDbFeeds {
     /// The database file.
     pub path: std::path::PathBuf,
-    /// Import sources, as `portcullis db import` takes them.
+    /// Sources, as `portcullis db import` takes them, or `portcullis db export` bundles (file or URL).
     pub sources: Vec<String>,
     /// The matcher to refresh.
     pub matcher: std::sync::Arc<IndexMatcher>,
@@ -802,21 +827,74 @@ pub struct VulnDbFeeds {
 
 impl FeedSource for VulnDbFeeds {
     fn sync(&self) -> Result<(Vec<(String, i64)>, String), StageError> {
-        let mut db = portcullis_vuln::VulnDb::open(&self.path)
+        let report = portcullis_vuln::sync::sync(&self.path, &self.sources)
+            .map_err(|e| StageError::transient(e.to_string()))?;
+        let db = portcullis_vuln::VulnDb::open(&self.path)
             .map_err(|e| StageError::transient(format!("opening {}: {e}", self.path.display())))?;
-        let mut feeds = Vec::new();
-        for source in &self.sources {
-            let r = db
-                .import(source)
-                .map_err(|e| StageError::transient(format!("importing {source}: {e}")))?;
-            let records: usize = r.provenance.records.values().sum();
-            feeds.push((source.clone(), i64::try_from(records).unwrap_or(i64::MAX)));
-        }
         let index = db
             .load_index()
             .map_err(|e| StageError::transient(format!("loading the index: {e}")))?;
         self.matcher.replace(index);
+        let mut feeds: Vec<(String, i64)> = report
+            .bundles
+            .iter()
+            .map(|b| {
+                (
+                    b.clone(),
+                    i64::try_from(report.status.vulns).unwrap_or(i64::MAX),
+                )
+            })
+            .collect();
+        for r in &report.imports {
+            let records: usize = r.provenance.records.values().sum();
+            feeds.push((
+                r.provenance.source.clone(),
+                i64::try_from(records).unwrap_or(i64::MAX),
+            ));
+        }
         Ok((feeds, self.matcher.db_version()))
+    }
+
+    fn data_version(&self) -> Option<String> {
+        Some(self.matcher.current().db_version().to_string())
+    }
+
+    fn export(&self, dest: &std::path::Path) -> Result<(), StageError> {
+        portcullis_vuln::VulnDb::open(&self.path)
+            .and_then(|db| db.export(dest))
+            .map_err(|e| {
+                StageError::transient(format!(
+                    "exporting {} to {}: {e}",
+                    self.path.display(),
+                    dest.display()
+                ))
+            })
+    }
+
+    fn install(&self, bundle: &std::path::Path) -> Result<String, StageError> {
+        let fail = |e: portcullis_vuln::Error| {
+            StageError::transient(format!(
+                "installing {} into {}: {e}",
+                bundle.display(),
+                self.path.display()
+            ))
+        };
+        portcullis_vuln::install_bundle(bundle, &self.path).map_err(fail)?;
+        let index = portcullis_vuln::VulnDb::open(&self.path)
+            .and_then(|db| db.load_index())
+            .map_err(fail)?;
+        self.matcher.replace(index);
+        Ok(self.matcher.db_version())
+    }
+
+    fn scratch(&self, what: &str) -> std::path::PathBuf {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "vuln.db".into());
+        self.path
+            .with_file_name(format!(".{name}.{what}-{}", std::process::id()))
     }
 }
 

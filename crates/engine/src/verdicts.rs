@@ -320,6 +320,10 @@ impl ImageVerdicts for EngineVerdicts {
         }
     }
 
+    fn readiness_detail(&self) -> Vec<String> {
+        self.engine.vuln_data_summary()
+    }
+
     fn record(&self, review: &Review, decision: &Decision) {
         // The inherent method: hands the record to the audit writer task.
         EngineVerdicts::record(self, review, decision)

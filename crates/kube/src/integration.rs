@@ -90,6 +90,9 @@ impl ImageVerdicts for KubeVerdicts {
     fn ready(&self) -> bool {
         self.inner.ready()
     }
+    fn readiness_detail(&self) -> Vec<String> {
+        self.inner.readiness_detail()
+    }
     fn policy_problem(&self, policy: &str) -> Option<String> {
         self.inner.policy_problem(policy)
     }

@@ -250,6 +250,32 @@ fn chart_rejects_invalid_values_with_clear_messages() {
         e.contains("analysis.isolation must be process or inline"),
         "{e}"
     );
+    // The memory limit must hold every analysis worker plus the server itself.
+    let e = helm_template(&["--set", "resources.limits.memory=500Mi"]).unwrap_err();
+    assert!(
+        e.contains("resources.limits.memory=500Mi (500 MiB) is below")
+            && e.contains("analysis.workers (2) × analysis.memoryLimit (224 MiB)")
+            && e.contains("at least 832Mi"),
+        "{e}"
+    );
+    let e = helm_template(&[
+        "--set",
+        "resources.limits.memory=1Gi",
+        "--set",
+        "analysis.workers=4",
+    ])
+    .unwrap_err();
+    assert!(e.contains("at least 1280Mi"), "{e}");
+    let e = helm_template(&["--set", "resources.limits.memory=1.5Gi"]).unwrap_err();
+    assert!(e.contains("whole-number memory quantity"), "{e}");
+    let ok = helm_template(&[
+        "--set",
+        "resources.limits.memory=1400M",
+        "--set",
+        "analysis.workers=4",
+    ])
+    .unwrap();
+    assert!(ok.contains("--workers=4"), "{ok}");
 }
 
 #[test]
@@ -275,6 +301,8 @@ fn chart_storage_and_registry_values_reach_the_deployment() {
         r#"registries={"allow":["*.corp.example","10.0.0.0/8"],"deny":["bad.corp.example"],"insecure":["reg.corp.example:5000"]}"#,
         "--set",
         "analysis.memoryLimit=300",
+        "--set",
+        "resources.limits.memory=1Gi",
         "--set",
         "analysis.timeout=120",
     ])

@@ -511,6 +511,8 @@ async fn pull_secrets_of_the_workload_are_used_to_analyse_its_images() {
             .arg(reg.ca_pem.as_ref().expect("TLS registry CA"))
             .env("PORTCULLIS_DATA_DIR", &data)
             .env("PORTCULLIS_ADMIN_TOKEN", "e2e-token")
+            // Offline: no sync from the public upstream sources.
+            .env("PORTCULLIS_VULN_SYNC_INTERVAL", "0")
             .env("PORTCULLIS_KUBE_CONFIG", &kube_settings)
             .env("KUBECONFIG", &cluster.kubeconfig)
             .env("PORTCULLIS_LOG", "info")

@@ -38,6 +38,8 @@ fn serve_refuses_a_loopback_registry_by_default_and_pulls_from_it_when_allowlist
                 .arg(tmp.path().join(format!("{name}-vuln.db")))
                 .env("PORTCULLIS_DATA_DIR", &data)
                 .env("PORTCULLIS_ADMIN_TOKEN", TOKEN)
+                // Offline: no sync from the public upstream sources.
+                .env("PORTCULLIS_VULN_SYNC_INTERVAL", "0")
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).unwrap())
                 .spawn()
@@ -111,6 +113,7 @@ fn the_webhooks_tag_lookups_never_reach_a_refused_registry() {
             .arg("--vuln-db")
             .arg(tmp.path().join("vuln.db"))
             .env("PORTCULLIS_DATA_DIR", &data)
+            .env("PORTCULLIS_VULN_SYNC_INTERVAL", "0")
             .env("PORTCULLIS_ADMIN_TOKEN", TOKEN)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

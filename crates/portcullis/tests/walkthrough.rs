@@ -86,6 +86,8 @@ fn seed_walkthrough_through_the_binary() {
             .arg(&config)
             .env("PORTCULLIS_DATA_DIR", &data)
             .env("PORTCULLIS_ADMIN_TOKEN", TOKEN)
+            // Offline: no sync from the public upstream sources.
+            .env("PORTCULLIS_VULN_SYNC_INTERVAL", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -5,7 +5,8 @@
 //!   not an AdmissionReview gets `400` with the reason, a body over the limit `413`;
 //! - `GET /healthz` (process alive), `GET /readyz` (certificate loaded, verdict source ready with the verdicts of
 //!   the admission configuration's policies loaded, and no `policy`-mode rule naming an unusable bundle — the
-//!   503 body says which and what to do);
+//!   503 body says which and what to do; the 200 body adds the verdict source's detail lines, e.g. the
+//!   vulnerability data's version, age, generation and coverage);
 //! - `GET /metrics` (OpenMetrics text);
 //! - every route of the optional extra [`axum::Router`] (the engine's REST API).
 //!
@@ -269,7 +270,14 @@ fn router(state: Arc<AppState>, extra: Option<Router>) -> Router {
                         return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string());
                     }
                     match policy_mode_problem(&s) {
-                        None => (StatusCode::OK, "ready\n".to_string()),
+                        None => {
+                            let mut text = "ready\n".to_string();
+                            for line in s.verdicts.readiness_detail() {
+                                text.push_str(&line);
+                                text.push('\n');
+                            }
+                            (StatusCode::OK, text)
+                        }
                         Some(p) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {p}\n")),
                     }
                 }

@@ -374,6 +374,30 @@ pub struct FeedRecord {
     pub updated_at: i64,
 }
 
+/// A generation of vulnerability data published into the store (the bundle itself is read with
+/// [`Store::read_vuln_generation`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VulnGeneration {
+    /// Increasing number (1 for the first).
+    pub generation: i64,
+    /// SHA-256 (hex) of the bundle file.
+    pub sha256: String,
+    /// Bundle size in bytes.
+    pub size: i64,
+    /// The vulnerability database version the bundle holds.
+    pub db_version: String,
+    /// The replica that published it.
+    pub created_by: String,
+    /// When (Unix milliseconds).
+    pub created_at: i64,
+}
+
+/// Bytes of a bundle per stored chunk (stored as base64 text, so a chunk row is about 5.4 MB).
+pub const VULN_CHUNK_BYTES: usize = 4 << 20;
+
+/// Generations kept in the store: the newest and the one before it (a replica may still be reading it).
+pub const VULN_GENERATIONS_KEPT: i64 = 2;
+
 /// Most access records [`Store::list_access`] returns (the most recently seen first).
 pub const MAX_ACCESS_RECORDS: i64 = 100_000;
 
@@ -689,6 +713,21 @@ pub trait Store: Send + Sync {
     fn list_triage_documents(&self, kind: Option<TriageKind>) -> Result<Vec<TriageDocument>>;
     /// Deletes a triage document of `kind`; false when there was none with that id.
     fn delete_triage_document(&self, kind: TriageKind, id: &str) -> Result<bool>;
+    /// Publishes the bundle file `bundle` (SHA-256 `sha256`, holding `db_version`) as the next generation of
+    /// vulnerability data, in one transaction, and drops all but the newest [`VULN_GENERATIONS_KEPT`]. Call it
+    /// holding the feed lock. Returns the new generation.
+    fn publish_vuln_generation(
+        &self,
+        bundle: &std::path::Path,
+        sha256: &str,
+        db_version: &str,
+        created_by: &str,
+    ) -> Result<VulnGeneration>;
+    /// The newest published generation, if any.
+    fn latest_vuln_generation(&self) -> Result<Option<VulnGeneration>>;
+    /// Writes generation `generation`'s bundle to the file `dest` (chunk by chunk); the caller checks its
+    /// SHA-256. `NotFound` when the generation was dropped meanwhile.
+    fn read_vuln_generation(&self, generation: i64, dest: &std::path::Path) -> Result<()>;
 }
 
 /// Opens (creating and migrating) a store: `postgres://…`/`postgresql://…` for PostgreSQL, otherwise a SQLite

@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
-use crate::sql::{Conn, Db, P, Row, SCHEMA_V2, SCHEMA_V5, V, schema_v1, schema_v3, schema_v6};
+use crate::sql::{
+    Conn, Db, P, Row, SCHEMA_V2, SCHEMA_V5, V, schema_v1, schema_v3, schema_v4, schema_v6,
+};
 use crate::{Backend, Error, FeedLock, Result, redact_url};
 
 /// Advisory-lock key serialising migrations ("portcull" in ASCII).
@@ -188,6 +190,7 @@ impl Db for PgDb {
             (1, schema_v1("BIGSERIAL PRIMARY KEY") + APPEND_ONLY),
             (2, SCHEMA_V2.to_string()),
             (3, schema_v3()),
+            (4, schema_v4()),
             (5, SCHEMA_V5.to_string()),
             (6, schema_v6()),
         ]

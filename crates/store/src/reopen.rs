@@ -248,6 +248,22 @@ impl Store for Reopening {
     fn delete_triage_document(&self, kind: TriageKind, id: &str) -> Result<bool> {
         self.inner()?.delete_triage_document(kind, id)
     }
+    fn publish_vuln_generation(
+        &self,
+        bundle: &std::path::Path,
+        sha256: &str,
+        db_version: &str,
+        created_by: &str,
+    ) -> Result<crate::VulnGeneration> {
+        self.inner()?
+            .publish_vuln_generation(bundle, sha256, db_version, created_by)
+    }
+    fn latest_vuln_generation(&self) -> Result<Option<crate::VulnGeneration>> {
+        self.inner()?.latest_vuln_generation()
+    }
+    fn read_vuln_generation(&self, generation: i64, dest: &std::path::Path) -> Result<()> {
+        self.inner()?.read_vuln_generation(generation, dest)
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use std::time::Duration;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::sql::{Conn, Db, P, Row, SCHEMA_V2, SCHEMA_V5, V, schema_v1, schema_v3, schema_v6};
+use crate::sql::{
+    Conn, Db, P, Row, SCHEMA_V2, SCHEMA_V5, V, schema_v1, schema_v3, schema_v4, schema_v6,
+};
 use crate::{Backend, Error, FeedLock, Result};
 
 /// The SQLite backend.
@@ -223,6 +225,7 @@ impl Db for SqliteDb {
             ),
             (2, SCHEMA_V2.to_string()),
             (3, schema_v3()),
+            (4, schema_v4()),
             (5, SCHEMA_V5.to_string()),
             (6, schema_v6()),
         ]

@@ -640,6 +640,45 @@ fn feeds_and_singleton_lock(f: &Fixture) {
     assert!(s.try_feed_lock().unwrap().is_some(), "released on drop");
 }
 
+/// Vulnerability data generations (schema 4): published bundles come back byte for byte across chunk
+/// boundaries, numbers increase, and only the newest two are kept.
+fn vuln_generations_publish_read_and_prune(f: &Fixture) {
+    let s = f.open();
+    assert_eq!(s.latest_vuln_generation().unwrap(), None);
+    let dir = tempfile::tempdir().unwrap();
+    // A bundle over one chunk, with every byte value.
+    let bytes: Vec<u8> = (0..portcullis_store::VULN_CHUNK_BYTES + 1000)
+        .map(|n| (n % 251) as u8)
+        .collect();
+    let bundle = dir.path().join("bundle.db");
+    std::fs::write(&bundle, &bytes).unwrap();
+    let g1 = s
+        .publish_vuln_generation(&bundle, "sha-1", "1.a", "replica-a")
+        .unwrap();
+    assert_eq!(g1.generation, 1);
+    assert_eq!(g1.size, bytes.len() as i64);
+    let other = f.open();
+    assert_eq!(other.latest_vuln_generation().unwrap(), Some(g1.clone()));
+    let back = dir.path().join("back.db");
+    other.read_vuln_generation(1, &back).unwrap();
+    assert!(
+        std::fs::read(&back).unwrap() == bytes,
+        "bundle bytes differ"
+    );
+    std::fs::write(&bundle, b"second").unwrap();
+    s.publish_vuln_generation(&bundle, "sha-2", "1.b", "replica-b")
+        .unwrap();
+    let g3 = s
+        .publish_vuln_generation(&bundle, "sha-3", "1.c", "replica-a")
+        .unwrap();
+    assert_eq!(g3.generation, 3);
+    assert_eq!(s.latest_vuln_generation().unwrap(), Some(g3));
+    other.read_vuln_generation(2, &back).unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), b"second");
+    let e = other.read_vuln_generation(1, &back).unwrap_err();
+    assert!(e.to_string().contains("generation 1"), "{e}");
+}
+
 /// One namespace queueing 1,000 images cannot starve another namespace's single image: claims go round-robin
 /// across namespaces (issue #13 item 5).
 fn queue_fair_across_namespaces(f: &Fixture) {
@@ -915,6 +954,7 @@ suite!(
     queue_caps_claims_per_registry_and_replica,
     image_changes_are_incremental,
     triage_documents_shared_by_every_handle,
+    vuln_generations_publish_read_and_prune,
 );
 
 fn triage_documents_shared_by_every_handle(f: &Fixture) {

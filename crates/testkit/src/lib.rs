@@ -11,6 +11,7 @@
 
 pub mod bombs;
 pub mod cluster;
+pub mod files;
 pub mod image;
 pub mod package;
 pub mod postgres;
@@ -21,6 +22,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 pub use cluster::{CertPair, Cluster, ClusterOptions, HarnessError, TestCa, bin_dir, tool};
+pub use files::FileServer;
 pub use image::{
     HashWriter, LayerBuilder, LayerFile, OciWriter, TestImage, Written, gzip, layer_file_from_dir,
     sha256, write_layer_file, zstd,

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::import::{BadRecord, collect};
+use crate::import::BadRecord;
 use crate::model::{Affected, Epss, Range, VulnInfo};
 use crate::{Error, FixState, Severity};
 
@@ -115,7 +115,14 @@ pub fn install_bundle(bundle: &Path, path: &Path) -> Result<Status, Error> {
             return Err(e);
         }
     };
-    // Fold the old database's write-ahead log into it so no stale WAL is left beside the new file.
+    swap_in(&tmp, path).inspect_err(|_| cleanup(&tmp))?;
+    status.path = path.display().to_string();
+    Ok(status)
+}
+
+/// Renames the checked, closed database file `tmp` over `path`, first folding the old database's write-ahead
+/// log into it so no stale WAL is left beside the new file.
+pub(crate) fn swap_in(tmp: &Path, path: &Path) -> Result<(), Error> {
     if path.exists()
         && let Ok(old) = Connection::open(path)
     {
@@ -124,15 +131,10 @@ pub fn install_bundle(bundle: &Path, path: &Path) -> Result<Status, Error> {
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        cleanup(&tmp);
-        Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        }
-    })?;
-    status.path = path.display().to_string();
-    Ok(status)
+    std::fs::rename(tmp, path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
 }
 
 /// One imported source.
@@ -328,7 +330,9 @@ impl VulnDb {
     }
 
     /// Imports one source (file, directory, archive, `file://` or `http(s)://` URL) in one transaction,
-    /// replacing what an earlier import of the same source stored. A failed import changes nothing.
+    /// replacing what an earlier import of the same source stored. A failed import changes nothing. The NVD CVE
+    /// API (`…/rest/json/cves/2.0`) is pulled incrementally: after a first full pull, only the CVEs modified since
+    /// the last one are fetched and replace their earlier records.
     pub fn import(&mut self, source: &str) -> Result<ImportReport, Error> {
         let key = if source.contains("://") {
             source.to_string()
@@ -337,9 +341,27 @@ impl VulnDb {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| source.to_string())
         };
-        let batch = collect(source)?;
+        self.import_as(source, &key)
+    }
+
+    /// Imports what `read_from` holds (as [`VulnDb::import`]) as the source named `key` — a download kept in a
+    /// local file is stored under its URL.
+    pub fn import_as(&mut self, read_from: &str, key: &str) -> Result<ImportReport, Error> {
+        let source = key;
+        // the NVD API is pulled incrementally: what changed since the last pull (an hour of overlap) replaces
+        // those records only, the rest stays
+        let since = if crate::import::is_incremental(read_from) {
+            self.imported_at()?
+                .get(key)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc) - chrono::Duration::hours(1))
+        } else {
+            None
+        };
+        let incremental = since.is_some();
+        let batch = crate::import::collect_since(read_from, since)?;
         let total: usize = batch.records.values().sum();
-        if total == 0 {
+        if total == 0 && !(incremental && batch.bad.is_empty()) {
             let detail = batch
                 .bad
                 .first()
@@ -355,9 +377,20 @@ impl VulnDb {
         let path = self.path.clone();
         let e = db_err(&path);
         let tx = self.conn.transaction().map_err(&e)?;
-        for t in ["affected", "vulns", "kev", "epss", "provenance"] {
-            tx.execute(&format!("DELETE FROM {t} WHERE source = ?1"), [&key])
+        if incremental {
+            let mut st = tx
+                .prepare("DELETE FROM vulns WHERE source = ?1 AND id = ?2")
                 .map_err(&e)?;
+            for v in &batch.vulns {
+                st.execute(params![key, v.id]).map_err(&e)?;
+            }
+            tx.execute("DELETE FROM provenance WHERE source = ?1", [&key])
+                .map_err(&e)?;
+        } else {
+            for t in ["affected", "vulns", "kev", "epss", "provenance"] {
+                tx.execute(&format!("DELETE FROM {t} WHERE source = ?1"), [&key])
+                    .map_err(&e)?;
+            }
         }
         {
             let mut st = tx
@@ -403,7 +436,7 @@ impl VulnDb {
             }
         }
         let provenance = Provenance {
-            source: key.clone(),
+            source: key.to_string(),
             imported_at: imported_at.clone(),
             files: batch.files,
             skipped_files: batch.skipped_files,

@@ -10,6 +10,7 @@ pub mod import;
 mod matcher;
 pub mod model;
 pub mod report;
+pub mod sync;
 pub mod triage;
 pub mod version;
 

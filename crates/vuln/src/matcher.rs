@@ -394,7 +394,8 @@ impl Index {
         let nvd: Vec<&crate::model::VulnInfo> = std::iter::once(row.vuln_id.as_str())
             .chain(aliases.iter().map(String::as_str))
             .flat_map(|id| self.vulns.get(id).into_iter().flatten())
-            .filter(|i| i.origin == "nvd")
+            // a rejected NVD record gives no fallback
+            .filter(|i| i.origin == "nvd" && !i.withdrawn)
             .collect();
         let severity = row
             .severity

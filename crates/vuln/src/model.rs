@@ -74,8 +74,14 @@ pub struct VulnInfo {
     pub published: Option<String>,
     /// Reference URL.
     pub url: Option<String>,
-    /// Withdrawn (OSV `withdrawn`): kept for explanations, never matched.
+    /// Withdrawn (OSV `withdrawn`, NVD `Rejected`): kept for explanations, never matched.
     pub withdrawn: bool,
+    /// Last modification date, when the origin gives one (NVD `lastModified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    /// CWE ids (`CWE-79`), when the origin gives them (NVD `weaknesses`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cwes: Vec<String>,
 }
 
 /// An EPSS score.
@@ -287,6 +293,13 @@ pub fn severity_from_score(score: f64) -> Severity {
 /// Hand-written: the specification's formula is a dozen lines; no maintained crate in our dependency set computes
 /// it. Returns `None` for other versions or malformed vectors.
 pub fn cvss3_base_score(vector: &str) -> Option<f64> {
+    cvss3_scores(vector).map(|(base, ..)| base)
+}
+
+/// CVSS v3.x (base, exploitability, impact) scores from a vector string, the sub-scores rounded to one decimal as
+/// NVD shows them (`CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H` → 7.8, 1.8, 5.9). `None` for other versions or
+/// malformed vectors.
+pub fn cvss3_scores(vector: &str) -> Option<(f64, f64, f64)> {
     let mut parts = vector.split('/');
     if !parts.next()?.starts_with("CVSS:3") {
         return None;
@@ -338,8 +351,9 @@ pub fn cvss3_base_score(vector: &str) -> Option<f64> {
         6.42 * iss
     };
     let exploit = 8.22 * av * ac * pr * ui;
+    let one_decimal = |x: f64| (x * 10.0).round() / 10.0;
     if impact <= 0.0 {
-        return Some(0.0);
+        return Some((0.0, one_decimal(exploit), 0.0));
     }
     let raw = if scope_changed {
         (1.08 * (impact + exploit)).min(10.0)
@@ -348,16 +362,39 @@ pub fn cvss3_base_score(vector: &str) -> Option<f64> {
     };
     // CVSS 3.1 round-up to one decimal
     let int = (raw * 100_000.0).round() as i64;
-    Some(if int % 10_000 == 0 {
+    let base = if int % 10_000 == 0 {
         int as f64 / 100_000.0
     } else {
         ((int / 10_000) as f64 + 1.0) / 10.0
-    })
+    };
+    Some((base, one_decimal(exploit), one_decimal(impact)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cvss3_sub_scores_match_nvd() {
+        // the figures of the real NVD records: CVE-2024-4467's vector (7.8 / 1.8 / 5.9), CVE-2023-24538
+        // (9.8 / 3.9 / 5.9), CVE-2023-43804 NVD's (8.1 / 2.8 / 5.2) and GitHub's (5.9 / 0.7 / 5.2)
+        assert_eq!(
+            cvss3_scores("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"),
+            Some((7.8, 1.8, 5.9))
+        );
+        assert_eq!(
+            cvss3_scores("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Some((9.8, 3.9, 5.9))
+        );
+        assert_eq!(
+            cvss3_scores("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N"),
+            Some((8.1, 2.8, 5.2))
+        );
+        assert_eq!(
+            cvss3_scores("CVSS:3.1/AV:N/AC:H/PR:H/UI:N/S:U/C:H/I:H/A:N"),
+            Some((5.9, 0.7, 5.2))
+        );
+    }
 
     #[test]
     fn cvss3_scores_match_nvd() {

@@ -1,4 +1,5 @@
-//! rpm and apk distributions end to end: real advisories (AlmaLinux, Rocky, Red Hat and SUSE OSV; Amazon Linux
+//! rpm and apk distributions end to end: real advisories (AlmaLinux, Rocky, Red Hat and SUSE OSV; Red Hat CSAF
+//! advisories and CSAF VEX; Amazon Linux
 //! updateinfo; Wolfi and Chainguard OSV/secdb/advisories) imported into a real SQLite database, matched against root filesystems whose
 //! package databases were written by the real `rpm` (packages built with `rpmbuild`, names and versions taken
 //! from the advisories) or in the apk `installed` format, catalogued by the real sbom code with their os-release.
@@ -20,7 +21,7 @@ fn shared() -> PathBuf {
 }
 
 /// The advisory sources of these distributions (not all of vulndata: these tests are about them).
-const SOURCES: [&str; 10] = [
+const SOURCES: [&str; 13] = [
     "vuls-data-update/pkg/fetch/amazon/testdata/fixtures",
     "vuln-list-update/amazon/testdata/fixtures",
     "almalinux-osv-database",
@@ -31,6 +32,10 @@ const SOURCES: [&str; 10] = [
     "vunnel/tests/unit/providers/wolfi/test-fixtures/input",
     "vuls-data-update/pkg/fetch/chainguard/osv",
     "wolfi-advisories",
+    // Red Hat CSAF VEX per CVE and CSAF advisories
+    "vuls-data-update/pkg/fetch/redhat/vex/v1/testdata/fixtures",
+    "claircore/rhel/vex/testdata",
+    "vunnel/tests/unit/providers/rhel/test-fixtures/csaf",
 ];
 
 fn db_path() -> &'static PathBuf {
@@ -336,12 +341,71 @@ fn amazon_linux_2023_and_2_from_updateinfo() {
 }
 
 #[test]
-fn a_release_without_data_is_reported_not_checked() {
+fn ubi_9_uses_red_hat_csaf_vex() {
     let tmp = tempfile::tempdir().unwrap();
-    // the database has Red Hat data for RHEL 8 streams only (RHSA-2024:4546/6220): a UBI 9 image is not covered
+    // os-release of registry.access.redhat.com/ubi9/ubi-minimal
     let root = rpm_root(
         tmp.path(),
         "NAME=\"Red Hat Enterprise Linux\"\nVERSION=\"9.4 (Plow)\"\nID=\"rhel\"\nID_LIKE=\"fedora\"\n\
+         VERSION_ID=\"9.4\"\nPLATFORM_ID=\"platform:el9\"\nVARIANT=\"Red Hat Enterprise Linux Minimal\"\n",
+        &[
+            // CVE-2023-6237 VEX: fixed in AppStream-9.4.0.GA:openssl-libs-1:3.0.7-27.el9 (epoch 1)
+            ("openssl-libs", "1:3.0.7-24.el9"),
+            // CVE-2023-6212 VEX: fixed in 9.0 EUS 115.5.0-1.el9_0, 9.2 EUS …el9_2, main AppStream-9.3.0.Z.MAIN
+            // 115.5.0-1.el9_3: the main stream's fix is the one an image follows
+            ("firefox", "115.4.0-1.el9_2"),
+            // CVE-2023-4154 VEX: known_not_affected red_hat_enterprise_linux_9:samba
+            ("samba", "4.18.6-100.el9"),
+            // CVE-2023-6237 VEX: known_not_affected BaseOS-9.4.0.GA:openssl-fips-provider-0:3.0.7-2.el9
+            ("openssl-fips-provider", "3.0.7-2.el9"),
+        ],
+    );
+    let (_, r) = scan(&root);
+    assert!(r.unmatched.is_empty(), "{:?}", r.unmatched);
+    assert_eq!(
+        fixed(&r, "CVE-2023-6237", "openssl-libs", "1:3.0.7-24.el9"),
+        "1:3.0.7-27.el9"
+    );
+    assert_eq!(
+        fixed(&r, "CVE-2023-6212", "firefox", "115.4.0-1.el9_2"),
+        "115.5.0-1.el9_3"
+    );
+    // the VEX document's impact ("important") is the finding's severity
+    let f = find(&r, "CVE-2023-6212", "firefox", "115.4.0-1.el9_2").unwrap();
+    assert_eq!(f.severity, portcullis_vuln::Severity::High);
+    assert!(
+        find(&r, "CVE-2023-4154", "samba", "4.18.6-100.el9").is_none(),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        find(&r, "CVE-2023-6237", "openssl-fips-provider", "3.0.7-2.el9").is_none(),
+        "{:#?}",
+        r.findings
+    );
+    // an installed fixed version is not reported
+    let tmp = tempfile::tempdir().unwrap();
+    let root = rpm_root(
+        tmp.path(),
+        "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n",
+        &[("openssl-libs", "1:3.0.7-27.el9")],
+    );
+    let (_, r) = scan(&root);
+    assert!(
+        find(&r, "CVE-2023-6237", "openssl-libs", "1:3.0.7-27.el9").is_none(),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn a_release_without_data_is_reported_not_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    // the database has Red Hat, AlmaLinux, Rocky, SUSE and Amazon data but none for Oracle Linux (its OVAL is not
+    // imported): an Oracle Linux 9 image is not covered
+    let root = rpm_root(
+        tmp.path(),
+        "NAME=\"Oracle Linux Server\"\nVERSION=\"9.4\"\nID=\"ol\"\nID_LIKE=\"fedora\"\n\
          VERSION_ID=\"9.4\"\n",
         &[("git-lfs", "2.13.3-3.el8_6"), ("bash", "5.1.8-9.el9")],
     );
@@ -349,25 +413,25 @@ fn a_release_without_data_is_reported_not_checked() {
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
     assert_eq!(r.unmatched.len(), 1, "{:?}", r.unmatched);
     let u = &r.unmatched[0];
-    assert_eq!((u.namespace.as_str(), u.packages), ("rhel:9", 2));
+    assert_eq!((u.namespace.as_str(), u.packages), ("ol:9", 2));
     assert!(
-        u.reason.contains("no vulnerability data for `rhel:9`"),
+        u.reason.contains("no vulnerability data for `ol:9`"),
         "{}",
         u.reason
     );
     let table = render(&r, &sbom, Format::Table);
     assert!(
-        table.contains("NOT CHECKED: 2 rpm package(s): no vulnerability data for `rhel:9`"),
+        table.contains("NOT CHECKED: 2 rpm package(s): no vulnerability data for `ol:9`"),
         "{table}"
     );
     let json: serde_json::Value = serde_json::from_str(&render(&r, &sbom, Format::Json)).unwrap();
-    assert_eq!(json["unmatched"][0]["namespace"], "rhel:9");
+    assert_eq!(json["unmatched"][0]["namespace"], "ol:9");
     assert_eq!(json["unmatched"][0]["packages"], 2);
     let sarif: serde_json::Value = serde_json::from_str(&render(&r, &sbom, Format::Sarif)).unwrap();
     let note = &sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0];
     assert_eq!(note["level"], "warning");
     assert!(
-        note["message"]["text"].as_str().unwrap().contains("rhel:9"),
+        note["message"]["text"].as_str().unwrap().contains("ol:9"),
         "{note}"
     );
 

@@ -208,3 +208,50 @@ fn amazon_updateinfo_through_mirror_list_and_repomd() {
         .to_string();
     assert!(err.contains("not inside the mirror"), "{err}");
 }
+
+#[test]
+fn red_hat_csaf_vex_archive_through_archive_latest() {
+    // the layout of security.access.redhat.com/data/csaf/v2/vex/: archive_latest.txt names the current
+    // csaf_vex_<date>.tar.zst in the same directory; the archive here holds real VEX documents
+    let site = tempfile::tempdir().unwrap();
+    let base = serve(site.path().to_path_buf());
+    let vex = site.path().join("data/csaf/v2/vex");
+    std::fs::create_dir_all(&vex).unwrap();
+    let members = shared().join(
+        "vulndata/vuls-data-update/pkg/fetch/redhat/vex/v1/testdata/fixtures/csaf_vex_2024-08-04.tar.zst.members",
+    );
+    let f = std::fs::File::create(vex.join("csaf_vex_2024-08-04.tar.zst")).unwrap();
+    let mut tar = tar::Builder::new(
+        zstd::stream::write::Encoder::new(f, 3)
+            .unwrap()
+            .auto_finish(),
+    );
+    for name in [
+        "cve-2023-6212.json",
+        "cve-2023-6237.json",
+        "cve-2023-6238.json",
+    ] {
+        tar.append_path_with_name(members.join("2023").join(name), format!("2023/{name}"))
+            .unwrap();
+    }
+    tar.into_inner().unwrap();
+    std::fs::write(
+        vex.join("archive_latest.txt"),
+        "csaf_vex_2024-08-04.tar.zst\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = VulnDb::open(dir.path().join("v.db")).unwrap();
+    let url = format!("{base}/data/csaf/v2/vex/archive_latest.txt");
+    let r = db.import(&url).unwrap();
+    assert_eq!(r.provenance.records.get("redhat-csaf"), Some(&3), "{r:?}");
+    assert!(r.bad_records.is_empty(), "{:?}", r.bad_records);
+
+    // a name that leaves the directory is refused, naming it
+    std::fs::write(vex.join("archive_latest.txt"), "../../../../etc/passwd\n").unwrap();
+    let err = db.import(&url).unwrap_err().to_string();
+    assert!(
+        err.contains("not a file name in the same directory"),
+        "{err}"
+    );
+}

@@ -487,6 +487,9 @@ pub struct Status {
     /// The vulnerability data's last sync and coverage, when a matcher is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vuln_data: Option<crate::stages::VulnDataState>,
+    /// This replica's vulnerability data syncs (schedule, last attempt, success, error, failures).
+    #[serde(default)]
+    pub vuln_sync: crate::vuln_sync::VulnSyncStatus,
     /// Which stages are configured.
     pub stages: BTreeMap<String, bool>,
 }

@@ -75,12 +75,16 @@ pub(crate) fn iso_date(s: &str) -> Option<NaiveDate> {
 }
 
 /// Highest CVSS v3 (base, exploitability, impact) over the scores from NVD (`nvd == true`) or from vendors.
+/// NVD's scores are tagged `nvd` (its own) or `nvd:<scorer>` (another scorer's metric in an NVD record).
 pub(crate) fn cvss_v3(f: &Finding, nvd: bool) -> (f64, f64, f64) {
     let mut out = (-1.0f64, -1.0f64, -1.0f64);
+    let from_nvd = |s: &str| {
+        s.eq_ignore_ascii_case("nvd") || s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("nvd:"))
+    };
     for c in f
         .cvss
         .iter()
-        .filter(|c| c.version.starts_with('3') && c.source.eq_ignore_ascii_case("nvd") == nvd)
+        .filter(|c| c.version.starts_with('3') && from_nvd(&c.source) == nvd)
     {
         out.0 = out.0.max(c.base_score);
         out.1 = out.1.max(c.exploitability_score.unwrap_or(-1.0));

@@ -30,6 +30,12 @@ pub const DEFAULT_SOURCES: &[&str] = &[
     "https://osv-vulnerabilities.storage.googleapis.com/Chainguard/all.zip",
     "https://cdn.amazonlinux.com/2/core/latest/x86_64/mirror.list",
     "https://cdn.amazonlinux.com/al2023/core/mirrors/latest/x86_64/mirror.list",
+    // Red Hat's CSAF VEX archive (one document per CVE: fixed, known-affected and not-affected per RHEL stream;
+    // the advisories archive has fixes only): `archive_latest.txt` names the current `csaf_vex_<date>.tar.zst`
+    "https://security.access.redhat.com/data/csaf/v2/vex/archive_latest.txt",
+    // NVD CVE API 2.0: severity and CVSS fallback; incremental after the first pull (`lastModStartDate`),
+    // `NVD_API_KEY` honoured (the first full pull is about 150 pages: ~15 min without a key, ~2 min with one)
+    "https://services.nvd.nist.gov/rest/json/cves/2.0",
     "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
     "https://epss.cyentia.com/epss_scores-current.csv.gz",
 ];
@@ -64,7 +70,7 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum Command {
-    /// Import advisory data from a directory, file, archive (.tar.gz, .tgz, .tar, .zip, .gz) or URL
+    /// Import advisory data from a directory, file, archive (.tar.gz, .tgz, .tar, .tar.zst, .zip, .gz) or URL
     /// (http://, https://, file://). Each source is one transaction; bad records are reported and skipped.
     /// A bundle written by `db export` replaces the whole database atomically (checked first, then renamed).
     Import {

@@ -70,6 +70,23 @@ pub struct Args {
     /// same pinned data.
     #[arg(long, env = "PORTCULLIS_VULN_DB_BUNDLE")]
     pub vuln_db_bundle: Option<PathBuf>,
+    /// A vulnerability data source to sync from; repeatable, in order (`PORTCULLIS_VULN_SOURCES`,
+    /// whitespace-separated, when none is given). What `db import` takes (file, directory, archive, `file://`
+    /// or `http(s)://` URL of upstream data or of a mirror), or a `db export` bundle (file or URL) that the
+    /// sources after it add to. Default: the bundle of `--vuln-db-bundle` when given, else the public upstream
+    /// sources `db update` uses.
+    #[arg(long = "vuln-source")]
+    pub vuln_sources: Vec<String>,
+    /// Sync the vulnerability data when it is older than this (at start too, and when missing): `24h`, `30m`,
+    /// `90s` or seconds; `0` never syncs on its own (`POST /v1/system/feeds` still does). A sync builds the new
+    /// database beside the old one and swaps it in when complete; a failed sync keeps the old data.
+    #[arg(
+        long,
+        env = "PORTCULLIS_VULN_SYNC_INTERVAL",
+        default_value = "24h",
+        value_parser = parse_interval
+    )]
+    pub vuln_sync_interval: std::time::Duration,
     /// A VEX document (OpenVEX, CycloneDX VEX or CSAF VEX JSON) applied to every match; repeatable. Its
     /// `not_affected`/`fixed` statements suppress findings (kept, shown as suppressed, not counted by the
     /// policy gates). Read at start; a bad document stops the start.
@@ -401,12 +418,20 @@ async fn start_engine(
             None => data_dir.join("vuln.db"),
         },
     };
-    let sources: Vec<String> = match std::env::var("PORTCULLIS_VULN_SOURCES") {
-        Ok(env) => env.split_whitespace().map(str::to_string).collect(),
-        Err(_) => super::db::DEFAULT_SOURCES
+    let env_sources: Vec<String> = std::env::var("PORTCULLIS_VULN_SOURCES")
+        .map(|env| env.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let sources: Vec<String> = if !args.vuln_sources.is_empty() {
+        args.vuln_sources.clone()
+    } else if !env_sources.is_empty() {
+        env_sources
+    } else if let Some(bundle) = &args.vuln_db_bundle {
+        vec![bundle.display().to_string()]
+    } else {
+        super::db::DEFAULT_SOURCES
             .iter()
             .map(|s| s.to_string())
-            .collect(),
+            .collect()
     };
     if let Some(bundle) = &args.vuln_db_bundle {
         let st = portcullis_vuln::install_bundle(bundle, &vuln_path).with_context(|| {
@@ -517,6 +542,7 @@ async fn start_engine(
             active: args.active_bundle.clone(),
             interval: std::time::Duration::from_secs(2),
         },
+        vuln_sync_interval: args.vuln_sync_interval,
     };
     config.engine.workers = args.workers.max(1);
     config.engine.resolve = portcullis_engine::resolve::ResolveConfig {
@@ -594,5 +620,45 @@ async fn platforms(args: &Args) -> anyhow::Result<Vec<portcullis_image::Platform
             tracing::warn!(error = %e, "the Nodes' platforms are unknown; analysing linux/amd64");
             Ok(fallback)
         }
+    }
+}
+
+/// `--vuln-sync-interval`: `0`, seconds, or a number with the unit `s`, `m`, `h` or `d`.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: give e.g. 24h, 30m, 90s or 0"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    n.checked_mul(unit_secs)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_interval;
+    use std::time::Duration;
+
+    #[test]
+    fn sync_intervals_parse_with_units_and_bad_ones_say_why() {
+        assert_eq!(parse_interval("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_interval("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_interval("0"), Ok(Duration::ZERO));
+        assert!(parse_interval("1w").unwrap_err().contains("unknown unit"));
+        assert!(parse_interval("h").unwrap_err().contains("not a duration"));
+        assert!(parse_interval("99999999999999999999h").is_err());
     }
 }

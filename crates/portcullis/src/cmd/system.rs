@@ -71,6 +71,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ns.join(", ")
             );
         }
+        let sync = &status.vuln_sync;
+        println!(
+            "Vulnerability data sync: {}; {}last success {}; {} failed since start{}",
+            match sync.interval_seconds {
+                Some(s) => format!("every {s}s when the data is older"),
+                None => "not scheduled in this replica".into(),
+            },
+            sync.generation
+                .map(|g| format!("shared data generation {g}; "))
+                .unwrap_or_default(),
+            sync.last_success_at.as_deref().unwrap_or("never"),
+            sync.failures,
+            sync.last_error
+                .as_deref()
+                .map(|e| format!("; last error (previous data kept): {e}"))
+                .unwrap_or_default()
+        );
         for (stage, on) in &status.stages {
             println!(
                 "Stage {stage}: {}",

@@ -37,6 +37,8 @@ impl Serve {
             .arg("--allow-loopback-registries")
             .args(args)
             .env("PORTCULLIS_DATA_DIR", data)
+            // Offline: no sync from the public upstream sources unless a test asks for one.
+            .env("PORTCULLIS_VULN_SYNC_INTERVAL", "0")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).expect("log file"));
         for (k, v) in env {

@@ -10,7 +10,7 @@ mod queue;
 mod schema;
 mod store;
 
-pub(crate) use schema::{SCHEMA_V2, SCHEMA_V5, schema_v1, schema_v3, schema_v6};
+pub(crate) use schema::{SCHEMA_V2, SCHEMA_V5, schema_v1, schema_v3, schema_v4, schema_v6};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +20,8 @@ use crate::{
     Enqueued, Error, EvaluationRecord, FailOutcome, FeedLock, FeedRecord, ImageChanges,
     ImageRecord, MAX_ACCESS_RECORDS, MAX_QUEUED, MAX_QUEUED_PER_NAMESPACE, NewDecision,
     NewEvaluation, PolicyRecord, QueueStats, RateLimits, Result, RetryPolicy, SCHEMA_VERSION,
-    Store, StoredFindings, TagTime, TriageDocument, TriageKind, now_ms,
+    Store, StoredFindings, TagTime, TriageDocument, TriageKind, VULN_CHUNK_BYTES,
+    VULN_GENERATIONS_KEPT, VulnGeneration, now_ms,
 };
 
 /// A statement parameter.

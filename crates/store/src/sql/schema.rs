@@ -51,6 +51,27 @@ pub(crate) fn schema_v6() -> String {
         .to_string()
 }
 
+/// Schema version 4: generations of the vulnerability data one replica synced and published for the others to
+/// install (a `portcullis db export` bundle in base64 chunks, with its SHA-256).
+pub(crate) fn schema_v4() -> String {
+    "CREATE TABLE vuln_generations (
+        generation BIGINT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        chunks BIGINT NOT NULL,
+        db_version TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE vuln_generation_chunks (
+        generation BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (generation, seq)
+    );"
+    .to_string()
+}
+
 /// Schema version 1, shared by both backends except for the id column type and the append-only triggers.
 pub(crate) fn schema_v1(id_col: &str) -> String {
     format!(

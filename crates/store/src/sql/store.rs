@@ -604,6 +604,142 @@ impl<D: Db> Store for SqlStore<D> {
             )? > 0)
         })
     }
+
+    fn publish_vuln_generation(
+        &self,
+        bundle: &std::path::Path,
+        sha256: &str,
+        db_version: &str,
+        created_by: &str,
+    ) -> Result<VulnGeneration> {
+        use base64::Engine as _;
+        use std::io::Read as _;
+        let io = |what: &'static str| {
+            move |source: std::io::Error| Error::Io {
+                path: bundle.display().to_string(),
+                what,
+                source,
+            }
+        };
+        let size = i64::try_from(
+            std::fs::metadata(bundle)
+                .map_err(io("reading the vulnerability data bundle"))?
+                .len(),
+        )
+        .unwrap_or(i64::MAX);
+        let clock = self.db.clock_ms();
+        self.db.tx(&mut |c| {
+            let rows = c.query("SELECT COALESCE(MAX(generation), 0) + 1 FROM vuln_generations", &[])?;
+            let generation = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(1);
+            let mut file =
+                std::fs::File::open(bundle).map_err(io("reading the vulnerability data bundle"))?;
+            let mut seq = 0i64;
+            loop {
+                let mut buf = Vec::with_capacity(VULN_CHUNK_BYTES);
+                (&mut file)
+                    .take(VULN_CHUNK_BYTES as u64)
+                    .read_to_end(&mut buf)
+                    .map_err(io("reading the vulnerability data bundle"))?;
+                if buf.is_empty() {
+                    break;
+                }
+                c.exec(
+                    "INSERT INTO vuln_generation_chunks (generation, seq, data) VALUES ($1, $2, $3)",
+                    &[i(generation), i(seq), t(&base64::engine::general_purpose::STANDARD.encode(&buf))],
+                )?;
+                seq += 1;
+            }
+            let rows = c.query(
+                &format!(
+                    "INSERT INTO vuln_generations (generation, sha256, size, chunks, db_version, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, {clock}) RETURNING created_at"
+                ),
+                &[i(generation), t(sha256), i(size), i(seq), t(db_version), t(created_by)],
+            )?;
+            let created_at = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or_else(now_ms);
+            let oldest_kept = generation - VULN_GENERATIONS_KEPT + 1;
+            c.exec("DELETE FROM vuln_generation_chunks WHERE generation < $1", &[i(oldest_kept)])?;
+            c.exec("DELETE FROM vuln_generations WHERE generation < $1", &[i(oldest_kept)])?;
+            Ok(VulnGeneration {
+                generation,
+                sha256: sha256.to_string(),
+                size,
+                db_version: db_version.to_string(),
+                created_by: created_by.to_string(),
+                created_at,
+            })
+        })
+    }
+
+    fn latest_vuln_generation(&self) -> Result<Option<VulnGeneration>> {
+        self.db.tx(&mut |c| {
+            c.query(
+                "SELECT generation, sha256, size, db_version, created_by, created_at FROM vuln_generations \
+                 ORDER BY generation DESC LIMIT 1",
+                &[],
+            )?
+            .first()
+            .map(|r| {
+                Ok(VulnGeneration {
+                    generation: r.int(0)?,
+                    sha256: r.text(1)?,
+                    size: r.int(2)?,
+                    db_version: r.text(3)?,
+                    created_by: r.text(4)?,
+                    created_at: r.int(5)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn read_vuln_generation(&self, generation: i64, dest: &std::path::Path) -> Result<()> {
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let io = |source: std::io::Error| Error::Io {
+            path: dest.display().to_string(),
+            what: "writing the vulnerability data bundle",
+            source,
+        };
+        let chunks = self.db.tx(&mut |c| {
+            c.query(
+                "SELECT chunks FROM vuln_generations WHERE generation = $1",
+                &[i(generation)],
+            )?
+            .first()
+            .map(|r| r.int(0))
+            .transpose()
+        })?;
+        let chunks = chunks.ok_or_else(|| {
+            Error::NotFound(format!("vulnerability data generation {generation}"))
+        })?;
+        let mut out = std::fs::File::create(dest).map_err(io)?;
+        for seq in 0..chunks {
+            let data = self.db.tx(&mut |c| {
+                c.query(
+                    "SELECT data FROM vuln_generation_chunks WHERE generation = $1 AND seq = $2",
+                    &[i(generation), i(seq)],
+                )?
+                .first()
+                .map(|r| r.text(0))
+                .transpose()
+            })?;
+            let data = data.ok_or_else(|| {
+                Error::NotFound(format!(
+                    "vulnerability data generation {generation} (chunk {seq})"
+                ))
+            })?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|e| {
+                    Error::Corrupt(format!(
+                        "vulnerability data generation {generation} chunk {seq}: {e}"
+                    ))
+                })?;
+            out.write_all(&bytes).map_err(io)?;
+        }
+        out.sync_all().map_err(io)
+    }
 }
 
 fn triage_row(r: &Row) -> Result<TriageDocument> {

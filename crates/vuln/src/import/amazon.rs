@@ -120,6 +120,7 @@ impl Importer for UpdateInfo {
                     .map(str::to_string),
                 url: Some(alas_url(&id)),
                 withdrawn: false,
+                ..Default::default()
             });
         }
     }

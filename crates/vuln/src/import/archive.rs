@@ -1,5 +1,6 @@
 //! Walking a source: a URL (downloaded), a directory (walked in name order), a file, and the archives inside
-//! them (`.tar`, `.tar.gz`/`.tgz`, `.zip`, `.gz`). Every plain file found is handed to [`Collector::file`];
+//! them (`.tar`, `.tar.gz`/`.tgz`, `.tar.zst`, `.zip`, `.gz`); Red Hat's `archive_latest.txt` names the archive to
+//! fetch from its directory. Every plain file found is handed to [`Collector::file`];
 //! a damaged archive is a bad record and the entries read before the damage are kept.
 //!
 //! Every read is bounded ([`Limits`]): a download or file larger than `source` bytes is refused (nothing is
@@ -56,6 +57,13 @@ pub(super) fn walk(c: &mut Collector, source: &str) -> Result<(), Error> {
         && source.ends_with("/mirror.list")
     {
         let (name, bytes) = yum_updateinfo(source, c.limits.source)?;
+        blob(c, &name, bytes);
+        return Ok(());
+    }
+    if (source.starts_with("http://") || source.starts_with("https://"))
+        && source.ends_with("/archive_latest.txt")
+    {
+        let (name, bytes) = latest_archive(source, c.limits.source)?;
         blob(c, &name, bytes);
         return Ok(());
     }
@@ -169,6 +177,40 @@ fn yum_updateinfo(mirror_list: &str, limit: u64) -> Result<(String, Vec<u8>), Er
     Ok((name, fetch(&format!("{base}/{href}"), limit)?))
 }
 
+/// Downloads `url` (at most the source limit, 1 GiB) into the file `dest`.
+pub(crate) fn download(url: &str, dest: &Path) -> Result<(), Error> {
+    let bytes = fetch(url, Limits::default().source)?;
+    std::fs::write(dest, bytes).map_err(|e| Error::Io {
+        path: dest.display().to_string(),
+        source: e,
+    })
+}
+
+/// Red Hat's CSAF directories (`…/csaf/v2/vex/`, `…/csaf/v2/advisories/`) name their current full archive in
+/// `archive_latest.txt` (`csaf_vex_2024-08-04.tar.zst`): fetch that file from the same directory. Returns its
+/// name and bytes.
+fn latest_archive(index: &str, limit: u64) -> Result<(String, Vec<u8>), Error> {
+    let fail = |reason: String| Error::Fetch {
+        url: index.to_string(),
+        reason,
+    };
+    let text = fetch(index, 4 * 1024)?;
+    let name = String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| fail("archive_latest.txt names no archive".into()))?;
+    // a plain file name in the same directory: never another host or a path out of it
+    if name.contains(['/', '\\', ':', '?', '#']) || name.starts_with('.') {
+        return Err(fail(format!(
+            "archive name `{name}` is not a file name in the same directory"
+        )));
+    }
+    let dir = index.trim_end_matches("archive_latest.txt");
+    Ok((name.clone(), fetch(&format!("{dir}{name}"), limit)?))
+}
+
 fn fetch(url: &str, limit: u64) -> Result<Vec<u8>, Error> {
     let fail = |reason: String| Error::Fetch {
         url: url.to_string(),
@@ -198,6 +240,11 @@ fn blob(c: &mut Collector, name: &str, bytes: Vec<u8>) {
         tar(c, name, flate2::read::GzDecoder::new(&bytes[..]));
     } else if lower.ends_with(".tar") {
         tar(c, name, &bytes[..]);
+    } else if lower.ends_with(".tar.zst") {
+        match zstd::stream::read::Decoder::new(&bytes[..]) {
+            Ok(d) => tar(c, name, d),
+            Err(e) => c.bad(name, None, format!("not readable zstd data: {e}")),
+        }
     } else if lower.ends_with(".zip") {
         zip(c, name, &bytes);
     } else if let Some(inner) = name.strip_suffix(".gz") {

@@ -2,7 +2,7 @@
 //!
 //! Formats: OSV JSON (any ecosystem) and OSV YAML (PyPA), the Debian security tracker (per-CVE/DSA JSON records
 //! as in `vuln-list-debian`, the tracker JSON dump, the `DSA`/`DLA` text lists), Alpine secdb (YAML or JSON),
-//! Node security-wg (npm and core), ruby-advisory-db, NVD CVE JSON 2.0, CISA KEV JSON, EPSS CSV. Sources are a
+//! Node security-wg (npm and core), ruby-advisory-db, Red Hat CSAF advisories and CSAF VEX, NVD CVE JSON 2.0, CISA KEV JSON, EPSS CSV. Sources are a
 //! file, a directory (walked), an archive (`.tar`, `.tar.gz`, `.tgz`, `.zip`, `.gz`) or an `http(s)://` /
 //! `file://` URL ([`archive`]). Formats are recognised by content, so a directory may mix them; unrecognised
 //! files are skipped and counted. Each bad record is reported (source, file, id, reason) and the rest imported.
@@ -20,7 +20,7 @@ use crate::{Error, FixState, Scheme, Severity, version};
 
 mod alpine;
 mod amazon;
-mod archive;
+pub(crate) mod archive;
 mod debian;
 mod debian_dsa_list;
 mod debian_record;
@@ -30,7 +30,9 @@ mod kev;
 mod node_core;
 mod node_npm;
 mod nvd;
+mod nvd_api;
 mod osv;
+mod redhat_csaf;
 mod rubysec;
 mod wolfi;
 
@@ -40,6 +42,7 @@ const IMPORTERS: &[&dyn Importer] = &[
     &osv::Osv,
     &debian_record::TrackerRecord,
     &kev::Kev,
+    &redhat_csaf::RedHatCsaf,
     &nvd::Nvd,
     &node_npm::NpmAdvisory,
     &node_core::CoreAdvisory,
@@ -153,8 +156,26 @@ pub struct Batch {
 
 /// Reads every record of `source` (file, directory, archive or URL).
 pub fn collect(source: &str) -> Result<Batch, Error> {
+    collect_since(source, None)
+}
+
+/// Whether `source` is the NVD CVE API 2.0 endpoint, which is pulled incrementally ([`collect_since`]).
+pub fn is_incremental(source: &str) -> bool {
+    nvd_api::is_api(source)
+}
+
+/// Reads the records of `source`; for an incremental source (the NVD API) only those modified since `since`
+/// (every record when `None`).
+pub fn collect_since(
+    source: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Batch, Error> {
     let mut c = Collector::new(source);
-    archive::walk(&mut c, source)?;
+    if nvd_api::is_api(source) {
+        nvd_api::pull(&mut c, source, since)?;
+    } else {
+        archive::walk(&mut c, source)?;
+    }
     Ok(c.finish())
 }
 
@@ -205,6 +226,13 @@ impl Collector {
         self.batch.files += 1;
         let lower = name.to_ascii_lowercase();
         let base = lower.rsplit(['/', '!']).next().unwrap_or(&lower);
+        // a CSAF document over its limit is refused before it is parsed
+        if base.ends_with(".json")
+            && bytes.len() > redhat_csaf::MAX_BYTES
+            && redhat_csaf::looks_like_csaf(bytes)
+        {
+            return self.bad(name, None, redhat_csaf::too_large(bytes.len()));
+        }
         let parsed = match parse(base, bytes) {
             Ok(v) => v,
             Err(reason) => return self.bad(name, None, reason),

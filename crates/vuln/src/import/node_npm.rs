@@ -86,6 +86,7 @@ impl Importer for NpmAdvisory {
                 .and_then(|x| x.as_str())
                 .map(str::to_string),
             withdrawn: false,
+            ..Default::default()
         });
     }
 }

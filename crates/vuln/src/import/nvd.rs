@@ -1,6 +1,9 @@
 //! NVD CVE API 2.0 JSON: response pages (`{format: "NVD_CVE", vulnerabilities: [{cve: …}]}`) and single `cve`
 //! objects (one per file, as `vuln-list-nvd` stores them); CVSS v4.0, v3.1, v3.0 and v2 metrics, the primary one
-//! giving the severity (else the first score, e.g. CISA-ADP's on a record NVD has not analysed).
+//! giving the severity (else the first score, e.g. CISA-ADP's on a record NVD has not analysed). Base,
+//! exploitability and impact scores per metric, CWE ids, `published`/`lastModified` are stored; a `Rejected`
+//! record is stored withdrawn. Scores are tagged `nvd` (NVD's own) or `nvd:<source>` (another scorer's metric in
+//! the record).
 
 use serde_json::Value;
 
@@ -59,7 +62,12 @@ fn record(c: &mut Collector, name: &str, cve: &Value) {
         for m in cve["metrics"][key].as_array().into_iter().flatten() {
             let d = &m["cvssData"];
             let Some(score) = d["baseScore"].as_f64() else {
-                return;
+                c.bad(
+                    name,
+                    Some(&id),
+                    format!("{key} metric without cvssData.baseScore"),
+                );
+                continue;
             };
             if severity.is_none() && m["type"].as_str() == Some("Primary") {
                 severity = Some(if ver == "2.0" {
@@ -75,7 +83,7 @@ fn record(c: &mut Collector, name: &str, cve: &Value) {
                 });
             }
             cvss.push(Cvss {
-                source: s(m, "source").unwrap_or_else(|| "nvd".into()),
+                source: metric_source(m),
                 version: ver.into(),
                 vector: s(d, "vectorString").unwrap_or_default(),
                 base_score: score,
@@ -91,6 +99,16 @@ fn record(c: &mut Collector, name: &str, cve: &Value) {
         .as_array()
         .and_then(|d| d.iter().find(|x| x["lang"] == "en"))
         .and_then(|x| s(x, "value"));
+    let mut cwes: Vec<String> = cve["weaknesses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|w| w["description"].as_array().into_iter().flatten())
+        .filter_map(|d| s(d, "value"))
+        .filter(|v| v.starts_with("CWE-"))
+        .collect();
+    cwes.sort();
+    cwes.dedup();
     c.batch.vulns.push(VulnInfo {
         url: Some(format!("https://nvd.nist.gov/vuln/detail/{id}")),
         id,
@@ -99,8 +117,22 @@ fn record(c: &mut Collector, name: &str, cve: &Value) {
         cvss,
         description,
         published: s(cve, "published"),
+        // a rejected CVE is kept for explanations, never matched or used as a fallback
+        withdrawn: s(cve, "vulnStatus").as_deref() == Some("Rejected"),
+        modified: s(cve, "lastModified"),
+        cwes,
         ..Default::default()
     });
+}
+
+/// Who scored a metric: `nvd` for NVD's own (`nvd@nist.gov`), `nvd:<source>` for another scorer's metric in an
+/// NVD record (CISA-ADP's on records NVD has not analysed, a CNA's): both count as NVD data for policies.
+fn metric_source(m: &Value) -> String {
+    match s(m, "source") {
+        None => "nvd".into(),
+        Some(src) if src == "nvd@nist.gov" => "nvd".into(),
+        Some(src) => format!("nvd:{src}"),
+    }
 }
 
 #[cfg(test)]
@@ -150,5 +182,96 @@ mod tests {
             b.affected.is_empty(),
             "NVD records carry no package statements"
         );
+    }
+
+    fn shared(rel: &str) -> Vec<u8> {
+        let base = std::env::var_os("PORTCULLIS_SHARED")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").into());
+        let p = base.join("vulndata").join(rel);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn every_cvss_version_with_subscores_cwes_and_dates() {
+        // CVE-2024-5732 (trivy-db fixture): CVSS 4.0 (VulDB, Secondary), 3.1, 2.0
+        let b = import_one(
+            "api/2024/CVE-2024-5732.json",
+            &shared(
+                "trivy-db/pkg/vulnsrc/nvd/testdata/happy/vuln-list-nvd/api/2024/CVE-2024-5732.json",
+            ),
+        );
+        assert!(b.bad.is_empty(), "{:?}", b.bad);
+        let v = &b.vulns[0];
+        let versions: Vec<&str> = v.cvss.iter().map(|c| c.version.as_str()).collect();
+        assert!(
+            ["4.0", "3.1", "2.0"].iter().all(|x| versions.contains(x)),
+            "{versions:?}"
+        );
+        assert!(
+            v.cvss.iter().all(|c| c.source.starts_with("nvd")),
+            "{:?}",
+            v.cvss
+        );
+        assert!(v.modified.is_some() && v.published.is_some());
+        assert!(!v.cwes.is_empty(), "{v:?}");
+        assert!(!v.withdrawn);
+
+        // CVE-2016-2781 (coreutils): only CVSS 3.0 and 2.0; NVD's own 3.0 metric: 6.5 MEDIUM, exploitability 2.0
+        let b = import_one(
+            "api/2016/CVE-2016-2781.json",
+            &shared("nvd/vuln-list-nvd/api/2016/CVE-2016-2781.json"),
+        );
+        let v = &b.vulns[0];
+        assert_eq!(v.severity, Some(Severity::Medium));
+        let c = &v.cvss[0];
+        assert_eq!(
+            (
+                c.source.as_str(),
+                c.version.as_str(),
+                c.base_score,
+                c.exploitability_score
+            ),
+            ("nvd", "3.0", 6.5, Some(2.0))
+        );
+        assert_eq!(v.cwes, ["CWE-20"]);
+        assert_eq!(v.modified.as_deref(), Some("2023-11-07T02:32:03.347"));
+
+        // CVE-2005-2541 (tar): only CVSS 2.0, HIGH 10.0
+        let b = import_one(
+            "api/2005/CVE-2005-2541.json",
+            &shared("nvd/vuln-list-nvd/api/2005/CVE-2005-2541.json"),
+        );
+        let v = &b.vulns[0];
+        assert_eq!(v.severity, Some(Severity::High));
+        assert_eq!(
+            (v.cvss[0].version.as_str(), v.cvss[0].impact_score),
+            ("2.0", Some(10.0))
+        );
+    }
+
+    #[test]
+    fn a_rejected_record_is_stored_withdrawn() {
+        let b = import_one(
+            "api/2024/CVE-2024-0069.json",
+            &shared(
+                "trivy-db/pkg/vulnsrc/nvd/testdata/happy/vuln-list-nvd/api/2024/CVE-2024-0069.json",
+            ),
+        );
+        assert!(b.bad.is_empty(), "{:?}", b.bad);
+        assert!(b.vulns[0].withdrawn, "{:?}", b.vulns[0]);
+        assert_eq!(b.vulns[0].severity, None);
+    }
+
+    #[test]
+    fn a_multi_record_api_page() {
+        let b = import_one(
+            "respPageFull.json",
+            &shared("vuln-list-update/nvd/testdata/fixtures/respPageFull.json"),
+        );
+        assert!(b.bad.is_empty(), "{:?}", b.bad);
+        let ids: Vec<&str> = b.vulns.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, ["CVE-2020-8167", "CVE-2021-22903", "CVE-2021-3881"]);
+        assert_eq!(b.records["nvd"], 3);
     }
 }

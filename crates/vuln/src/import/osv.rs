@@ -182,6 +182,7 @@ impl Importer for Osv {
             published: s(v, "published"),
             url,
             withdrawn,
+            ..Default::default()
         });
     }
 }

@@ -108,6 +108,7 @@ impl Importer for WolfiAdvisories {
                 published: events.first().and_then(|e| s(e, "timestamp")),
                 url: Some(format!("https://images.chainguard.dev/security/{id}")),
                 withdrawn: false,
+                ..Default::default()
             });
         }
     }

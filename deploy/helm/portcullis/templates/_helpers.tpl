@@ -111,3 +111,17 @@ rules:
 app.kubernetes.io/name: {{ include "portcullis.name" . }}-postgresql
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/*
+A memory quantity (768Mi, 1Gi, 800M, 805306368) in whole MiB, rounded down; fails on anything else.
+*/}}
+{{- define "portcullis.mib" -}}
+{{- $q := toString .q -}}
+{{- if not (regexMatch "^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$" $q) -}}
+{{- fail (printf "%s=%q: give a whole-number memory quantity such as 768Mi or 1Gi" .what $q) -}}
+{{- end -}}
+{{- $n := regexFind "^[0-9]+" $q | int64 -}}
+{{- $unit := trimPrefix (toString $n) $q -}}
+{{- $bytes := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- div (mul $n (get $bytes $unit)) 1048576 -}}
+{{- end -}}
