@@ -153,6 +153,7 @@ impl Engine {
         let requestors = self.access.requestors(&claim.digest);
         // The pull's outcome counts towards the registry's breaker (its tag lookups fail at once while it is
         // open); how many workers one registry may hold is the queue's `max_claimed_per_registry`.
+        let sbom_started = std::time::Instant::now();
         let attested = self.attested_analysis(&claim.digest, &reference).await;
         let sbom_source = attested
             .as_ref()
@@ -173,6 +174,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        tracing::info!(digest = %claim.digest, sbom_source = %sbom_source, sbom_ms = sbom_started.elapsed().as_millis() as u64, "image SBOM obtained");
         let pulled_with = analysis.pulled_with.clone();
         // True whatever happens to the claim, and known before the image shows as analysed, so admission never
         // sees the analysis without knowing whose access pulled it.
