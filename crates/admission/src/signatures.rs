@@ -357,6 +357,7 @@ mod tests {
         keyless.issuer = Some("https://issuer".into());
         facts.signatures.push(keyless);
         facts.attestations.push(AttestationFact {
+            vex: None,
             source: "referrer".into(),
             predicate_type: "https://slsa.dev/provenance/v0.2".into(),
             signer: Some("ci.pub".into()),

@@ -159,7 +159,17 @@ pub struct Engine {
     /// Signature verification facts (admission's `verify` blocks; bundle evaluation's gate `signature`).
     sigs: Arc<crate::signatures::SignatureCache>,
     vuln_sync: crate::vuln_sync::SyncTracker,
+    /// `verify` blocks with `sbomFromAttestation`, by digest (or `registry/repository` when the review named no
+    /// digest), noted by admission before it queues the analysis ([`Engine::note_sbom_attestation`]).
+    sbom_specs: Mutex<HashMap<String, portcullis_admission::config::VerifySpec>>,
 }
+
+/// Images whose `sbomFromAttestation` block is remembered until their analysis (more: the oldest are forgotten,
+/// and those images' layers are analysed).
+const MAX_SBOM_SPECS: usize = 10_000;
+
+/// Annotation of an analysed image: where its SBOM came from (`layers`, or `attestation (cyclonedx, signer …)`).
+pub const SBOM_SOURCE_ANNOTATION: &str = "portcullis.io/sbom-source";
 
 /// Annotation of a multi-platform index: its analysed platform manifests, `os/arch=sha256:…` separated by `,`.
 pub const PLATFORMS_ANNOTATION: &str = "portcullis.io/platforms";
@@ -290,6 +300,42 @@ impl Engine {
             triage_applied: Mutex::new(None),
             sigs: Arc::default(),
             vuln_sync: Default::default(),
+            sbom_specs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Notes that admission's `verify` block for `image` lets a verified SBOM attestation replace the analysis
+    /// of its layers (ignored when the block does not say so).
+    pub fn note_sbom_attestation(
+        &self,
+        image: &portcullis_image::ImageRef,
+        spec: &portcullis_admission::config::VerifySpec,
+    ) {
+        if !spec.sbom_from_attestation {
+            return;
+        }
+        let key = match &image.digest {
+            Some(d) => d.to_string(),
+            None => format!("{}/{}", image.registry, image.repository),
+        };
+        let mut specs = self.sbom_specs.lock().unwrap_or_else(|p| p.into_inner());
+        if specs.len() >= MAX_SBOM_SPECS && !specs.contains_key(&key) {
+            specs.clear();
+        }
+        specs.insert(key, spec.clone());
+    }
+
+    /// The `sbomFromAttestation` block noted for the image `pull` names (pinned to `digest`).
+    fn sbom_attestation_spec(
+        &self,
+        digest: &str,
+        image: &portcullis_image::ImageRef,
+    ) -> Option<portcullis_admission::config::VerifySpec> {
+        let mut specs = self.sbom_specs.lock().unwrap_or_else(|p| p.into_inner());
+        specs.remove(digest).or_else(|| {
+            specs
+                .get(&format!("{}/{}", image.registry, image.repository))
+                .cloned()
         })
     }
 

@@ -38,6 +38,25 @@ pub trait Verifier: Send + Sync + 'static {
         image: &'a ImageRef,
         spec: &'a VerifySpec,
     ) -> BoxFuture<'a, SignatureFacts>;
+
+    /// The SBOM of a verified CycloneDX or SPDX attestation on `image` (pinned by digest) by a signer `spec`
+    /// trusts, when there is one; `Err` says why none could be looked for. The default finds none.
+    fn attested_sbom<'a>(
+        &'a self,
+        _image: &'a ImageRef,
+        _spec: &'a VerifySpec,
+    ) -> BoxFuture<'a, Result<Option<AttestedSbom>, String>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// An SBOM taken from a verified attestation instead of analysing the image's layers.
+#[derive(Debug, Clone)]
+pub struct AttestedSbom {
+    /// The SBOM.
+    pub sbom: portcullis_sbom::Sbom,
+    /// Where it came from, as recorded on the image (`attestation (cyclonedx, signer /keys/ci.pub)`).
+    pub source: String,
 }
 
 /// The real verifier: cosign signatures (and, when the block names attestation types, in-toto attestations)
@@ -150,6 +169,46 @@ impl Verifier for RegistryVerifier {
             }
             f.notes.extend(notes);
             f
+        })
+    }
+
+    fn attested_sbom<'a>(
+        &'a self,
+        image: &'a ImageRef,
+        spec: &'a VerifySpec,
+    ) -> BoxFuture<'a, Result<Option<AttestedSbom>, String>> {
+        Box::pin(async move {
+            let mut notes = Vec::new();
+            let trust = trust_of(spec, &mut notes)?;
+            if trust.keys.is_empty() && trust.keyless.is_empty() {
+                return Ok(None);
+            }
+            let client = portcullis_image::Client::new(&self.opts).map_err(|e| e.to_string())?;
+            let report = portcullis_verify::attest::verify_attestations(
+                &client,
+                image,
+                &trust,
+                &[],
+                &self.limits,
+            )
+            .await
+            .map_err(|e| format!("attestations: {e}"))?;
+            for a in report.attestations {
+                let (Some(portcullis_verify::predicates::Predicate::Sbom(sbom)), Some(signer)) =
+                    (a.predicate, a.signer)
+                else {
+                    continue;
+                };
+                let kind = match a.predicate_type.as_deref() {
+                    Some(t) if t.contains("spdx") => "spdx",
+                    _ => "cyclonedx",
+                };
+                return Ok(Some(AttestedSbom {
+                    sbom: *sbom,
+                    source: format!("attestation ({kind}, signer {signer})"),
+                }));
+            }
+            Ok(None)
         })
     }
 }

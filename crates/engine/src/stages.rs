@@ -718,6 +718,18 @@ impl Evaluator for PolicyEvaluator {
         tag: &str,
         signatures: Option<&portcullis_verify::SignatureFacts>,
     ) -> Verdict {
+        // Verified OpenVEX attestations on this image apply to its findings (suppressed ones are kept, with
+        // their reason), for this evaluation only.
+        let vex = signatures.map(|s| s.vex_documents()).unwrap_or_default();
+        let triaged;
+        let report = if vex.is_empty() {
+            report
+        } else {
+            let mut r = report.clone();
+            portcullis_vuln::triage::apply_vex(&mut r, &vex);
+            triaged = r;
+            &triaged
+        };
         let mut input = portcullis_policy::ImageInput::new(sbom, report, tag, chrono::Utc::now());
         input.signatures = signatures;
         bundle.evaluate(&input)

@@ -306,6 +306,7 @@ impl ImageVerdicts for EngineVerdicts {
         verify: &portcullis_admission::config::VerifySpec,
         _namespace: &str,
     ) {
+        self.engine.note_sbom_attestation(image, verify);
         match &self.verify {
             Some(tx) => self.sigs.request(
                 tx,

@@ -41,6 +41,7 @@ fn signed_by(signer: &str) -> SignatureFacts {
 
 fn provenance(builder: &str, verified: bool) -> AttestationFact {
     AttestationFact {
+        vex: None,
         source: "tag sha256-aa.att".into(),
         predicate_type: "https://slsa.dev/provenance/v0.2".into(),
         signer: verified.then(|| "ci.pub".into()),

@@ -63,6 +63,9 @@ pub struct AttestationFact {
     /// For SLSA provenance: what the predicate says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// For a verified OpenVEX attestation: its statements (applied to this image's findings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vex: Option<portcullis_vuln::triage::VexDocument>,
 }
 
 /// The SLSA provenance fields policy looks at (v0.2 and v1 mapped to the same names).
@@ -168,7 +171,19 @@ impl SignatureFacts {
                 }),
                 _ => None,
             };
+            let vex = match (&a.predicate, verified) {
+                (Some(Predicate::Vex(d)), true) => Some(portcullis_vuln::triage::VexDocument {
+                    source: format!(
+                        "OpenVEX attestation ({}) by {}",
+                        a.source,
+                        signer.as_deref().unwrap_or("?")
+                    ),
+                    statements: d.statements.clone(),
+                }),
+                _ => None,
+            };
             self.attestations.push(AttestationFact {
+                vex,
                 source: a.source.clone(),
                 predicate_type: a.predicate_type.clone().unwrap_or_default(),
                 signer,
@@ -187,6 +202,15 @@ impl SignatureFacts {
             error: Some(error.into()),
             ..SignatureFacts::default()
         }
+    }
+
+    /// The VEX documents of the verified OpenVEX attestations, in the order found.
+    pub fn vex_documents(&self) -> Vec<portcullis_vuln::triage::VexDocument> {
+        self.attestations
+            .iter()
+            .filter(|a| a.verified)
+            .filter_map(|a| a.vex.clone())
+            .collect()
     }
 
     /// The signers of the verified signatures.

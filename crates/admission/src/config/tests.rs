@@ -295,6 +295,14 @@ fn verify_errors_name_the_selector_and_entry() {
             "verify: {attestations: [{type: cyclonedx, builderId: x}]}",
             "attestations[0].builderId applies to SLSA provenance only",
         ),
+        (
+            "verify: {attestations: [{type: cyclonedx}], sbomFromAttestation: true}",
+            "`sbomFromAttestation` needs a signer to trust: give `keys` or `keyless`",
+        ),
+        (
+            "verify: {keys: [k], sbomFromAttestations: true}",
+            "unknown field `sbomFromAttestations`",
+        ),
     ];
     for (block, want) in cases {
         let text =

@@ -139,6 +139,11 @@ pub struct VerifySpec {
     /// `all` (default) or `any`.
     #[serde(default)]
     pub require: Require,
+    /// When true, a verified CycloneDX or SPDX attestation by a signer this block trusts is the image's
+    /// analysis (matched and evaluated as usual) instead of pulling its layers; layers are pulled when there is
+    /// none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sbom_from_attestation: bool,
 }
 
 impl VerifySpec {
@@ -194,6 +199,13 @@ impl VerifySpec {
                     "keyless[{i}].rekorKey is empty: give the Rekor public key PEM file or remove the field"
                 ));
             }
+        }
+        if self.sbom_from_attestation && self.keys.is_empty() && self.keyless.is_empty() {
+            return Err(
+                "`sbomFromAttestation` needs a signer to trust: give `keys` or `keyless` (an SBOM attestation \
+                 nobody trusted signed is never used)"
+                    .into(),
+            );
         }
         for (i, a) in self.attestations.iter().enumerate() {
             let t = a.predicate_type.as_str();

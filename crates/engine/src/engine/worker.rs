@@ -153,7 +153,16 @@ impl Engine {
         let requestors = self.access.requestors(&claim.digest);
         // The pull's outcome counts towards the registry's breaker (its tag lookups fail at once while it is
         // open); how many workers one registry may hold is the queue's `max_claimed_per_registry`.
-        let analysis = match self.stages.analyser.analyse(&reference, &requestors).await {
+        let sbom_started = std::time::Instant::now();
+        let attested = self.attested_analysis(&claim.digest, &reference).await;
+        let sbom_source = attested
+            .as_ref()
+            .map_or_else(|| "layers".to_string(), |a| a.1.clone());
+        let pulled = match attested {
+            Some((a, _)) => Ok(a),
+            None => self.stages.analyser.analyse(&reference, &requestors).await,
+        };
+        let analysis = match pulled {
             Ok(a) => {
                 self.resolve.report(&reference.registry, Ok(()));
                 a
@@ -165,6 +174,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        tracing::info!(digest = %claim.digest, sbom_source = %sbom_source, sbom_ms = sbom_started.elapsed().as_millis() as u64, "image SBOM obtained");
         let pulled_with = analysis.pulled_with.clone();
         // True whatever happens to the claim, and known before the image shows as analysed, so admission never
         // sees the analysis without knowing whose access pulled it.
@@ -209,6 +219,8 @@ impl Engine {
                 tracing::warn!(digest = %claim.digest, "claim was taken over before the analysis finished; result dropped");
                 return Ok(false);
             }
+            let source = [(super::SBOM_SOURCE_ANNOTATION.to_string(), sbom_source)].into();
+            this.store.upsert_image(&claim.digest, None, &source)?;
             this.invalidate(&claim.digest);
             // A platform manifest of an index: the index's verdict changes with it.
             if let Some(parent) = this
@@ -245,6 +257,38 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The analysis a verified SBOM attestation gives the image, with where it came from, when admission's
+    /// `verify` block for it says `sbomFromAttestation` and a signer it trusts attested one; else `None` (its
+    /// layers are analysed).
+    async fn attested_analysis(
+        &self,
+        digest: &str,
+        reference: &portcullis_image::ImageRef,
+    ) -> Option<(crate::stages::Analysis, String)> {
+        let spec = self.sbom_attestation_spec(digest, reference)?;
+        let verifier = self.stages.verifier.clone()?;
+        let pinned = reference.with_digest(digest);
+        match verifier.attested_sbom(&pinned, &spec).await {
+            Ok(Some(a)) => {
+                tracing::info!(digest = %digest, source = %a.source, "analysis from an attested SBOM; layers not pulled");
+                Some((
+                    crate::stages::Analysis {
+                        image_id: a.sbom.metadata.image_id.clone(),
+                        sbom: a.sbom,
+                        platforms: Vec::new(),
+                        pulled_with: crate::stages::Access::Shared,
+                    },
+                    a.source,
+                ))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(digest = %digest, error = %e, "looking for an SBOM attestation failed; analysing the layers");
+                None
+            }
+        }
     }
 
     /// Finishes the analysis of a multi-platform index: records its selected platform manifests (on the index

@@ -164,7 +164,7 @@ pub(crate) fn parse_json(path: &str, bytes: &[u8]) -> Result<serde_json::Value, 
 
 /// One VEX statement, whatever the format: a vulnerability, the products (package URLs or names) it is about,
 /// and its status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VexStatement {
     /// Vulnerability id (`CVE-…`, `GHSA-…`); matched against a finding's id and aliases.
     pub vulnerability: String,
@@ -177,7 +177,7 @@ pub struct VexStatement {
 }
 
 /// A package a VEX statement is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VexProduct {
     /// A package URL (`pkg:pypi/requests@2.30.0`; without a version it names every version), else the bare
     /// package name.
@@ -187,7 +187,7 @@ pub struct VexProduct {
 }
 
 /// A parsed VEX document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VexDocument {
     /// Where it was read from.
     pub source: String,
