@@ -80,25 +80,21 @@ pub trait ImageVerdicts: Send + Sync {
         let _ = (review, decision);
     }
     /// The recorded signature verification of `digest` against the requirements `verify` (see
-    /// [`crate::signatures`]), from memory; `None` when it has not been verified yet. Defaults to none.
+    /// [`crate::signatures`]), from memory; `None` when it has not been verified yet. No default: a wrapper
+    /// that forgot to pass it on would leave every image under a `verify` block unverified forever.
     fn signatures(
         &self,
         digest: &str,
         verify: &crate::config::VerifySpec,
-    ) -> Option<Arc<portcullis_verify::SignatureFacts>> {
-        let _ = (digest, verify);
-        None
-    }
+    ) -> Option<Arc<portcullis_verify::SignatureFacts>>;
     /// Queues verification of `image` against `verify` on behalf of `namespace`; must not block. Never called
-    /// for dry-run requests. Defaults to nothing.
+    /// for dry-run requests. No default, for the same reason.
     fn enqueue_verification(
         &self,
         image: &ImageRef,
         verify: &crate::config::VerifySpec,
         namespace: &str,
-    ) {
-        let _ = (image, verify, namespace);
-    }
+    );
     /// Tells the source that a registry lookup resolved the tag of `image` to `digest` (so the newest resolution
     /// of a moved tag wins in [`ImageVerdicts::resolve_cached`]); must not block. Defaults to nothing.
     fn resolved(&self, image: &ImageRef, digest: &str) {

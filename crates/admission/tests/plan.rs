@@ -25,6 +25,20 @@ impl ImageVerdicts for Recording {
         self.resolved.lock().unwrap().push(display_ref(image));
         None
     }
+    fn signatures(
+        &self,
+        _digest: &str,
+        _verify: &portcullis_admission::config::VerifySpec,
+    ) -> Option<std::sync::Arc<portcullis_verify::SignatureFacts>> {
+        None
+    }
+    fn enqueue_verification(
+        &self,
+        _image: &ImageRef,
+        _verify: &portcullis_admission::config::VerifySpec,
+        _namespace: &str,
+    ) {
+    }
 }
 
 /// The normalised references `plan` returns and those `decide` looked up by tag.

@@ -289,6 +289,11 @@ fn stage_to_engine(e: StageError) -> EngineError {
 impl Engine {
     /// Creates an engine over a store.
     pub fn new(store: Arc<dyn Store>, stages: Stages, config: EngineConfig) -> Arc<Engine> {
+        let key_secrets = stages
+            .verifier
+            .as_ref()
+            .and_then(|v| v.key_secrets())
+            .unwrap_or_default();
         Arc::new(Engine {
             resolve: crate::resolve::ResolvePool::new(stages.resolver.clone(), config.resolve),
             access: crate::access::AccessFacts::new(config.access),
@@ -298,7 +303,7 @@ impl Engine {
             cache: Mutex::new(HashMap::new()),
             metrics: crate::metrics::EngineMetrics::default(),
             triage_applied: Mutex::new(None),
-            sigs: Arc::default(),
+            sigs: Arc::new(crate::signatures::SignatureCache::new(key_secrets)),
             vuln_sync: Default::default(),
             sbom_specs: Mutex::new(HashMap::new()),
         })

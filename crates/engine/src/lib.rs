@@ -10,6 +10,7 @@ pub mod bundles;
 mod engine;
 mod fair;
 pub mod isolate;
+pub mod key_secrets;
 pub mod metrics;
 pub mod resolve;
 pub mod service;

@@ -66,6 +66,7 @@ impl Stages {
             verifier: Some(Arc::new(crate::signatures::RegistryVerifier {
                 opts: opts.clone(),
                 limits: portcullis_verify::Limits::default(),
+                key_secrets: Default::default(),
             })),
             analyser: Arc::new(RegistryAnalyser {
                 opts,

@@ -4,8 +4,8 @@
 //! refreshed with the verdict snapshot, so every replica answers from memory).
 //!
 //! Facts are keyed by (digest, [`SignatureCache::requirement_key`]: the `verify` block and the contents of its
-//! key files, re-read with every snapshot refresh, so replacing a key file's contents makes every image verified
-//! again). A verification that could not finish (registry unreachable, deadline) is kept in memory only, for
+//! key files, re-read with every snapshot refresh, and of its Secret keys ([`KeySecrets`]), so replacing a key
+//! file's or a Secret's contents makes every image verified again). A verification that could not finish (registry unreachable, deadline) is kept in memory only, for
 //! [`RETRY_FAILED`], then verified again.
 
 use std::collections::{HashMap, HashSet};
@@ -20,6 +20,7 @@ use portcullis_verify::{Keyless, Limits, Match, PublicKey, SignatureFacts, Trust
 use sha2::Digest as _;
 use tokio::sync::{mpsc, watch};
 
+use crate::key_secrets::KeySecrets;
 use crate::stages::BoxFuture;
 
 /// How long the facts of a verification that did not finish answer before the image is verified again.
@@ -48,6 +49,12 @@ pub trait Verifier: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<AttestedSbom>, String>> {
         Box::pin(async { Ok(None) })
     }
+
+    /// The Secret keys this verifier reads, when it reads any (the engine's signature cache keys facts by
+    /// their contents too).
+    fn key_secrets(&self) -> Option<KeySecrets> {
+        None
+    }
 }
 
 /// An SBOM taken from a verified attestation instead of analysing the image's layers.
@@ -62,25 +69,39 @@ pub struct AttestedSbom {
 /// The real verifier: cosign signatures (and, when the block names attestation types, in-toto attestations)
 /// from the registry, checked with `portcullis_verify` against the block's key files and keyless signers
 /// (trust root file, identity and issuer; a `rekorKey` requires a Rekor bundle verified by it on every signature
-/// and attestation the block accepts). Keys from Secrets are not loaded by this build: the facts' notes say so.
+/// and attestation the block accepts). Keys from Secrets come from [`KeySecrets`] (filled by the Kubernetes
+/// integration); one that cannot be used fails the verification, naming the Secret.
 pub struct RegistryVerifier {
     /// Registry access options.
     pub opts: portcullis_image::PullOptions,
     /// Bounds of one verification.
     pub limits: Limits,
+    /// Public keys read from Secrets.
+    pub key_secrets: KeySecrets,
 }
 
-/// The [`Trust`] a `verify` block describes (files read now), with notes on what it cannot use.
-fn trust_of(spec: &VerifySpec, notes: &mut Vec<String>) -> Result<Trust, String> {
+/// The [`Trust`] a `verify` block describes (files read now, Secret keys as last read).
+fn trust_of(spec: &VerifySpec, secrets: &KeySecrets) -> Result<Trust, String> {
     let mut trust = Trust::default();
     for k in spec.key_refs()? {
-        match k {
+        match &k {
             Key::File(p) => trust
                 .keys
-                .push(PublicKey::from_pem_file(&p).map_err(|e| e.to_string())?),
-            Key::Secret { .. } => notes.push(format!(
-                "{k}: keys from Secrets are not loaded by this build; mount the Secret and give the file path"
-            )),
+                .push(PublicKey::from_pem_file(p).map_err(|e| e.to_string())?),
+            Key::Secret { .. } => {
+                let pem = secrets.pem(&k)?;
+                if pem.len() > crate::key_secrets::MAX_KEY_SECRET {
+                    return Err(format!(
+                        "{k}: {} bytes, larger than a public key may be ({} bytes): give the PEM public key",
+                        pem.len(),
+                        crate::key_secrets::MAX_KEY_SECRET
+                    ));
+                }
+                let name = std::path::PathBuf::from(k.to_string());
+                trust
+                    .keys
+                    .push(PublicKey::from_pem(&name, &pem).map_err(|e| format!("{k}: {e}"))?);
+            }
         }
     }
     for (i, k) in spec.keyless.iter().enumerate() {
@@ -119,7 +140,7 @@ impl Verifier for RegistryVerifier {
         Box::pin(async move {
             let digest = image.digest.clone().unwrap_or_default();
             let mut notes = Vec::new();
-            let trust = match trust_of(spec, &mut notes) {
+            let trust = match trust_of(spec, &self.key_secrets) {
                 Ok(t) => t,
                 Err(e) => return failed(&digest, e, notes),
             };
@@ -178,8 +199,7 @@ impl Verifier for RegistryVerifier {
         spec: &'a VerifySpec,
     ) -> BoxFuture<'a, Result<Option<AttestedSbom>, String>> {
         Box::pin(async move {
-            let mut notes = Vec::new();
-            let trust = trust_of(spec, &mut notes)?;
+            let trust = trust_of(spec, &self.key_secrets)?;
             if trust.keys.is_empty() && trust.keyless.is_empty() {
                 return Ok(None);
             }
@@ -210,6 +230,10 @@ impl Verifier for RegistryVerifier {
             }
             Ok(None)
         })
+    }
+
+    fn key_secrets(&self) -> Option<KeySecrets> {
+        Some(self.key_secrets.clone())
     }
 }
 
@@ -272,6 +296,8 @@ fn pending_key(job: &VerifyJob) -> (String, String) {
 /// Verification facts in memory, by (digest, requirement key).
 #[derive(Default)]
 pub struct SignatureCache {
+    /// Public keys from Secrets (their contents key the facts like key files').
+    key_secrets: KeySecrets,
     facts: RwLock<HashMap<(String, String), Entry>>,
     /// Jobs queued or running, by (image, requirement key): asked for once.
     pending: Mutex<HashSet<(String, String)>>,
@@ -300,6 +326,19 @@ pub fn facts_version(facts: Option<&SignatureFacts>) -> String {
 }
 
 impl SignatureCache {
+    /// A cache whose requirement keys include the contents of `key_secrets`' keys.
+    pub fn new(key_secrets: KeySecrets) -> SignatureCache {
+        SignatureCache {
+            key_secrets,
+            ..Default::default()
+        }
+    }
+
+    /// The Secret keys this cache's requirement keys include (the Kubernetes integration fills them).
+    pub fn key_secrets(&self) -> &KeySecrets {
+        &self.key_secrets
+    }
+
     /// The key of a `verify` block: the SHA-256 (first 16 bytes, hex) of its canonical JSON and of its key files'
     /// fingerprints as last read (from memory; a file not read yet counts as `unread` until the next refresh).
     pub fn requirement_key(&self, spec: &VerifySpec) -> String {
@@ -313,6 +352,12 @@ impl SignatureCache {
             h.update(files.get(p).map_or("unread", String::as_str).as_bytes());
         }
         drop(files);
+        for k in spec.key_refs().unwrap_or_default() {
+            if matches!(k, Key::Secret { .. }) {
+                h.update(b"\nsecret ");
+                h.update(self.key_secrets.fingerprint(&k).as_bytes());
+            }
+        }
         if !unseen.is_empty() {
             // Remembered so the next refresh reads them.
             let mut files = self.key_files.write().unwrap_or_else(|p| p.into_inner());

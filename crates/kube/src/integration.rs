@@ -45,6 +45,8 @@ pub struct IntegrationOptions {
     pub identity: String,
     /// Receives pull-secret credentials; `None` = pull secrets are not read.
     pub learn_credentials: Option<LearnCredentials>,
+    /// Receives the public keys `verify` blocks take from Secrets; `None` = they are not read.
+    pub key_secrets: Option<crate::key_secrets::KeySecretSink>,
 }
 
 /// The parts the server plugs in.
@@ -86,6 +88,21 @@ impl ImageVerdicts for KubeVerdicts {
     }
     fn resolved(&self, image: &ImageRef, digest: &str) {
         self.inner.resolved(image, digest)
+    }
+    fn signatures(
+        &self,
+        digest: &str,
+        verify: &portcullis_admission::config::VerifySpec,
+    ) -> Option<Arc<portcullis_verify::SignatureFacts>> {
+        self.inner.signatures(digest, verify)
+    }
+    fn enqueue_verification(
+        &self,
+        image: &ImageRef,
+        verify: &portcullis_admission::config::VerifySpec,
+        namespace: &str,
+    ) {
+        self.inner.enqueue_verification(image, verify, namespace)
     }
     fn ready(&self) -> bool {
         self.inner.ready()
@@ -196,6 +213,14 @@ pub fn start(
                 tokio::time::sleep(every).await;
             }
         });
+    }
+
+    if let Some(sink) = opts.key_secrets.clone() {
+        tokio::spawn(crate::key_secrets::run(
+            client.clone(),
+            opts.admission_config.clone(),
+            sink,
+        ));
     }
 
     let owners = crate::owners::ApiOwners::shared(client.clone());

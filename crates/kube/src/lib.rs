@@ -10,6 +10,7 @@ pub mod budget;
 pub mod cap;
 pub mod crd;
 pub mod integration;
+pub mod key_secrets;
 pub mod leader;
 pub mod owners;
 pub mod platforms;

@@ -50,6 +50,8 @@ async fn chart_applies_server_side_with_least_privilege_rbac() {
         "admission.excludedNamespaces={infra}",
         "--set",
         "admission.mutatingWebhook.enabled=true",
+        "--set",
+        "signatures.keySecrets[0].namespace=team-b,signatures.keySecrets[0].name=ci-key",
     ])
     .expect("helm template");
 
@@ -170,6 +172,14 @@ async fn chart_applies_server_side_with_least_privilege_rbac() {
     assert!(
         !can(&["list", "secrets", "-n", "team-a"]),
         "get only, no list"
+    );
+    assert!(
+        can(&["get", "secrets/ci-key", "-n", "team-b"]),
+        "the Secret a verify key names (signatures.keySecrets)"
+    );
+    assert!(
+        !can(&["get", "secrets/other", "-n", "team-b"]),
+        "only the named Secret in that namespace"
     );
     assert!(!can(&["create", "secrets", "-n", "team-a"]));
     assert!(

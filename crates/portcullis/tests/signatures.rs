@@ -496,3 +496,145 @@ fn serve_evaluates_the_signature_gate_with_the_stored_facts() {
         "admitted without the stale verdict: {ok}"
     );
 }
+
+/// Keys from Kubernetes Secrets through the real binary and a real kube-apiserver: the `verify` block names
+/// `{ secret: portcullis/ci-key/cosign.pub }`; `serve --kube-config` reads it, admits the image the key signed
+/// (the audit annotation names the Secret as signer) and denies one another key signed. Rotating the Secret
+/// to the other key turns both answers round within a refresh; a block naming a Secret that does not exist
+/// denies, naming the Secret and what to do (fails closed).
+#[test]
+fn serve_reads_required_keys_from_kubernetes_secrets() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let signed = push(&reg, &tmp.path().join("a"), "shop/signed", None);
+    let other = push(&reg, &tmp.path().join("b"), "shop/other", Some("4.17.20"));
+    let ci = tmp.path().join("ci");
+    let ci_pub = sig::key_pair(&ci);
+    sig::sign(&ci, &signed);
+    let rogue = tmp.path().join("rogue");
+    let rogue_pub = sig::key_pair(&rogue);
+    sig::sign(&rogue, &other);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cluster = rt
+        .block_on(portcullis_testkit::Cluster::start(
+            portcullis_testkit::ClusterOptions {
+                controller_manager: false,
+                ..Default::default()
+            },
+        ))
+        .expect("the test control plane (kube-apiserver, etcd) must be installed: scripts/setup.d");
+    for ns in ["portcullis", "shop", "strict"] {
+        cluster
+            .kubectl(&["create", "namespace", ns])
+            .expect("namespace");
+    }
+    let put_key = |public: &std::path::Path| {
+        let yaml = cluster
+            .kubectl(&[
+                "create",
+                "secret",
+                "generic",
+                "ci-key",
+                "-n",
+                "portcullis",
+                &format!("--from-file=cosign.pub={}", public.display()),
+                "--dry-run=client",
+                "-o",
+                "yaml",
+            ])
+            .expect("render the Secret");
+        let f = tmp.path().join("secret.yaml");
+        std::fs::write(&f, yaml).unwrap();
+        cluster
+            .kubectl(&["apply", "-f", f.to_str().unwrap()])
+            .expect("apply the Secret");
+    };
+    put_key(&ci_pub);
+
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(
+        &config,
+        "default: { mode: analysis, verify: { keys: [{ secret: portcullis/ci-key/cosign.pub }] } }\n\
+         selectors:\n\
+         - { resource: namespace, value: strict, mode: analysis, verify: { keys: [{ secret: portcullis/absent/cosign.pub }] } }\n",
+    )
+    .unwrap();
+    let settings = tmp.path().join("kubernetes.yaml");
+    std::fs::write(
+        &settings,
+        "reports: false\nevents: false\naudit:\n  enabled: false\nleaderElection:\n  enabled: false\n",
+    )
+    .unwrap();
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            tmp.path().join("vuln.db").to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+            "--kube-config",
+            settings.to_str().unwrap(),
+        ],
+        &[
+            ("PORTCULLIS_ADMIN_TOKEN", TOKEN),
+            ("PORTCULLIS_LOG", "warn,portcullis_engine::signatures=info"),
+            ("KUBECONFIG", kubeconfig.as_str()),
+            ("POD_NAME", "portcullis-0"),
+            ("POD_NAMESPACE", "portcullis"),
+        ],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+
+    let (ok, _) = until(&http, port, &signed, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    assert!(
+        ok["response"]["auditAnnotations"]
+            .to_string()
+            .contains(&format!("{signed}=secret portcullis/ci-key/cosign.pub")),
+        "the audit annotations name the Secret as signer: {ok}"
+    );
+    let refused = format!(
+        "container \"c0\": image {other}: not signed by any of the required keys (checked 1 signature: \
+         signature does not verify"
+    );
+    until(&http, port, &other, &log, |r| {
+        message(r).starts_with(&refused)
+    });
+
+    // A block naming a Secret that does not exist fails closed, naming it.
+    let t = Instant::now();
+    loop {
+        let r = validate(&http, port, &pod_review(&[&signed], "strict", "app"));
+        assert_eq!(r["response"]["allowed"], false, "{r}");
+        if message(&r).contains("Secret portcullis/absent not found: create it") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "the denial does not name the missing Secret: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Rotation: the Secret now holds the other key; within a refresh the answers turn round.
+    put_key(&rogue_pub);
+    let (now_ok, _) = until(&http, port, &other, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    assert_eq!(now_ok["response"]["allowed"], true);
+    until(&http, port, &signed, &log, |r| {
+        message(r).contains("not signed by any of the required keys")
+    });
+    drop(cluster);
+}

@@ -347,3 +347,22 @@ selectors:
     let a = c.select(&ns, &meta("web", &[("team", "ops")]), "nginx", None);
     assert!(a.verify.is_some());
 }
+
+#[test]
+fn every_selectors_key_secrets_are_listed_once() {
+    let c = Config::parse(
+        "default: {mode: policy, verify: {keys: [{secret: a/b/k}]}}\n\
+         selectors:\n\
+         - {resource: namespace, value: shop, mode: policy, \
+            verify: {keys: [{secret: a/b/k}, {secret: c/d/e}, /x.pub]}}\n",
+        "test",
+    )
+    .unwrap();
+    assert_eq!(
+        c.key_secrets(),
+        vec![
+            ("a".into(), "b".into(), "k".into()),
+            ("c".into(), "d".into(), "e".into())
+        ]
+    );
+}

@@ -242,6 +242,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     };
     let (engine_stop, engine_shutdown) = tokio::sync::watch::channel(false);
     let learned = portcullis_engine::stages::LearnedCredentials::default();
+    let mut key_secrets: Option<portcullis_engine::key_secrets::KeySecrets> = None;
     let mut parts = match &args.verdicts {
         Some(p) => Parts::new(Arc::new(MemoryVerdicts::load(p)?)),
         None => {
@@ -249,6 +250,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
             let verdicts: Arc<dyn ImageVerdicts> = service.verdicts.clone();
             let mut parts = Parts::new(verdicts);
             parts.extra = Some(service.router);
+            key_secrets = Some(service.engine.signature_cache().key_secrets().clone());
             let engine_metrics = service.engine.metrics().clone();
             parts.metrics = Some(Box::new(move |registry| engine_metrics.register(registry)));
             parts
@@ -281,6 +283,12 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
                 admission_config: args.config.clone(),
                 identity,
                 learn_credentials: learn,
+                key_secrets: key_secrets.map(|ks| {
+                    // Until the first read, blocks naming a Secret say "not read yet" (not "integration off").
+                    ks.enable();
+                    Arc::new(move |keys| ks.replace(keys))
+                        as portcullis_kube::key_secrets::KeySecretSink
+                }),
             },
             parts.verdicts.clone(),
         );
