@@ -480,14 +480,17 @@ fn decide_image(u: &ImageUse, look: &Look<'_>, warnings: &mut Vec<String>) -> Im
     }
     // After the ContainerAdmissionPolicies: an Allow rule never lifts the config's signature requirement.
     if let Some(spec) = &assign.verify {
-        let unverified = crate::signatures::apply(
+        crate::signatures::apply(
             &mut id,
             spec,
             facts.as_deref(),
             &shown,
             (blocking, look.dry_run),
         );
-        if unverified && !look.dry_run && look.ctx.endpoint == Endpoint::Validate {
+        // Asked on every review, verified or not: the source verifies what it has no facts for, and
+        // re-verifies facts older than its re-check interval off the request path (an image signed or attested
+        // after it was first seen), answering from the old facts meanwhile.
+        if !look.dry_run && look.ctx.endpoint == Endpoint::Validate {
             look.verdicts
                 .enqueue_verification(&r, spec, look.requested_in);
         }

@@ -87,8 +87,10 @@ pub trait ImageVerdicts: Send + Sync {
         digest: &str,
         verify: &crate::config::VerifySpec,
     ) -> Option<Arc<portcullis_verify::SignatureFacts>>;
-    /// Queues verification of `image` against `verify` on behalf of `namespace`; must not block. Never called
-    /// for dry-run requests. No default, for the same reason.
+    /// Called for every reviewed image under a `verify` block (never for dry-run requests); must not block.
+    /// Queues verification of `image` against `verify` when the source has no facts for it, or only facts it
+    /// wants re-checked (older than its re-check interval; the old facts keep answering meanwhile). No default,
+    /// for the same reason.
     fn enqueue_verification(
         &self,
         image: &ImageRef,
@@ -405,6 +407,13 @@ impl ImageVerdicts for MemoryVerdicts {
         _verify: &crate::config::VerifySpec,
         _namespace: &str,
     ) {
+        if image
+            .digest
+            .as_ref()
+            .is_some_and(|d| self.signatures.contains_key(d))
+        {
+            return;
+        }
         if let Ok(mut q) = self.queued.lock() {
             q.insert(format!("{} verify", display_ref(image)));
         }

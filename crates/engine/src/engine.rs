@@ -76,6 +76,9 @@ pub struct EngineConfig {
     pub resolve: crate::resolve::ResolveConfig,
     /// How long a namespace's access to an analysed image is trusted before it is checked again.
     pub access: crate::access::AccessConfig,
+    /// How old an image's signature facts may get before a review has them verified again off the request
+    /// path (so a signature or attestation pushed later is seen); zero: never.
+    pub signature_recheck: Duration,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +100,7 @@ impl Default for EngineConfig {
             cache_ttl: Duration::from_secs(30),
             resolve: Default::default(),
             access: Default::default(),
+            signature_recheck: crate::signatures::RECHECK,
         }
     }
 }
@@ -294,6 +298,7 @@ impl Engine {
             .as_ref()
             .and_then(|v| v.key_secrets())
             .unwrap_or_default();
+        let recheck = config.signature_recheck;
         Arc::new(Engine {
             resolve: crate::resolve::ResolvePool::new(stages.resolver.clone(), config.resolve),
             access: crate::access::AccessFacts::new(config.access),
@@ -303,7 +308,7 @@ impl Engine {
             cache: Mutex::new(HashMap::new()),
             metrics: crate::metrics::EngineMetrics::default(),
             triage_applied: Mutex::new(None),
-            sigs: Arc::new(crate::signatures::SignatureCache::new(key_secrets)),
+            sigs: Arc::new(crate::signatures::SignatureCache::new(key_secrets, recheck)),
             vuln_sync: Default::default(),
             sbom_specs: Mutex::new(HashMap::new()),
         })

@@ -1,7 +1,10 @@
 //! Signature verification off the request path: the [`Verifier`] stage (the real one,
 //! [`RegistryVerifier`], runs `portcullis_verify` against the registry), the queue admission hands unverified
 //! digests to, and the in-memory [`SignatureCache`] admission reads (from the store's `image_signatures`,
-//! refreshed with the verdict snapshot, so every replica answers from memory).
+//! refreshed with the verdict snapshot, so every replica answers from memory). Facts older than the re-check
+//! interval ([`RECHECK`] by default) are verified again when a review asks for them, off the request path, so a
+//! signature, attestation or VEX pushed after the image was first seen takes effect; the old facts answer
+//! meanwhile, and a re-check that cannot finish (registry down) keeps them.
 //!
 //! Facts are keyed by (digest, [`SignatureCache::requirement_key`]: the `verify` block and the contents of its
 //! key files, re-read with every snapshot refresh, and of its Secret keys ([`KeySecrets`]), so replacing a key
@@ -25,6 +28,8 @@ use crate::stages::BoxFuture;
 
 /// How long the facts of a verification that did not finish answer before the image is verified again.
 pub const RETRY_FAILED: Duration = Duration::from_secs(30);
+/// Default age after which finished facts are verified again when a review asks for them.
+pub const RECHECK: Duration = Duration::from_secs(600);
 /// Verifications admission may have waiting (more are dropped with a warning and asked for again later).
 const VERIFY_QUEUE: usize = 1024;
 /// Overlap of incremental reads of the store's signature records (replicas' clocks differ a little).
@@ -298,6 +303,8 @@ fn pending_key(job: &VerifyJob) -> (String, String) {
 pub struct SignatureCache {
     /// Public keys from Secrets (their contents key the facts like key files').
     key_secrets: KeySecrets,
+    /// Age after which finished facts are verified again when asked for (zero: never).
+    recheck: Duration,
     facts: RwLock<HashMap<(String, String), Entry>>,
     /// Jobs queued or running, by (image, requirement key): asked for once.
     pending: Mutex<HashSet<(String, String)>>,
@@ -326,11 +333,29 @@ pub fn facts_version(facts: Option<&SignatureFacts>) -> String {
 }
 
 impl SignatureCache {
-    /// A cache whose requirement keys include the contents of `key_secrets`' keys.
-    pub fn new(key_secrets: KeySecrets) -> SignatureCache {
+    /// A cache whose requirement keys include the contents of `key_secrets`' keys, and whose finished facts
+    /// are verified again when asked for after `recheck` (zero: never).
+    pub fn new(key_secrets: KeySecrets, recheck: Duration) -> SignatureCache {
         SignatureCache {
             key_secrets,
+            recheck,
             ..Default::default()
+        }
+    }
+
+    /// Whether `image` (pinned by digest when known) needs verifying against `spec`: no facts yet, facts of a
+    /// verification that did not finish older than [`RETRY_FAILED`], or finished facts older than the re-check
+    /// interval (they keep answering until the new ones are in).
+    pub fn needs_verification(&self, image: &ImageRef, spec: &VerifySpec) -> bool {
+        let Some(digest) = image.digest.as_deref() else {
+            return true;
+        };
+        let key = (digest.to_string(), self.requirement_key(spec));
+        let map = self.facts.read().unwrap_or_else(|p| p.into_inner());
+        match map.get(&key) {
+            None => true,
+            Some((at, f)) if f.error.is_some() => at.elapsed() > RETRY_FAILED,
+            Some((at, _)) => !self.recheck.is_zero() && at.elapsed() > self.recheck,
         }
     }
 
@@ -421,10 +446,32 @@ impl SignatureCache {
     }
 
     fn insert(&self, digest: String, requirement: String, facts: Arc<SignatureFacts>) {
-        self.facts
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((digest, requirement), (Instant::now(), facts));
+        self.insert_at(digest, requirement, facts, Instant::now());
+    }
+
+    /// Puts facts verified at `at` in memory, except that a verification that could not finish never replaces
+    /// finished facts (a re-check during a registry outage keeps the old answer; it is tried again after
+    /// [`RETRY_FAILED`]).
+    fn insert_at(
+        &self,
+        digest: String,
+        requirement: String,
+        facts: Arc<SignatureFacts>,
+        at: Instant,
+    ) {
+        let mut map = self.facts.write().unwrap_or_else(|p| p.into_inner());
+        let key = (digest, requirement);
+        if facts.error.is_some()
+            && let Some((old_at, old)) = map.get_mut(&key)
+            && old.error.is_none()
+        {
+            tracing::warn!(digest = %key.0, error = ?facts.error, "re-checking signatures did not finish; the previous facts keep answering");
+            *old_at = Instant::now()
+                .checked_sub(self.recheck.saturating_sub(RETRY_FAILED))
+                .unwrap_or(*old_at);
+            return;
+        }
+        map.insert(key, (at, facts));
     }
 
     /// Reads the store's records verified since the last read (minus an overlap); blocking.
@@ -457,7 +504,12 @@ impl SignatureCache {
                 Ok(f) => {
                     let f = Arc::new(f);
                     self.note_latest(&r.digest, r.verified_at, &f);
-                    self.insert(r.digest, r.requirement, f)
+                    // Aged by when the record was verified (by any replica), so re-checks follow it.
+                    let age = chrono::Utc::now().timestamp_millis() - r.verified_at;
+                    let at = Instant::now()
+                        .checked_sub(Duration::from_millis(age.max(0) as u64))
+                        .unwrap_or_else(Instant::now);
+                    self.insert_at(r.digest, r.requirement, f, at)
                 }
                 Err(e) => {
                     tracing::warn!(digest = %r.digest, error = %e, "unreadable signature record; ignored")

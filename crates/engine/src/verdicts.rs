@@ -307,6 +307,9 @@ impl ImageVerdicts for EngineVerdicts {
         _namespace: &str,
     ) {
         self.engine.note_sbom_attestation(image, verify);
+        if !self.sigs.needs_verification(image, verify) {
+            return;
+        }
         match &self.verify {
             Some(tx) => self.sigs.request(
                 tx,

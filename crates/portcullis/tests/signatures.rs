@@ -638,3 +638,83 @@ fn serve_reads_required_keys_from_kubernetes_secrets() {
     });
     drop(cluster);
 }
+
+/// Facts are re-checked (issue #17): an image first reviewed before CI signed it is denied as unsigned; once
+/// cosign signs it, a review after the re-check interval (`--signature-recheck 2`) has it verified again off the
+/// request path and it is admitted without a restart. With the registry gone, re-checks cannot finish and the
+/// previous facts keep answering (admitted throughout, never "verification failed").
+#[test]
+fn serve_rechecks_signatures_pushed_after_the_first_review() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let late = push(&reg, &tmp.path().join("a"), "shop/late", None);
+    let ci = tmp.path().join("ci");
+    let ci_pub = sig::key_pair(&ci);
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "default: {{ mode: analysis, verify: {{ keys: [{}] }} }}\n",
+            ci_pub.display()
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            tmp.path().join("vuln.db").to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+            "--signature-recheck",
+            "2",
+        ],
+        &[
+            ("PORTCULLIS_ADMIN_TOKEN", TOKEN),
+            ("PORTCULLIS_LOG", "warn,portcullis_engine::signatures=info"),
+        ],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+
+    let unsigned = format!(
+        "container \"c0\": image {late}: not signed by any of the required keys (no signature found)"
+    );
+    until(&http, port, &late, &log, |r| message(r) == unsigned);
+    sig::sign(&ci, &late);
+    let (ok, took) = until(&http, port, &late, &log, |r| {
+        r["response"]["allowed"] == true
+    });
+    assert!(
+        ok["response"]["auditAnnotations"]
+            .to_string()
+            .contains(&format!("{late}={}", ci_pub.display())),
+        "{ok}"
+    );
+
+    drop(reg);
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(8) {
+        let r = validate(&http, port, &pod_review(&[&late], "shop", "app"));
+        assert_eq!(
+            r["response"]["allowed"], true,
+            "the previous facts answer while re-checks cannot reach the registry: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("re-checking signatures did not finish; the previous facts keep answering"),
+        "a re-check was tried with the registry gone:\n{text}"
+    );
+    eprintln!(
+        "signed after the first review: admitted {took:?} after signing (re-check interval 2 s)"
+    );
+}

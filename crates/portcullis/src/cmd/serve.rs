@@ -205,6 +205,11 @@ pub struct Args {
     /// (reviews meanwhile decide on the newest known digest and say so), so a moved tag takes effect.
     #[arg(long, default_value_t = 120)]
     pub tag_ttl: u64,
+    /// Seconds an image's signature verification is trusted; after that the next review has it verified
+    /// again off the request path (so a signature, attestation or VEX pushed later takes effect), deciding on
+    /// the previous result meanwhile. 0: never re-checked.
+    #[arg(long, default_value_t = 600)]
+    pub signature_recheck: u64,
     /// A platform (`os/arch[/variant]`) the cluster runs; repeatable. Every one of them a multi-platform image
     /// offers is analysed, and the image's verdict is the worst of theirs. Default: the platforms of the
     /// cluster's Nodes (with `--kube-config`), else linux/amd64.
@@ -553,6 +558,7 @@ async fn start_engine(
         vuln_sync_interval: args.vuln_sync_interval,
     };
     config.engine.workers = args.workers.max(1);
+    config.engine.signature_recheck = std::time::Duration::from_secs(args.signature_recheck);
     config.engine.resolve = portcullis_engine::resolve::ResolveConfig {
         concurrency: usize::try_from(args.resolve_concurrency).unwrap_or(usize::MAX),
         per_registry: usize::try_from(args.resolve_per_registry).unwrap_or(usize::MAX),
