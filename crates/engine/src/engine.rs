@@ -504,6 +504,11 @@ impl Engine {
             }
         };
         let pull_by_digest = format!("{repo}@{digest}");
+        // A reference pinned by digest alone is kept as the image's "tag" in that form (`reg/repo@sha256:…`):
+        // bundles are evaluated per tag, and Anchore mappings select such a reference by registry, repository,
+        // digest or a `*` tag pattern. Without it, an image no one ever named by tag was never evaluated and
+        // policy mode denied it as "not evaluated yet" for good.
+        let tag = tag.or_else(|| Some(pull_by_digest.clone()));
         if let Some(ns) = namespace {
             self.access.requested(&digest, ns);
         }

@@ -368,7 +368,11 @@ impl ImageVerdicts for EngineVerdicts {
                 let tag = if image.tag.is_some() {
                     Some(image.tag_key())
                 } else {
-                    entry.tags.first().cloned()
+                    // Pinned by digest alone: a tag it is known by, else the pinned reference itself (an image
+                    // stored without any tag is given that one by the next refresh, then evaluated).
+                    entry.tags.first().cloned().or_else(|| {
+                        Some(format!("{}/{}@{digest}", image.registry, image.repository))
+                    })
                 };
                 let verdict = tag.as_ref().and_then(|t| {
                     snap.verdicts

@@ -650,3 +650,102 @@ fn db_export_writes_one_bundle_that_db_import_and_serve_read() {
     );
     assert!(st["vuln_data"]["synced_at"].is_string(), "{st}");
 }
+
+/// The manifest digest of `repo:1` in `reg`.
+fn digest_of(reg: &Registry, repo: &str) -> String {
+    let r = reqwest::blocking::Client::new()
+        .head(format!("http://{}/v2/{repo}/manifests/1", reg.addr))
+        .header(
+            "accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .unwrap();
+    r.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Digest pinning, the best practice, in policy mode: an image a Pod names only by digest (`repo@sha256:…`,
+/// never by tag) is analysed and judged by the default bundle — denied naming its CVE when vulnerable, admitted
+/// when clean. Before, bundles were evaluated per tag and such an image had none, so policy mode denied it as
+/// "not evaluated against policy yet" for good.
+#[test]
+fn an_image_named_only_by_digest_is_judged_in_policy_mode() {
+    let reg = Registry::start(Mode::Plain).expect(
+        "the registry harness needs docker-registry and skopeo (scripts/setup.d/20-image.sh)",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let base_files = dpkg_entry("base-files", "base-files", "12.4+deb12u5");
+    let mut pinned = Vec::new();
+    for (name, lodash) in [("pinned-vuln", Some("4.17.11")), ("pinned-clean", None)] {
+        let dir = tmp.path().join(name);
+        write_image(&dir, BOOKWORM, &base_files, lodash);
+        let repo = format!("defaults/{name}");
+        reg.push(&dir, "v1", &format!("{repo}:1"), false)
+            .expect("push the test image");
+        pinned.push(format!("{}/{repo}@{}", reg.addr, digest_of(&reg, &repo)));
+    }
+    let vuln_db = tmp.path().join("vuln.db");
+    for source in ["vulndata/debian", "vulndata/osv/ghsa"] {
+        let dir = shared().join(source);
+        let (code, _, err) = cli(
+            &[],
+            &[
+                "db",
+                "import",
+                dir.to_str().unwrap(),
+                "--db",
+                vuln_db.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 0, "db import {source} failed: {err}");
+    }
+    let config = tmp.path().join("admission.yaml");
+    std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let port = free_port().unwrap();
+    let _serve = Serve::start(
+        port,
+        &data,
+        &log,
+        &[
+            "--vuln-db",
+            vuln_db.to_str().unwrap(),
+            "-c",
+            config.to_str().unwrap(),
+        ],
+        &[("PORTCULLIS_ADMIN_TOKEN", TOKEN)],
+    );
+    let http = https_client(&data);
+    wait_ready(&http, port, &log);
+
+    let r = validate_until(
+        &http,
+        port,
+        &review(&pinned[0], "uid-pinned-vuln"),
+        "GHSA-jf85-cpcp-j695",
+    );
+    assert_eq!(r["response"]["allowed"], false, "{r}");
+    let m = r["response"]["status"]["message"].as_str().unwrap_or("");
+    assert!(
+        m.contains("GHSA-jf85-cpcp-j695") && !m.contains("not been evaluated"),
+        "denied by the bundle, naming the advisory: {r}"
+    );
+    let t = Instant::now();
+    let clean = loop {
+        let r = validate(&http, port, &review(&pinned[1], "uid-pinned-clean"));
+        if r["response"]["allowed"] == true || t.elapsed() > Duration::from_secs(60) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        clean["response"]["allowed"],
+        true,
+        "a clean image named only by digest is admitted: {clean}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
