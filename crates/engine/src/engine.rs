@@ -166,11 +166,15 @@ pub struct Engine {
     /// `verify` blocks with `sbomFromAttestation`, by digest (or `registry/repository` when the review named no
     /// digest), noted by admission before it queues the analysis ([`Engine::note_sbom_attestation`]).
     sbom_specs: Mutex<HashMap<String, portcullis_admission::config::VerifySpec>>,
+    /// `seen_at` of the newest access record read by [`Engine::load_access`].
+    access_read_up_to: Mutex<Option<i64>>,
 }
 
 /// Images whose `sbomFromAttestation` block is remembered until their analysis (more: the oldest are forgotten,
 /// and those images' layers are analysed).
 const MAX_SBOM_SPECS: usize = 10_000;
+/// Overlap of incremental reads of the store's access records (replicas' clocks differ a little).
+const ACCESS_READ_OVERLAP_MS: i64 = 5_000;
 
 /// Annotation of an analysed image: where its SBOM came from (`layers`, or `attestation (cyclonedx, signer …)`).
 pub const SBOM_SOURCE_ANNOTATION: &str = "portcullis.io/sbom-source";
@@ -311,6 +315,7 @@ impl Engine {
             sigs: Arc::new(crate::signatures::SignatureCache::new(key_secrets, recheck)),
             vuln_sync: Default::default(),
             sbom_specs: Mutex::new(HashMap::new()),
+            access_read_up_to: Mutex::new(None),
         })
     }
 
@@ -603,11 +608,26 @@ impl Engine {
 
     /// Loads the access facts the store holds (written by every replica) into memory; blocking.
     pub fn load_access(&self) -> Result<()> {
-        for r in self.store.list_access()? {
+        // Incremental: records seen since the last read, with an overlap for replicas' clocks (every snapshot
+        // refresh calls this; the whole table grows with every analysed image).
+        let since = *self
+            .access_read_up_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let rows = self
+            .store
+            .list_access(since.map(|s| s - ACCESS_READ_OVERLAP_MS))?;
+        let mut newest = since;
+        for r in rows {
+            newest = newest.max(Some(r.seen_at));
             if let Some(a) = crate::stages::Access::from_key(&r.access) {
                 self.access.record_at(&r.digest, a, r.seen_at);
             }
         }
+        *self
+            .access_read_up_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = newest;
         Ok(())
     }
 

@@ -260,7 +260,7 @@ fn an_analysis_pulled_with_one_namespaces_secret_is_not_reported_to_another() {
     // Past the TTL, team-b's fact still answers while it is checked again in the background (and renewed).
     let seen_b = || {
         store
-            .list_access()
+            .list_access(None)
             .unwrap()
             .into_iter()
             .find(|r| r.digest == digest && r.access == "namespace:team-b")

@@ -685,8 +685,10 @@ pub trait Store: Send + Sync {
     fn record_access(&self, digest: &str, access: &str) -> Result<()>;
     /// Forgets that `access` may pull the image `digest` (it was refused).
     fn forget_access(&self, digest: &str, access: &str) -> Result<()>;
-    /// The access records, most recently seen first, at most [`MAX_ACCESS_RECORDS`].
-    fn list_access(&self) -> Result<Vec<AccessRecord>>;
+    /// The access records seen at or after `since` (Unix milliseconds; `None`: all), most recently seen first,
+    /// at most [`MAX_ACCESS_RECORDS`]. Replicas read only what changed since their last read (every snapshot
+    /// refresh), not the whole table.
+    fn list_access(&self, since: Option<i64>) -> Result<Vec<AccessRecord>>;
     /// Records (or replaces) the signature verification of `digest` against `requirement`, now.
     fn put_signatures(
         &self,

@@ -216,8 +216,8 @@ impl Store for Reopening {
     fn forget_access(&self, digest: &str, access: &str) -> Result<()> {
         self.inner()?.forget_access(digest, access)
     }
-    fn list_access(&self) -> Result<Vec<AccessRecord>> {
-        self.inner()?.list_access()
+    fn list_access(&self, since: Option<i64>) -> Result<Vec<AccessRecord>> {
+        self.inner()?.list_access(since)
     }
     fn put_signatures(
         &self,

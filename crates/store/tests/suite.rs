@@ -844,13 +844,13 @@ fn image_changes_are_incremental(f: &Fixture) {
 
 fn access_records_upsert_forget_and_persist(f: &Fixture) {
     let s = f.open();
-    assert!(s.list_access().unwrap().is_empty());
+    assert!(s.list_access(None).unwrap().is_empty());
     s.record_access("sha256:aa", "namespace:team-a").unwrap();
     s.record_access("sha256:aa", "shared").unwrap();
     std::thread::sleep(Duration::from_millis(5));
     // Seen again: one row, newer.
     s.record_access("sha256:aa", "namespace:team-a").unwrap();
-    let rows = s.list_access().unwrap();
+    let rows = s.list_access(None).unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(
         (rows[0].digest.as_str(), rows[0].access.as_str()),
@@ -858,12 +858,16 @@ fn access_records_upsert_forget_and_persist(f: &Fixture) {
         "most recently seen first"
     );
     assert!(rows[0].seen_at > rows[1].seen_at, "{rows:?}");
+    // Only what was seen since a point in time (a replica's incremental read).
+    let newer = s.list_access(Some(rows[0].seen_at)).unwrap();
+    assert_eq!(newer.len(), 1, "{newer:?}");
+    assert_eq!(newer[0].access, "namespace:team-a");
     s.forget_access("sha256:aa", "shared").unwrap();
     s.forget_access("sha256:aa", "namespace:never").unwrap();
     drop(s);
     // Kept across reopening (another replica, a restart).
     let s = f.open();
-    let rows = s.list_access().unwrap();
+    let rows = s.list_access(None).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].access, "namespace:team-a");
 }

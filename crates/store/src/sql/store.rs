@@ -470,11 +470,12 @@ impl<D: Db> Store for SqlStore<D> {
         })
     }
 
-    fn list_access(&self) -> Result<Vec<AccessRecord>> {
+    fn list_access(&self, since: Option<i64>) -> Result<Vec<AccessRecord>> {
         self.db.tx(&mut |c| {
             c.query(
-                "SELECT digest, access, seen_at FROM image_access ORDER BY seen_at DESC LIMIT $1",
-                &[i(MAX_ACCESS_RECORDS)],
+                "SELECT digest, access, seen_at FROM image_access WHERE seen_at >= $2 \
+                 ORDER BY seen_at DESC LIMIT $1",
+                &[i(MAX_ACCESS_RECORDS), i(since.unwrap_or(i64::MIN))],
             )?
             .iter()
             .map(|r| {
