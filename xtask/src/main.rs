@@ -27,6 +27,8 @@ tasks:
                          resources a replica's RSS and CPU idle, analysing, under load (bench/resources)
                          webhook-engine  the real serve with the engine snapshot vs a do-nothing server
                                    (bench/webhook-engine)
+                         attested-sbom  an attested SBOM vs layer analysis on a debootstrapped Debian
+                                   bookworm image (bench/attested-sbom; downloads ~100 MB once)
   fuzz [seconds]       run the `review` fuzz target (cargo-fuzz, nightly) seeded with the captured reviews
                        (default 60 s)
   deny                 cargo deny check licenses bans sources (deny.toml)
@@ -192,8 +194,9 @@ fn bench(rest: &[OsString]) -> Result {
         "bombs" => run(Command::new(root().join("bench/bombs")).args(extra)),
         "resources" => run(Command::new(root().join("bench/resources")).args(extra)),
         "webhook-engine" => run(Command::new(root().join("bench/webhook-engine")).args(extra)),
+        "attested-sbom" => run(Command::new(root().join("bench/attested-sbom")).args(extra)),
         other => Err(TaskError(format!(
-            "unknown benchmark `{other}` (squash, evaluate, vuln, engine, webhook, webhook-engine, sbom, bombs, resources)"
+            "unknown benchmark `{other}` (squash, evaluate, vuln, engine, webhook, webhook-engine, sbom, bombs, resources, attested-sbom)"
         ))),
     }
 }
