@@ -14,7 +14,7 @@ mod sig;
 use std::time::{Duration, Instant};
 
 use common::{
-    Serve, cli, debian_and_ghsa_db, https_client, pod_review, validate, wait_ready,
+    Serve, cli, debian_and_ghsa_db, https_client, pinned, pod_review, validate, wait_ready,
     write_bookworm_image,
 };
 use portcullis_testkit::{Mode, Registry, free_port};
@@ -25,16 +25,7 @@ const TOKEN: &str = "attested-sbom-admin-token";
 fn push(reg: &Registry, dir: &std::path::Path, repo: &str, lodash: &str) -> String {
     write_bookworm_image(dir, Some(lodash));
     reg.push(dir, "v1", &format!("{repo}:1"), false).unwrap();
-    let r = reqwest::blocking::Client::new()
-        .head(format!("http://{}/v2/{repo}/manifests/1", reg.addr))
-        .header("accept", "application/vnd.oci.image.manifest.v1+json")
-        .send()
-        .unwrap();
-    let digest = r.headers()["docker-content-digest"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    format!("{}/{repo}@{digest}", reg.addr)
+    pinned(reg, repo)
 }
 
 /// `cosign attest --type kind --predicate predicate` of `image` with the key in `key_dir`.

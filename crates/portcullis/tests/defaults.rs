@@ -124,20 +124,7 @@ fn the_default_bundle_denies_fixable_cves_and_distros_without_data_and_warns_on_
     // Vulnerability data whose last sync was 10 days ago (the default bundle warns after 2).
     let vuln_db = tmp.path().join("vuln.db");
     // Debian's tracker records, and GitHub's reviewed advisories (npm lodash among them).
-    for source in ["vulndata/debian", "vulndata/osv/ghsa"] {
-        let dir = shared().join(source);
-        let (code, _, err) = cli(
-            &[],
-            &[
-                "db",
-                "import",
-                dir.to_str().unwrap(),
-                "--db",
-                vuln_db.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(code, 0, "db import {source} failed: {err}");
-    }
+    common::debian_and_ghsa_db(&vuln_db);
     let ten_days_ago = (std::time::SystemTime::now() - Duration::from_secs(10 * 86_400))
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -651,22 +638,6 @@ fn db_export_writes_one_bundle_that_db_import_and_serve_read() {
     assert!(st["vuln_data"]["synced_at"].is_string(), "{st}");
 }
 
-/// The manifest digest of `repo:1` in `reg`.
-fn digest_of(reg: &Registry, repo: &str) -> String {
-    let r = reqwest::blocking::Client::new()
-        .head(format!("http://{}/v2/{repo}/manifests/1", reg.addr))
-        .header(
-            "accept",
-            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
-        )
-        .send()
-        .unwrap();
-    r.headers()["docker-content-digest"]
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Digest pinning, the best practice, in policy mode: an image a Pod names only by digest (`repo@sha256:…`,
 /// never by tag) is analysed and judged by the default bundle — denied naming its CVE when vulnerable, admitted
 /// when clean. Before, bundles were evaluated per tag and such an image had none, so policy mode denied it as
@@ -685,23 +656,10 @@ fn an_image_named_only_by_digest_is_judged_in_policy_mode() {
         let repo = format!("defaults/{name}");
         reg.push(&dir, "v1", &format!("{repo}:1"), false)
             .expect("push the test image");
-        pinned.push(format!("{}/{repo}@{}", reg.addr, digest_of(&reg, &repo)));
+        pinned.push(common::pinned(&reg, &repo));
     }
     let vuln_db = tmp.path().join("vuln.db");
-    for source in ["vulndata/debian", "vulndata/osv/ghsa"] {
-        let dir = shared().join(source);
-        let (code, _, err) = cli(
-            &[],
-            &[
-                "db",
-                "import",
-                dir.to_str().unwrap(),
-                "--db",
-                vuln_db.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(code, 0, "db import {source} failed: {err}");
-    }
+    common::debian_and_ghsa_db(&vuln_db);
     let config = tmp.path().join("admission.yaml");
     std::fs::write(&config, "default: { mode: policy, policy: default }\n").unwrap();
     let data = tmp.path().join("data");

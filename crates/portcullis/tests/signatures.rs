@@ -10,7 +10,7 @@ mod sig;
 
 use std::time::{Duration, Instant};
 
-use common::{Serve, https_client, pod_review, validate, wait_ready, write_bookworm_image};
+use common::{Serve, https_client, pinned, pod_review, validate, wait_ready, write_bookworm_image};
 use portcullis_testkit::{Mode, Registry, free_port};
 
 const TOKEN: &str = "signatures-admin-token";
@@ -19,19 +19,7 @@ const TOKEN: &str = "signatures-admin-token";
 fn push(reg: &Registry, dir: &std::path::Path, repo: &str, lodash: Option<&str>) -> String {
     write_bookworm_image(dir, lodash);
     reg.push(dir, "v1", &format!("{repo}:1"), false).unwrap();
-    let r = reqwest::blocking::Client::new()
-        .head(format!("http://{}/v2/{repo}/manifests/1", reg.addr))
-        .header(
-            "accept",
-            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
-        )
-        .send()
-        .unwrap();
-    let digest = r.headers()["docker-content-digest"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    format!("{}/{repo}@{digest}", reg.addr)
+    pinned(reg, repo)
 }
 
 /// Reviews `image` until the answer satisfies `done`; returns it and how long it took.

@@ -164,6 +164,23 @@ pub fn write_bookworm_image(dir: &Path, lodash: Option<&str>) {
     w.tag("v1", &m).finish().expect("index.json");
 }
 
+/// `addr/repo@digest` of `repo:1` as pushed to `reg` (the registry's `Docker-Content-Digest` for the manifest).
+pub fn pinned(reg: &portcullis_testkit::Registry, repo: &str) -> String {
+    let r = reqwest::blocking::Client::new()
+        .head(format!("http://{}/v2/{repo}/manifests/1", reg.addr))
+        .header(
+            "accept",
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send()
+        .expect("HEAD the pushed manifest");
+    let digest = r.headers()["docker-content-digest"]
+        .to_str()
+        .expect("a digest header")
+        .to_string();
+    format!("{}/{repo}@{digest}", reg.addr)
+}
+
 /// A vulnerability database with Debian's tracker records and GitHub's reviewed advisories from `../shared`.
 pub fn debian_and_ghsa_db(path: &Path) {
     for source in ["vulndata/debian", "vulndata/osv/ghsa"] {
