@@ -548,22 +548,15 @@ impl Config {
 
     /// The Kubernetes Secret keys (namespace, name, data key) the `verify` blocks of the default and every
     /// selector name, each once, sorted: what the Kubernetes integration reads for the verifier.
-    pub fn key_secrets(&self) -> Vec<(String, String, String)> {
-        let mut out: Vec<(String, String, String)> = self
+    pub fn key_secrets(&self) -> Vec<verify::SecretRef> {
+        let mut out: Vec<verify::SecretRef> = self
             .selectors
             .iter()
             .map(|s| &s.assign)
             .chain(std::iter::once(&self.default))
             .filter_map(|a| a.verify.as_ref())
             .flat_map(|v| v.key_refs().unwrap_or_default())
-            .filter_map(|k| match k {
-                verify::Key::Secret {
-                    namespace,
-                    name,
-                    key,
-                } => Some((namespace, name, key)),
-                verify::Key::File(_) => None,
-            })
+            .filter_map(|k| k.secret_ref())
             .collect();
         out.sort();
         out.dedup();

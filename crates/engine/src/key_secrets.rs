@@ -7,14 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use portcullis_admission::config::verify::Key;
+use portcullis_admission::config::verify::{Key, SecretRef};
 use sha2::Digest as _;
-
-/// Largest Secret value taken as a public key (a PEM public key is well under 4 KiB).
-pub const MAX_KEY_SECRET: usize = 64 * 1024;
-
-/// A Secret's data key: namespace, name, key.
-pub type SecretRef = (String, String, String);
 
 #[derive(Default)]
 struct State {
@@ -60,12 +54,7 @@ impl KeySecrets {
 
     /// The PEM bytes of Secret key `k`, or a message naming it and what to do.
     pub fn pem(&self, k: &Key) -> Result<Arc<Vec<u8>>, String> {
-        let Key::Secret {
-            namespace,
-            name,
-            key,
-        } = k
-        else {
+        let Some(r) = k.secret_ref() else {
             return Err(format!("{k}: not a Secret key"));
         };
         let s = self.0.read().unwrap_or_else(|p| p.into_inner());
@@ -80,7 +69,7 @@ impl KeySecrets {
                 "{k}: not read from the API server yet; verified again shortly"
             ));
         }
-        match s.keys.get(&(namespace.clone(), name.clone(), key.clone())) {
+        match s.keys.get(&r) {
             Some(Ok(pem)) => Ok(pem.clone()),
             Some(Err(e)) => Err(format!("{k}: {e}")),
             None => Err(format!(

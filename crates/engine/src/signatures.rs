@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use portcullis_admission::config::VerifySpec;
-use portcullis_admission::config::verify::Key;
+use portcullis_admission::config::verify::{Key, MAX_KEY_SECRET_BYTES};
 use portcullis_image::ImageRef;
 use portcullis_store::Store;
 use portcullis_verify::{Keyless, Limits, Match, PublicKey, SignatureFacts, Trust, TrustRoot};
@@ -95,11 +95,11 @@ fn trust_of(spec: &VerifySpec, secrets: &KeySecrets) -> Result<Trust, String> {
                 .push(PublicKey::from_pem_file(p).map_err(|e| e.to_string())?),
             Key::Secret { .. } => {
                 let pem = secrets.pem(&k)?;
-                if pem.len() > crate::key_secrets::MAX_KEY_SECRET {
+                if pem.len() > MAX_KEY_SECRET_BYTES {
                     return Err(format!(
                         "{k}: {} bytes, larger than a public key may be ({} bytes): give the PEM public key",
                         pem.len(),
-                        crate::key_secrets::MAX_KEY_SECRET
+                        MAX_KEY_SECRET_BYTES
                     ));
                 }
                 let name = std::path::PathBuf::from(k.to_string());

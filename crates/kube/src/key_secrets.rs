@@ -14,16 +14,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use portcullis_admission::Config;
+use portcullis_admission::config::verify::MAX_KEY_SECRET_BYTES;
+pub use portcullis_admission::config::verify::SecretRef;
 
 /// How often the Secrets (and the configuration naming them) are read again.
 pub const REFRESH: Duration = Duration::from_secs(30);
 /// Deadline of one Secret read.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest Secret value taken as a public key.
-pub const MAX_KEY_BYTES: usize = 64 * 1024;
-
-/// A Secret's data key: namespace, name, key.
-pub type SecretRef = (String, String, String);
 
 /// Receives every Secret key the configuration names, as just read (`Err`: why it cannot be used).
 pub type KeySecretSink = Arc<dyn Fn(HashMap<SecretRef, Result<Vec<u8>, String>>) + Send + Sync>;
@@ -88,8 +85,8 @@ async fn read_one(client: &kube::Client, (ns, name, key): &SecretRef) -> Result<
     };
     let data = secret.data.unwrap_or_default();
     match data.get(key) {
-        Some(v) if v.0.len() > MAX_KEY_BYTES => Err(format!(
-            "Secret {ns}/{name} key {key:?} holds {} bytes, more than a public key may ({MAX_KEY_BYTES}): give the PEM public key",
+        Some(v) if v.0.len() > MAX_KEY_SECRET_BYTES => Err(format!(
+            "Secret {ns}/{name} key {key:?} holds {} bytes, more than a public key may ({MAX_KEY_SECRET_BYTES}): give the PEM public key",
             v.0.len()
         )),
         Some(v) => Ok(v.0.clone()),

@@ -14,8 +14,8 @@ mod sig;
 use std::time::{Duration, Instant};
 
 use common::{
-    Serve, cli, debian_and_ghsa_db, https_client, pinned, pod_review, validate, wait_ready,
-    write_bookworm_image,
+    Serve, cli, debian_and_ghsa_db, https_client, pinned, pod_review, strip_ansi, validate,
+    wait_ready, write_bookworm_image,
 };
 use portcullis_testkit::{Mode, Registry, free_port};
 
@@ -107,24 +107,6 @@ fn review_until_analysed(
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// A log line without its terminal colour codes.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -10,7 +10,9 @@ mod sig;
 
 use std::time::{Duration, Instant};
 
-use common::{Serve, https_client, pinned, pod_review, validate, wait_ready, write_bookworm_image};
+use common::{
+    Serve, https_client, pinned, pod_review, strip_ansi, validate, wait_ready, write_bookworm_image,
+};
 use portcullis_testkit::{Mode, Registry, free_port};
 
 const TOKEN: &str = "signatures-admin-token";
@@ -43,24 +45,6 @@ fn until(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// A log line without its terminal colour codes.
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn message(r: &serde_json::Value) -> &str {

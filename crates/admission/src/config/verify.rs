@@ -68,6 +68,26 @@ impl std::fmt::Display for Key {
     }
 }
 
+/// A Secret's data key named by a `verify` block: (namespace, name, key).
+pub type SecretRef = (String, String, String);
+
+/// Largest Secret value taken as a public key (a PEM public key is well under 4 KiB).
+pub const MAX_KEY_SECRET_BYTES: usize = 64 * 1024;
+
+impl Key {
+    /// The Secret data key this key is read from, when it is one.
+    pub fn secret_ref(&self) -> Option<SecretRef> {
+        match self {
+            Key::Secret {
+                namespace,
+                name,
+                key,
+            } => Some((namespace.clone(), name.clone(), key.clone())),
+            Key::File(_) => None,
+        }
+    }
+}
+
 /// A keyless (Fulcio certificate) requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -164,6 +164,24 @@ pub fn write_bookworm_image(dir: &Path, lodash: Option<&str>) {
     w.tag("v1", &m).finish().expect("index.json");
 }
 
+/// A log line without its terminal colour codes.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `addr/repo@digest` of `repo:1` as pushed to `reg` (the registry's `Docker-Content-Digest` for the manifest).
 pub fn pinned(reg: &portcullis_testkit::Registry, repo: &str) -> String {
     let r = reqwest::blocking::Client::new()
